@@ -1,0 +1,178 @@
+// Console area "statistics" (SPEC 3.3): NIC, lcore, drop, connection and
+// control counters, and what the gateway says about itself.
+//
+// Counters are absolute (never reset, SPEC 3.3); `show stats` adds the rate
+// per second since the previous `show stats` of this process, measured on
+// the gateway's own uptime so that a slow console does not skew it.
+#include <fmt/format.h>
+
+#include <map>
+
+#include "command.hpp"
+#include "table.hpp"
+
+namespace cg::cli {
+
+namespace api = common::api;
+using al = table::align;
+
+namespace {
+
+/// Rates since the previous reading of the same counter. Thread-safety:
+/// none; one console thread per process reads stats.
+class rate_tracker {
+public:
+    explicit rate_tracker(std::uint64_t uptime_ms) : _now(uptime_ms) {}
+
+    /// Per-second rate of counter `key`, "-" on its first reading or after
+    /// the gateway restarted (counters or uptime went back).
+    std::string cell(const std::string& key, std::uint64_t value) {
+        auto [it, first] = previous().try_emplace(key, sample{value, _now});
+        const sample before = it->second;
+        it->second = {value, _now};
+        if (first || _now <= before.uptime_ms || value < before.value) return "-";
+        return std::to_string((value - before.value) * 1000 / (_now - before.uptime_ms));
+    }
+
+private:
+    struct sample {
+        std::uint64_t value, uptime_ms;
+    };
+    static std::map<std::string, sample>& previous() {
+        static std::map<std::string, sample> m;
+        return m;
+    }
+    std::uint64_t _now;
+};
+
+std::string link_cell(const api::port_view& p) {
+    return p.link_up ? fmt::format("up {}Mb/s", p.speed_mbps) : "down";
+}
+
+std::string busy_cell(const api::lcore_view& l) {
+    if (l.loops == 0) return "-";
+    return fmt::format("{:.1f}", 100.0 * static_cast<double>(l.busy_loops) / static_cast<double>(l.loops));
+}
+
+std::string str(std::uint64_t v) { return std::to_string(v); }
+
+/// NIC counters; with `rates`, packet rates next to the packet counts.
+void render_ports(const std::vector<api::port_view>& ports, std::string& out, rate_tracker* rates) {
+    std::vector<table::column> cols{{"port"}, {"device"}, {"link"}, {"rx pkts", al::right}};
+    if (rates) cols.push_back({"rx/s", al::right});
+    cols.push_back({"tx pkts", al::right});
+    if (rates) cols.push_back({"tx/s", al::right});
+    for (const char* h : {"rx bytes", "tx bytes", "missed", "rx errors", "tx errors", "no mbuf"}) {
+        cols.push_back({h, al::right});
+    }
+    table t(std::move(cols));
+    for (const api::port_view& p : ports) {
+        std::vector<std::string> row{p.name, p.device, link_cell(p), str(p.ipackets)};
+        if (rates) row.push_back(rates->cell("port/" + p.name + "/rx", p.ipackets));
+        row.push_back(str(p.opackets));
+        if (rates) row.push_back(rates->cell("port/" + p.name + "/tx", p.opackets));
+        for (std::uint64_t v : {p.ibytes, p.obytes, p.imissed, p.ierrors, p.oerrors, p.rx_nombuf}) {
+            row.push_back(str(v));
+        }
+        t.add_row(std::move(row));
+    }
+    t.render(out, "  ");
+}
+
+void render_lcores(const std::vector<api::lcore_view>& lcores, std::string& out, rate_tracker* rates) {
+    std::vector<table::column> cols{{"lcore", al::right}, {"role"}, {"rx", al::right}};
+    if (rates) cols.push_back({"rx/s", al::right});
+    for (const char* h : {"fwd", "tx", "drops", "conns", "busy%"}) cols.push_back({h, al::right});
+    table t(std::move(cols));
+    for (const api::lcore_view& l : lcores) {
+        std::vector<std::string> row{str(l.lcore), l.role, str(l.rx_pkts)};
+        if (rates) row.push_back(rates->cell(fmt::format("lcore/{}/rx", l.lcore), l.rx_pkts));
+        for (std::uint64_t v : {l.fwd_pkts, l.tx_pkts, l.drops, l.conns}) row.push_back(str(v));
+        row.push_back(busy_cell(l));
+        t.add_row(std::move(row));
+    }
+    t.render(out, "  ");
+}
+
+/// name/count rows; `skip_zero` leaves out the counters that never moved;
+/// `total` adds their sum.
+void render_counts(const std::vector<api::named_count>& counts, std::string& out, bool skip_zero, bool total) {
+    table t({{"name"}, {"count", al::right}});
+    std::uint64_t sum = 0;
+    for (const api::named_count& c : counts) {
+        sum += c.value;
+        if (!skip_zero || c.value != 0) t.add_row({c.name, str(c.value)});
+    }
+    if (total) t.add_row({"total", str(sum)});
+    t.render(out, "  ");
+}
+
+// ---- actions -------------------------------------------------------------
+
+api::stats_rep get_stats(context& ctx) { return ctx.api.expect<api::stats_rep>(api::show_stats_req{}); }
+
+void show_stats(context& ctx) {
+    const auto s = get_stats(ctx);
+    rate_tracker rates(s.uptime_ms);
+    ctx.out += fmt::format("uptime {}\nports:\n", format_ms(s.uptime_ms / 1000 * 1000));
+    render_ports(s.ports, ctx.out, &rates);
+    ctx.out += "lcores:\n";
+    render_lcores(s.lcores, ctx.out, &rates);
+    ctx.out += "drops (non-zero; all: show drops):\n";
+    render_counts(s.drops, ctx.out, true, true);
+    ctx.out += "connection events:\n";
+    render_counts(s.connections, ctx.out, false, false);
+    ctx.out += "control:\n";
+    render_counts(s.control, ctx.out, false, false);
+}
+
+void show_drops(context& ctx) { render_counts(get_stats(ctx).drops, ctx.out, false, true); }
+
+void show_ports(context& ctx) { render_ports(get_stats(ctx).ports, ctx.out, nullptr); }
+
+void show_lcores(context& ctx) { render_lcores(get_stats(ctx).lcores, ctx.out, nullptr); }
+
+void show_info(context& ctx) {
+    const auto h = ctx.api.expect<api::hello_rep>(api::hello_req{"console"});
+    table about({{""}, {""}});
+    about.add_row({"gateway", h.gateway});
+    about.add_row({"software", h.software});
+    about.add_row({"protocol", str(h.version)});
+    about.add_row({"uptime", format_ms(h.uptime_ms / 1000 * 1000)});
+    about.render(ctx.out);
+    ctx.out += "ports:\n";
+    table ports({{"port"}, {"device"}, {"mac"}, {"address"}, {"link"}});
+    for (const api::port_view& p : h.ports) {
+        ports.add_row({p.name, p.device, common::format_mac(p.mac), common::format_ipv4(p.address), link_cell(p)});
+    }
+    ports.render(ctx.out, "  ");
+    ctx.out += "lcores:\n";
+    table lcores({{"lcore", al::right}, {"role"}});
+    for (const api::lcore_view& l : h.lcores) lcores.add_row({str(l.lcore), l.role});
+    lcores.render(ctx.out, "  ");
+}
+
+// ---- commands ------------------------------------------------------------
+
+void cmd_show_stats(const parsed&, context& ctx) { show_stats(ctx); }
+void cmd_show_drops(const parsed&, context& ctx) { show_drops(ctx); }
+void cmd_show_ports(const parsed&, context& ctx) { show_ports(ctx); }
+void cmd_show_lcores(const parsed&, context& ctx) { show_lcores(ctx); }
+void cmd_show_info(const parsed&, context& ctx) { show_info(ctx); }
+
+}  // namespace
+
+std::vector<command> stats_commands() {
+    return {
+        {{"show", "stats"}, {}, {},
+         "Ports, lcores (busy% = busy loops / loops), non-zero drops, connection and control counters; "
+         "rates since the previous show stats.",
+         cmd_show_stats},
+        {{"show", "drops"}, {}, {}, "Drops per reason, zeros included.", cmd_show_drops},
+        {{"show", "ports"}, {}, {}, "NIC counters and link of each port.", cmd_show_ports},
+        {{"show", "lcores"}, {}, {}, "Packets, drops, connections and busy% of each lcore.", cmd_show_lcores},
+        {{"show", "info"}, {}, {}, "Gateway name, software version, uptime, ports and lcores.", cmd_show_info},
+    };
+}
+
+}  // namespace cg::cli

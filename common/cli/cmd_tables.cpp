@@ -1,0 +1,195 @@
+// Console area "cluster tables" (SPEC 2.1, 2.8): show and edit clusters,
+// their ports and nodes, and reload the tables from a file.
+#include <fmt/format.h>
+
+#include "command.hpp"
+#include "common/config.hpp"
+#include "table.hpp"
+
+namespace cg::cli {
+
+namespace api = common::api;
+
+namespace {
+
+// ---- actions -------------------------------------------------------------
+
+/// Every edit answers ok_rep; the message says what changed, if anything.
+void apply_edit(context& ctx, const api::request& r) {
+    const auto ok = ctx.api.expect<api::ok_rep>(r);
+    ctx.out += ok.message.empty() ? "ok" : ok.message;
+    ctx.out += '\n';
+}
+
+std::string mac_cell(const api::node_view& n) {
+    switch (n.mac_source) {
+        case 0: return common::format_mac(n.mac) + " config";
+        case 1: return common::format_mac(n.mac) + " arp";
+        default: return "unresolved";
+    }
+}
+
+std::string_view node_state(const api::node_view& n) {
+    if (n.draining) return "draining";
+    return n.quiesced ? "quiesced" : "ok";
+}
+
+void render_nodes(const std::vector<api::node_view>& nodes, std::string& out, std::string_view indent) {
+    using al = table::align;
+    table t({{"node"}, {"mac"}, {"weight", al::right}, {"effective", al::right}, {"active", al::right},
+             {"fin", al::right}, {"completed", al::right}, {"new", al::right}, {"pkts", al::right},
+             {"bytes", al::right}, {"state"}});
+    for (const api::node_view& n : nodes) {
+        std::string node = common::format_ipv4(n.address);
+        if (!n.port.empty()) node += " via " + n.port;
+        std::string weight = std::to_string(n.weight);
+        if (n.weight_bound) weight += fmt::format(" (bound {})", *n.weight_bound);
+        t.add_row({node, mac_cell(n), weight, std::to_string(n.effective_weight), std::to_string(n.active),
+                   std::to_string(n.fin), std::to_string(n.completed), std::to_string(n.new_conns),
+                   std::to_string(n.pkts), std::to_string(n.bytes), std::string(node_state(n))});
+    }
+    t.render(out, indent);
+}
+
+void render_service(const api::service_view& s, std::string& out) {
+    out += fmt::format("  {} {}: msl {}, fin {}, stale {}, weight bound {}, pkts {}, new connections {}, "
+                       "no-node drops {}\n",
+                       proto_text(s.proto), s.port, format_ms(s.msl_ms), format_ms(s.fin_ms), format_ms(s.stale_ms),
+                       s.weight_bound, s.pkts, s.new_conns, s.no_node);
+    if (s.nodes.empty()) {
+        out += "    (no nodes)\n";
+    } else {
+        render_nodes(s.nodes, out, "    ");
+    }
+}
+
+void show_tables(context& ctx, common::ipv4_addr vip) {
+    const auto rep = ctx.api.expect<api::tables_rep>(api::show_tables_req{vip});
+    if (rep.clusters.empty()) ctx.out += "no clusters\n";
+    for (const api::cluster_view& c : rep.clusters) {
+        ctx.out += fmt::format("cluster {} {}\n", c.name, common::format_ipv4(c.vip));
+        if (c.ports.empty()) ctx.out += "  (no ports)\n";
+        for (const api::service_view& s : c.ports) render_service(s, ctx.out);
+    }
+    if (!rep.orphans.empty()) {
+        ctx.out += "draining nodes of removed ports:\n";
+        render_nodes(rep.orphans, ctx.out, "  ");
+    }
+}
+
+// ---- argument conversions shared by several commands ---------------------
+
+constexpr arg_spec vip_arg{"vip", "", "cluster address"};
+constexpr arg_spec proto_choice{"proto", "tcp#udp", "transport protocol"};
+constexpr arg_spec port_arg{"port", "", "cluster port, 1-65535"};
+constexpr arg_spec node_arg{"node-ip", "", "node address"};
+
+/// <vip> tcp|udp <port> at the start of the arguments.
+api::service_ref service_of(const parsed& p) {
+    return {ipv4_arg("vip", p.args.at(0)), static_cast<std::uint8_t>(proto_arg("proto", p.args.at(1))),
+            static_cast<std::uint16_t>(uint_arg("port", p.args.at(2), 1, 65535))};
+}
+
+std::uint32_t weight_of(std::string_view name, const std::string& v) {
+    return static_cast<std::uint32_t>(uint_arg(name, v, 0, common::max_weight_bound));
+}
+
+std::uint32_t bound_of(std::string_view name, const std::string& v) {
+    return static_cast<std::uint32_t>(uint_arg(name, v, 1, common::max_weight_bound));
+}
+
+// ---- commands: parse, then one action ------------------------------------
+
+void cmd_show_clusters(const parsed& p, context& ctx) {
+    show_tables(ctx, p.args.empty() ? 0 : ipv4_arg("vip", p.args[0]));
+}
+
+void cmd_add_cluster(const parsed& p, context& ctx) {
+    const std::string* name = find_option(p, "name");
+    apply_edit(ctx, api::add_cluster_req{name ? *name : "", ipv4_arg("vip", p.args.at(0))});
+}
+
+void cmd_del_cluster(const parsed& p, context& ctx) {
+    apply_edit(ctx, api::del_cluster_req{ipv4_arg("vip", p.args.at(0))});
+}
+
+void cmd_add_port(const parsed& p, context& ctx) {
+    api::add_port_req r{service_of(p)};
+    r.msl_ms = option_as(p, "msl", duration_ms_arg);
+    r.fin_ms = option_as(p, "fin", duration_ms_arg);
+    r.stale_ms = option_as(p, "stale", duration_ms_arg);
+    r.weight_bound = option_as(p, "bound", bound_of);
+    apply_edit(ctx, r);
+}
+
+void cmd_del_port(const parsed& p, context& ctx) { apply_edit(ctx, api::del_port_req{service_of(p)}); }
+
+void cmd_add_node(const parsed& p, context& ctx) {
+    api::add_node_req r{service_of(p), ipv4_arg("node-ip", p.args.at(3))};
+    r.mac = option_as(p, "mac", mac_arg);
+    r.weight = option_as(p, "weight", weight_of).value_or(1);
+    r.weight_bound = option_as(p, "bound", bound_of);
+    if (const std::string* port = find_option(p, "port")) r.port = *port;
+    r.quiesced = has_flag(p, "quiesced");
+    apply_edit(ctx, r);
+}
+
+void cmd_del_node(const parsed& p, context& ctx) {
+    apply_edit(ctx, api::del_node_req{service_of(p), ipv4_arg("node-ip", p.args.at(3))});
+}
+
+void cmd_set_weight(const parsed& p, context& ctx) {
+    api::set_node_req r{service_of(p), ipv4_arg("node-ip", p.args.at(3))};
+    r.weight = weight_of("weight", p.args.at(4));
+    apply_edit(ctx, r);
+}
+
+void cmd_set_quiesce(const parsed& p, context& ctx) {
+    api::set_node_req r{service_of(p), ipv4_arg("node-ip", p.args.at(3))};
+    r.quiesced = bool_arg("quiesce", p.args.at(4));
+    apply_edit(ctx, r);
+}
+
+void cmd_reload(const parsed& p, context& ctx) { apply_edit(ctx, api::reload_req{p.args.empty() ? "" : p.args[0]}); }
+
+}  // namespace
+
+std::vector<command> table_commands() {
+    const std::vector<arg_spec> svc{vip_arg, proto_choice, port_arg};
+    const std::vector<arg_spec> node{vip_arg, proto_choice, port_arg, node_arg};
+    auto with = [](std::vector<arg_spec> args, arg_spec extra) {
+        args.push_back(extra);
+        return args;
+    };
+    return {
+        {{"show", "clusters"}, {{"vip", "", "only this cluster", true}}, {},
+         "Clusters, their ports (timers, counters) and node tables.", cmd_show_clusters},
+        {{"add", "cluster"}, {vip_arg}, {{"name", "name", "cluster name; default: the address"}},
+         "Defines a cluster address.", cmd_add_cluster},
+        {{"del", "cluster"}, {vip_arg}, {}, "Removes a cluster with its ports; its connections drain.",
+         cmd_del_cluster},
+        {{"add", "port"}, svc,
+         {{"msl", "dur", "maximum segment lifetime, e.g. 30s"},
+          {"fin", "dur", "FIN_TIME_OUT; default 3 x msl"},
+          {"stale", "dur", "STALE_TIME_OUT, e.g. 2h15m"},
+          {"bound", "n", "weight bound of the port"}},
+         "Adds a TCP or UDP port to a cluster.", cmd_add_port},
+        {{"del", "port"}, svc, {}, "Removes a port; its nodes drain.", cmd_del_port},
+        {{"add", "node"}, node,
+         {{"mac", "mac", "node MAC; default: resolved by ARP"},
+          {"weight", "n", "weight, 0 to the bound; default 1"},
+          {"bound", "n", "the node's own weight bound"},
+          {"port", "name", "gateway port towards the node; needed with several ports"},
+          {"quiesced", "", "takes no new connections until `set quiesce ... off`"}},
+         "Adds a node to a cluster port.", cmd_add_node},
+        {{"del", "node"}, node, {}, "Removes a node; its connections drain.", cmd_del_node},
+        {{"set", "weight"}, with(node, {"weight", "", "0 to the weight bound"}), {},
+         "Changes a node's weight; existing connections stay.", cmd_set_weight},
+        {{"set", "quiesce"}, with(node, {"quiesce", "on#off", "on: no new connections"}), {},
+         "Quiesces a node (keeps its weight for later) or brings it back.", cmd_set_quiesce},
+        {{"reload"}, {{"file", "", "YAML file; default: the running config file", true}}, {},
+         "Re-reads the cluster tables from a file.", cmd_reload},
+    };
+}
+
+}  // namespace cg::cli

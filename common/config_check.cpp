@@ -1,0 +1,305 @@
+#include "config_check.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <set>
+#include <string_view>
+#include <utility>
+
+#include "duration.hpp"
+
+namespace cg::common {
+
+namespace {
+
+// DPDK's RTE_MAX_LCORE on the distribution's build.
+constexpr unsigned lcore_limit = 128;
+constexpr millis max_idle_sleep{10};
+// sizeof(sockaddr_un::sun_path), the terminating NUL included.
+constexpr std::size_t socket_path_limit = 108;
+
+bool is_unicast(ipv4_addr a) { return a != 0 && a != 0xffffffffU && (a >> 28) != 0xe; }
+
+/// Names end up in file prefixes, key paths and console commands: keep them plain.
+bool is_plain_name(std::string_view s, std::size_t max_len, std::string_view extra) {
+    const auto ok = [extra](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               extra.find(ch) != std::string_view::npos;
+    };
+    return !s.empty() && s.size() <= max_len && std::all_of(s.begin(), s.end(), ok);
+}
+
+class collector {
+public:
+    explicit collector(const std::string& where) : _where(where) {}
+
+    void add(std::string key, std::string reason) {
+        _errors.push_back({_where, std::move(key), std::move(reason)});
+    }
+
+    void range(const std::string& key, std::uint64_t v, std::uint64_t lo, std::uint64_t hi) {
+        if (v < lo || v > hi) add(key, fmt::format("must be between {} and {}, got {}", lo, hi, v));
+    }
+
+    void timeout(const std::string& key, millis v, millis lo = millis{1}) {
+        if (v < lo || v > max_timeout) {
+            add(key, fmt::format("must be between {} and {}, got {}", format_duration(lo), format_duration(max_timeout),
+                                 format_duration(v)));
+        }
+    }
+
+    void unicast(const std::string& key, ipv4_addr a, std::string_view what) {
+        if (!is_unicast(a)) {
+            add(key, fmt::format("{} cannot be {}: it must be a unicast address (not 0.0.0.0, 255.255.255.255 or "
+                                 "multicast 224.0.0.0/4)",
+                                 format_ipv4(a), what));
+        }
+    }
+
+    std::vector<config_error> take() { return std::move(_errors); }
+
+private:
+    const std::string& _where;
+    std::vector<config_error> _errors;
+};
+
+void check_gateway(const gateway_cfg& cfg, collector& out) {
+    if (!is_plain_name(cfg.name, 32, "_-")) {
+        out.add("gateway.name", fmt::format("'{}' cannot name a gateway: use 1 to 32 letters, digits, '_' or '-' "
+                                            "(it becomes the DPDK file prefix)",
+                                            cfg.name));
+    }
+    if (!cfg.control_socket.starts_with('/') || cfg.control_socket.size() >= socket_path_limit) {
+        out.add("gateway.control_socket",
+                fmt::format("must be an absolute path shorter than {} bytes (a Unix socket address), got '{}'",
+                            socket_path_limit, cfg.control_socket));
+    }
+    if (cfg.idle_sleep < micros{0} || cfg.idle_sleep > max_idle_sleep) {
+        out.add("gateway.idle_sleep", fmt::format("must be between 0s and {} (a longer sleep delays packets), got {}",
+                                                  format_duration(max_idle_sleep), format_duration(cfg.idle_sleep)));
+    }
+}
+
+void check_lcores(const lcore_cfg& l, collector& out) {
+    const auto check_id = [&out](const std::string& key, unsigned id) {
+        if (id >= lcore_limit) out.add(key, fmt::format("lcore {} is out of range 0..{}", id, lcore_limit - 1));
+    };
+    check_id("lcores.main", l.main);
+    if (l.workers.empty()) out.add("lcores.workers", "at least one worker lcore is needed");
+    std::set<unsigned> workers;
+    for (const unsigned w : l.workers) {
+        check_id("lcores.workers", w);
+        if (!workers.insert(w).second) out.add("lcores.workers", fmt::format("lcore {} is listed twice", w));
+        if (w == l.main) {
+            out.add("lcores.workers", fmt::format("lcore {} is the main lcore; a worker needs an lcore of its own", w));
+        }
+    }
+    if (!l.dispatch) return;
+    check_id("lcores.dispatch", *l.dispatch);
+    if (*l.dispatch == l.main || workers.contains(*l.dispatch)) {
+        out.add("lcores.dispatch",
+                fmt::format("lcore {} is already the main lcore or a worker; dispatch needs an lcore of its own",
+                            *l.dispatch));
+    }
+}
+
+void check_descriptors(const std::string& key, std::uint32_t n, collector& out) {
+    if (n < 64 || n > 16384 || !std::has_single_bit(n)) {
+        out.add(key, fmt::format("must be a power of two between 64 and 16384, got {}", n));
+    }
+}
+
+void check_ports(const std::vector<port_cfg>& ports, collector& out) {
+    if (ports.empty()) out.add("ports", "at least one port is needed");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+        const port_cfg& p = ports[i];
+        const std::string key = port_key(p, i);
+        if (p.name.empty()) {
+            out.add(key + ".name", "a port needs a name");
+        } else if (!is_plain_name(p.name, 16, "_-")) {
+            out.add(key + ".name",
+                    fmt::format("'{}' cannot name a port: use 1 to 16 letters, digits, '_' or '-'", p.name));
+        } else if (!names.insert(p.name).second) {
+            out.add(key + ".name", fmt::format("port name '{}' is used twice", p.name));
+        }
+        if (p.device.empty()) out.add(key + ".device", "a port needs a device (PCI address or vdev string)");
+        if (p.address) out.unicast(key + ".address", *p.address, "the address of a port");
+        if (p.mac && (p.mac->is_zero() || (p.mac->b[0] & 1) != 0))
+            out.add(key + ".mac",
+                    fmt::format("{} cannot be a port's MAC: it must be a non-zero unicast MAC", format_mac(*p.mac)));
+        check_descriptors(key + ".rx_descriptors", p.rx_descriptors, out);
+        check_descriptors(key + ".tx_descriptors", p.tx_descriptors, out);
+    }
+}
+
+void check_tables(const table_cfg& t, collector& out) {
+    out.range("tables.connections", t.connections, 1, 1'000'000'000);
+    out.range("tables.services", t.services, 1, max_service_slots);
+    out.range("tables.nodes", t.nodes, 1, max_node_slots);
+    out.range("tables.mbufs", t.mbufs, 1023, 16'777'215);
+    out.range("tables.burst", t.burst, 1, 512);
+}
+
+void check_timers(const timer_cfg& t, collector& out) {
+    out.timeout("timers.msl", t.msl);
+    if (t.fin_timeout) out.timeout("timers.fin_timeout", *t.fin_timeout);
+    out.timeout("timers.stale_timeout", t.stale_timeout);
+    // Asking more often than once a second only floods the nodes with ARP.
+    out.timeout("timers.arp_refresh", t.arp_refresh, millis{1000});
+}
+
+const port_cfg* find_port(const gateway_cfg& cfg, const std::string& name) {
+    const auto it = std::find_if(cfg.ports.begin(), cfg.ports.end(), [&](const port_cfg& p) { return p.name == name; });
+    return it == cfg.ports.end() ? nullptr : &*it;
+}
+
+/// The gateway port that reaches a node, and whether ARP can work on it.
+void check_node_port(const gateway_cfg& cfg, const node_cfg& n, const std::string& key, collector& out) {
+    if (n.port.empty()) {
+        out.add(key + ".port", fmt::format("the gateway has {} port{}: say which one reaches this node",
+                                           cfg.ports.size(), cfg.ports.size() == 1 ? "" : "s"));
+        return;
+    }
+    const port_cfg* p = find_port(cfg, n.port);
+    if (!p) {
+        std::string names;
+        for (const port_cfg& q : cfg.ports) names += (names.empty() ? "" : ", ") + q.name;
+        out.add(key + ".port", fmt::format("the gateway has no port named '{}' (its ports: {})", n.port, names));
+    } else if (!n.mac && !p->address) {
+        out.add(key + ".mac", fmt::format("no MAC is given, so it is resolved by ARP on port '{}', which needs an "
+                                          "address of its own: set ports[{}].address or give the node's mac",
+                                          p->name, p->name));
+    }
+}
+
+void check_node(const gateway_cfg& cfg, const service_cfg& s, const node_cfg& n, const std::string& key,
+                collector& out) {
+    out.unicast(key + ".address", n.address, "the address of a node");
+    if (n.mac && (n.mac->is_zero() || (n.mac->b[0] & 1) != 0)) {
+        out.add(key + ".mac", fmt::format("{} cannot be a node's MAC: it must be a non-zero unicast MAC",
+                                          format_mac(*n.mac)));
+    }
+    check_node_port(cfg, n, key, out);
+    // Weights are only compared with a bound that is itself valid; the bound's own error says the rest.
+    if (s.weight_bound < 1 || s.weight_bound > max_weight_bound) return;
+    std::uint32_t bound = s.weight_bound;
+    std::string_view whose = "the port's weight_bound";
+    if (n.weight_bound) {
+        if (*n.weight_bound < 1 || *n.weight_bound > s.weight_bound) {
+            out.add(key + ".weight_bound", fmt::format("must be between 1 and the port's weight_bound {}, got {}",
+                                                       s.weight_bound, *n.weight_bound));
+        } else {
+            bound = *n.weight_bound;
+            whose = "the node's weight_bound";
+        }
+    }
+    if (n.weight > bound) {
+        out.add(key + ".weight", fmt::format("weight {} is above {} {}", n.weight, whose, bound));
+    }
+}
+
+void check_service(const gateway_cfg& cfg, const cluster_cfg& c, const service_cfg& s, collector& out) {
+    const std::string key = service_key(c, s);
+    if (s.port == 0) out.add(key + ".port", "port must be between 1 and 65535, got 0");
+    out.timeout(key + ".msl", s.msl);
+    out.timeout(key + ".fin_timeout", s.fin_timeout);
+    out.timeout(key + ".stale_timeout", s.stale_timeout);
+    out.range(key + ".weight_bound", s.weight_bound, 1, max_weight_bound);
+    std::set<ipv4_addr> addresses;
+    for (const node_cfg& n : s.nodes) {
+        const std::string nkey = node_key(c, s, n);
+        if (!addresses.insert(n.address).second) {
+            out.add(nkey + ".address", fmt::format("node {} is listed twice in this port", format_ipv4(n.address)));
+        }
+        check_node(cfg, s, n, nkey, out);
+    }
+}
+
+void check_cluster(const gateway_cfg& cfg, const cluster_cfg& c, collector& out) {
+    const std::string key = cluster_key(c);
+    if (!c.name.empty() && !is_plain_name(c.name, 64, "_-.")) {
+        out.add(key + ".name",
+                fmt::format("'{}' cannot name a cluster: use 1 to 64 letters, digits, '_', '-' or '.'", c.name));
+    }
+    out.unicast(key + ".address", c.address, "a cluster address");
+    for (std::size_t i = 0; i < cfg.ports.size(); ++i) {
+        if (cfg.ports[i].address == c.address) {
+            out.add(key + ".address", fmt::format("{} is the gateway's own address on {}", format_ipv4(c.address),
+                                                  port_key(cfg.ports[i], i)));
+        }
+    }
+    std::set<std::pair<l4_proto, std::uint16_t>> services;
+    for (const service_cfg& s : c.ports) {
+        if (!services.emplace(s.protocol, s.port).second) {
+            out.add(service_key(c, s) + ".port",
+                    fmt::format("{}/{} is listed twice in this cluster", proto_name(s.protocol), s.port));
+        }
+        check_service(cfg, c, s, out);
+    }
+}
+
+}  // namespace
+
+std::string cluster_key(const cluster_cfg& c) {
+    return fmt::format("clusters[{}]", c.name.empty() ? format_ipv4(c.address) : c.name);
+}
+
+std::string service_key(const cluster_cfg& c, const service_cfg& s) {
+    return fmt::format("{}.ports[{}/{}]", cluster_key(c), proto_name(s.protocol), s.port);
+}
+
+std::string node_key(const cluster_cfg& c, const service_cfg& s, const node_cfg& n) {
+    return fmt::format("{}.nodes[{}]", service_key(c, s), format_ipv4(n.address));
+}
+
+std::string port_key(const port_cfg& p, std::size_t index) {
+    return fmt::format("ports[{}]", p.name.empty() ? std::to_string(index) : p.name);
+}
+
+std::vector<config_error> check_static(const gateway_cfg& cfg, const std::string& where) {
+    collector out(where);
+    check_gateway(cfg, out);
+    check_lcores(cfg.lcores, out);
+    check_ports(cfg.ports, out);
+    check_tables(cfg.tables, out);
+    check_timers(cfg.timers, out);
+    if (cfg.eal.memory_mb != 0 && cfg.eal.memory_mb < 64) {
+        out.add("eal.memory", fmt::format("must be 0 (let EAL decide) or at least 64 MB, got {}", cfg.eal.memory_mb));
+    }
+    return out.take();
+}
+
+std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::string& where) {
+    collector out(where);
+    std::set<std::string> names;
+    std::map<ipv4_addr, const cluster_cfg*> addresses;
+    std::size_t services = 0;
+    std::size_t nodes = 0;
+    for (const cluster_cfg& c : cfg.clusters) {
+        if (!names.insert(cluster_key(c)).second) {
+            out.add(cluster_key(c) + ".name", fmt::format("cluster name '{}' is used twice", c.name));
+        }
+        if (const auto [it, fresh] = addresses.emplace(c.address, &c); !fresh) {
+            out.add(cluster_key(c) + ".address", fmt::format("{} is also the address of {}", format_ipv4(c.address),
+                                                             cluster_key(*it->second)));
+        }
+        check_cluster(cfg, c, out);
+        services += c.ports.size();
+        for (const service_cfg& s : c.ports) nodes += s.nodes.size();
+    }
+    if (services > cfg.tables.services) {
+        out.add("clusters", fmt::format("the clusters have {} ports in all, more than tables.services = {}", services,
+                                        cfg.tables.services));
+    }
+    if (nodes > cfg.tables.nodes) {
+        out.add("clusters", fmt::format("the clusters have {} nodes in all, more than tables.nodes = {}", nodes,
+                                        cfg.tables.nodes));
+    }
+    return out.take();
+}
+
+}  // namespace cg::common

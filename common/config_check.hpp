@@ -1,0 +1,36 @@
+// Semantic rules of a configuration (SPEC 2.1, 2.5, 2.7), shared by the file
+// loader and by the controller, which checks every run-time edit with them
+// before anything is applied.
+//
+// Key paths name things rather than count them, so that an error reads the
+// same for a file and for an API edit:
+//   clusters[web].ports[tcp/80].nodes[198.18.0.11].weight
+//
+// Each check returns every error it finds (empty: valid); none throws.
+// Thread-safety: reentrant, they only read the model.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace cg::common {
+
+std::string cluster_key(const cluster_cfg& c);
+std::string service_key(const cluster_cfg& c, const service_cfg& s);
+std::string node_key(const cluster_cfg& c, const service_cfg& s, const node_cfg& n);
+/// "ports[lan]"; a port without a name is named by its position, "ports[0]".
+std::string port_key(const port_cfg& p, std::size_t index);
+
+/// The static part: lcores, ports, tables, timers, eal. `where` goes into
+/// each error's `where` field.
+std::vector<config_error> check_static(const gateway_cfg& cfg, const std::string& where);
+
+/// The cluster tables against the static part: unique addresses, names and
+/// ports; weights within bounds; node ports that exist; ARP resolution
+/// possible; slot limits (tables.services, tables.nodes) respected.
+std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::string& where);
+
+}  // namespace cg::common

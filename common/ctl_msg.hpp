@@ -1,0 +1,253 @@
+// The control API of gatewayd: typed requests and replies, versioned and
+// framed, shared by gatewayd (server), gwctl and the console (clients), and
+// controld. Never copied by hand: every program compiles against this file.
+//
+// Wire format (little endian):
+//   frame  = header payload
+//   header = magic u32 "CGW1" | version u16 | type u16 | length u32 | seq u32
+//   payload: the message's fields in declaration order; integers fixed
+//   width, strings and vectors as u32 count + elements, optionals as u8
+//   flag + value.
+// Compatibility: message types are numbered by their position in the
+// request/reply variants below. Append new messages and new trailing
+// fields only; bump `protocol_version` for anything else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "flow_key.hpp"
+#include "net_types.hpp"
+
+namespace cg::common::api {
+
+inline constexpr std::uint32_t frame_magic = 0x31574743;  // "CGW1" read as little-endian u32
+inline constexpr std::uint16_t protocol_version = 1;
+inline constexpr std::size_t header_size = 16;
+inline constexpr std::uint32_t max_payload = 16u << 20;
+inline constexpr std::uint16_t reply_type_base = 0x8000;
+
+// Each message lists its fields once, in visit(); the codec walks them.
+#define CG_FIELDS(...) \
+    template <class Self, class F> static void visit([[maybe_unused]] Self& s, F&& f) { f(__VA_ARGS__); }
+
+struct named_count {
+    std::string name;
+    std::uint64_t value = 0;
+    CG_FIELDS(s.name, s.value)
+};
+
+// ---- requests ---------------------------------------------------------
+
+struct hello_req {
+    std::string client;
+    CG_FIELDS(s.client)
+};
+/// Clusters, their ports and nodes with counters. vip 0 = all.
+struct show_tables_req {
+    ipv4_addr vip = 0;
+    CG_FIELDS(s.vip)
+};
+struct add_cluster_req {
+    std::string name;  ///< empty: the address as text
+    ipv4_addr vip = 0;
+    CG_FIELDS(s.name, s.vip)
+};
+struct del_cluster_req {
+    ipv4_addr vip = 0;
+    CG_FIELDS(s.vip)
+};
+struct service_ref {
+    ipv4_addr vip = 0;
+    std::uint8_t proto = 6;
+    std::uint16_t port = 0;
+    CG_FIELDS(s.vip, s.proto, s.port)
+};
+struct add_port_req {
+    service_ref svc;
+    std::optional<std::uint32_t> msl_ms, fin_ms, stale_ms, weight_bound;  ///< unset: the defaults
+    CG_FIELDS(s.svc, s.msl_ms, s.fin_ms, s.stale_ms, s.weight_bound)
+};
+struct del_port_req {
+    service_ref svc;
+    CG_FIELDS(s.svc)
+};
+struct add_node_req {
+    service_ref svc;
+    ipv4_addr node = 0;
+    std::optional<mac_addr> mac;  ///< unset: resolve by ARP
+    std::uint32_t weight = 1;
+    std::optional<std::uint32_t> weight_bound;
+    std::string port;  ///< gateway port; empty when there is one
+    bool quiesced = false;
+    CG_FIELDS(s.svc, s.node, s.mac, s.weight, s.weight_bound, s.port, s.quiesced)
+};
+struct del_node_req {
+    service_ref svc;
+    ipv4_addr node = 0;
+    CG_FIELDS(s.svc, s.node)
+};
+/// Changes what is set, leaves the rest.
+struct set_node_req {
+    service_ref svc;
+    ipv4_addr node = 0;
+    std::optional<std::uint32_t> weight;
+    std::optional<bool> quiesced;
+    CG_FIELDS(s.svc, s.node, s.weight, s.quiesced)
+};
+struct show_stats_req {
+    CG_FIELDS()
+};
+/// A page of the connection tables. cursor 0 = from the start.
+struct show_conns_req {
+    std::uint64_t cursor = 0;
+    std::uint32_t max = 50;
+    CG_FIELDS(s.cursor, s.max)
+};
+struct simulate_req {
+    flow_key flow;
+    CG_FIELDS(s.flow)
+};
+/// Re-reads the cluster tables from a file (the running config file if empty).
+struct reload_req {
+    std::string path;
+    CG_FIELDS(s.path)
+};
+
+// ---- replies ----------------------------------------------------------
+
+struct ok_rep {
+    std::string message;
+    CG_FIELDS(s.message)
+};
+struct error_rep {
+    std::string message;              ///< one line that says what went wrong
+    std::vector<std::string> details;  ///< e.g. every config error
+    CG_FIELDS(s.message, s.details)
+};
+struct port_view {
+    std::string name, device;
+    mac_addr mac;
+    ipv4_addr address = 0;
+    bool link_up = false;
+    std::uint32_t speed_mbps = 0;
+    std::uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0, imissed = 0, ierrors = 0, oerrors = 0,
+                  rx_nombuf = 0;
+    CG_FIELDS(s.name, s.device, s.mac, s.address, s.link_up, s.speed_mbps, s.ipackets, s.opackets, s.ibytes, s.obytes,
+              s.imissed, s.ierrors, s.oerrors, s.rx_nombuf)
+};
+struct lcore_view {
+    std::uint32_t lcore = 0;
+    std::string role;
+    std::uint64_t rx_pkts = 0, fwd_pkts = 0, tx_pkts = 0, drops = 0, conns = 0, loops = 0, busy_loops = 0;
+    CG_FIELDS(s.lcore, s.role, s.rx_pkts, s.fwd_pkts, s.tx_pkts, s.drops, s.conns, s.loops, s.busy_loops)
+};
+struct hello_rep {
+    std::uint16_t version = protocol_version;
+    std::string gateway, software;
+    std::uint64_t uptime_ms = 0;
+    std::vector<port_view> ports;
+    std::vector<lcore_view> lcores;
+    CG_FIELDS(s.version, s.gateway, s.software, s.uptime_ms, s.ports, s.lcores)
+};
+struct node_view {
+    ipv4_addr address = 0;
+    mac_addr mac;
+    std::uint8_t mac_source = 0;  ///< 0 configured, 1 learned by ARP, 2 not yet resolved
+    std::uint32_t weight = 0, effective_weight = 0;
+    std::optional<std::uint32_t> weight_bound;
+    std::string port;
+    bool quiesced = false, draining = false;
+    std::uint64_t new_conns = 0, active = 0, fin = 0, completed = 0, pkts = 0, bytes = 0;
+    CG_FIELDS(s.address, s.mac, s.mac_source, s.weight, s.effective_weight, s.weight_bound, s.port, s.quiesced,
+              s.draining, s.new_conns, s.active, s.fin, s.completed, s.pkts, s.bytes)
+};
+struct service_view {
+    std::uint8_t proto = 6;
+    std::uint16_t port = 0;
+    std::uint32_t msl_ms = 0, fin_ms = 0, stale_ms = 0, weight_bound = 0;
+    std::uint64_t pkts = 0, new_conns = 0, no_node = 0;
+    std::vector<node_view> nodes;  ///< draining nodes last
+    CG_FIELDS(s.proto, s.port, s.msl_ms, s.fin_ms, s.stale_ms, s.weight_bound, s.pkts, s.new_conns, s.no_node,
+              s.nodes)
+};
+struct cluster_view {
+    std::string name;
+    ipv4_addr vip = 0;
+    std::vector<service_view> ports;
+    CG_FIELDS(s.name, s.vip, s.ports)
+};
+struct tables_rep {
+    std::vector<cluster_view> clusters;
+    std::vector<node_view> orphans;  ///< draining nodes whose cluster port is gone
+    CG_FIELDS(s.clusters, s.orphans)
+};
+struct stats_rep {
+    std::uint64_t uptime_ms = 0;
+    std::vector<port_view> ports;
+    std::vector<lcore_view> lcores;
+    std::vector<named_count> drops;        ///< per reason, every lcore
+    std::vector<named_count> connections;  ///< connection events, every lcore
+    std::vector<named_count> control;      ///< control-plane counters
+    CG_FIELDS(s.uptime_ms, s.ports, s.lcores, s.drops, s.connections, s.control)
+};
+struct conn_view {
+    flow_key flow;
+    ipv4_addr node = 0;
+    std::uint8_t state = 0;  ///< 1 ACTIVE, 2 FIN
+    std::uint32_t idle_ms = 0;
+    std::uint16_t worker = 0;
+    CG_FIELDS(s.flow, s.node, s.state, s.idle_ms, s.worker)
+};
+struct conns_rep {
+    std::vector<conn_view> conns;
+    std::uint64_t next_cursor = 0;  ///< 0: no more
+    std::uint64_t total = 0;        ///< entries in all tables when the page was taken
+    CG_FIELDS(s.conns, s.next_cursor, s.total)
+};
+struct simulate_rep {
+    std::string verdict;  ///< "existing", "new", or the drop reason
+    ipv4_addr node = 0;
+    std::uint16_t worker = 0;
+    std::uint8_t state = 0;
+    std::string detail;
+    CG_FIELDS(s.verdict, s.node, s.worker, s.state, s.detail)
+};
+
+#undef CG_FIELDS
+
+using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cluster_req, add_port_req,
+                             del_port_req, add_node_req, del_node_req, set_node_req, show_stats_req,
+                             show_conns_req, simulate_req, reload_req>;
+using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep>;
+
+struct frame_header {
+    std::uint32_t magic = frame_magic;
+    std::uint16_t version = protocol_version;
+    std::uint16_t type = 0;
+    std::uint32_t length = 0;
+    std::uint32_t seq = 0;
+};
+
+/// Encodes a whole frame (header + payload).
+std::vector<std::uint8_t> encode_request(const request& r, std::uint32_t seq);
+std::vector<std::uint8_t> encode_reply(const reply& r, std::uint32_t seq);
+
+/// Reads a header from exactly header_size bytes. Returns an error message
+/// for a wrong magic, version or length, else nullopt.
+std::optional<std::string> decode_header(std::span<const std::uint8_t> bytes, frame_header& out);
+
+/// Decodes a payload of the given type. Never throws, never allocates more
+/// than the payload can describe; on any malformation returns an error
+/// message in the error alternative.
+std::variant<request, std::string> decode_request(std::uint16_t type, std::span<const std::uint8_t> payload);
+std::variant<reply, std::string> decode_reply(std::uint16_t type, std::span<const std::uint8_t> payload);
+
+/// Name of a message type, for logs and errors.
+std::string type_name(std::uint16_t type);
+
+}  // namespace cg::common::api

@@ -1,0 +1,38 @@
+// Addresses and protocol numbers shared by every clustergate program.
+//
+// IPv4 addresses are kept in host byte order everywhere outside the packet
+// itself; conversion happens once, at the edge (classifier, codec).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cg::common {
+
+using ipv4_addr = std::uint32_t;  ///< host byte order
+
+struct mac_addr {
+    std::array<std::uint8_t, 6> b{};
+    friend bool operator==(const mac_addr&, const mac_addr&) = default;
+    bool is_zero() const { return b == std::array<std::uint8_t, 6>{}; }
+};
+
+enum class l4_proto : std::uint8_t { tcp = 6, udp = 17 };
+
+/// Parses dotted-quad "198.18.0.1". Returns nullopt on anything else
+/// (leading zeros, missing octets, values above 255, trailing text).
+std::optional<ipv4_addr> parse_ipv4(std::string_view s);
+std::string format_ipv4(ipv4_addr a);
+
+/// Parses "02:00:00:00:00:0a" (also '-' as separator). Returns nullopt otherwise.
+std::optional<mac_addr> parse_mac(std::string_view s);
+std::string format_mac(const mac_addr& m);
+
+/// "tcp" / "udp" (case-sensitive, as the console and YAML spell them).
+std::optional<l4_proto> parse_proto(std::string_view s);
+std::string_view proto_name(l4_proto p);
+
+}  // namespace cg::common

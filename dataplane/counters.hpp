@@ -1,0 +1,88 @@
+// Per-lcore counters (SPEC 3.3).
+//
+// Ownership: every counter block belongs to one lcore, which is its only
+// writer. The control thread reads blocks of all lcores and sums them; it
+// never writes or resets them (readers take deltas). Reads and writes are
+// relaxed atomics on aligned 64-bit words: plain loads and stores on x86,
+// but free of data races in C++ terms.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace cg::dp {
+
+struct counter {
+    std::uint64_t v = 0;
+    /// Called from: the owning lcore only.
+    void add(std::uint64_t n = 1) noexcept { __atomic_store_n(&v, v + n, __ATOMIC_RELAXED); }
+    void sub(std::uint64_t n = 1) noexcept { __atomic_store_n(&v, v - n, __ATOMIC_RELAXED); }
+    void set(std::uint64_t n) noexcept { __atomic_store_n(&v, n, __ATOMIC_RELAXED); }
+    /// Thread-safety: any thread.
+    std::uint64_t read() const noexcept { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
+};
+
+/// Why a packet was not forwarded. Every drop is counted under one reason.
+enum class drop_reason : std::uint8_t {
+    truncated,             ///< frame shorter than its headers say (zero-length included)
+    bad_l2,                ///< more than two VLAN tags
+    not_ipv4,              ///< IPv6 or an ethertype other than IPv4/ARP
+    bad_ip_header,         ///< version, IHL, total length, or a martian source address
+    ip_fragment,           ///< fragments are not reassembled (docs/architecture.md)
+    bad_l4_header,         ///< TCP data offset, short UDP/ICMP header
+    bad_tcp_flags,         ///< SYN+FIN, SYN+RST, or no flag at all
+    bad_arp,               ///< not Ethernet/IPv4 ARP
+    not_for_us,            ///< destination MAC neither the port's nor broadcast
+    arp_not_ours,          ///< ARP for an address the gateway does not own
+    icmp_not_echo,         ///< ICMP other than an echo request to a gateway address
+    no_service,            ///< address/port not in the tables (SPEC 2.2)
+    unsupported_protocol,  ///< an IP protocol other than TCP, UDP, ICMP
+    no_connection,         ///< TCP segment without SYN and without an entry (SPEC 2.4)
+    no_node,               ///< every node of the port has weight 0 (SPEC 2.5)
+    conn_table_full,       ///< the worker's table is at its configured size
+    tx_full,               ///< the TX queue or TX ring did not take the packet
+    ring_full,             ///< the dispatch ring to a worker was full
+    count_
+};
+inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
+
+inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_names = {
+    "truncated",    "bad_l2",        "not_ipv4",      "bad_ip_header", "ip_fragment",
+    "bad_l4_header", "bad_tcp_flags", "bad_arp",      "not_for_us",    "arp_not_ours",
+    "icmp_not_echo", "no_service",    "unsupported_protocol", "no_connection", "no_node",
+    "conn_table_full", "tx_full",     "ring_full",
+};
+
+/// Everything one worker counts that is not per node or per service.
+struct alignas(64) worker_stats {
+    counter rx_pkts, rx_bytes;
+    counter fwd_pkts, fwd_bytes;   ///< forwarded to a node
+    counter tx_pkts;               ///< handed to the NIC (forwarded + replies + ARP requests)
+    counter arp_replies, icmp_replies, arp_requests, arp_learn_lost;
+    counter conn_created, conn_syn_reopen, conn_fin, conn_rst;
+    counter conn_expired_stale, conn_expired_fin, conn_node_gone;
+    counter loops, busy_loops;     ///< poll iterations, and those that found packets
+    counter conns;                 ///< entries in the worker's table now (a gauge)
+    std::array<counter, drop_reason_count> drops;
+
+    std::uint64_t drops_total() const noexcept {
+        std::uint64_t s = 0;
+        for (const auto& d : drops) s += d.read();
+        return s;
+    }
+};
+
+/// Per node slot, per worker (SPEC 2.1 node counters). `active` and `fin`
+/// are gauges: the worker adds on entry and subtracts on leave, so the sum
+/// over workers is the number of entries in that state.
+struct node_stats {
+    counter new_conns, completed, active, fin, pkts, bytes;
+};
+
+/// Per service slot (cluster port), per worker.
+struct service_stats {
+    counter pkts, new_conns, no_node;
+};
+
+}  // namespace cg::dp

@@ -1,0 +1,193 @@
+// gatewayd: the clustergate data plane. Reads the config, starts EAL with
+// the ports and lcores it names, routes until SIGINT/SIGTERM (or `quit` at
+// the console), and answers the control API on its Unix socket.
+//
+//   gatewayd -c conf/gateway.yaml [-i] [-s SOCKET] [-- EAL args...]
+#include <utility>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <termios.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "common/cli/console.hpp"
+#include "common/config_load.hpp"
+#include "common/log.hpp"
+#include "controller.hpp"
+#include "ctl_server.hpp"
+#include "eal_args.hpp"
+#include "eal_dataplane.hpp"
+#include "local_api.hpp"
+
+namespace asio = boost::asio;
+namespace po = boost::program_options;
+using namespace cg;
+
+namespace {
+
+struct options {
+    std::string config = "/etc/clustergate/gateway.yaml";
+    std::string socket;
+    bool interactive = false;
+    bool check_only = false;
+    bool print_eal = false;
+    std::vector<std::string> eal_extra;
+};
+
+/// Parses argv; exits with usage on --help/--version or a bad option.
+options parse_options(int argc, char** argv) {
+    options o;
+    int split = argc;
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == "--") {
+            split = i;
+            break;
+        }
+    for (int i = split + 1; i < argc; ++i) o.eal_extra.emplace_back(argv[i]);
+
+    po::options_description desc("Usage: gatewayd [options] [-- extra EAL arguments]\nOptions");
+    desc.add_options()("help,h", "this help")("version,v", "print the version")(
+        "config,c", po::value(&o.config)->default_value(o.config), "configuration file (docs/config.md)")(
+        "interactive,i", po::bool_switch(&o.interactive), "console on stdin (testpmd-style prompt)")(
+        "socket,s", po::value(&o.socket), "control socket path (default: gateway.control_socket)")(
+        "check-config", po::bool_switch(&o.check_only), "validate the configuration and exit")(
+        "print-eal-args", po::bool_switch(&o.print_eal), "print the EAL command line and exit");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(split, argv, desc), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::ostringstream usage;
+        usage << desc;
+        fmt::print(stderr, "gatewayd: {}\n{}", e.what(), usage.str());
+        std::exit(2);
+    }
+    if (vm.count("help")) {
+        std::cout << desc;
+        std::exit(0);
+    }
+    if (vm.count("version")) {
+        fmt::print("gatewayd {}\n", CG_VERSION);
+        std::exit(0);
+    }
+    return o;
+}
+
+/// The console's terminal settings, restored however gatewayd ends.
+class terminal_guard {
+public:
+    terminal_guard() : _saved(isatty(0) && tcgetattr(0, &_term) == 0) {}
+    ~terminal_guard() {
+        if (_saved) tcsetattr(0, TCSANOW, &_term);
+    }
+
+private:
+    termios _term{};
+    bool _saved;
+};
+
+asio::awaitable<void> housekeeping(dp::controller& ctl) {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (;;) {
+        t.expires_after(std::chrono::milliseconds(10));
+        co_await t.async_wait(asio::use_awaitable);
+        ctl.housekeeping();
+    }
+}
+
+int run(const options& o, const common::gateway_cfg& cfg) {
+    dp::eal_dataplane dataplane(cfg);
+    dp::controller ctl(cfg, dataplane.bindings(), dataplane,
+                       {std::filesystem::absolute(o.config).string(), CG_VERSION});
+    dataplane.start();
+
+    asio::io_context io;
+    dp::ctl_server server(io, o.socket.empty() ? cfg.control_socket : o.socket, ctl);
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (!ec) common::log::info("signal {}: stopping", sig);
+        io.stop();
+    });
+    asio::co_spawn(io, housekeeping(ctl), asio::detached);
+
+    terminal_guard term;
+    std::optional<std::thread> console_thread;
+    dp::local_api local(ctl);
+    if (o.interactive) {
+        console_thread.emplace([&] {
+            cli::console con(local, "gatewayd> ", [&] { asio::post(io, [&] { io.stop(); }); });
+            if (isatty(0))
+                con.interact();
+            else
+                con.run_script(std::cin, true);
+            asio::post(io, [&] { io.stop(); });  // end of input ends gatewayd, as in testpmd
+        });
+    }
+    common::log::info("gatewayd {} running: {} clusters", cfg.name, cfg.clusters.size());
+    io.run();
+    dataplane.stop();
+    // A console still waiting for a key press cannot be woken portably: it
+    // goes with the process; its terminal settings are restored above.
+    if (console_thread) console_thread->detach();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const options o = parse_options(argc, argv);
+    const auto loaded = common::load_config_file(o.config);
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) fmt::print(stderr, "gatewayd: {}\n", common::format_error(e));
+        fmt::print(stderr, "gatewayd: {} error(s) in {}; nothing started\n", loaded.errors.size(), o.config);
+        return 2;
+    }
+    const common::gateway_cfg& cfg = loaded.cfg;
+    for (const auto& p : cfg.ports)
+        if (!dp::parse_device(p.device)) {
+            fmt::print(stderr, "gatewayd: port {}: device '{}' is neither a PCI address, a net_* vdev nor eth:<name>\n",
+                       p.name, p.device);
+            return 2;
+        }
+    if (o.check_only) {
+        fmt::print("{}: OK ({} ports, {} workers, {} clusters)\n", o.config, cfg.ports.size(),
+                   cfg.lcores.workers.size(), cfg.clusters.size());
+        return 0;
+    }
+    std::vector<std::string> args = dp::eal_args(cfg, o.eal_extra);
+    if (o.print_eal) {
+        for (const auto& a : args) fmt::print("{} ", a);
+        fmt::print("\n");
+        return 0;
+    }
+    std::vector<char*> eal_argv;
+    for (auto& a : args) eal_argv.push_back(a.data());
+    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+        fmt::print(stderr, "gatewayd: EAL initialisation failed: {}\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    int rc = 1;
+    try {
+        rc = run(o, cfg);
+    } catch (const std::exception& e) {
+        common::log::error("{}", e.what());
+    }
+    rte_eal_cleanup();
+    return rc;
+}

@@ -1,0 +1,305 @@
+// The real data plane (eal_dataplane: ports, lcores, RCU, rings) fed with
+// frames through ring ports and a pcap vdev; every output frame checked.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/ctl_client.hpp"
+#include "dataplane/arp_icmp.hpp"
+#include "dataplane/classify.hpp"
+#include "dataplane/ctl_server.hpp"
+#include "dataplane/wire.hpp"
+#include "dataplane/worker_job.hpp"
+#include "gateway_harness.hpp"
+#include "support/pcap_file.hpp"
+
+#include <rte_bus_vdev.h>
+
+using namespace cg;
+using namespace cg::test;
+namespace api = cg::common::api;
+namespace wire = cg::dp::wire;
+
+namespace {
+
+constexpr common::ipv4_addr vip = 0xc6120064;
+constexpr common::ipv4_addr client = 0xc6120a01;
+common::mac_addr node_mac(int i) { return {{0x02, 0, 0, 0, 0x01, static_cast<std::uint8_t>(i)}}; }
+const common::mac_addr client_mac{{0x02, 0, 0, 0, 0, 0x10}};
+
+std::string config(const std::string& name, const std::string& device, const std::string& lcores,
+                   const std::string& port_extra = "") {
+    return fmt::format(R"(
+gateway: {{name: {0}, control_socket: /tmp/cg-{0}.sock, idle_sleep: 20us}}
+eal: {{huge: false}}
+lcores: {2}
+ports: [{{name: lan, device: "{1}", address: 198.18.0.2{3}}}]
+tables: {{connections: 2000, services: 8, nodes: 16, mbufs: 4095}}
+clusters:
+  - name: web
+    address: 198.18.0.100
+    ports:
+      - port: 80
+        nodes:
+          - {{address: 198.18.0.11, mac: "02:00:00:00:01:01", weight: 3}}
+          - {{address: 198.18.0.12, mac: "02:00:00:00:01:02", weight: 2}}
+          - {{address: 198.18.0.13, mac: "02:00:00:00:01:03", weight: 1}}
+)",
+                       name, device, lcores, port_extra);
+}
+
+bytes tcp(const common::mac_addr& gw, std::uint16_t sport, std::uint8_t flags, common::ipv4_addr src = client,
+          std::uint16_t dport = 80) {
+    frame_spec s;
+    s.dst_mac = gw;
+    s.src_mac = client_mac;
+    s.src = src;
+    s.sport = sport;
+    s.dport = dport;
+    s.tcp_flags = flags;
+    if (flags & wire::tcp_ack) s.payload = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    return make_ipv4(s);
+}
+
+/// The mixed input of the single-worker tests: 6 connections (SYN then
+/// data), ARP and ping for the VIP, and 6 frames that must be dropped.
+struct mixed_input {
+    std::vector<bytes> frames;
+    std::vector<int> expected_nodes;  ///< for the first 12 frames
+    explicit mixed_input(const common::mac_addr& gw) {
+        for (std::uint16_t i = 0; i < 6; ++i) frames.push_back(tcp(gw, 1000 + i, wire::tcp_syn));
+        for (std::uint16_t i = 0; i < 6; ++i) frames.push_back(tcp(gw, 1000 + i, wire::tcp_ack));
+        expected_nodes = {1, 1, 2, 1, 2, 3, 1, 1, 2, 1, 2, 3};
+        frames.push_back(make_arp(1, client_mac, client, {}, vip));
+        frame_spec ping;
+        ping.dst_mac = gw;
+        ping.proto = 1;
+        frames.push_back(make_ipv4(ping));
+        bytes cut = tcp(gw, 1, wire::tcp_syn);
+        cut.resize(20);
+        frames.push_back(cut);                                        // truncated
+        frames.push_back(tcp(gw, 2, wire::tcp_syn | wire::tcp_fin));  // bad_tcp_flags
+        frame_spec frag;
+        frag.dst_mac = gw;
+        frag.frag = 0x2000;
+        frames.push_back(make_ipv4(frag));                   // ip_fragment
+        frames.push_back(tcp(gw, 3, wire::tcp_syn, client, 8080));  // no_service
+        frames.push_back(tcp(gw, 4, wire::tcp_ack));                 // no_connection
+        bytes v6 = tcp(gw, 5, wire::tcp_syn);
+        wire::store16(v6.data() + 12, 0x86dd);
+        frames.push_back(v6);  // not_ipv4
+    }
+};
+
+/// Checks the 14 frames the mixed input must produce, in order.
+void check_mixed_output(const mixed_input& in, const std::vector<bytes>& out, const common::mac_addr& gw) {
+    REQUIRE(out.size() == 14);
+    for (std::size_t i = 0; i < 12; ++i) {
+        INFO("forwarded frame " << i);
+        CHECK(std::memcmp(out[i].data(), node_mac(in.expected_nodes[i]).b.data(), 6) == 0);
+        CHECK(std::memcmp(out[i].data() + 6, gw.b.data(), 6) == 0);
+        CHECK(bytes(out[i].begin() + 12, out[i].end()) == bytes(in.frames[i].begin() + 12, in.frames[i].end()));
+    }
+    dp::pkt_info info;
+    REQUIRE_FALSE(dp::classify(out[12].data(), static_cast<std::uint32_t>(out[12].size()), info));
+    const auto arp = dp::read_arp(out[12].data(), info);
+    CHECK(arp.op == 2);
+    CHECK(arp.sender_ip == vip);
+    CHECK(arp.sender_mac == gw);
+    REQUIRE_FALSE(dp::classify(out[13].data(), static_cast<std::uint32_t>(out[13].size()), info));
+    CHECK(info.kind == dp::pkt_kind::icmp);
+    CHECK(info.key.saddr == vip);
+    CHECK(out[13][info.l4_off] == 0);
+}
+
+void check_mixed_drops(gateway_harness& h) {
+    for (const char* reason : {"truncated", "bad_tcp_flags", "ip_fragment", "no_service", "no_connection", "not_ipv4"}) {
+        INFO(reason);
+        CHECK(h.drops(reason) == 1);
+    }
+    CHECK(h.stat("connections", "created") == 6);
+}
+
+}  // namespace
+
+TEST_CASE("one worker on its own queue: every output frame is what the spec says", "[eal]") {
+    ring_port port("ring_a", 1);
+    gateway_harness h(config("ealtest-a", "eth:net_ring_ring_a", "{main: 0, workers: [1]}"));
+    const auto gw = h.port_mac("lan");
+    const mixed_input in(gw);
+    h.receive(port, in.frames);
+    const auto out = h.sent(port, 14);
+    check_mixed_output(in, out, gw);
+    CHECK(h.sent(port, 1, std::chrono::milliseconds(300)).empty());  // and nothing else
+    check_mixed_drops(h);
+
+    const auto t = h.api().expect<api::tables_rep>(api::show_tables_req{});
+    const auto& nodes = t.clusters.at(0).ports.at(0).nodes;
+    CHECK(nodes.at(0).new_conns == 3);
+    CHECK(nodes.at(1).new_conns == 2);
+    CHECK(nodes.at(2).new_conns == 1);
+    CHECK(nodes.at(0).pkts == 6);
+}
+
+TEST_CASE("a dispatch lcore and two workers: each flow stays on one node, the spread follows the weights", "[eal]") {
+    ring_port port("ring_b", 1);
+    gateway_harness h(config("ealtest-b", "eth:net_ring_ring_b", "{main: 0, workers: [1, 2], dispatch: 3}"));
+    const auto gw = h.port_mac("lan");
+    constexpr int flows = 300;
+    auto flow_src = [](int i) { return client + static_cast<common::ipv4_addr>(i / 100); };
+    auto flow_port = [](int i) { return static_cast<std::uint16_t>(2000 + i); };
+    for (std::uint8_t flags : {wire::tcp_syn, wire::tcp_ack, static_cast<std::uint8_t>(wire::tcp_fin | wire::tcp_ack)}) {
+        std::vector<bytes> in;
+        for (int i = 0; i < flows; ++i) in.push_back(tcp(gw, flow_port(i), flags, flow_src(i)));
+        h.receive(port, in);
+    }
+    const auto out = h.sent(port, 3 * flows);
+    REQUIRE(out.size() == 3 * flows);
+
+    std::map<std::pair<common::ipv4_addr, std::uint16_t>, std::set<int>> nodes_of_flow;
+    for (const auto& f : out) {
+        dp::pkt_info info;
+        REQUIRE_FALSE(dp::classify(f.data(), static_cast<std::uint32_t>(f.size()), info));
+        nodes_of_flow[{info.key.saddr, info.key.sport}].insert(f[5]);
+    }
+    REQUIRE(nodes_of_flow.size() == flows);
+    std::map<int, int> spread;
+    for (const auto& [flow, nodes] : nodes_of_flow) {
+        CHECK(nodes.size() == 1);
+        ++spread[*nodes.begin()];
+    }
+    // Each worker runs its own exact 3:2:1 round; two partial rounds are off by a few at most.
+    CHECK(std::abs(spread[1] - 150) <= 4);
+    CHECK(std::abs(spread[2] - 100) <= 4);
+    CHECK(std::abs(spread[3] - 50) <= 4);
+
+    // The control side sees both workers' tables, page by page.
+    std::set<std::uint16_t> listed;
+    std::set<std::uint16_t> workers;
+    std::uint64_t cursor = 0;
+    int pages = 0;
+    do {
+        const auto page = h.api().expect<api::conns_rep>(api::show_conns_req{cursor, 64});
+        for (const auto& c : page.conns) {
+            listed.insert(c.flow.sport);
+            workers.insert(c.worker);
+            CHECK(c.state == 2);  // FIN seen
+        }
+        cursor = page.next_cursor;
+    } while (cursor != 0 && ++pages < 50);
+    CHECK(listed.size() == flows);
+    CHECK(workers.size() == 2);
+
+    common::flow_key k{client, vip, flow_port(7), 80, 6};
+    const auto sim = h.api().expect<api::simulate_rep>(api::simulate_req{k});
+    CHECK(sim.verdict == "existing");
+    CHECK(sim.worker == dp::worker_for_hash(common::flow_hash(k), 2));
+}
+
+/// net_pcap cannot change its MAC; it names each port it makes
+/// 02:70:63:61:70:<ports made before> (its source says so). A throwaway
+/// port tells where the count is, so the next port's MAC is known.
+common::mac_addr next_pcap_mac(const std::string& dir) {
+    const std::string empty = dir + "/empty.pcap";
+    write_pcap(empty, {});
+    const std::string args = fmt::format("rx_pcap={},tx_pcap={}/probe-out.pcap", empty, dir);
+    REQUIRE(rte_vdev_init("net_pcap_probe", args.c_str()) == 0);
+    std::uint16_t id = 0;
+    REQUIRE(rte_eth_dev_get_port_by_name("net_pcap_probe", &id) == 0);
+    rte_ether_addr mac{};
+    rte_eth_macaddr_get(id, &mac);
+    rte_eth_dev_close(id);
+    rte_vdev_uninit("net_pcap_probe");
+    common::mac_addr next;
+    std::memcpy(next.b.data(), mac.addr_bytes, 6);
+    ++next.b[5];
+    return next;
+}
+
+TEST_CASE("net_pcap in and out: the capture of what left is what the spec says", "[eal][pcap]") {
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("cg-eal-pcap-{}", getpid());
+    std::filesystem::create_directories(dir);
+    const std::string in_pcap = (dir / "in.pcap").string(), out_pcap = (dir / "out.pcap").string();
+    const common::mac_addr gw = next_pcap_mac(dir.string());
+    const mixed_input in(gw);
+    write_pcap(in_pcap, in.frames);
+    {
+        gateway_harness h(config("ealtest-c", fmt::format("net_pcap_t1,rx_pcap={},tx_pcap={}", in_pcap, out_pcap),
+                                 "{main: 0, workers: [1]}"));
+        REQUIRE(h.port_mac("lan") == gw);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (h.stat("connections", "created") < 6 || h.drops("not_ipv4") < 1) {
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        check_mixed_drops(h);
+    }  // stopping closes the port, which flushes out.pcap
+    check_mixed_output(in, read_pcap(out_pcap), gw);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a port MAC the device cannot take stops the start with that reason", "[eal]") {
+    ring_port port("ring_e", 1);
+    CHECK_THROWS_WITH(gateway_harness(config("ealtest-e", "eth:net_ring_ring_e", "{main: 0, workers: [1]}",
+                                             ", mac: '02:00:00:00:00:99'")),
+                      Catch::Contains("port lan (eth:net_ring_ring_e): setting the MAC failed"));
+    // Nothing was left behind: the same port starts cleanly without the MAC.
+    gateway_harness h(config("ealtest-e", "eth:net_ring_ring_e", "{main: 0, workers: [1]}"));
+    CHECK(h.dataplane().worker_count() == 1);
+}
+
+TEST_CASE("the control socket serves the API and survives bad frames", "[eal][api]") {
+    ring_port port("ring_d", 1);
+    gateway_harness h(config("ealtest-d", "eth:net_ring_ring_d", "{main: 0, workers: [1]}"));
+    const std::string path = fmt::format("/tmp/cg-ealtest-{}.sock", getpid());
+    boost::asio::io_context io;
+    auto server = std::make_unique<dp::ctl_server>(io, path, h.controller());
+    std::thread loop([&] { io.run(); });
+
+    {
+        api::ctl_client c(path);
+        c.expect<api::ok_rep>(api::add_node_req{{vip, 6, 80}, 0xc6120000 + 14, node_mac(4), 6, {}, "", false});
+        const auto hello = c.expect<api::hello_rep>(api::hello_req{"test"});
+        CHECK(hello.gateway == "ealtest-d");
+        CHECK(hello.lcores.size() == 2);
+        CHECK_THROWS_WITH(c.expect<api::ok_rep>(api::add_cluster_req{"web", vip}), Catch::Contains("exists already"));
+    }
+    const auto gw = h.port_mac("lan");
+    h.receive(port, {tcp(gw, 3000, wire::tcp_syn)});
+    const auto out = h.sent(port, 1);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0][5] == 4);  // weight 6 is the new maximum: the first pick
+
+    // Garbage: the server answers with an error, counts it, closes; others go on.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const char junk[api::header_size] = "GET / HTTP/1.1\n";
+    REQUIRE(::write(fd, junk, sizeof junk) == static_cast<ssize_t>(sizeof junk));
+    std::uint8_t head[api::header_size];
+    REQUIRE(::recv(fd, head, sizeof head, MSG_WAITALL) == static_cast<ssize_t>(sizeof head));
+    api::frame_header fh;
+    REQUIRE_FALSE(api::decode_header(head, fh));
+    CHECK(fh.type == api::reply_type_base + 1);  // error_rep
+    ::close(fd);
+    api::ctl_client again(path);
+    CHECK(again.expect<api::hello_rep>(api::hello_req{}).gateway == "ealtest-d");
+    CHECK(h.stat("control", "bad_frames") == 1);
+
+    io.stop();
+    loop.join();
+    server.reset();
+    CHECK_FALSE(std::filesystem::exists(path));
+}

@@ -1,0 +1,81 @@
+// dp_adapter with real routers and no EAL: each "worker" is a router over
+// its own table, driven by the test thread. Jobs run synchronously.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "dataplane/dp_adapter.hpp"
+#include "frames.hpp"
+
+namespace cg::test {
+
+class fake_dataplane final : public dp::dp_adapter {
+public:
+    struct worker {
+        std::vector<dp::conn_entry> mem;
+        dp::conn_table table;
+        std::vector<dp::wrr_state> wrr;
+        dp::worker_stats stats{};
+        std::vector<dp::node_stats> nodes;
+        std::vector<dp::service_stats> services;
+        dp::router router;
+        worker(std::uint32_t conns, std::uint32_t services_n, std::uint32_t nodes_n)
+            : mem(dp::conn_table::slots_for(conns)),
+              table(mem, conns),
+              wrr(services_n),
+              nodes(nodes_n),
+              services(services_n),
+              router(dp::router_state{table, wrr, stats, nodes, services}) {}
+    };
+
+    fake_dataplane(std::size_t workers, std::uint32_t conns, std::uint32_t services, std::uint32_t nodes) {
+        for (std::size_t i = 0; i < workers; ++i) _workers.push_back(std::make_unique<worker>(conns, services, nodes));
+    }
+
+    void publish(std::unique_ptr<dp::snapshot> s) override {
+        _snap = std::move(s);
+        ++publishes;
+    }
+    const dp::snapshot& current() const override { return *_snap; }
+    std::size_t worker_count() const override { return _workers.size(); }
+    const dp::worker_stats& stats(std::size_t w) const override { return _workers[w]->stats; }
+    std::span<const dp::node_stats> nodes(std::size_t w) const override { return _workers[w]->nodes; }
+    std::span<const dp::service_stats> services(std::size_t w) const override { return _workers[w]->services; }
+    bool run_on_worker(std::size_t w, std::shared_ptr<dp::worker_job> job, std::chrono::milliseconds) override {
+        dp::run_job(*job, _workers[w]->router, *_snap, now);
+        return true;
+    }
+    std::vector<dp::arp_learned> take_learned() override {
+        std::vector<dp::arp_learned> out;
+        for (auto& w : _workers) {
+            for (const auto& l : w->router.learned()) out.push_back(l);
+            w->router.clear_learned();
+        }
+        return out;
+    }
+    std::vector<common::api::port_view> port_views() const override {
+        common::api::port_view p;
+        p.name = "lan";
+        p.device = "fake";
+        return {p};
+    }
+    std::vector<common::api::lcore_view> lcore_views() const override { return {}; }
+    std::uint32_t now_ms() const override { return now; }
+
+    /// Routes a frame on worker `w` at the fake clock; returns the verdict.
+    dp::verdict route(std::size_t w, bytes& f) {
+        return _workers[w]->router.route(*_snap, f.data(), static_cast<std::uint32_t>(f.size()), 0, now);
+    }
+    void age(std::size_t w) { _workers[w]->router.age(*_snap, now); }
+    worker& at(std::size_t w) { return *_workers[w]; }
+
+    std::uint32_t now = 0;
+    int publishes = 0;
+
+private:
+    std::vector<std::unique_ptr<worker>> _workers;
+    std::unique_ptr<dp::snapshot> _snap;
+};
+
+}  // namespace cg::test

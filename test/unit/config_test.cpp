@@ -1,0 +1,483 @@
+// The YAML loader: values, defaults, and every error path of the loader and
+// of the checkers as a file shows them (file:line, key path, reason).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/config_load.hpp"
+
+using namespace cg::common;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct error_case {
+    std::string yaml;
+    int line;
+    std::string key;
+    std::string reason;  ///< a distinctive part of the reason
+};
+
+std::string listing(const load_result& r) {
+    std::string out;
+    for (const config_error& e : r.errors) out += format_error(e) + "\n";
+    return out;
+}
+
+/// Exactly one error: a case must not drag others along.
+void require_single_error(const error_case& c) {
+    const load_result r = parse_config(c.yaml, "t.yaml");
+    INFO("yaml:\n" << c.yaml << "errors:\n" << listing(r));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].where == "t.yaml:" + std::to_string(c.line));
+    CHECK(r.errors[0].key == c.key);
+    CHECK_THAT(r.errors[0].reason, Catch::Contains(c.reason));
+}
+
+// A valid start that most cases extend; the line numbers below count from it.
+const std::string head =
+    "lcores: {main: 0, workers: [1]}\n"                          // 1
+    "ports:\n"                                                   // 2
+    "  - {name: lan, device: net_null0, address: 198.18.0.2}\n";  // 3
+
+/// `port_keys` go into the one port, on line 3.
+std::string with_port(const std::string& port_keys) {
+    return "lcores: {workers: [1]}\nports:\n  - {" + port_keys + "}\n";
+}
+
+/// `keys` go into cluster web, from line 7.
+std::string in_cluster(const std::string& keys) {
+    return head + "clusters:\n  - name: web\n    address: 198.18.0.100\n    " + keys + "\n";
+}
+
+/// `keys` go into its port tcp/80, from line 9.
+std::string in_service(const std::string& keys) { return in_cluster("ports:\n      - port: 80\n        " + keys); }
+
+/// `keys` go into its node 198.18.0.11, from line 11.
+std::string in_node(const std::string& keys) {
+    return in_service("nodes:\n          - address: 198.18.0.11\n            " + keys);
+}
+
+const std::string web80 = "clusters[web].ports[tcp/80]";
+const std::string node11 = web80 + ".nodes[198.18.0.11]";
+
+}  // namespace
+
+TEST_CASE("format_error joins where, key and reason", "[config]") {
+    CHECK(format_error({"a.yaml:3", "gateway.name", "bad"}) == "a.yaml:3: gateway.name: bad");
+    CHECK(format_error({"a.yaml:3", "", "bad"}) == "a.yaml:3: bad");
+    CHECK(format_error({"", "gateway.name", "bad"}) == "gateway.name: bad");
+    CHECK(format_error({"", "", ""}).empty());
+}
+
+TEST_CASE("every key of a full file lands in the model", "[config]") {
+    const auto r = parse_config(R"(
+gateway:
+  name: gw-b
+  control_socket: /tmp/gw-b.sock
+  idle_sleep: 50us
+eal:
+  huge: false
+  memory: 256
+  args: ["--log-level=8", "--no-telemetry"]
+lcores:
+  main: 2
+  workers: [3, 4]
+  dispatch: 5
+ports:
+  - name: lan
+    device: "net_af_packet0,iface=gw0"
+    address: 198.18.0.2
+    mac: "02:00:00:00:00:02"
+    rx_descriptors: 512
+    tx_descriptors: 2048
+  - name: wan
+    device: 0000:03:00.0
+tables:
+  connections: 5000
+  services: 16
+  nodes: 32
+  mbufs: 8191
+  burst: 64
+timers:
+  msl: 10s
+  fin_timeout: 40s
+  stale_timeout: 1h
+  arp_refresh: 5s
+clusters:
+  - name: web
+    address: 198.18.0.100
+    ports:
+      - port: 8080
+        protocol: udp
+        msl: 20s
+        fin_timeout: 1m
+        stale_timeout: 2h
+        weight_bound: 50
+        nodes:
+          - address: 198.18.0.11
+            mac: 02:00:00:00:00:11
+            weight: 7
+            weight_bound: 8
+            port: lan
+            quiesced: true
+)",
+                                "full.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    gateway_cfg expected;
+    expected.name = "gw-b";
+    expected.control_socket = "/tmp/gw-b.sock";
+    expected.idle_sleep = 50us;
+    expected.eal = {false, 256, {"--log-level=8", "--no-telemetry"}};
+    expected.lcores = {2, {3, 4}, 5};
+    expected.ports = {{"lan", "net_af_packet0,iface=gw0", 0xc6120002, mac_addr{{2, 0, 0, 0, 0, 2}}, 512, 2048},
+                      {"wan", "0000:03:00.0", std::nullopt, std::nullopt, 1024, 1024}};
+    expected.tables = {5000, 16, 32, 8191, 64};
+    expected.timers = {10s, 40s, 1h, 5s};
+    const node_cfg node{0xc612000b, mac_addr{{2, 0, 0, 0, 0, 0x11}}, 7, 8, "lan", true};
+    expected.clusters = {{"web", 0xc6120064, {{l4_proto::udp, 8080, 20s, 1min, 2h, 50, {node}}}}};
+    CHECK(r.cfg == expected);
+}
+
+TEST_CASE("defaults fill what a minimal file leaves out", "[config]") {
+    const auto r = parse_config(head + R"(clusters:
+  - address: 198.18.0.100
+    ports:
+      - port: 80
+        nodes:
+          - address: 198.18.0.11
+          - address: 198.18.0.12
+            mac: arp
+)",
+                                "min.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    const gateway_cfg& g = r.cfg;
+    CHECK(g.name == "gw");
+    CHECK(g.control_socket == "/run/clustergate/gw.sock");
+    CHECK(g.idle_sleep == 0us);
+    CHECK(g.eal == eal_cfg{});
+    CHECK(g.lcores.dispatch == std::nullopt);
+    CHECK(g.ports[0].rx_descriptors == 1024);
+    CHECK_FALSE(g.ports[0].mac);
+    CHECK(g.tables == table_cfg{});
+    CHECK(g.timers == timer_cfg{});
+    REQUIRE(g.clusters.size() == 1);
+    CHECK(g.clusters[0].name == "198.18.0.100");
+    const service_cfg& s = g.clusters[0].ports.at(0);
+    CHECK(s.protocol == l4_proto::tcp);
+    CHECK(s.msl == 30s);
+    CHECK(s.fin_timeout == 90s);
+    CHECK(s.stale_timeout == 2h + 15min);
+    CHECK(s.weight_bound == 100);
+    REQUIRE(s.nodes.size() == 2);
+    for (const node_cfg& n : s.nodes) {
+        CHECK(n.mac == std::nullopt);
+        CHECK(n.weight == 1);
+        CHECK(n.weight_bound == std::nullopt);
+        CHECK(n.port == "lan");
+        CHECK_FALSE(n.quiesced);
+    }
+}
+
+TEST_CASE("cluster ports take their timers from the timers section", "[config]") {
+    struct timer_case {
+        std::string timers;   // the timers section
+        std::string service;  // the port's own keys
+        millis msl, fin, stale;
+    };
+    const auto c = GENERATE(values<timer_case>({
+        {"{}", "", 30s, 90s, 2h + 15min},
+        {"{msl: 10s}", "", 10s, 30s, 2h + 15min},                           // fin: 3 x msl
+        {"{msl: 10s, fin_timeout: 45s}", "", 10s, 45s, 2h + 15min},         // fin from timers
+        {"{fin_timeout: 45s}", "msl: 20s", 20s, 45s, 2h + 15min},           // timers' fin beats 3 x msl
+        {"{msl: 10s}", "msl: 20s", 20s, 60s, 2h + 15min},                   // 3 x the port's own msl
+        {"{stale_timeout: 1h}", "stale_timeout: 3h", 30s, 90s, 3h},         // the port's own wins
+        {"{stale_timeout: 1h, fin_timeout: 1m}", "fin_timeout: 2m", 30s, 2min, 1h},
+    }));
+    const std::string yaml = head + "timers: " + c.timers + "\nclusters:\n  - address: 198.18.0.100\n    ports:\n" +
+                             "      - port: 80\n" + (c.service.empty() ? "" : "        " + c.service + "\n");
+    const auto r = parse_config(yaml, "t.yaml");
+    INFO(yaml << listing(r));
+    REQUIRE(r.ok());
+    const service_cfg& s = r.cfg.clusters.at(0).ports.at(0);
+    CHECK(s.msl == c.msl);
+    CHECK(s.fin_timeout == c.fin);
+    CHECK(s.stale_timeout == c.stale);
+}
+
+TEST_CASE("empty sections and empty names mean their defaults", "[config]") {
+    const auto r = parse_config(head + "gateway:\ntimers:\neal:\n  args:\nclusters:\n"
+                                       "  - {name: '', address: 198.18.0.100, ports: []}\n",
+                                "t.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    CHECK(r.cfg.timers == timer_cfg{});
+    CHECK(r.cfg.eal.args.empty());
+    CHECK(r.cfg.clusters.at(0).name == "198.18.0.100");
+}
+
+TEST_CASE("the gateway name makes the default control socket", "[config]") {
+    const auto r = parse_config(head + "gateway: {name: gw-a}\n", "t.yaml");
+    REQUIRE(r.ok());
+    CHECK(r.cfg.control_socket == "/run/clustergate/gw-a.sock");
+}
+
+TEST_CASE("a node's port may be left out only when the gateway has one port", "[config]") {
+    const auto r = parse_config(in_node("weight: 2"), "t.yaml");
+    REQUIRE(r.ok());
+    CHECK(r.cfg.clusters.at(0).ports.at(0).nodes.at(0).port == "lan");
+}
+
+TEST_CASE("the loader reports each malformed file with line, key and reason", "[config]") {
+    const auto c = GENERATE(values<error_case>({
+        // syntax and shape of the document
+        {head + "gateway:\n  name: a\n bad: b\n", 6, "", "YAML syntax error"},
+        {head + "---\n" + head, 5, "", "expected one YAML document, found 2"},
+        {"- a\n- b\n", 1, "", "expected a map of keys, got a list"},
+        {"ports:\n  - {name: lan, device: net_null0}\n", 1, "lcores", "required key 'lcores' is missing"},
+        {"lcores: {workers: [1]}\n", 1, "ports", "required key 'ports' is missing"},
+        // unknown keys, at every level
+        {head + "colour: red\n", 4, "colour",
+         "unknown key 'colour'; the keys here are: gateway, eal, lcores, ports, tables, timers, clusters"},
+        {head + "gateway: {nmae: a}\n", 4, "gateway.nmae", "the keys here are: name, control_socket, idle_sleep"},
+        {head + "eal: {hugepages: true}\n", 4, "eal.hugepages", "the keys here are: huge, memory, args"},
+        {"lcores: {workers: [1], master: 0}\nports: [{name: lan, device: d}]\n", 1, "lcores.master",
+         "the keys here are: main, workers, dispatch"},
+        {with_port("name: lan, device: d, mtu: 9000"), 3, "ports[lan].mtu",
+         "the keys here are: name, device, address, mac, rx_descriptors, tx_descriptors"},
+        {head + "tables: {sessions: 5}\n", 4, "tables.sessions",
+         "the keys here are: connections, services, nodes, mbufs, burst"},
+        {head + "timers: {idle: 5s}\n", 4, "timers.idle", "the keys here are: msl, fin_timeout, stale_timeout, arp"},
+        {in_cluster("vip: 198.18.0.100"), 7, "clusters[web].vip", "the keys here are: name, address, ports"},
+        {in_service("timeout: 5s"), 9, web80 + ".timeout",
+         "the keys here are: port, protocol, msl, fin_timeout, stale_timeout, weight_bound, nodes"},
+        {in_node("wieght: 3"), 11, node11 + ".wieght",
+         "the keys here are: address, mac, weight, weight_bound, port, quiesced"},
+        {head + "gateway: {[a]: 1}\n", 4, "gateway", "unknown key a list"},
+        {head + "gateway:\n  name: a\n  name: b\n", 6, "gateway.name", "key 'name' is given twice"},
+        // wrong types
+        {head + "gateway: [a]\n", 4, "gateway", "expected a map of keys, got a list"},
+        {"lcores: {workers: [1]}\nports: {name: lan}\n", 2, "ports", "expected a list, got a map"},
+        {"lcores: {workers: [1]}\nports: [lan]\n", 2, "ports[0]", "expected a map of keys, got 'lan'"},
+        {head + "clusters: {web: 1}\n", 4, "clusters", "expected a list, got a map"},
+        {in_service("nodes: 3"), 9, web80 + ".nodes", "expected a list, got '3'"},
+        {"lcores: {workers: 1}\nports: [{name: lan, device: d}]\n", 1, "lcores.workers", "expected a list, got '1'"},
+        {head + "gateway: {name: {a: 1}}\n", 4, "gateway.name", "expected a string, got a map"},
+        {head + "gateway:\n  name:\n  idle_sleep: 1ms\n", 5, "gateway.name", "expected a string, got nothing"},
+        {"lcores: {workers: [1, x]}\nports: [{name: lan, device: d}]\n", 1, "lcores.workers[1]",
+         "expected an integer 0..4294967295, got 'x'"},
+        {head + "eal:\n  args:\n    - --a\n    - {b: 1}\n", 7, "eal.args[1]", "expected a string, got a map"},
+        // integers: digits only, within the field's range
+        {with_port("name: lan, device: d, rx_descriptors: abc"), 3, "ports[lan].rx_descriptors",
+         "expected an integer 0..65535, got 'abc'"},
+        {with_port("name: lan, device: d, rx_descriptors: 1.5"), 3, "ports[lan].rx_descriptors", "got '1.5'"},
+        {with_port("name: lan, device: d, rx_descriptors: -1"), 3, "ports[lan].rx_descriptors", "got '-1'"},
+        {with_port("name: lan, device: d, tx_descriptors: 0x10"), 3, "ports[lan].tx_descriptors", "got '0x10'"},
+        {with_port("name: lan, device: d, tx_descriptors: 70000"), 3, "ports[lan].tx_descriptors",
+         "expected an integer 0..65535, got '70000'"},
+        {head + "tables: {connections: 4294967296}\n", 4, "tables.connections",
+         "expected an integer 0..4294967295, got '4294967296'"},
+        {head + "eal: {memory: '+64'}\n", 4, "eal.memory", "got '+64'"},
+        // booleans, durations, addresses, protocols
+        {head + "eal: {huge: yes}\n", 4, "eal.huge", "expected true or false, got 'yes'"},
+        {in_node("quiesced: 1"), 11, node11 + ".quiesced", "expected true or false, got '1'"},
+        {head + "gateway: {idle_sleep: 1x}\n", 4, "gateway.idle_sleep", "expected a duration such as"},
+        {head + "timers: {msl: 30m1h}\n", 4, "timers.msl", "expected a duration in whole milliseconds"},
+        {head + "timers: {fin_timeout: 1m1m}\n", 4, "timers.fin_timeout", "got '1m1m'"},
+        {head + "timers: {arp_refresh: 1500us}\n", 4, "timers.arp_refresh", "in whole milliseconds"},
+        {in_service("stale_timeout: -5s"), 9, web80 + ".stale_timeout", "got '-5s'"},
+        {with_port("name: lan, device: d, address: 198.18.0"), 3, "ports[lan].address",
+         "expected an IPv4 address such as 198.18.0.1, got '198.18.0'"},
+        {head + "clusters:\n  - name: web\n    address: 198.18.0.300\n", 6, "clusters[web].address",
+         "expected an IPv4 address"},
+        {head + "clusters:\n  - address: 1.2.3.4.5\n", 5, "clusters[0].address", "got '1.2.3.4.5'"},
+        {in_service("nodes:\n          - address: 198.18.0.256"), 10, web80 + ".nodes[0].address",
+         "expected an IPv4 address"},
+        {in_node("mac: 02:00:00:00:00"), 11, node11 + ".mac",
+         "expected a MAC address such as 02:00:00:00:00:11, or arp, got '02:00:00:00:00'"},
+        {in_service("protocol: sctp"), 9, "clusters[web].ports[0].protocol", "expected tcp or udp, got 'sctp'"},
+        // required keys
+        {with_port("device: d"), 3, "ports[0].name", "required key 'name' is missing"},
+        {with_port("name: lan"), 3, "ports[lan].device", "required key 'device' is missing"},
+        {head + "clusters:\n  - name: web\n    ports: []\n", 5, "clusters[web].address",
+         "required key 'address' is missing"},
+        {head + "clusters:\n  - ports: []\n", 5, "clusters[0].address", "required key 'address' is missing"},
+        {in_cluster("ports:\n      - protocol: udp"), 8, "clusters[web].ports[0].port",
+         "required key 'port' is missing"},
+        {in_service("nodes:\n          - weight: 1"), 10, web80 + ".nodes[0].address",
+         "required key 'address' is missing"},
+    }));
+    require_single_error(c);
+}
+
+TEST_CASE("the checkers' errors come with the line of the key they name", "[config]") {
+    const std::string lcores_ports = "\nports: [{name: lan, device: d}]\n";
+    const std::string two_ports = "lcores: {workers: [1]}\nports:\n  - {name: lan, device: a, address: 198.18.0.2}\n"
+                                  "  - {name: wan, device: b}\n";
+    const std::string one_node = "clusters:\n  - name: web\n    address: 198.18.0.100\n    ports:\n"
+                                 "      - port: 80\n        nodes:\n          - address: 198.18.0.11\n";
+    const std::string long_name(33, 'a');
+    const auto c = GENERATE_REF(values<error_case>({
+        // static part
+        {head + "gateway: {name: 'gw a'}\n", 4, "gateway.name", "'gw a' cannot name a gateway"},
+        {head + "gateway: {name: " + long_name + "}\n", 4, "gateway.name", "use 1 to 32 letters"},
+        {head + "gateway: {control_socket: run/gw.sock}\n", 4, "gateway.control_socket", "must be an absolute path"},
+        {head + "gateway: {control_socket: /" + std::string(107, 's') + "}\n", 4, "gateway.control_socket",
+         "shorter than 108 bytes"},
+        {head + "gateway: {idle_sleep: 11ms}\n", 4, "gateway.idle_sleep",
+         "must be between 0s and 10ms (a longer sleep delays packets), got 11ms"},
+        {"lcores: {main: 128, workers: [1]}" + lcores_ports, 1, "lcores.main", "lcore 128 is out of range 0..127"},
+        {"lcores: {workers: []}" + lcores_ports, 1, "lcores.workers", "at least one worker lcore is needed"},
+        {"lcores:\n  main: 0" + lcores_ports, 1, "lcores.workers", "at least one worker lcore is needed"},
+        {"lcores: {workers: [1, 2, 1]}" + lcores_ports, 1, "lcores.workers", "lcore 1 is listed twice"},
+        {"lcores: {main: 1, workers: [1]}" + lcores_ports, 1, "lcores.workers", "lcore 1 is the main lcore"},
+        {"lcores: {workers: [1, 200]}" + lcores_ports, 1, "lcores.workers", "lcore 200 is out of range"},
+        {"lcores: {workers: [1], dispatch: 0}" + lcores_ports, 1, "lcores.dispatch",
+         "dispatch needs an lcore of its own"},
+        {"lcores: {workers: [1], dispatch: 1}" + lcores_ports, 1, "lcores.dispatch", "lcore 1 is already the main"},
+        {"lcores: {workers: [1], dispatch: 128}" + lcores_ports, 1, "lcores.dispatch", "lcore 128 is out of range"},
+        {"lcores: {workers: [1]}\nports: []\n", 2, "ports", "at least one port is needed"},
+        {with_port("name: 'l a n', device: d"), 3, "ports[l a n].name", "'l a n' cannot name a port"},
+        {with_port("name: " + std::string(17, 'p') + ", device: d"), 3, "ports[" + std::string(17, 'p') + "].name",
+         "use 1 to 16 letters"},
+        {"lcores: {workers: [1]}\nports:\n  - {name: lan, device: a}\n  - {name: lan, device: b}\n", 4,
+         "ports[lan].name", "port name 'lan' is used twice"},
+        {with_port("name: '', device: d"), 3, "ports[0].name", "a port needs a name"},
+        {with_port("name: lan, device: ''"), 3, "ports[lan].device", "a port needs a device"},
+        {with_port("name: lan, device: d, address: 255.255.255.255"), 3, "ports[lan].address",
+         "255.255.255.255 cannot be the address of a port"},
+        {with_port("name: lan, device: d, rx_descriptors: 1000"), 3, "ports[lan].rx_descriptors",
+         "must be a power of two between 64 and 16384, got 1000"},
+        {with_port("name: lan, device: d, mac: arp"), 3, "ports[lan].mac", "a MAC address such as"},
+        {with_port("name: lan, device: d, mac: '01:00:5e:00:00:01'"), 3, "ports[lan].mac",
+         "01:00:5e:00:00:01 cannot be a port's MAC"},
+        {with_port("name: lan, device: d, rx_descriptors: 32"), 3, "ports[lan].rx_descriptors", "got 32"},
+        {with_port("name: lan, device: d, tx_descriptors: 32768"), 3, "ports[lan].tx_descriptors", "got 32768"},
+        {head + "tables: {connections: 0}\n", 4, "tables.connections", "must be between 1 and 1000000000, got 0"},
+        {head + "tables: {connections: 1000000001}\n", 4, "tables.connections", "got 1000000001"},
+        {head + "tables: {services: 0}\n", 4, "tables.services", "must be between 1 and 65535, got 0"},
+        {head + "tables: {services: 65536}\n", 4, "tables.services", "got 65536"},
+        {head + "tables: {nodes: 0}\n", 4, "tables.nodes", "must be between 1 and 65535, got 0"},
+        {head + "tables: {nodes: 65536}\n", 4, "tables.nodes", "got 65536"},
+        {head + "tables: {mbufs: 1022}\n", 4, "tables.mbufs", "must be between 1023 and 16777215, got 1022"},
+        {head + "tables: {mbufs: 16777216}\n", 4, "tables.mbufs", "got 16777216"},
+        {head + "tables: {burst: 0}\n", 4, "tables.burst", "must be between 1 and 512, got 0"},
+        {head + "tables: {burst: 513}\n", 4, "tables.burst", "got 513"},
+        {head + "timers: {msl: 0}\n", 4, "timers.msl", "must be between 1ms and 576h, got 0s"},
+        {head + "timers: {fin_timeout: 577h}\n", 4, "timers.fin_timeout", "got 577h"},
+        {head + "timers: {stale_timeout: 0}\n", 4, "timers.stale_timeout", "got 0s"},
+        {head + "timers: {arp_refresh: 500ms}\n", 4, "timers.arp_refresh", "must be between 1s and 576h, got 500ms"},
+        {head + "eal: {memory: 32}\n", 4, "eal.memory", "at least 64 MB, got 32"},
+        // clusters
+        {head + "clusters:\n  - {name: web, address: 0.0.0.0}\n", 5, "clusters[web].address",
+         "0.0.0.0 cannot be a cluster address"},
+        {head + "clusters:\n  - {address: 255.255.255.255}\n", 5, "clusters[255.255.255.255].address",
+         "must be a unicast address"},
+        {head + "clusters:\n  - {address: 239.1.2.3}\n", 5, "clusters[239.1.2.3].address", "multicast"},
+        {head + "clusters:\n  - {name: a, address: 198.18.0.100}\n  - {name: b, address: 198.18.0.100}\n", 6,
+         "clusters[b].address", "198.18.0.100 is also the address of clusters[a]"},
+        {head + "clusters:\n  - {name: web, address: 198.18.0.100}\n  - {name: web, address: 198.18.0.101}\n", 6,
+         "clusters[web].name", "cluster name 'web' is used twice"},
+        {head + "clusters:\n  - {name: 'w b', address: 198.18.0.100}\n", 5, "clusters[w b].name",
+         "'w b' cannot name a cluster"},
+        {head + "clusters:\n  - {name: web, address: 198.18.0.2}\n", 5, "clusters[web].address",
+         "198.18.0.2 is the gateway's own address on ports[lan]"},
+        {in_cluster("ports: [{port: 0}]"), 7, "clusters[web].ports[tcp/0].port", "port must be between 1 and 65535"},
+        {in_cluster("ports:\n      - port: 80\n      - {port: 80, protocol: tcp}\n      - {port: 80, protocol: udp}"),
+         9, web80 + ".port", "tcp/80 is listed twice in this cluster"},
+        {in_service("msl: 0"), 9, web80 + ".msl", "must be between 1ms and 576h, got 0s"},
+        {in_service("fin_timeout: 600h"), 9, web80 + ".fin_timeout", "got 600h"},
+        {in_service("stale_timeout: 0"), 9, web80 + ".stale_timeout", "got 0s"},
+        {in_service("msl: 200h"), 8, web80 + ".fin_timeout", "got 600h (not set here: the default is 3 x msl)"},
+        {head + "timers: {stale_timeout: 600h}\n" + one_node, 4, "timers.stale_timeout", "got 600h"},
+        {in_service("weight_bound: 0"), 9, web80 + ".weight_bound", "must be between 1 and 65535, got 0"},
+        {in_service("weight_bound: 65536"), 9, web80 + ".weight_bound", "got 65536"},
+        {in_service("nodes:\n          - address: 198.18.0.11\n          - address: 198.18.0.11"), 11,
+         node11 + ".address", "node 198.18.0.11 is listed twice in this port"},
+        {in_service("nodes:\n          - address: 224.0.0.5"), 10, web80 + ".nodes[224.0.0.5].address",
+         "224.0.0.5 cannot be the address of a node"},
+        {in_node("mac: 01:00:5e:00:00:01"), 11, node11 + ".mac", "must be a non-zero unicast MAC"},
+        {in_node("mac: 00:00:00:00:00:00"), 11, node11 + ".mac", "00:00:00:00:00:00 cannot be a node's MAC"},
+        {in_node("weight: 101"), 11, node11 + ".weight", "weight 101 is above the port's weight_bound 100"},
+        {in_node("weight_bound: 4\n            weight: 5"), 12, node11 + ".weight",
+         "weight 5 is above the node's weight_bound 4"},
+        {in_node("weight_bound: 0"), 11, node11 + ".weight_bound",
+         "must be between 1 and the port's weight_bound 100, got 0"},
+        {in_node("weight_bound: 101"), 11, node11 + ".weight_bound", "got 101"},
+        {in_node("port: wan"), 11, node11 + ".port", "the gateway has no port named 'wan' (its ports: lan)"},
+        {two_ports + one_node, 11, node11 + ".port", "the gateway has 2 ports: say which one reaches this node"},
+        {with_port("name: lan, device: d") + one_node + "            mac: arp\n", 11, node11 + ".mac",
+         "resolved by ARP on port 'lan', which needs an address of its own"},
+        {head + "tables: {services: 1}\n" + one_node + "      - port: 81\n", 5, "clusters",
+         "the clusters have 2 ports in all, more than tables.services = 1"},
+        {head + "tables: {nodes: 1}\n" + one_node + "          - address: 198.18.0.12\n", 5, "clusters",
+         "the clusters have 2 nodes in all, more than tables.nodes = 1"},
+    }));
+    require_single_error(c);
+}
+
+TEST_CASE("every error of a file is reported, in the order of its lines", "[config]") {
+    const auto r = parse_config("clusters: 5\n"
+                                "timers: {msl: x}\n"
+                                "lcores: {workers: [1], main: 200}\n"
+                                "ports: [{name: lan, device: ''}]\n"
+                                "gateway: {colour: 1}\n",
+                                "t.yaml");
+    INFO(listing(r));
+    const std::vector<std::string> keys{"clusters", "timers.msl", "lcores.main", "ports[lan].device",
+                                        "gateway.colour"};
+    REQUIRE(r.errors.size() == keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        CHECK(r.errors[i].where == "t.yaml:" + std::to_string(i + 1));
+        CHECK(r.errors[i].key == keys[i]);
+    }
+}
+
+TEST_CASE("an error in a shared default is reported once, where it is set", "[config]") {
+    const auto r = parse_config(head + "timers: {msl: 0}\nclusters:\n  - address: 198.18.0.100\n"
+                                       "    ports: [{port: 80}, {port: 81}]\n",
+                                "t.yaml");
+    INFO(listing(r));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].key == "timers.msl");
+}
+
+TEST_CASE("YAML 1.1 sexagesimal look-alikes stay text", "[config]") {
+    const auto r = parse_config(in_node("mac: 02:00:00:00:01:30") + "        stale_timeout: 1h30m\n", "t.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    const service_cfg& s = r.cfg.clusters.at(0).ports.at(0);
+    CHECK(s.stale_timeout == 90min);
+    CHECK(s.nodes.at(0).mac == mac_addr{{2, 0, 0, 0, 1, 0x30}});
+}
+
+TEST_CASE("load_config_file reports a file it cannot read", "[config]") {
+    const auto missing = load_config_file("/nonexistent/gateway.yaml");
+    REQUIRE(missing.errors.size() == 1);
+    CHECK(missing.errors[0].where == "/nonexistent/gateway.yaml");
+    CHECK_THAT(missing.errors[0].reason, Catch::Contains("No such file or directory"));
+
+    const auto dir = load_config_file(std::filesystem::temp_directory_path().string());
+    REQUIRE(dir.errors.size() == 1);
+    CHECK_THAT(dir.errors[0].reason, Catch::Contains("is a directory"));
+}
+
+TEST_CASE("conf/reference.yaml loads without errors", "[config]") {
+#ifdef CG_SOURCE_DIR
+    const std::string path = std::string(CG_SOURCE_DIR) + "/conf/reference.yaml";
+    const auto r = load_config_file(path);
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    CHECK(r.cfg.name == "gw-a");
+    CHECK(r.cfg.ports.size() == 2);
+    REQUIRE(r.cfg.clusters.size() == 2);
+    CHECK(r.cfg.clusters[1].name == "198.18.0.101");
+    CHECK(r.cfg.clusters[0].ports.at(0).nodes.size() == 2);
+#else
+    FAIL("build with -DCG_SOURCE_DIR=\"<source root>\" so that the test finds conf/reference.yaml");
+#endif
+}

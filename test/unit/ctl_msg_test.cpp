@@ -1,0 +1,156 @@
+#include <catch2/catch.hpp>
+
+#include "common/ctl_msg.hpp"
+
+using namespace cg::common;
+using namespace cg::common::api;
+
+namespace {
+
+std::span<const std::uint8_t> payload_of(const std::vector<std::uint8_t>& frame) {
+    return std::span(frame).subspan(header_size);
+}
+
+frame_header header_of(const std::vector<std::uint8_t>& frame) {
+    frame_header h;
+    REQUIRE_FALSE(decode_header(std::span(frame).first(header_size), h));
+    return h;
+}
+
+request round_trip(const request& r) {
+    const auto frame = encode_request(r, 77);
+    const auto h = header_of(frame);
+    CHECK(h.seq == 77);
+    CHECK(h.length == frame.size() - header_size);
+    auto out = decode_request(h.type, payload_of(frame));
+    if (auto* err = std::get_if<std::string>(&out)) FAIL(*err);
+    return std::get<request>(out);
+}
+
+reply round_trip(const reply& r) {
+    const auto frame = encode_reply(r, 5);
+    const auto h = header_of(frame);
+    auto out = decode_reply(h.type, payload_of(frame));
+    if (auto* err = std::get_if<std::string>(&out)) FAIL(*err);
+    return std::get<reply>(out);
+}
+
+tables_rep sample_tables() {
+    node_view n;
+    n.address = 0xc612000b;
+    n.mac = {{2, 0, 0, 0, 0, 0x0b}};
+    n.mac_source = 1;
+    n.weight = 3;
+    n.effective_weight = 3;
+    n.weight_bound = 10;
+    n.port = "lan";
+    n.draining = true;
+    n.new_conns = 1ull << 40;
+    n.bytes = 12345;
+    service_view s;
+    s.proto = 17;
+    s.port = 53;
+    s.fin_ms = 90'000;
+    s.nodes = {n, n};
+    return tables_rep{{cluster_view{"web", 0xc6120064, {s}}}, {n}};
+}
+
+}  // namespace
+
+TEST_CASE("every request survives encode and decode", "[api]") {
+    add_node_req node{{0xc6120064, 6, 80}, 0xc612000b, mac_addr{{2, 0, 0, 0, 0, 1}}, 7, 9, "lan", true};
+    CHECK(std::get<add_node_req>(round_trip(node)).mac == node.mac);
+    CHECK(std::get<add_node_req>(round_trip(node)).weight_bound == 9);
+    CHECK(std::get<add_node_req>(round_trip(node)).quiesced);
+    node.mac.reset();
+    node.weight_bound.reset();
+    CHECK_FALSE(std::get<add_node_req>(round_trip(node)).mac);
+    CHECK_FALSE(std::get<add_node_req>(round_trip(node)).weight_bound);
+
+    flow_key k;
+    k.saddr = 1, k.daddr = 2, k.sport = 3, k.dport = 4, k.proto = 17;
+    CHECK(std::get<simulate_req>(round_trip(simulate_req{k})).flow == k);
+    CHECK(std::get<add_cluster_req>(round_trip(add_cluster_req{"web", 0xc6120064})).name == "web");
+    CHECK(std::get<show_conns_req>(round_trip(show_conns_req{(3ull << 32) | 17, 25})).cursor == ((3ull << 32) | 17));
+    CHECK(std::get<set_node_req>(round_trip(set_node_req{{}, 1, {}, false})).quiesced == false);
+    CHECK(std::get<reload_req>(round_trip(reload_req{"/etc/x.yaml"})).path == "/etc/x.yaml");
+    CHECK(std::holds_alternative<show_stats_req>(round_trip(show_stats_req{})));
+    CHECK(std::get<add_port_req>(round_trip(add_port_req{{1, 6, 443}, 1, {}, 3, {}})).stale_ms == 3u);
+}
+
+TEST_CASE("replies survive encode and decode, nested vectors included", "[api]") {
+    const auto t = std::get<tables_rep>(round_trip(sample_tables()));
+    REQUIRE(t.clusters.size() == 1);
+    REQUIRE(t.clusters[0].ports[0].nodes.size() == 2);
+    const auto& n = t.clusters[0].ports[0].nodes[1];
+    CHECK(n.new_conns == 1ull << 40);
+    CHECK(n.port == "lan");
+    CHECK(n.weight_bound == 10u);
+    CHECK(n.draining);
+    CHECK(t.orphans.size() == 1);
+    const auto e = std::get<error_rep>(round_trip(error_rep{"bad", {"a", "b"}}));
+    CHECK(e.details == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("bad headers are refused with a reason", "[api]") {
+    auto frame = encode_request(hello_req{"t"}, 1);
+    frame_header h;
+    auto bad = frame;
+    bad[0] ^= 0xff;
+    CHECK_THAT(*decode_header(std::span(bad).first(header_size), h), Catch::Contains("magic"));
+    bad = frame;
+    bad[4] = 9;
+    CHECK_THAT(*decode_header(std::span(bad).first(header_size), h), Catch::Contains("version 9"));
+    bad = frame;
+    bad[11] = 0x7f;  // length high byte
+    CHECK_THAT(*decode_header(std::span(bad).first(header_size), h), Catch::Contains("over the"));
+    CHECK(decode_header(std::span(frame).first(10), h).has_value());
+}
+
+TEST_CASE("every truncation of a payload is an error, not a crash", "[api]") {
+    const auto frame = encode_reply(sample_tables(), 1);
+    const auto h = header_of(frame);
+    const auto payload = payload_of(frame);
+    for (std::size_t n = 0; n < payload.size(); ++n) {
+        const std::vector<std::uint8_t> cut(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(n));
+        INFO("payload cut to " << n << " of " << payload.size() << " bytes");
+        CHECK(std::holds_alternative<std::string>(decode_reply(h.type, cut)));
+    }
+}
+
+TEST_CASE("malformed payloads are refused", "[api]") {
+    auto frame = encode_request(hello_req{"abc"}, 1);
+    auto h = header_of(frame);
+    std::vector<std::uint8_t> p(payload_of(frame).begin(), payload_of(frame).end());
+
+    auto trailing = p;
+    trailing.push_back(0);
+    CHECK_THAT(std::get<std::string>(decode_request(h.type, trailing)), Catch::Contains("trailing"));
+
+    auto lying = p;
+    lying[3] = 0x10;  // string length far past the payload
+    CHECK(std::holds_alternative<std::string>(decode_request(h.type, lying)));
+
+    CHECK_THAT(std::get<std::string>(decode_request(999, p)), Catch::Contains("unknown request type"));
+    CHECK_THAT(std::get<std::string>(decode_reply(3, p)), Catch::Contains("unknown reply type"));
+
+    auto q = encode_request(set_node_req{{}, 1, {}, true}, 1);
+    h = header_of(q);
+    std::vector<std::uint8_t> qp(payload_of(q).begin(), payload_of(q).end());
+    qp.back() = 2;  // bool neither 0 nor 1
+    CHECK_THAT(std::get<std::string>(decode_request(h.type, qp)), Catch::Contains("boolean"));
+
+    // A vector count of four billion: refused before anything is allocated.
+    auto t = encode_reply(tables_rep{}, 1);
+    h = header_of(t);
+    std::vector<std::uint8_t> tp(payload_of(t).begin(), payload_of(t).end());
+    tp[0] = tp[1] = tp[2] = tp[3] = 0xff;
+    CHECK(std::holds_alternative<std::string>(decode_reply(h.type, tp)));
+}
+
+TEST_CASE("type names cover every message", "[api]") {
+    CHECK(type_name(1) == "hello");
+    CHECK(type_name(13) == "reload");
+    CHECK(type_name(reply_type_base + 1) == "error");
+    CHECK(type_name(500) == "type 500");
+}

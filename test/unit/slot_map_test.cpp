@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+
+#include "support/router_fixture.hpp"
+
+using namespace cg;
+using namespace cg::dp;
+using namespace cg::test;
+
+namespace {
+const service_id http_id{vip, common::l4_proto::tcp, 80};
+}
+
+TEST_CASE("slots stay put while their service or node exists", "[slots]") {
+    router_fixture fx;
+    const auto s80 = *fx.slots.find_service(http_id);
+    const auto n2 = fx.slot_of(2);
+    fx.http().nodes[1].weight = 7;
+    fx.clusters[0].ports.pop_back();  // udp/53 goes away
+    fx.rebuild();
+    CHECK(*fx.slots.find_service(http_id) == s80);
+    CHECK(fx.slot_of(2) == n2);
+    CHECK(fx.slots.nodes()[n2].cfg.weight == 7);
+    CHECK_FALSE(fx.slots.find_service({vip, common::l4_proto::udp, 53}));
+}
+
+TEST_CASE("a removed node drains in its slot and comes back to it", "[slots]") {
+    router_fixture fx;
+    const auto slot = fx.slot_of(3);
+    const auto gen = fx.slots.nodes()[slot].gen;
+    const auto saved = fx.http().nodes[2];
+    fx.http().nodes.pop_back();
+    fx.rebuild();
+    CHECK(fx.slots.nodes()[slot].draining);
+    CHECK(fx.slots.nodes()[slot].used);
+    CHECK(fx.snap->services[*fx.slots.find_service(http_id)].count == 2);
+
+    fx.http().nodes.push_back(saved);
+    fx.rebuild();
+    CHECK(fx.slot_of(3) == slot);
+    CHECK_FALSE(fx.slots.nodes()[slot].draining);
+    CHECK(fx.slots.nodes()[slot].gen == gen);
+}
+
+TEST_CASE("releasing a drained slot bumps its generation", "[slots]") {
+    router_fixture fx;
+    const auto slot = fx.slot_of(3);
+    const auto gen = fx.slots.nodes()[slot].gen;
+    fx.http().nodes.pop_back();
+    fx.rebuild();
+    CHECK(fx.slots.release_drained([&](std::uint16_t s) { return s != slot; }).empty());
+    const auto released = fx.slots.release_drained([](std::uint16_t) { return true; });
+    REQUIRE(released.size() == 1);
+    CHECK(released[0] == slot);
+    CHECK_FALSE(fx.slots.nodes()[slot].used);
+    CHECK(fx.slots.nodes()[slot].gen == static_cast<std::uint16_t>(gen + 1));
+}
+
+TEST_CASE("running out of slots throws and changes nothing", "[slots]") {
+    slot_map slots(1, 2);
+    common::cluster_cfg c;
+    c.address = vip;
+    common::service_cfg s;
+    s.port = 80;
+    for (int i = 1; i <= 2; ++i) s.nodes.push_back(router_fixture::node(i, 1));
+    c.ports = {s};
+    slots.sync({c});
+    const auto before = slots.nodes();
+
+    auto more = c;
+    more.ports[0].nodes.push_back(router_fixture::node(3, 1));
+    CHECK_THROWS_WITH(slots.sync({more}), Catch::Contains("no free node slot"));
+    auto two = c;
+    two.ports.push_back(s);
+    two.ports[1].port = 81;
+    CHECK_THROWS_WITH(slots.sync({two}), Catch::Contains("no free service slot"));
+    CHECK(slots.nodes()[0].id == before[0].id);
+    CHECK(slots.nodes()[1].id == before[1].id);
+}
+
+TEST_CASE("the snapshot answers service, VIP and ARP-target lookups", "[slots][snapshot]") {
+    router_fixture fx;
+    const auto& snap = *fx.snap;
+    const auto* svc = snap.find_service(vip, 6, 80);
+    REQUIRE(svc);
+    CHECK(svc->count == 3);
+    CHECK(svc->wrr.max_weight == 3);
+    CHECK(snap.members_of(*svc)[0].node == fx.slot_of(1));
+    CHECK(snap.find_service(vip, 17, 53));
+    CHECK_FALSE(snap.find_service(vip, 17, 80));
+    CHECK(snap.is_vip(vip));
+    CHECK_FALSE(snap.is_vip(gw_ip));
+    CHECK(snap.owns_address(0, gw_ip));
+    CHECK_FALSE(snap.owns_address(0, node_ip(1)));
+    CHECK_FALSE(snap.is_arp_target(node_ip(1)));  // every fixture node has a MAC
+    CHECK(snap.nodes[fx.slot_of(2)].fin_ms == router_fixture::fin_ms);
+    CHECK(snap.nodes[fx.slot_of(2)].forwardable());
+}
+
+TEST_CASE("effective weight is zero when quiesced or unresolved", "[slots][snapshot]") {
+    common::node_cfg n;
+    n.weight = 5;
+    CHECK(effective_weight(n, true) == 5);
+    CHECK(effective_weight(n, false) == 0);
+    n.quiesced = true;
+    CHECK(effective_weight(n, true) == 0);
+}
