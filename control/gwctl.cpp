@@ -78,28 +78,47 @@ std::string socket_path(const options& o) {
     return "/run/clustergate/gw.sock";
 }
 
-std::unique_ptr<common::api::ctl_client> connect(const std::string& path, double wait_s) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
-    for (;;) {
+/// Connects on the first request, so that `help` works without a running
+/// gatewayd, and reconnects after the gateway restarted.
+class lazy_client final : public common::api::api {
+public:
+    lazy_client(std::string path, double wait_s) : _path(std::move(path)), _wait_s(wait_s) {}
+
+    common::api::reply call(const common::api::request& r) override {
+        if (!_client) connect();
         try {
-            return std::make_unique<common::api::ctl_client>(path);
-        } catch (const common::api::api_error& e) {
-            if (std::chrono::steady_clock::now() >= deadline) {
-                fmt::print(stderr, "gwctl: {}\n", e.what());
-                std::exit(1);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            return _client->call(r);
+        } catch (const common::api::api_error&) {
+            _client.reset();  // the next command tries a fresh connection
+            throw;
         }
     }
-}
+
+private:
+    void connect() {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(_wait_s);
+        for (;;) {
+            try {
+                _client = std::make_unique<common::api::ctl_client>(_path);
+                return;
+            } catch (const common::api::api_error&) {
+                if (std::chrono::steady_clock::now() >= deadline) throw;
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        }
+    }
+
+    std::string _path;
+    double _wait_s;
+    std::unique_ptr<common::api::ctl_client> _client;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
     const options o = parse(argc, argv);
-    auto client = connect(socket_path(o), o.wait_s);
-    bool quit = false;
-    cli::console con(*client, "gwctl> ", [&] { quit = true; });
+    lazy_client client(socket_path(o), o.wait_s);
+    cli::console con(client, "gwctl> ", [] {});
 
     if (!o.file.empty()) {
         if (o.file == "-") return con.run_script(std::cin, true) == 0 ? 0 : 1;
