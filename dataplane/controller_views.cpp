@@ -161,6 +161,7 @@ api::reply controller::on(const api::show_stats_req&) {
         total.icmp_replies.v += s.icmp_replies.read();
         total.arp_requests.v += s.arp_requests.read();
         total.arp_learn_lost.v += s.arp_learn_lost.read();
+        total.consumed.v += s.consumed.read();
     }
     if (const worker_stats* io = _dp.io_stats())  // the dispatch lcore drops too (ring_full, tx_full)
         for (std::size_t i = 0; i < drop_reason_count; ++i) total.drops[i].v += io->drops[i].read();
@@ -183,6 +184,7 @@ api::reply controller::on(const api::show_stats_req&) {
                  {"arp_requests_sent", total.arp_requests.v},
                  {"arp_macs_learned", _counts.arp_learned},
                  {"arp_learn_lost", total.arp_learn_lost.v},
+                 {"arp_replies_seen", total.consumed.v},
                  {"node_slots_released", _counts.released}};
     return r;
 }

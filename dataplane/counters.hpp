@@ -60,11 +60,18 @@ struct alignas(64) worker_stats {
     counter fwd_pkts, fwd_bytes;   ///< forwarded to a node
     counter tx_pkts;               ///< handed to the NIC (forwarded + replies + ARP requests)
     counter arp_replies, icmp_replies, arp_requests, arp_learn_lost;
+    counter consumed;              ///< taken without reply or drop: ARP replies
+
     counter conn_created, conn_syn_reopen, conn_fin, conn_rst;
     counter conn_expired_stale, conn_expired_fin, conn_node_gone;
     counter loops, busy_loops;     ///< poll iterations, and those that found packets
     counter conns;                 ///< entries in the worker's table now (a gauge)
     std::array<counter, drop_reason_count> drops;
+
+    /// Every received packet ends in exactly one of these.
+    std::uint64_t accounted() const noexcept {
+        return fwd_pkts.read() + arp_replies.read() + icmp_replies.read() + consumed.read() + drops_total();
+    }
 
     std::uint64_t drops_total() const noexcept {
         std::uint64_t s = 0;

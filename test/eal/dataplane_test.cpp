@@ -226,6 +226,121 @@ common::mac_addr next_pcap_mac(const std::string& dir) {
     return next;
 }
 
+TEST_CASE("two workers on their own queues (RSS): each owns its flows", "[eal]") {
+    ring_port port("ring_f", 2);
+    gateway_harness h(config("ealtest-f", "eth:net_ring_ring_f", "{main: 0, workers: [1, 2]}"));
+    const auto gw = h.port_mac("lan");
+    // The test plays the NIC: it spreads flows over the two queues by port parity.
+    constexpr int flows = 120;
+    for (std::uint8_t flags : {wire::tcp_syn, wire::tcp_ack}) {
+        std::vector<bytes> q0, q1;
+        for (int i = 0; i < flows; ++i) (i % 2 ? q1 : q0).push_back(tcp(gw, static_cast<std::uint16_t>(4000 + i), flags));
+        h.receive(port, q0, 0);
+        h.receive(port, q1, 1);
+    }
+    const auto out = h.sent(port, 2 * flows);
+    REQUIRE(out.size() == 2 * flows);
+    std::map<std::uint16_t, std::set<int>> nodes_of_flow;
+    for (const auto& f : out) {
+        dp::pkt_info info;
+        REQUIRE_FALSE(dp::classify(f.data(), static_cast<std::uint32_t>(f.size()), info));
+        nodes_of_flow[info.key.sport].insert(f[5]);
+    }
+    std::map<int, int> spread;
+    for (const auto& [flow, nodes] : nodes_of_flow) {
+        CHECK(nodes.size() == 1);
+        ++spread[*nodes.begin()];
+    }
+    // 60 flows per worker, each an exact multiple of a 3:2:1 round of 6.
+    CHECK(spread[1] == 60);
+    CHECK(spread[2] == 40);
+    CHECK(spread[3] == 20);
+    for (const auto& l : h.api().expect<api::hello_rep>(api::hello_req{}).lcores)
+        if (l.role.starts_with("worker")) CHECK(l.conns == flows / 2);
+}
+
+TEST_CASE("net_null's garbage: every frame is counted under one reason, nothing leaves", "[eal]") {
+    gateway_harness h(config("ealtest-g", "net_null_t0,size=60", "{main: 0, workers: [1]}"));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::uint64_t rx = 0;
+    while (rx < 100'000) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        rx = h.api().expect<api::hello_rep>(api::hello_req{}).lcores.at(1).rx_pkts;
+    }
+    h.dataplane().stop();  // counters settle
+    const auto& s = h.dataplane().stats(0);
+    CHECK(s.rx_pkts.read() >= 100'000);
+    CHECK(s.accounted() == s.rx_pkts.read());
+    CHECK(s.fwd_pkts.read() == 0);
+    CHECK(s.tx_pkts.read() == 0);
+}
+
+/// A memif client port in the test, facing the gateway's memif server port.
+struct memif_peer {
+    std::uint16_t id = 0;
+    explicit memif_peer(const std::string& socket, rte_mempool* pool) {
+        REQUIRE(rte_vdev_init("net_memif_peer", fmt::format("role=client,socket={},id=0", socket).c_str()) == 0);
+        REQUIRE(rte_eth_dev_get_port_by_name("net_memif_peer", &id) == 0);
+        rte_eth_conf conf{};
+        REQUIRE(rte_eth_dev_configure(id, 1, 1, &conf) == 0);
+        REQUIRE(rte_eth_rx_queue_setup(id, 0, 1024, 0, nullptr, pool) == 0);
+        REQUIRE(rte_eth_tx_queue_setup(id, 0, 1024, 0, nullptr) == 0);
+        REQUIRE(rte_eth_dev_start(id) == 0);
+    }
+    ~memif_peer() {
+        rte_eth_dev_stop(id);
+        rte_eth_dev_close(id);
+        rte_vdev_uninit("net_memif_peer");
+    }
+    bool link_up() {
+        rte_eth_link l{};
+        return rte_eth_link_get_nowait(id, &l) == 0 && l.link_status == RTE_ETH_LINK_UP;
+    }
+};
+
+TEST_CASE("net_memif: frames from a memif peer come back rewritten for their nodes", "[eal][memif]") {
+    const std::string sock = fmt::format("/tmp/cg-ealtest-memif-{}.sock", getpid());
+    std::filesystem::remove(sock);
+    struct pool_free {
+        void operator()(rte_mempool* p) const noexcept { rte_mempool_free(p); }
+    };
+    std::unique_ptr<rte_mempool, pool_free> pool(
+        rte_pktmbuf_pool_create("memif_peer", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0));
+    REQUIRE(pool);
+    gateway_harness h(config("ealtest-h", fmt::format("net_memif_gw,role=server,socket={},id=0", sock),
+                             "{main: 0, workers: [1]}"));
+    memif_peer peer(sock, pool.get());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!peer.link_up()) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const auto gw = h.port_mac("lan");
+    std::vector<rte_mbuf*> in;
+    for (std::uint16_t i = 0; i < 6; ++i) {
+        const bytes f = tcp(gw, static_cast<std::uint16_t>(5000 + i), wire::tcp_syn);
+        rte_mbuf* m = rte_pktmbuf_alloc(pool.get());
+        std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size())), f.data(), f.size());
+        in.push_back(m);
+    }
+    REQUIRE(rte_eth_tx_burst(peer.id, 0, in.data(), 6) == 6);
+    std::string nodes;
+    while (nodes.size() < 6) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        rte_mbuf* got[8];
+        const std::uint16_t n = rte_eth_rx_burst(peer.id, 0, got, 8);
+        for (std::uint16_t i = 0; i < n; ++i) {
+            const auto* p = rte_pktmbuf_mtod(got[i], const std::uint8_t*);
+            CHECK(std::memcmp(p + 6, gw.b.data(), 6) == 0);
+            nodes += static_cast<char>('0' + p[5]);
+            rte_pktmbuf_free(got[i]);
+        }
+        if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(nodes == "112123");
+}
+
 TEST_CASE("net_pcap in and out: the capture of what left is what the spec says", "[eal][pcap]") {
     const auto dir = std::filesystem::temp_directory_path() / fmt::format("cg-eal-pcap-{}", getpid());
     std::filesystem::create_directories(dir);

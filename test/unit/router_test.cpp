@@ -365,3 +365,30 @@ TEST_CASE("a malformed frame is counted under its reason and changes no state", 
     CHECK(fx.table.size() == 1);
     CHECK(fx.stats.rx_pkts.read() == 2);
 }
+
+TEST_CASE("every received frame ends in exactly one counter", "[router]") {
+    router_fixture fx;
+    fx.http().nodes[2].mac.reset();  // one node resolved by ARP: its replies are consumed
+    fx.rebuild();
+    std::vector<bytes> frames;
+    for (std::uint16_t p = 0; p < 5; ++p) {
+        frame_spec s;
+        s.sport = static_cast<std::uint16_t>(20'000 + p);
+        frames.push_back(make_ipv4(s));               // SYN: forwarded
+        s.tcp_flags = tcp_ack;
+        frames.push_back(make_ipv4(s));               // data: forwarded
+        s.dport = 81;
+        frames.push_back(make_ipv4(s));               // no service
+    }
+    frames.push_back(make_arp(1, client_mac, client_ip, {}, vip));          // answered
+    frames.push_back(make_arp(2, node_mac(3), node_ip(3), gw_mac, gw_ip, gw_mac));  // consumed
+    frame_spec ping;
+    ping.proto = 1;
+    frames.push_back(make_ipv4(ping));                // answered
+    frames.push_back(bytes(7, 0));                    // truncated
+    for (auto& f : frames) fx.send(f, 0);
+    CHECK(fx.stats.rx_pkts.read() == frames.size());
+    CHECK(fx.stats.accounted() == frames.size());
+    CHECK(fx.stats.consumed.read() == 1);
+    CHECK(fx.stats.fwd_pkts.read() == 10);
+}
