@@ -298,3 +298,22 @@ tables: {connections: 1000, services: 8, nodes: 16}
     REQUIRE(t.clusters[0].ports[0].nodes.size() == 1);
     std::remove(path.c_str());
 }
+
+TEST_CASE("no node weight may exceed its bound, at any time", "[controller][wrr]") {
+    ctl_fixture fx;
+    fx.expect<api::ok_rep>(api::add_cluster_req{"web", vip});
+    fx.expect<api::ok_rep>(api::add_port_req{fx.http(), {}, {}, {}, 10});  // port bound 10
+    fx.expect<api::ok_rep>(api::add_node_req{fx.http(), node_ip(1), node_mac(1), 10, {}, "", false});
+    CHECK_THAT(fx.refusal(api::add_node_req{fx.http(), node_ip(2), node_mac(2), 11, {}, "", false}),
+               Catch::Contains("weight 11 is above the port's weight_bound 10"));
+    fx.expect<api::ok_rep>(api::add_node_req{fx.http(), node_ip(2), node_mac(2), 4, 5, "", false});  // own bound 5
+    CHECK_THAT(fx.refusal(api::set_node_req{fx.http(), node_ip(2), 6, {}}),
+               Catch::Contains("weight 6 is above the node's weight_bound 5"));
+    CHECK_THAT(fx.refusal(api::add_node_req{fx.http(), node_ip(3), node_mac(3), 1, 20, "", false}),
+               Catch::Contains("between 1 and the port's weight_bound 10"));
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(2), 5, {}});
+    const auto t = fx.tables();
+    CHECK(node(t, node_ip(1)).weight == 10);
+    CHECK(node(t, node_ip(2)).weight == 5);
+    CHECK(t.clusters[0].ports[0].nodes.size() == 2);
+}
