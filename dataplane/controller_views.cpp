@@ -146,45 +146,37 @@ api::reply controller::on(const api::show_stats_req&) {
     r.uptime_ms = std::get<api::hello_rep>(on(api::hello_req{})).uptime_ms;
     r.ports = _dp.port_views();
     r.lcores = _dp.lcore_views();
-    worker_stats total{};
-    for (std::size_t w = 0; w < _dp.worker_count(); ++w) {
-        const worker_stats& s = _dp.stats(w);
-        for (std::size_t i = 0; i < drop_reason_count; ++i) total.drops[i].v += s.drops[i].read();
-        total.conn_created.v += s.conn_created.read();
-        total.conn_syn_reopen.v += s.conn_syn_reopen.read();
-        total.conn_fin.v += s.conn_fin.read();
-        total.conn_rst.v += s.conn_rst.read();
-        total.conn_expired_stale.v += s.conn_expired_stale.read();
-        total.conn_expired_fin.v += s.conn_expired_fin.read();
-        total.conn_node_gone.v += s.conn_node_gone.read();
-        total.arp_replies.v += s.arp_replies.read();
-        total.icmp_replies.v += s.icmp_replies.read();
-        total.arp_requests.v += s.arp_requests.read();
-        total.arp_learn_lost.v += s.arp_learn_lost.read();
-        total.consumed.v += s.consumed.read();
-    }
-    if (const worker_stats* io = _dp.io_stats())  // the dispatch lcore drops too (ring_full, tx_full)
-        for (std::size_t i = 0; i < drop_reason_count; ++i) total.drops[i].v += io->drops[i].read();
+
+    std::vector<const worker_stats*> lcores;
+    for (std::size_t w = 0; w < _dp.worker_count(); ++w) lcores.push_back(&_dp.stats(w));
+    if (const worker_stats* io = _dp.io_stats()) lcores.push_back(io);  // the dispatch lcore drops too
+    auto sum = [&](auto field) {
+        std::uint64_t n = 0;
+        for (const worker_stats* s : lcores) n += field(*s).read();
+        return n;
+    };
     for (std::size_t i = 0; i < drop_reason_count; ++i)
-        r.drops.push_back({std::string(drop_reason_names[i]), total.drops[i].v});
-    r.connections = {{"live", live_connections()},
-                     {"created", total.conn_created.v},
-                     {"syn_reopened", total.conn_syn_reopen.v},
-                     {"fin_seen", total.conn_fin.v},
-                     {"reset", total.conn_rst.v},
-                     {"expired_stale", total.conn_expired_stale.v},
-                     {"expired_fin", total.conn_expired_fin.v},
-                     {"node_gone", total.conn_node_gone.v}};
+        r.drops.push_back({std::string(drop_reason_names[i]), sum([i](const worker_stats& s) -> const counter& {
+                               return s.drops[i];
+                           })});
+    r.connections.push_back({"live", live_connections()});
+    for (std::size_t i = 0; i < conn_event_count; ++i)
+        r.connections.push_back({std::string(conn_event_names[i]), sum([i](const worker_stats& s) -> const counter& {
+                                     return s.conn_events[i];
+                                 })});
+    const auto named = [&](const char* name, counter worker_stats::*field) {
+        return api::named_count{name, sum([field](const worker_stats& s) -> const counter& { return s.*field; })};
+    };
     r.control = {{"requests", _counts.requests},
                  {"refused", _counts.refused},
                  {"bad_frames", _counts.bad_frames},
                  {"snapshots_published", _counts.publishes},
-                 {"arp_replies", total.arp_replies.v},
-                 {"icmp_replies", total.icmp_replies.v},
-                 {"arp_requests_sent", total.arp_requests.v},
+                 named("arp_replies", &worker_stats::arp_replies),
+                 named("icmp_replies", &worker_stats::icmp_replies),
+                 named("arp_requests_sent", &worker_stats::arp_requests),
                  {"arp_macs_learned", _counts.arp_learned},
-                 {"arp_learn_lost", total.arp_learn_lost.v},
-                 {"arp_replies_seen", total.consumed.v},
+                 named("arp_learn_lost", &worker_stats::arp_learn_lost),
+                 named("arp_replies_seen", &worker_stats::consumed),
                  {"node_slots_released", _counts.released}};
     return r;
 }

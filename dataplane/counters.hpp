@@ -54,6 +54,22 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_nam
     "conn_table_full", "tx_full",     "ring_full",
 };
 
+/// What happened to connection entries (SPEC 2.3, 2.4, 2.7).
+enum class conn_event : std::uint8_t {
+    created,        ///< a SYN (or a UDP datagram) without an entry made one
+    syn_reopened,   ///< a SYN on an existing entry: ACTIVE again, same node
+    fin_seen,       ///< ACTIVE -> FIN
+    reset,          ///< RST removed the entry
+    expired_stale,  ///< ACTIVE entry idle for STALE_TIME_OUT
+    expired_fin,    ///< FIN entry idle for FIN_TIME_OUT
+    node_gone,      ///< the entry's node slot was released
+    count_
+};
+inline constexpr std::size_t conn_event_count = static_cast<std::size_t>(conn_event::count_);
+inline constexpr std::array<std::string_view, conn_event_count> conn_event_names = {
+    "created", "syn_reopened", "fin_seen", "reset", "expired_stale", "expired_fin", "node_gone",
+};
+
 /// Everything one worker counts that is not per node or per service.
 struct alignas(64) worker_stats {
     counter rx_pkts, rx_bytes;
@@ -62,8 +78,7 @@ struct alignas(64) worker_stats {
     counter arp_replies, icmp_replies, arp_requests, arp_learn_lost;
     counter consumed;              ///< taken without reply or drop: ARP replies
 
-    counter conn_created, conn_syn_reopen, conn_fin, conn_rst;
-    counter conn_expired_stale, conn_expired_fin, conn_node_gone;
+    std::array<counter, conn_event_count> conn_events;
     counter loops, busy_loops;     ///< poll iterations, and those that found packets
     counter conns;                 ///< entries in the worker's table now (a gauge)
     std::array<counter, drop_reason_count> drops;
@@ -72,6 +87,9 @@ struct alignas(64) worker_stats {
     std::uint64_t accounted() const noexcept {
         return fwd_pkts.read() + arp_replies.read() + icmp_replies.read() + consumed.read() + drops_total();
     }
+
+    counter& event(conn_event e) noexcept { return conn_events[static_cast<std::size_t>(e)]; }
+    const counter& event(conn_event e) const noexcept { return conn_events[static_cast<std::size_t>(e)]; }
 
     std::uint64_t drops_total() const noexcept {
         std::uint64_t s = 0;

@@ -85,12 +85,12 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
                         ns.active.add();
                     }
                     e.state = conn_state::active;
-                    _s.stats.conn_syn_reopen.add();
+                    _s.stats.event(conn_event::syn_reopened).add();
                 } else if ((flags & wire::tcp_fin) && e.state == conn_state::active) {
                     ns.active.sub();
                     ns.fin.add();
                     e.state = conn_state::fin;
-                    _s.stats.conn_fin.add();
+                    _s.stats.event(conn_event::fin_seen).add();
                 }
                 e.last_seen = now;
             }
@@ -122,7 +122,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
     _s.nodes[slot].new_conns.add();
     _s.nodes[slot].active.add();
     _s.services[svc_slot].new_conns.add();
-    _s.stats.conn_created.add();
+    _s.stats.event(conn_event::created).add();
     return forward(snap, frame, len, slot);
 }
 
@@ -178,10 +178,10 @@ void router::leave(const conn_entry& e, conn_exit why) noexcept {
     node_stats& ns = _s.nodes[e.node];
     (e.state == conn_state::fin ? ns.fin : ns.active).sub();
     switch (why) {
-    case conn_exit::rst: _s.stats.conn_rst.add(); ns.completed.add(); break;
-    case conn_exit::fin_timeout: _s.stats.conn_expired_fin.add(); ns.completed.add(); break;
-    case conn_exit::stale_timeout: _s.stats.conn_expired_stale.add(); break;
-    case conn_exit::node_gone: _s.stats.conn_node_gone.add(); break;
+    case conn_exit::rst: _s.stats.event(conn_event::reset).add(); ns.completed.add(); break;
+    case conn_exit::fin_timeout: _s.stats.event(conn_event::expired_fin).add(); ns.completed.add(); break;
+    case conn_exit::stale_timeout: _s.stats.event(conn_event::expired_stale).add(); break;
+    case conn_exit::node_gone: _s.stats.event(conn_event::node_gone).add(); break;
     }
 }
 

@@ -48,7 +48,7 @@ TEST_CASE("SYNs create connections spread 3:2:1 by WRR", "[router]") {
     router_fixture fx;
     CHECK(nodes_of_new_connections(fx, 1000, 12, 0) == "112123112123");
     CHECK(fx.table.size() == 12);
-    CHECK(fx.stats.conn_created.read() == 12);
+    CHECK(fx.stats.event(conn_event::created).read() == 12);
     CHECK(fx.nstats[fx.slot_of(1)].new_conns.read() == 6);
     CHECK(active(fx, 1) == 6);
     CHECK(active(fx, 2) == 4);
@@ -127,7 +127,7 @@ TEST_CASE("FIN moves a connection to FIN state; it ages out FIN_TIME_OUT after i
     CHECK(gone <= last + router_fixture::fin_ms + pass_ms(fx));
     CHECK(fin(fx, n) == 0);
     CHECK(fx.nstats[fx.slot_of(n)].completed.read() == 1);
-    CHECK(fx.stats.conn_expired_fin.read() == 1);
+    CHECK(fx.stats.event(conn_event::expired_fin).read() == 1);
 }
 
 TEST_CASE("RST removes the connection and is still forwarded", "[router]") {
@@ -153,7 +153,7 @@ TEST_CASE("SYN re-establishes an existing entry as ACTIVE on the same node", "[r
     CHECK(fx.tcp(6000, tcp_syn, 30, &again).act == action::forward);
     CHECK(router_fixture::node_of(again) == n);
     CHECK(fin(fx, n) == 0);
-    CHECK(fx.stats.conn_syn_reopen.read() == 1);
+    CHECK(fx.stats.event(conn_event::syn_reopened).read() == 1);
     // ACTIVE again: it now lives by the stale timer, not the FIN timer.
     const std::uint32_t after_fin = 30 + router_fixture::fin_ms + pass_ms(fx);
     age_until_size(fx, 30, after_fin, 0);
@@ -171,14 +171,14 @@ TEST_CASE("an idle ACTIVE connection ages out after STALE_TIME_OUT; traffic keep
     CHECK(gone >= stale);
     CHECK(fx.tcp(7000, tcp_ack, stale + pass_ms(fx)).why == drop_reason::no_connection);
     CHECK(fx.tcp(7001, tcp_ack, stale + pass_ms(fx)).act == action::forward);
-    CHECK(fx.stats.conn_expired_stale.read() == 1);
+    CHECK(fx.stats.event(conn_event::expired_stale).read() == 1);
 }
 
 TEST_CASE("an expired entry the sweep has not reached is treated as gone", "[router][timers]") {
     router_fixture fx;
     fx.tcp(7100, tcp_syn, 0);
     CHECK(fx.tcp(7100, tcp_ack, router_fixture::stale_ms).why == drop_reason::no_connection);
-    CHECK(fx.stats.conn_expired_stale.read() == 1);
+    CHECK(fx.stats.event(conn_event::expired_stale).read() == 1);
     CHECK(fx.table.size() == 0);
 }
 
@@ -280,7 +280,7 @@ TEST_CASE("a deleted node drains: its connections go on until its slot is releas
     fx.slots.release_drained([](std::uint16_t) { return true; });
     fx.rebuild();
     CHECK(fx.tcp(14'000, tcp_ack, 3).why == drop_reason::no_connection);
-    CHECK(fx.stats.conn_node_gone.read() == 1);
+    CHECK(fx.stats.event(conn_event::node_gone).read() == 1);
 }
 
 TEST_CASE("ARP: requests for cluster and own addresses are answered, others are not", "[router][arp]") {
