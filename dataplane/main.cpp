@@ -128,23 +128,35 @@ int run(const options& o, const common::gateway_cfg& cfg) {
 
     terminal_guard term;
     std::optional<std::thread> console_thread;
+    std::atomic<bool> console_done{false};
     dp::local_api local(ctl);
     if (o.interactive) {
         console_thread.emplace([&] {
-            cli::console con(local, "gatewayd> ", [&] { asio::post(io, [&] { io.stop(); }); });
+            cli::console con(local, "gatewayd> ", [] {});
             if (isatty(0))
                 con.interact();
             else
                 con.run_script(std::cin, true);
-            asio::post(io, [&] { io.stop(); });  // end of input ends gatewayd, as in testpmd
+            // `quit` or the end of input ends gatewayd, as in testpmd.
+            asio::post(io, [&] { io.stop(); });
+            console_done = true;
         });
     }
     common::log::info("gatewayd {} running: {} clusters", cfg.name, cfg.clusters.size());
     io.run();
     dataplane.stop();
-    // A console still waiting for a key press cannot be woken portably: it
-    // goes with the process; its terminal settings are restored above.
-    if (console_thread) console_thread->detach();
+    if (console_thread) {
+        // Stopped by a signal while the console waits for a key press: that
+        // read cannot be woken portably, so the thread goes with the process
+        // (the terminal settings are restored by `term`).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        while (!console_done && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (console_done)
+            console_thread->join();
+        else
+            console_thread->detach();
+    }
     return 0;
 }
 
