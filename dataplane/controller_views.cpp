@@ -176,7 +176,7 @@ api::reply controller::on(const api::show_stats_req&) {
                  named("arp_requests_sent", &worker_stats::arp_requests),
                  {"arp_macs_learned", _counts.arp_learned},
                  named("arp_learn_lost", &worker_stats::arp_learn_lost),
-                 named("arp_replies_seen", &worker_stats::consumed),
+                 named("arp_not_answered", &worker_stats::consumed),
                  {"node_slots_released", _counts.released}};
     return r;
 }

@@ -34,7 +34,6 @@ enum class drop_reason : std::uint8_t {
     bad_tcp_flags,         ///< SYN+FIN, SYN+RST, or no flag at all
     bad_arp,               ///< not Ethernet/IPv4 ARP
     not_for_us,            ///< destination MAC neither the port's nor broadcast
-    arp_not_ours,          ///< ARP for an address the gateway does not own
     icmp_not_echo,         ///< ICMP other than an echo request to a gateway address
     no_service,            ///< address/port not in the tables (SPEC 2.2)
     unsupported_protocol,  ///< an IP protocol other than TCP, UDP, ICMP
@@ -49,7 +48,7 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
 
 inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_names = {
     "truncated",    "bad_l2",        "not_ipv4",      "bad_ip_header", "ip_fragment",
-    "bad_l4_header", "bad_tcp_flags", "bad_arp",      "not_for_us",    "arp_not_ours",
+    "bad_l4_header", "bad_tcp_flags", "bad_arp",      "not_for_us",
     "icmp_not_echo", "no_service",    "unsupported_protocol", "no_connection", "no_node",
     "conn_table_full", "tx_full",     "ring_full",
 };
@@ -76,7 +75,7 @@ struct alignas(64) worker_stats {
     counter fwd_pkts, fwd_bytes;   ///< forwarded to a node
     counter tx_pkts;               ///< handed to the NIC (forwarded + replies + ARP requests)
     counter arp_replies, icmp_replies, arp_requests, arp_learn_lost;
-    counter consumed;              ///< taken without reply or drop: ARP replies
+    counter consumed;              ///< ARP taken without an answer: replies, requests for other hosts
 
     std::array<counter, conn_event_count> conn_events;
     counter loops, busy_loops;     ///< poll iterations, and those that found packets

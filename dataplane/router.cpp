@@ -153,11 +153,10 @@ verdict router::handle_arp(const snapshot& snap, std::uint8_t* frame, const pkt_
         _s.stats.arp_replies.add();
         return {action::reply, drop_reason::count_, in_port};
     }
-    if (a.op == 2) {
-        _s.stats.consumed.add();
-        return {action::consume, drop_reason::count_, 0};
-    }
-    return drop(a.op == 1 ? drop_reason::arp_not_ours : drop_reason::bad_arp);
+    if (a.op != 1 && a.op != 2) return drop(drop_reason::bad_arp);
+    // Replies, and requests for other hosts, are normal on a LAN: not drops.
+    _s.stats.consumed.add();
+    return {action::consume, drop_reason::count_, 0};
 }
 
 verdict router::handle_icmp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info,

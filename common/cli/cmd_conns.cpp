@@ -27,11 +27,11 @@ std::string endpoint(common::ipv4_addr a, std::uint16_t port) {
 
 void show_connections(context& ctx, const api::show_conns_req& req) {
     const auto rep = ctx.api.expect<api::conns_rep>(req);
-    table t({{"proto"}, {"client"}, {""}, {"service"}, {"node"}, {"state"}, {"idle ms", al::right},
+    table t({{"proto"}, {"client"}, {"service"}, {"node"}, {"state"}, {"idle ms", al::right},
              {"worker", al::right}});
     for (const api::conn_view& c : rep.conns) {
         const common::flow_key& f = c.flow;
-        t.add_row({proto_text(f.proto), endpoint(f.saddr, f.sport), "->", endpoint(f.daddr, f.dport),
+        t.add_row({proto_text(f.proto), endpoint(f.saddr, f.sport), endpoint(f.daddr, f.dport),
                    c.node == 0 ? "-" : common::format_ipv4(c.node), std::string(conn_state_text(c.state)),
                    std::to_string(c.idle_ms), std::to_string(c.worker)});
     }

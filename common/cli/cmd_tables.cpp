@@ -52,10 +52,12 @@ void render_nodes(const std::vector<api::node_view>& nodes, std::string& out, st
 }
 
 void render_service(const api::service_view& s, std::string& out) {
-    out += fmt::format("  {} {}: msl {}, fin {}, stale {}, weight bound {}, pkts {}, new connections {}, "
-                       "no-node drops {}\n",
-                       proto_text(s.proto), s.port, format_ms(s.msl_ms), format_ms(s.fin_ms), format_ms(s.stale_ms),
-                       s.weight_bound, s.pkts, s.new_conns, s.no_node);
+    // UDP flows live by the stale timer alone (SPEC 2.7): MSL and FIN mean nothing there.
+    const std::string timers = s.proto == 6 ? fmt::format("msl {}, fin {}, stale {}", format_ms(s.msl_ms),
+                                                          format_ms(s.fin_ms), format_ms(s.stale_ms))
+                                            : fmt::format("stale {}", format_ms(s.stale_ms));
+    out += fmt::format("  {} {}: {}, weight bound {}, pkts {}, new connections {}, no-node drops {}\n",
+                       proto_text(s.proto), s.port, timers, s.weight_bound, s.pkts, s.new_conns, s.no_node);
     if (s.nodes.empty()) {
         out += "    (no nodes)\n";
     } else {

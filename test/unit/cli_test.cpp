@@ -342,6 +342,14 @@ TEST_CASE("show clusters renders ports and aligned node rows", "[cli]") {
     gone.effective_weight = 0;
     s.nodes.push_back(gone);
     c.ports.push_back(s);
+    service_view dns;
+    dns.proto = 17;
+    dns.port = 53;
+    dns.msl_ms = 30'000;
+    dns.fin_ms = 90'000;
+    dns.stale_ms = 30'000;
+    dns.weight_bound = 100;
+    c.ports.push_back(dns);
     t.clusters.push_back(c);
     t.orphans.push_back(node("198.18.0.99", 1, 4));
     t.orphans.back().draining = true;
@@ -355,6 +363,8 @@ TEST_CASE("show clusters renders ports and aligned node rows", "[cli]") {
         "    198.18.0.11  02:00:00:00:00:11 config       3          3       2    0          0    7  1234  98765  ok\n"
         "    198.18.0.12  02:00:00:00:00:11 arp          2          0      10    0          0    7  1234  98765  quiesced\n"
         "    198.18.0.13  unresolved                     0          0       1    0          0    7  1234  98765  draining\n"
+        "  udp 53: stale 30s, weight bound 100, pkts 0, new connections 0, no-node drops 0\n"
+        "    (no nodes)\n"
         "draining nodes of removed ports:\n"
         "  node         mac                       weight  effective  active  fin  completed  new  pkts  bytes  state\n"
         "  198.18.0.99  02:00:00:00:00:11 config       1          1       4    0          0    7  1234  98765  draining\n";
@@ -380,9 +390,9 @@ TEST_CASE("show connections prints one line per connection and the next cursor",
 
     const std::string out = f.ok("show connections count 2");
     CHECK(out ==
-          "proto  client                  service          node         state   idle ms  worker\n"
-          "tcp    198.51.100.7:40000  ->  198.18.0.100:80  198.18.0.11  ACTIVE      120       2\n"
-          "udp    198.51.100.7:5353   ->  198.18.0.100:80  198.18.0.12  FIN           5       0\n"
+          "proto  client              service          node         state   idle ms  worker\n"
+          "tcp    198.51.100.7:40000  198.18.0.100:80  198.18.0.11  ACTIVE      120       2\n"
+          "udp    198.51.100.7:5353   198.18.0.100:80  198.18.0.12  FIN           5       0\n"
           "total 1234; more: show connections from 4242\n");
 
     page.next_cursor = 0;

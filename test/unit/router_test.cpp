@@ -298,7 +298,11 @@ TEST_CASE("ARP: requests for cluster and own addresses are answered, others are 
         CHECK(std::memcmp(f.data(), client_mac.b.data(), 6) == 0);
     }
     bytes other = make_arp(1, client_mac, client_ip, {}, node_ip(1));
-    CHECK(fx.send(other, 0).why == drop_reason::arp_not_ours);
+    CHECK(fx.send(other, 0).act == action::consume);  // someone else's: not answered, not a drop
+    CHECK(fx.stats.consumed.read() == 1);
+    CHECK(fx.stats.drops_total() == 0);
+    bytes odd = make_arp(7, client_mac, client_ip, {}, vip);
+    CHECK(fx.send(odd, 0).why == drop_reason::bad_arp);
     CHECK(fx.stats.arp_replies.read() == 2);
 }
 
