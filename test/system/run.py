@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""The system suite: gatewayd on net_af_packet in network namespaces, real
+Linux TCP/UDP stacks on a client and three nodes (TESTING.md, test/system).
+
+    python3 test/system/run.py --build build --results FILE [scenario ...]
+
+Each scenario gets a fresh topology and gatewayd (conf/gateway.yaml, with a
+name and control socket of its own), so that one scenario's counters, weights
+and connections can never explain another's result. Prints PASS/FAIL per
+scenario with the reason, appends one line "system <passed> <failed>" to
+FILE (scripts/test sums those lines) and exits non-zero if any failed. No
+root or no hugepages is a failure of every scenario, never a skip.
+"""
+
+import argparse
+import os
+import random
+import re
+import signal
+import struct
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import topology  # noqa: E402
+from gateway import (PROMPT, CommandError, counts, lab, preflight, spread_rows, sweep_stale,  # noqa: E402
+                     wait_for)
+from topology import CLIENT_IP, CLUSTER_IP, GATEWAY_IP, Topology  # noqa: E402
+
+SCENARIO_LIMIT_S = 90        # a scenario that runs longer than this has hung
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def seconds(text):
+    """A console duration ("6s", "2h15m", "250ms") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+)(ms|us|h|m|s)", text)
+    check(parts and "".join(n + u for n, u in parts) == text, f"cannot read duration {text!r}")
+    return sum(int(n) * units[u] for n, u in parts)
+
+
+def settle(read, expected, timeout=5):
+    """Polls read() until it returns `expected` or `timeout` passes; returns
+    its last value, for an exact comparison by the caller. Counters are
+    read while the worker may still be counting the last packets."""
+    try:
+        return wait_for(lambda: (v := read()) == expected and (v,), timeout, "settle")[0]
+    except AssertionError:
+        return read()
+
+
+class Steps:
+    """What a scenario did so far, printed when it fails."""
+
+    def __init__(self):
+        self.lines = []
+        self.t0 = time.monotonic()
+
+    def __call__(self, text):
+        self.lines.append(f"{time.monotonic() - self.t0:6.2f}s  {text}")
+
+
+# ---- scenarios ---------------------------------------------------------------
+#
+# Each takes (lab, step) and returns a one-line summary, or raises
+# AssertionError with what a user would see as wrong.
+
+def delta_by_node(L, proto, port, before):
+    """New connections per node since `before` (the gateway's counters)."""
+    after = L.new_by_node(proto, port)
+    return {n: after[n] - before.get(n, 0) for n in after}
+
+
+def sc_spread(L, step):
+    weights = L.weights("tcp", 80)
+    check(weights == {"n1": 3, "n2": 2, "n3": 1}, f"weights in the demo config: {weights}, expected 3:2:1")
+    before = L.new_by_node("tcp", 80)
+    nodes, errors = L.http_new(600, timeout=60)
+    step(f"600 new connections: {counts(nodes)}, {len(errors)} errors")
+    check(not errors, f"{len(errors)} of 600 requests failed, first: {errors[:3]}")
+    seen = counts(nodes)
+    _, failures = spread_rows(seen, weights)
+    check(not failures, "spread off by more than 5%: " + "; ".join(failures))
+    delta = settle(lambda: delta_by_node(L, "tcp", 80, before), seen)
+    check(delta == seen, f"gateway's new connections per node {delta} != the client's {seen}")
+    return "client and gateway: " + ", ".join(f"{n} {seen[n]}" for n in sorted(seen))
+
+
+def sc_long_lived(L, step):
+    first = L.client.call("keep_open", id="k", address=CLUSTER_IP)
+    x = first["node"]
+    x_ip = L.topo.node_ips[x]
+    step(f"keep-alive connection (client port {first['local_port']}) on {x}")
+    out = L.gw.ctl("set", "weight", CLUSTER_IP, "tcp", "80", x_ip, "0")
+    step(f"set weight {x} 0: {out.strip()}")
+    check(L.weights("tcp", 80)[x] == 0, f"show clusters does not show weight 0 for {x}")
+    new_x_before = L.new_by_node("tcp", 80)[x]
+
+    nodes, errors = L.http_new(30)
+    step(f"30 new connections: {counts(nodes)}")
+    check(not errors, f"new connections failed after the weight change: {errors[:3]}")
+    check(len(nodes) == 30 and x not in nodes, f"new connections went to {x} (weight 0): {counts(nodes)}")
+    check(L.new_by_node("tcp", 80)[x] == new_x_before, f"the gateway counted new connections on {x}")
+
+    answers = []
+    for _ in range(3):  # interleaved with more new connections: the entry must not be disturbed
+        answers += L.client.call("keep_get", id="k", count=3)["nodes"]
+        more, errors = L.http_new(5)
+        check(not errors and x not in more, f"new connections after the change: {more} {errors[:3]}")
+    step(f"9 requests on the kept connection: {counts(answers)}")
+    check(answers == [x] * 9, f"the long-lived connection answered from {counts(answers)}, expected only {x}")
+    L.client.call("keep_close", id="k")
+    return f"kept connection stayed on {x} (9 requests); 45 new connections avoided it"
+
+
+# Malformed frames: (what, drop reason, builder(i) -> frame bytes).
+def ip_checksum(header):
+    s = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    s = (s & 0xffff) + (s >> 16)
+    s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+
+
+def ipv4(payload, proto=6, ihl=5, frag=0, total=None, src=CLIENT_IP, dst=CLUSTER_IP):
+    total = 20 + len(payload) if total is None else total
+    h = bytearray(struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, total, 0x1234, frag, 64, proto, 0,
+                              bytes(map(int, src.split("."))), bytes(map(int, dst.split(".")))))
+    h[10:12] = struct.pack("!H", ip_checksum(bytes(h)))
+    return bytes(h) + payload
+
+
+def tcp(flags, sport):
+    # Checksum left 0: every frame below is dropped before anyone checks it.
+    return struct.pack("!HHIIBBHHH", sport, 80, 1, 0, 5 << 4, flags, 65535, 0, 0)
+
+
+def malformed_kinds():
+    rnd = random.Random(7)  # fixed seed: a failure replays the same bytes
+
+    def junk(i):
+        # Random bytes zero-padded to a minimum frame; the first nibble (the
+        # IP version) is never 4, so the reason is always bad_ip_header.
+        head = bytes([rnd.randrange(0, 0x40)]) + bytes(rnd.randrange(256) for _ in range(rnd.randrange(3, 20)))
+        return 0x0800, head + bytes(46 - len(head))
+
+    return [
+        ("truncated (IP total length 1500, 40 bytes sent)", "truncated",
+         lambda i: (0x0800, ipv4(tcp(0x02, 40000 + i), total=1500))),
+        ("bad IHL (3)", "bad_ip_header", lambda i: (0x0800, ipv4(tcp(0x02, 40000 + i), ihl=3))),
+        # DPDK's af_packet PMD joins a fanout group with
+        # PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles (or holds for
+        # good) an untagged fragment before gatewayd could see it. Inside two
+        # VLAN tags the kernel does not recognise it as IPv4 and hands it on
+        # as sent; two tags are legal for the gateway, the fragment is not.
+        ("IP fragment (MF, in 802.1ad + 802.1Q tags)", "ip_fragment",
+         lambda i: (0x88A8, struct.pack("!HHH", 10, 0x8100, 20) + struct.pack("!H", 0x0800)
+                    + ipv4(tcp(0x02, 40000 + i), frag=0x2000))),
+        ("SYN+FIN", "bad_tcp_flags", lambda i: (0x0800, ipv4(tcp(0x03, 40000 + i)))),
+        ("no TCP flags", "bad_tcp_flags", lambda i: (0x0800, ipv4(tcp(0x00, 40000 + i)))),
+        ("IPv6", "not_ipv4", lambda i: (0x86DD, struct.pack("!IHBB", 0x60000000, 20, 6, 64)
+                                         + bytes(32) + tcp(0x02, 40000 + i))),
+        ("3 VLAN tags", "bad_l2", lambda i: (0x8100, struct.pack("!HHHHH", 10, 0x8100, 20, 0x8100, 30)
+                                               + struct.pack("!H", 0x0800) + ipv4(tcp(0x02, 40000 + i)))),
+        ("zero-padded junk", "bad_ip_header", junk),
+    ]
+
+
+def mac_bytes(mac):
+    return bytes(int(b, 16) for b in mac.split(":"))
+
+
+def sc_malformed(L, step, per_kind=50):
+    gw_mac = L.gw.info()["ports"][0]["mac"]
+    cl_mac = L.topo.mac(L.topo.client, "eth0")
+    header = mac_bytes(gw_mac) + mac_bytes(cl_mac)
+    base = L.gw.drops()
+    expected = {}
+    for what, reason, build in malformed_kinds():
+        frames = []
+        for i in range(per_kind):
+            ethertype, payload = build(i)
+            frames.append((header + struct.pack("!H", ethertype) + payload).hex())
+        L.client.call("raw", iface="eth0", frames=frames)
+        expected[reason] = expected.get(reason, 0) + per_kind
+
+        # One kind at a time: a miscount names the kind that caused it.
+        def delta():
+            now = L.gw.drops()
+            return {r: now[r] - base[r] for r in expected}
+        got = settle(delta, expected)
+        step(f"{per_kind} x {what}: drops {got}")
+        check(got == expected, f"after {per_kind} x {what}: drop counters grew by {got}, expected {expected}")
+        check(L.gw.running(), f"gatewayd exited after {what}")
+
+    nodes, errors = L.http_new(50)
+    step(f"50 requests after the burst: {counts(nodes)}, {len(errors)} errors")
+    check(not errors and len(nodes) == 50, f"requests after the malformed burst failed: {errors[:3]}")
+    sent = per_kind * len(malformed_kinds())
+    grown = ", ".join(f"{r} +{n}" for r, n in expected.items())
+    return f"{sent} bad frames counted exactly ({grown}); gatewayd alive, 50/50 requests ok"
+
+
+def ping(L, address, count=5):
+    """Pings from the client; (sent, received)."""
+    r = L.topo.exec(L.topo.client, "ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1",
+                    "-w", str(count + 2), address, check=False, timeout=count + 5)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    check(m, f"ping {address}: {r.stdout.strip()} {r.stderr.strip()}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def sc_arp_icmp(L, step):
+    gw_mac = L.gw.info()["ports"][0]["mac"].lower()
+    check(gw_mac == L.topo.mac(L.topo.gw, "gw0"), f"show info says MAC {gw_mac}, gw0 has another")
+    # A fresh ARP exchange, so the entry below is this test's.
+    L.topo.ip(L.topo.client, "neigh", "flush", "dev", "eth0")
+    replies_before = L.gw.stats()["control"]["icmp_replies"]
+    for address in (CLUSTER_IP, GATEWAY_IP):
+        sent, got = ping(L, address)
+        step(f"ping {address}: {sent} sent, {got} answered")
+        check(sent == 5 and got == 5, f"ping {address}: {got} of {sent} answered")
+    replies = L.gw.stats()["control"]["icmp_replies"] - replies_before
+    check(replies == 10, f"the gateway counted {replies} ICMP replies, the client got 10")
+    for address in (CLUSTER_IP, GATEWAY_IP):
+        entries = [e for e in L.topo.neigh(L.topo.client) if e.get("dst") == address]
+        step(f"client ARP for {address}: {entries}")
+        check(entries and entries[0].get("lladdr", "").lower() == gw_mac,
+              f"client's ARP entry for {address} is {entries}, expected the gateway's MAC {gw_mac}")
+    return f"10/10 pings answered; {CLUSTER_IP} and {GATEWAY_IP} -> {gw_mac}"
+
+
+def sc_udp(L, step):
+    before = L.new_by_node("udp", 5353)
+    rep = L.client.call("udp", timeout=30, address=CLUSTER_IP, flows=60, per_flow=3)
+    answers = rep["answers"]
+    check(len(set(rep["ports"])) == 60, "the client's 60 flows did not get 60 source ports")
+    lost = sum(a.count(None) for a in answers)
+    check(lost == 0, f"{lost} of 180 datagrams got no answer")
+    first = counts(a[0] for a in answers)
+    step(f"first datagram of each of 60 flows: {first}")
+    _, failures = spread_rows(first, L.weights("udp", 5353))
+    check(not failures, "UDP spread off by more than 5%: " + "; ".join(failures))
+    split = [a for a in answers if len(set(a)) != 1]
+    check(not split, f"{len(split)} flows were answered by several nodes, e.g. {split[:3]}")
+    delta = settle(lambda: delta_by_node(L, "udp", 5353, before), first)
+    check(delta == first, f"gateway's new UDP flows per node {delta} != the client's {first}")
+    return f"60 flows: {', '.join(f'{n} {c}' for n, c in sorted(first.items()))}; each flow's 3 datagrams on one node"
+
+
+def sc_console(L, step):
+    gw = L.gw
+
+    def at_prompt():
+        line, x = gw.cursor_line()
+        return line.rstrip() == PROMPT.rstrip() and x == len(PROMPT)
+
+    def after_last(command):
+        """The pane's text after the last time `command` was typed."""
+        text = gw.pane()
+        i = text.rfind(PROMPT + command)
+        return text[i + len(PROMPT + command):] if i >= 0 else ""
+
+    wait_for(at_prompt, 10, "the console shows its prompt")
+    gw.type("show clusters", enter=True)
+    wait_for(lambda: all(ip in after_last("show clusters") for ip in L.topo.node_ips.values()) and at_prompt(),
+             5, "show clusters lists the three nodes, then the prompt")
+    step("show clusters: nodes listed")
+
+    gw.type("sh")
+    gw.key("Tab")
+    wait_for(lambda: gw.cursor_line() == (PROMPT + "show", len(PROMPT + "show ")), 5,
+             "'sh' + Tab completes to 'show ' (cursor after the blank)")
+    gw.type("info", enter=True)
+    wait_for(lambda: "software" in after_last("show info") and at_prompt(), 5, "the completed command runs")
+    step("sh<Tab> -> 'show ', + info ran")
+
+    gw.type("show bogus", enter=True)
+    wait_for(lambda: "error:" in after_last("show bogus") and at_prompt(), 5,
+             "a bad command says error: and the prompt comes back")
+    step("bad command: " + after_last("show bogus").strip().splitlines()[0])
+    check(gw.running(), "gatewayd exited after a bad command")
+
+    pid = gw.pid
+    gw.type("quit", enter=True)
+    wait_for(lambda: not gw.running(), 15, f"gatewayd (pid {pid}) exits after quit")
+    # tmux learns of the exit a moment after the PID is gone.
+    rc = wait_for(lambda: (s := gw.exit_status()) is not None and (s,), 5, "tmux reports the exit status")[0]
+    step(f"quit: pid {pid} gone, exit status {rc}")
+    check(rc == 0, f"gatewayd exited with status {rc} after quit")
+    return f"prompt, show clusters, completion, error + prompt, quit (pid {pid} gone, status 0)"
+
+
+def sc_drain(L, step):
+    first = L.client.call("keep_open", id="k", address=CLUSTER_IP)
+    x = first["node"]
+    x_ip = L.topo.node_ips[x]
+    step(f"keep-alive connection on {x}")
+    out = L.gw.ctl("del", "node", CLUSTER_IP, "tcp", "80", x_ip)
+    step(f"del node {x}: {out.strip()}")
+
+    def x_row():
+        return L.gw.clusters()[("tcp", 80)]["nodes"].get(x_ip)
+    row = x_row()
+    check(row and row["state"] == "draining", f"after del node, show clusters shows {x} as {row}")
+    check(row["active"] == "1", f"the draining node shows {row['active']} active connections, expected 1")
+
+    answers = L.client.call("keep_get", id="k", count=5)["nodes"]
+    check(answers == [x] * 5, f"the draining node's connection answered from {counts(answers)}")
+    nodes, errors = L.http_new(30)
+    step(f"30 new connections: {counts(nodes)}")
+    check(not errors and len(nodes) == 30, f"new connections failed while {x} drains: {errors[:3]}")
+    check(x not in nodes, f"new connections went to the draining {x}: {counts(nodes)}")
+    answers = L.client.call("keep_get", id="k", count=2)["nodes"]
+    check(answers == [x] * 2, f"after new connections, the kept connection answered from {counts(answers)}")
+    row = x_row()
+    check(row and row["state"] == "draining", f"{x} left before its connection closed: {row}")
+
+    fin = seconds(L.gw.clusters()[("tcp", 80)]["fin"])
+    L.client.call("keep_close", id="k")
+    closed = time.monotonic()
+    limit = fin + 4  # the entry goes FIN_TIME_OUT after the last packet, then the slot is released
+    wait_for(lambda: x_row() is None, limit, f"{x} leaves show clusters within fin {fin:g}s + 4s")
+    gone = time.monotonic() - closed
+    step(f"{x} gone {gone:.1f}s after the close (fin timeout {fin:g}s)")
+    check(gone >= fin - 0.5, f"{x} left {gone:.1f}s after the close, before the FIN timeout ({fin:g}s)")
+    return f"{x} drained: kept connection served, 30 new avoided it, gone {gone:.1f}s after close (fin {fin:g}s)"
+
+
+# name -> (function, lab options)
+SCENARIOS = {
+    "spread": (sc_spread, {}),
+    "long_lived": (sc_long_lived, {}),
+    "malformed": (sc_malformed, {}),
+    "arp_icmp": (sc_arp_icmp, {}),
+    "udp": (sc_udp, {}),
+    "console": (sc_console, {"interactive": True, "client": False}),
+    "drain": (sc_drain, {}),
+}
+
+
+# ---- running -------------------------------------------------------------------
+
+class ScenarioTimeout(AssertionError):
+    pass
+
+
+def run_one(name, build, verbose):
+    fn, options = SCENARIOS[name]
+    step = Steps()
+    log = (lambda m: print(f"   {m}", flush=True)) if verbose else (lambda m: None)
+
+    def on_alarm(signum, frame):
+        raise ScenarioTimeout(f"scenario still running after {SCENARIO_LIMIT_S}s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    t0 = time.monotonic()
+    try:
+        with lab(name, build, log=log, **options) as L:
+            step("gatewayd ready")
+            signal.alarm(SCENARIO_LIMIT_S)
+            try:
+                summary = fn(L, step)
+            finally:
+                signal.alarm(0)
+        return True, summary, [], time.monotonic() - t0, step
+    except Exception as e:  # anything but an interrupt fails this scenario, not the run
+        notes = list(getattr(e, "__notes__", []))
+        if not isinstance(e, (AssertionError, CommandError)):  # a bug here or there: where it broke matters
+            notes.insert(0, traceback.format_exc())
+        return False, str(e) or type(e).__name__, notes, time.monotonic() - t0, step
+    finally:
+        signal.signal(signal.SIGALRM, old)
+
+
+def append_result(path, passed, failed):
+    with open(path, "a") as f:
+        f.write(f"system {passed} {failed}\n")
+
+
+def indent(text, by="      "):
+    return "\n".join(by + l for l in text.splitlines())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", required=True, help="meson build directory with gatewayd and gwctl")
+    ap.add_argument("--results", required=True, help="file to append 'system <passed> <failed>' to")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print set-up steps as they happen")
+    ap.add_argument("scenarios", nargs="*", metavar="scenario", help=f"default: all of {', '.join(SCENARIOS)}")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+
+    unknown = [s for s in a.scenarios if s not in SCENARIOS]
+    names = a.scenarios or list(SCENARIOS)
+    problems = preflight(build, tools=("ip", "ethtool", "tmux", "ping"))
+    problems += [f"unknown scenario {s!r} (known: {', '.join(SCENARIOS)})" for s in unknown]
+    if problems:
+        for p in problems:
+            print(f"system: cannot run: {p}", file=sys.stderr)
+        for n in names:
+            print(f"FAIL {n}: not run ({problems[0]})")
+        append_result(a.results, 0, len(names))
+        return 1
+
+    def on_term(signum, frame):
+        raise topology.Interrupted(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)  # between scenarios too: record what ran
+    passed, failed = 0, 0
+    t_all = time.monotonic()
+    try:
+        Topology.sweep_stale()
+        sweep_stale()
+        for name in names:
+            ok, text, notes, took, step = run_one(name, build, a.verbose)
+            if ok:
+                passed += 1
+                print(f"PASS {name} ({took:.1f}s): {text}", flush=True)
+                continue
+            failed += 1
+            print(f"FAIL {name} ({took:.1f}s): {text}")
+            if step.lines:
+                print("    steps:\n" + indent("\n".join(step.lines)))
+            for note in notes:
+                print(indent(note, "    "), flush=True)
+    except (KeyboardInterrupt, topology.Interrupted) as e:
+        why = type(e).__name__ + (f": {e}" if str(e) else "")
+        print(f"system: interrupted ({why}); everything it started was stopped and removed")
+    finally:
+        # The line is written whatever happened; what did not run failed.
+        failed = len(names) - passed
+        print(f"system: {passed} passed, {failed} failed in {time.monotonic() - t_all:.0f}s", flush=True)
+        append_result(a.results, passed, failed)
+    return 0 if failed == 0 else 1
+
+if __name__ == "__main__":
+    sys.exit(main())
