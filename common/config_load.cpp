@@ -1,6 +1,7 @@
 #include "config_load.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -499,17 +500,48 @@ private:
     std::map<std::string, inheritance> _inherited;
 };
 
+/// Finds where a second YAML document starts, if there is one. Parses at
+/// most two documents: yaml-cpp 0.7's LoadAll never returns on some
+/// malformed input (a lone ","), because its parser reports document after
+/// document without consuming anything (jbeder/yaml-cpp#1040); found by
+/// test/fuzz/fuzz_config.
+class second_document final : public YAML::EventHandler {
+public:
+    static std::optional<int> line(const std::string& text) {
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        second_document h;
+        for (int docs = 0; docs < 2 && parser.HandleNextDocument(h); ++docs) {}
+        return h._starts > 1 ? std::optional<int>(h._second_line) : std::nullopt;
+    }
+
+private:
+    void OnDocumentStart(const YAML::Mark& m) override {
+        if (++_starts == 2) _second_line = m.line + 1;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+    int _starts = 0;
+    int _second_line = 0;
+};
+
 }  // namespace
 
 load_result parse_config(std::string_view yaml_text, std::string_view file_name) {
     loader l(file_name);
     try {
-        const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-        if (docs.size() > 1) {
-            l.fail(line_of(docs[1]), "", fmt::format("expected one YAML document, found {}", docs.size()));
-        } else {
-            l.read(docs.empty() ? YAML::Node() : docs.front());
-        }
+        const std::string text(yaml_text);
+        if (const auto second = second_document::line(text))
+            l.fail(*second, "", "expected one YAML document, found more than one");
+        else
+            l.read(YAML::Load(text));
     } catch (const YAML::Exception& e) {
         l.fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", fmt::format("YAML syntax error: {}", e.msg));
     } catch (const std::exception& e) {

@@ -43,7 +43,7 @@ public:
             put_int(static_cast<std::uint32_t>(v.size()));
             for (const auto& e : v) write(e);
         } else {
-            T::visit(v, [this](const auto&... f) { (write(f), ...); });
+            T::visit(v, [&](const auto&... f) { (write(f), ...); });
         }
     }
 
@@ -103,7 +103,7 @@ public:
             v.clear();
             for (std::uint32_t i = 0; i < n && _ok; ++i) read(v.emplace_back());
         } else {
-            T::visit(v, [this](auto&... f) { (read(f), ...); });
+            T::visit(v, [&](auto&... f) { (read(f), ...); });
         }
     }
 

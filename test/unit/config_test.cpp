@@ -236,7 +236,7 @@ TEST_CASE("the loader reports each malformed file with line, key and reason", "[
     const auto c = GENERATE(values<error_case>({
         // syntax and shape of the document
         {head + "gateway:\n  name: a\n bad: b\n", 6, "", "YAML syntax error"},
-        {head + "---\n" + head, 5, "", "expected one YAML document, found 2"},
+        {head + "---\n" + head, 4, "", "expected one YAML document, found more than one"},
         {"- a\n- b\n", 1, "", "expected a map of keys, got a list"},
         {"ports:\n  - {name: lan, device: net_null0}\n", 1, "lcores", "required key 'lcores' is missing"},
         {"lcores: {workers: [1]}\n", 1, "ports", "required key 'ports' is missing"},
@@ -444,6 +444,16 @@ TEST_CASE("an error in a shared default is reported once, where it is set", "[co
     INFO(listing(r));
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].key == "timers.msl");
+}
+
+TEST_CASE("input that makes yaml-cpp 0.7's LoadAll loop forever gets an error", "[config]") {
+    // Found by test/fuzz/fuzz_config: a lone ',' (jbeder/yaml-cpp#1040).
+    for (const char* text : {",", "---\n,", "a: 1\n---\n,"}) {
+        INFO(text);
+        const auto r = parse_config(text, "t.yaml");
+        REQUIRE_FALSE(r.ok());
+        CHECK_FALSE(r.errors.front().reason.empty());
+    }
 }
 
 TEST_CASE("YAML 1.1 sexagesimal look-alikes stay text", "[config]") {
