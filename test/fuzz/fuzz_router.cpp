@@ -1,0 +1,240 @@
+// libFuzzer harness for the data plane's packet path: frame bytes from the
+// wire -> classify -> router::route_burst -> verdict, and the aging sweep.
+//
+// Every input is routed once as a single frame and once split into a
+// sequence of bursts (router_input.hpp has the format) over fixture tables:
+// cluster 198.18.0.100 with tcp/80 (nodes .11 .12 .13, .13 resolved by ARP)
+// and udp/53 (node .11), a "lan" port with an address and a "wan" port
+// without. The records may step the clock and move through three snapshots
+// (.12 removed and draining, then its slot released and reused) so that
+// expiry and "node gone" paths are reached too.
+//
+// After every burst and every aging step the harness checks what the rest
+// of the gateway relies on, and aborts (a crash to libFuzzer) otherwise:
+//  - per node slot, the active and fin gauges equal the entries of the
+//    table in that state, so the table size equals their sum;
+//  - a forwarded frame carries the MAC of a forwardable node of the snapshot
+//    as destination, the MAC of the port it leaves by as source, and every
+//    byte from offset 12 on is unchanged;
+//  - a drop names a reason below count_, each drop and forward is counted
+//    exactly once, and every received packet is accounted for exactly once
+//    (worker_stats::accounted); a reply leaves by the port it came in on.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "router_input.hpp"
+#include "support/router_fixture.hpp"
+
+namespace {
+
+using namespace cg;
+
+[[noreturn]] void fail(const char* what) {
+    std::fprintf(stderr, "fuzz_router: invariant violated: %s\n", what);
+    std::abort();
+}
+
+/// A small table, so that "table full" and probe collisions are reachable
+/// by inputs of a few hundred bytes (conn_table::slots_for gives 64 slots).
+constexpr std::uint32_t max_conns = 8;
+/// Near the 32-bit wrap: clock arithmetic is by difference and must survive it.
+constexpr std::uint32_t start_ms = 0xffff'f000u;
+
+/// The snapshots, built once: tables never change under a worker, only
+/// replaced, and building them per input would dominate the run time.
+struct tables {
+    test::router_fixture fx{max_conns};  // its slot map, ports and ARP cache; its router stays unused
+    std::vector<std::unique_ptr<dp::snapshot>> snaps;
+
+    tables() {
+        fx.ports.push_back({"wan", 1, fuzz::wan_mac, std::nullopt});
+        // .13 has no configured MAC: the data plane learned it by ARP.
+        fx.http().nodes[2].mac.reset();
+        fx.arp[{0, test::node_ip(3)}] = test::node_mac(3);
+        take();
+
+        // .12 leaves tcp/80 (drains, keeps its connections); .11 quiesced
+        // there; udp/53's only node at weight 0, so it has no node at all.
+        fx.http().nodes.erase(fx.http().nodes.begin() + 1);
+        fx.http().nodes[0].quiesced = true;
+        fx.clusters[0].ports[1].nodes[0].weight = 0;
+        take();
+
+        // .12's slot is released (generation bumped) and taken by a new .14:
+        // entries that still name the slot must be recognised as gone.
+        fx.slots.release_drained([](std::uint16_t) { return true; });
+        fx.http().nodes[0].quiesced = false;
+        fx.clusters[0].ports[1].nodes[0].weight = 1;
+        fx.http().nodes.push_back(test::router_fixture::node(4, 2));
+        take();
+    }
+    void take() {
+        fx.rebuild();
+        snaps.push_back(std::move(fx.snap));
+    }
+};
+
+/// One worker's state, fresh for every input so that runs are reproducible.
+struct worker {
+    std::vector<dp::conn_entry> mem;
+    dp::conn_table table;
+    std::vector<dp::wrr_state> wrr;
+    dp::worker_stats stats;
+    std::vector<dp::node_stats> nstats;
+    std::vector<dp::service_stats> sstats;
+    dp::router router;
+
+    explicit worker(const dp::snapshot& s)
+        : mem(dp::conn_table::slots_for(max_conns)),
+          table(mem, max_conns),
+          wrr(s.services.size()),
+          nstats(s.nodes.size()),
+          sstats(s.services.size()),
+          router(dp::router_state{table, wrr, stats, nstats, sstats}) {}
+
+    /// Per node slot: gauges == entries in that state; hence size == sum.
+    void check_table() const {
+        std::vector<std::uint64_t> active(nstats.size()), fin(nstats.size());
+        std::uint64_t entries = 0;
+        for (const auto& e : mem) {
+            if (e.state == dp::conn_state::empty) continue;
+            ++entries;
+            if (e.node >= nstats.size()) fail("a table entry names a node slot past the snapshot");
+            (e.state == dp::conn_state::fin ? fin : active)[e.node]++;
+        }
+        if (entries != table.size()) fail("conn_table::size() differs from the entries in the table");
+        std::uint64_t gauges = 0;
+        for (std::size_t i = 0; i < nstats.size(); ++i) {
+            if (nstats[i].active.read() != active[i]) fail("a node's active gauge differs from its ACTIVE entries");
+            if (nstats[i].fin.read() != fin[i]) fail("a node's fin gauge differs from its FIN entries");
+            gauges += nstats[i].active.read() + nstats[i].fin.read();
+        }
+        if (gauges != table.size()) fail("table size != sum of the per-node active+fin gauges");
+    }
+};
+
+/// Frames of one burst, each in its own allocation of exactly its length so
+/// that AddressSanitizer catches any read or write past it.
+struct burst {
+    std::vector<std::unique_ptr<std::uint8_t[]>> frames;
+    std::vector<std::vector<std::uint8_t>> original;
+    std::vector<std::uint8_t*> ptrs;
+    std::vector<std::uint32_t> lens;
+    std::vector<std::uint16_t> ports;
+
+    void add(const std::uint8_t* p, std::size_t n, std::uint16_t port) {
+        frames.emplace_back(new std::uint8_t[n]);
+        if (n) std::memcpy(frames.back().get(), p, n);
+        original.emplace_back(p, p + n);
+        ptrs.push_back(frames.back().get());
+        lens.push_back(static_cast<std::uint32_t>(n));
+        ports.push_back(port);
+    }
+    std::size_t size() const { return frames.size(); }
+    void clear() { *this = burst{}; }
+};
+
+bool is_node_mac(const dp::snapshot& s, const std::uint8_t* mac, std::uint16_t tx_port) {
+    for (const auto& n : s.nodes)
+        if (n.forwardable() && n.tx_port == tx_port && std::memcmp(n.mac.b.data(), mac, 6) == 0) return true;
+    return false;
+}
+
+void route(worker& w, const dp::snapshot& snap, burst& b, std::uint32_t now) {
+    if (b.size() == 0) return;
+    const auto n = static_cast<std::uint32_t>(b.size());
+    std::vector<dp::verdict> out(n);
+    const std::uint64_t drops_before = w.stats.drops_total();
+    const std::uint64_t fwd_before = w.stats.fwd_pkts.read();
+    w.router.route_burst(snap, b.ptrs.data(), b.lens.data(), b.ports.data(), n, now, out.data());
+
+    std::uint64_t drops = 0, fwds = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const dp::verdict v = out[i];
+        const std::uint8_t* f = b.ptrs[i];
+        const std::uint32_t len = b.lens[i];
+        switch (v.act) {
+        case dp::action::drop:
+            ++drops;
+            if (v.why >= dp::drop_reason::count_) fail("a drop verdict without a valid reason");
+            break;
+        case dp::action::forward:
+            ++fwds;
+            if (len < 12) fail("forwarded a frame shorter than two MAC addresses");
+            if (v.tx_port >= snap.ports.size()) fail("forward to a port the snapshot does not have");
+            if (!is_node_mac(snap, f, v.tx_port)) fail("forwarded frame's destination is not a node's MAC");
+            if (std::memcmp(f + 6, snap.ports[v.tx_port].mac.b.data(), 6) != 0)
+                fail("forwarded frame's source is not the gateway port's MAC");
+            if (std::memcmp(f + 12, b.original[i].data() + 12, len - 12) != 0)
+                fail("forwarding changed bytes past the Ethernet addresses");
+            break;
+        case dp::action::reply:
+            if (v.tx_port != b.ports[i]) fail("a reply does not leave by its ingress port");
+            break;
+        case dp::action::consume: break;
+        default: fail("a verdict with an unknown action");
+        }
+    }
+    if (w.stats.drops_total() - drops_before != drops) fail("drops counted != drop verdicts");
+    if (w.stats.fwd_pkts.read() - fwd_before != fwds) fail("fwd_pkts counted != forward verdicts");
+    if (w.stats.accounted() != w.stats.rx_pkts.read()) fail("a received packet not accounted exactly once");
+
+    for (const auto& l : w.router.learned())
+        if (!snap.is_arp_target(l.ip)) fail("learned the MAC of an address that is no ARP target");
+    w.router.clear_learned();  // as the worker does once it has passed them on
+    w.check_table();
+    b.clear();
+}
+
+void age(worker& w, const dp::snapshot& snap, std::uint32_t now) {
+    w.router.age(snap, now);
+    w.check_table();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static const tables t;
+    std::size_t snap_ix = 0;
+    const dp::snapshot* snap = t.snaps[snap_ix].get();
+    worker w(*snap);
+    std::uint32_t now = start_ms;
+    age(w, *snap, now);  // the first call only starts the aging clock
+
+    // The whole input as one frame, as the NIC would hand it over.
+    burst b;
+    b.add(data, size, 0);
+    route(w, *snap, b, now);
+
+    // The input as records: bursts on both ports, clock steps, new snapshots.
+    std::size_t pos = 0;
+    while (size - pos >= fuzz::record_header) {
+        const std::size_t want = data[pos] | (std::size_t{data[pos + 1]} << 8);
+        const std::uint8_t ctl = data[pos + 2];
+        pos += fuzz::record_header;
+        const std::size_t len = std::min(want, size - pos);
+
+        const std::uint32_t step = fuzz::clock_steps[(ctl >> fuzz::ctl_step_shift) & fuzz::ctl_step_mask];
+        const bool next = (ctl & fuzz::ctl_next_snapshot) && snap_ix + 1 < t.snaps.size();
+        if (step || next || (ctl & fuzz::ctl_end_burst) || b.size() == dp::router::max_burst) route(w, *snap, b, now);
+        if (next) snap = t.snaps[++snap_ix].get();
+        if (step || next) {
+            now += step;
+            if (!(ctl & fuzz::ctl_no_aging)) age(w, *snap, now);
+        }
+        b.add(data + pos, len, static_cast<std::uint16_t>(ctl & fuzz::ctl_port_mask));
+        pos += len;
+    }
+    route(w, *snap, b, now);
+
+    // Let every timer run out; the sweep visits the whole (small) table.
+    for (std::uint32_t step : {1u, 3'000u, 10'000u, 10'000u}) {
+        now += step;
+        age(w, *snap, now);
+    }
+    return 0;
+}
