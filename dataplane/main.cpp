@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_pdump.h>
 
 #include "common/cli/console.hpp"
 #include "common/config_load.hpp"
@@ -34,6 +35,7 @@
 #include "eal_args.hpp"
 #include "eal_dataplane.hpp"
 #include "local_api.hpp"
+#include "telemetry.hpp"
 
 namespace asio = boost::asio;
 namespace po = boost::program_options;
@@ -116,6 +118,10 @@ int run(const options& o, const common::gateway_cfg& cfg) {
     dp::controller ctl(cfg, dataplane.bindings(), dataplane,
                        {std::filesystem::absolute(o.config).string(), CG_VERSION});
     dataplane.start();
+    dp::telemetry_attach(ctl);
+    // Captures with dpdk-dumpcap / dpdk-pdump (a secondary process) cost
+    // nothing until one attaches.
+    if (rte_pdump_init() != 0) common::log::warn("packet capture (rte_pdump) unavailable: {}", rte_strerror(rte_errno));
 
     asio::io_context io;
     dp::ctl_server server(io, o.socket.empty() ? cfg.control_socket : o.socket, ctl);
@@ -144,6 +150,8 @@ int run(const options& o, const common::gateway_cfg& cfg) {
     }
     common::log::info("gatewayd {} running: {} clusters", cfg.name, cfg.clusters.size());
     io.run();
+    dp::telemetry_detach();
+    rte_pdump_uninit();
     dataplane.stop();
     if (console_thread) {
         // Stopped by a signal while the console waits for a key press: that
