@@ -54,7 +54,7 @@ public:
     /// Fills the empty slot of a missed lookup (no other change in between).
     /// Returns nullptr, changing nothing, when the table holds max_entries.
     conn_entry* insert(probe p, const common::flow_key& k, std::uint32_t hash) noexcept {
-        if (_size >= _max_entries) return nullptr;
+        if (full()) return nullptr;
         ++_size;
         p.e->key = k;
         p.e->hash = hash;
@@ -91,6 +91,7 @@ public:
     std::uint32_t dump(std::uint32_t& cursor, std::span<conn_entry> out) const noexcept;
 
     std::uint32_t size() const noexcept { return _size; }
+    bool full() const noexcept { return _size >= _max_entries; }
     std::uint32_t max_entries() const noexcept { return _max_entries; }
     std::uint32_t slot_count() const noexcept { return _mask + 1; }
 

@@ -104,6 +104,9 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
     const auto svc_slot = static_cast<std::size_t>(svc - snap.services.data());
     _s.services[svc_slot].pkts.add();
     if (tcp && !(flags & wire::tcp_syn)) return drop(drop_reason::no_connection);
+    // Before the pick: a SYN the full table refuses must not move the round
+    // robin on, or the accepted connections drift off the weights.
+    if (_s.conns.full()) return drop(drop_reason::conn_table_full);
 
     const auto members = snap.members_of(*svc);
     const int pick = wrr_pick(members, svc->wrr, _s.wrr[svc_slot]);
@@ -111,8 +114,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
         _s.services[svc_slot].no_node.add();
         return drop(drop_reason::no_node);
     }
-    conn_entry* e = _s.conns.insert(pr, info.key, hash);
-    if (!e) return drop(drop_reason::conn_table_full);
+    conn_entry* e = _s.conns.insert(pr, info.key, hash);  // cannot fail: not full, slot found
 
     const std::uint16_t slot = members[static_cast<std::size_t>(pick)].node;
     e->node = slot;
@@ -209,7 +211,7 @@ simulation router::simulate(const snapshot& snap, const common::flow_key& k, std
         sim.why = drop_reason::no_node;
         return sim;
     }
-    if (_s.conns.size() >= _s.conns.max_entries()) {
+    if (_s.conns.full()) {
         sim.why = drop_reason::conn_table_full;
         return sim;
     }

@@ -230,6 +230,15 @@ TEST_CASE("a full connection table drops new connections and keeps the old ones"
     CHECK(fx.tcp(9000, tcp_ack, 1).act == action::forward);
 }
 
+TEST_CASE("SYNs refused by a full table do not move the round robin on", "[router][wrr]") {
+    router_fixture fx(3);
+    CHECK(nodes_of_new_connections(fx, 30'000, 3, 0) == "112");  // 3:2:1 goes 1 1 2 1 2 3
+    CHECK(nodes_of_new_connections(fx, 30'100, 5, 0) == "-----");  // full: all refused
+    CHECK(fx.drops(drop_reason::conn_table_full) == 5);
+    REQUIRE(fx.tcp(30'000, tcp_rst, 1).act == action::forward);  // one entry leaves
+    CHECK(nodes_of_new_connections(fx, 30'200, 1, 2) == "1");    // the 4th pick, as if nothing was refused
+}
+
 TEST_CASE("a quiesced node keeps its connections and takes no new ones", "[router][runtime]") {
     router_fixture fx;
     bytes syn;
