@@ -69,6 +69,15 @@ inline constexpr std::array<std::string_view, conn_event_count> conn_event_names
     "created", "syn_reopened", "fin_seen", "reset", "expired_stale", "expired_fin", "node_gone",
 };
 
+/// How long busy poll iterations took, in power-of-two microsecond buckets:
+/// bucket 0 is under 1 us, bucket b covers [2^(b-1), 2^b) us, the last one
+/// everything longer. A stall of the packet path shows here first.
+inline constexpr std::size_t loop_time_buckets = 16;
+inline std::size_t loop_time_bucket(std::uint64_t us) noexcept {
+    const std::size_t b = us == 0 ? 0 : static_cast<std::size_t>(64 - __builtin_clzll(us));
+    return b < loop_time_buckets ? b : loop_time_buckets - 1;
+}
+
 /// Everything one worker counts that is not per node or per service.
 struct alignas(64) worker_stats {
     counter rx_pkts, rx_bytes;
@@ -79,6 +88,7 @@ struct alignas(64) worker_stats {
 
     std::array<counter, conn_event_count> conn_events;
     counter loops, busy_loops;     ///< poll iterations, and those that found packets
+    std::array<counter, loop_time_buckets> loop_time;  ///< busy iterations by duration (loop_time_bucket)
     counter conns;                 ///< entries in the worker's table now (a gauge)
     std::array<counter, drop_reason_count> drops;
 

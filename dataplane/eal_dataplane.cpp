@@ -168,12 +168,14 @@ std::vector<common::api::port_view> eal_dataplane::port_views() const {
 
 std::vector<common::api::lcore_view> eal_dataplane::lcore_views() const {
     auto view = [](unsigned lcore, std::string role, const worker_stats& s) {
-        return common::api::lcore_view{lcore,          std::move(role),  s.rx_pkts.read(), s.fwd_pkts.read(),
-                                       s.tx_pkts.read(), s.drops_total(), s.conns.read(),   s.loops.read(),
-                                       s.busy_loops.read()};
+        common::api::lcore_view v{lcore,          std::move(role),  s.rx_pkts.read(), s.fwd_pkts.read(),
+                                  s.tx_pkts.read(), s.drops_total(), s.conns.read(),   s.loops.read(),
+                                  s.busy_loops.read(), {}};
+        for (const counter& c : s.loop_time) v.loop_time.push_back(c.read());
+        return v;
     };
     std::vector<common::api::lcore_view> out;
-    out.push_back({_cfg.lcores.main, "main", 0, 0, 0, 0, 0, 0, 0});
+    out.push_back({_cfg.lcores.main, "main", 0, 0, 0, 0, 0, 0, 0, {}});
     for (std::size_t i = 0; i < _workers.size(); ++i)
         out.push_back(view(_cfg.lcores.workers[i], fmt::format("worker {}", i), _workers[i]->stats()));
     if (_dispatcher) out.push_back(view(*_cfg.lcores.dispatch, "dispatch", _dispatcher->stats()));

@@ -86,6 +86,25 @@ int nodes(const char*, const char*, rte_tel_data* d) {
     return 0;
 }
 
+/// Per lcore: "<lcore>/rx", ".../fwd", ".../loops", ".../busy_loops",
+/// ".../loop_time/<bucket>" (lcore_view::loop_time).
+int lcores(const char*, const char*, rte_tel_data* d) {
+    api::hello_rep h;
+    if (!ask(api::hello_req{"telemetry"}, h)) return -EINVAL;
+    rte_tel_data_start_dict(d);
+    for (const auto& l : h.lcores) {
+        const std::string base = fmt::format("lcore_{}/", l.lcore);
+        const std::pair<const char*, std::uint64_t> values[] = {{"rx", l.rx_pkts}, {"fwd", l.fwd_pkts},
+                                                                {"tx", l.tx_pkts}, {"drops", l.drops},
+                                                                {"conns", l.conns}, {"loops", l.loops},
+                                                                {"busy_loops", l.busy_loops}};
+        for (const auto& [name, v] : values) rte_tel_data_add_dict_u64(d, (base + name).c_str(), v);
+        for (std::size_t b = 0; b < l.loop_time.size(); ++b)
+            rte_tel_data_add_dict_u64(d, fmt::format("{}loop_time/{}", base, b).c_str(), l.loop_time[b]);
+    }
+    return 0;
+}
+
 }  // namespace
 
 void telemetry_attach(controller& ctl) {
@@ -99,6 +118,8 @@ void telemetry_attach(controller& ctl) {
         rte_telemetry_register_cmd("/clustergate/control", stats_group<&api::stats_rep::control>,
                                    "Control-plane counters. No parameters");
         rte_telemetry_register_cmd("/clustergate/nodes", nodes, "Per-node weights and counters. No parameters");
+        rte_telemetry_register_cmd("/clustergate/lcores", lcores,
+                                   "Per-lcore packets, loops, and busy loops by duration bucket. No parameters");
     });
     std::lock_guard lock(guard);
     attached = &ctl;

@@ -17,6 +17,7 @@
 namespace cg::dp {
 
 namespace {
+static_assert(RTE_MAX_ETHPORTS <= 64, "the TX pending mask is 64 bits");
 constexpr std::uint32_t arp_round_ms = 1000;  ///< unresolved nodes are asked every second
 constexpr unsigned job_ring_size = 64;
 constexpr unsigned learned_ring_size = 256;
@@ -58,8 +59,10 @@ worker::~worker() {
 
 void worker::run(const std::atomic<bool>& stop) noexcept {
     const unsigned id = _cfg.index;
+    const std::uint64_t cycles_per_us = std::max<std::uint64_t>(1, rte_get_tsc_hz() / 1'000'000);
     _pub.reader_start(id);
     while (!stop.load(std::memory_order_relaxed)) {
+        const std::uint64_t start = rte_rdtsc();
         const snapshot& snap = *_pub.acquire();
         const std::uint32_t now = clock_ms();
         std::uint32_t got = 0;
@@ -74,6 +77,7 @@ void worker::run(const std::atomic<bool>& stop) noexcept {
         _pub.quiescent(id);
         if (got > 0) {
             _stats->busy_loops.add();
+            _stats->loop_time[loop_time_bucket((rte_rdtsc() - start) / cycles_per_us)].add();
         } else if (_cfg.idle_sleep.count() > 0) {
             _pub.offline(id);
             rte_delay_us_sleep(static_cast<unsigned>(_cfg.idle_sleep.count()));
@@ -133,6 +137,7 @@ void worker::send(std::uint16_t port, rte_mbuf* m) noexcept {
     m->port = port;  // the dispatch lcore reads it to pick the TX port
     tx_buffer& b = _tx[port];
     b.pkts[b.n++] = m;
+    _tx_pending |= std::uint64_t{1} << port;
     if (b.n == router::max_burst) flush(port);
 }
 
@@ -148,10 +153,12 @@ void worker::flush(std::uint16_t port) noexcept {
         rte_pktmbuf_free_bulk(b.pkts + sent, b.n - sent);
     }
     b.n = 0;
+    _tx_pending &= ~(std::uint64_t{1} << port);
 }
 
 void worker::flush_all() noexcept {
-    for (std::uint16_t port = 0; port < _tx.size(); ++port) flush(port);
+    for (std::uint64_t pending = _tx_pending; pending; pending &= pending - 1)
+        flush(static_cast<std::uint16_t>(__builtin_ctzll(pending)));
 }
 
 void worker::push_learned() noexcept {

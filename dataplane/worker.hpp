@@ -88,6 +88,7 @@ private:
     std::vector<service_stats> _services;
     std::unique_ptr<router> _router;
     std::vector<tx_buffer> _tx;  ///< by port id
+    std::uint64_t _tx_pending = 0;  ///< bit p: _tx[p] holds packets (flush_all visits only those)
     rte_ring* _jobs = nullptr;
     rte_ring* _learned = nullptr;
     std::vector<std::uint32_t> _arp_asked;  ///< by node slot: when we last asked (worker 0)

@@ -94,6 +94,28 @@ void render_lcores(const std::vector<api::lcore_view>& lcores, std::string& out,
     t.render(out, "  ");
 }
 
+/// "64-128us" for bucket 7 of lcore_view::loop_time.
+std::string loop_bucket_label(std::size_t b, std::size_t buckets) {
+    if (b == 0) return "<1us";
+    const std::uint64_t lo = std::uint64_t{1} << (b - 1);
+    if (b + 1 == buckets) return fmt::format(">={}us", lo);
+    return fmt::format("{}-{}us", lo, lo * 2);
+}
+
+/// One line per lcore with the busy poll iterations by duration (non-zero
+/// buckets only): where a stall of the packet path shows.
+void render_loop_times(const std::vector<api::lcore_view>& lcores, std::string& out) {
+    out += "busy loop durations:\n";
+    for (const api::lcore_view& l : lcores) {
+        std::string line;
+        for (std::size_t b = 0; b < l.loop_time.size(); ++b)
+            if (l.loop_time[b] != 0)
+                line += fmt::format("{}{} {}", line.empty() ? "" : ", ", loop_bucket_label(b, l.loop_time.size()),
+                                    l.loop_time[b]);
+        if (!line.empty()) out += fmt::format("  {} {}: {}\n", l.lcore, l.role, line);
+    }
+}
+
 /// name/count rows; `skip_zero` leaves out the counters that never moved;
 /// `total` adds their sum.
 void render_counts(const std::vector<api::named_count>& counts, std::string& out, bool skip_zero, bool total) {
@@ -130,7 +152,11 @@ void show_drops(context& ctx) { render_counts(get_stats(ctx).drops, ctx.out, fal
 
 void show_ports(context& ctx) { render_ports(get_stats(ctx).ports, ctx.out, nullptr); }
 
-void show_lcores(context& ctx) { render_lcores(get_stats(ctx).lcores, ctx.out, nullptr); }
+void show_lcores(context& ctx) {
+    const auto s = get_stats(ctx);
+    render_lcores(s.lcores, ctx.out, nullptr);
+    render_loop_times(s.lcores, ctx.out);
+}
 
 void show_info(context& ctx) {
     const auto h = ctx.api.expect<api::hello_rep>(api::hello_req{"console"});
@@ -170,7 +196,7 @@ std::vector<command> stats_commands() {
          cmd_show_stats},
         {{"show", "drops"}, {}, {}, "Drops per reason, zeros included.", cmd_show_drops},
         {{"show", "ports"}, {}, {}, "NIC counters and link of each port.", cmd_show_ports},
-        {{"show", "lcores"}, {}, {}, "Packets, drops, connections and busy% of each lcore.", cmd_show_lcores},
+        {{"show", "lcores"}, {}, {}, "Packets, drops, connections and busy% of each lcore, and how long its busy loops took.", cmd_show_lcores},
         {{"show", "info"}, {}, {}, "Gateway name, software version, uptime, ports and lcores.", cmd_show_info},
     };
 }

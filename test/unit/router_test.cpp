@@ -405,3 +405,15 @@ TEST_CASE("every received frame ends in exactly one counter", "[router]") {
     CHECK(fx.stats.consumed.read() == 1);
     CHECK(fx.stats.fwd_pkts.read() == 10);
 }
+
+TEST_CASE("loop durations fall in power-of-two microsecond buckets", "[counters]") {
+    CHECK(loop_time_bucket(0) == 0);
+    CHECK(loop_time_bucket(1) == 1);
+    CHECK(loop_time_bucket(2) == 2);
+    CHECK(loop_time_bucket(3) == 2);
+    CHECK(loop_time_bucket(4) == 3);
+    CHECK(loop_time_bucket(100) == 7);   // [64, 128) us
+    CHECK(loop_time_bucket(16'383) == 14);
+    CHECK(loop_time_bucket(16'384) == 15);
+    CHECK(loop_time_bucket(~0ull) == 15);
+}
