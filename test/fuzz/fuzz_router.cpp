@@ -79,28 +79,14 @@ struct tables {
 };
 
 /// One worker's state, fresh for every input so that runs are reproducible.
-struct worker {
-    std::vector<dp::conn_entry> mem;
-    dp::conn_table table;
-    std::vector<dp::wrr_state> wrr;
-    dp::worker_stats stats;
-    std::vector<dp::node_stats> nstats;
-    std::vector<dp::service_stats> sstats;
-    dp::router router;
-
-    explicit worker(const dp::snapshot& s)
-        : mem(dp::conn_table::slots_for(max_conns)),
-          table(mem, max_conns),
-          wrr(s.services.size()),
-          nstats(s.nodes.size()),
-          sstats(s.services.size()),
-          router(dp::router_state{table, wrr, stats, nstats, sstats}) {}
+struct worker : test::test_worker {
+    explicit worker(const dp::snapshot& s) : test_worker(max_conns, s.services.size(), s.nodes.size()) {}
 
     /// Per node slot: gauges == entries in that state; hence size == sum.
     void check_table() const {
         std::vector<std::uint64_t> active(nstats.size()), fin(nstats.size());
         std::uint64_t entries = 0;
-        for (const auto& e : mem) {
+        for (const auto& e : table_mem) {
             if (e.state == dp::conn_state::empty) continue;
             ++entries;
             if (e.node >= nstats.size()) fail("a table entry names a node slot past the snapshot");

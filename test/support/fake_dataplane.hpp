@@ -7,27 +7,13 @@
 
 #include "dataplane/dp_adapter.hpp"
 #include "frames.hpp"
+#include "test_worker.hpp"
 
 namespace cg::test {
 
 class fake_dataplane final : public dp::dp_adapter {
 public:
-    struct worker {
-        std::vector<dp::conn_entry> mem;
-        dp::conn_table table;
-        std::vector<dp::wrr_state> wrr;
-        dp::worker_stats stats{};
-        std::vector<dp::node_stats> nodes;
-        std::vector<dp::service_stats> services;
-        dp::router router;
-        worker(std::uint32_t conns, std::uint32_t services_n, std::uint32_t nodes_n)
-            : mem(dp::conn_table::slots_for(conns)),
-              table(mem, conns),
-              wrr(services_n),
-              nodes(nodes_n),
-              services(services_n),
-              router(dp::router_state{table, wrr, stats, nodes, services}) {}
-    };
+    using worker = test_worker;
 
     fake_dataplane(std::size_t workers, std::uint32_t conns, std::uint32_t services, std::uint32_t nodes) {
         for (std::size_t i = 0; i < workers; ++i) _workers.push_back(std::make_unique<worker>(conns, services, nodes));
@@ -40,8 +26,8 @@ public:
     const dp::snapshot& current() const override { return *_snap; }
     std::size_t worker_count() const override { return _workers.size(); }
     const dp::worker_stats& stats(std::size_t w) const override { return _workers[w]->stats; }
-    std::span<const dp::node_stats> nodes(std::size_t w) const override { return _workers[w]->nodes; }
-    std::span<const dp::service_stats> services(std::size_t w) const override { return _workers[w]->services; }
+    std::span<const dp::node_stats> nodes(std::size_t w) const override { return _workers[w]->nstats; }
+    std::span<const dp::service_stats> services(std::size_t w) const override { return _workers[w]->sstats; }
     bool run_on_worker(std::size_t w, std::shared_ptr<dp::worker_job> job, std::chrono::milliseconds) override {
         dp::run_job(*job, _workers[w]->router, *_snap, now);
         return true;

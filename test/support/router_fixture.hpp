@@ -11,6 +11,7 @@
 #include "dataplane/slot_map.hpp"
 #include "dataplane/snapshot_builder.hpp"
 #include "frames.hpp"
+#include "test_worker.hpp"
 
 namespace cg::test {
 
@@ -22,7 +23,7 @@ inline constexpr common::ipv4_addr client_ip = 0xc6120a01;  // 198.18.10.1
 inline common::ipv4_addr node_ip(int i) { return 0xc6120000u + 10 + i; }  // 198.18.0.1i
 inline common::mac_addr node_mac(int i) { return {{0x02, 0, 0, 0, 0x01, static_cast<std::uint8_t>(i)}}; }
 
-struct router_fixture {
+struct router_fixture : test_worker {
     static constexpr std::uint32_t stale_ms = 10'000;
     static constexpr std::uint32_t fin_ms = 3'000;
 
@@ -33,21 +34,7 @@ struct router_fixture {
     std::unique_ptr<dp::snapshot> snap;
     std::uint64_t generation = 0;
 
-    std::vector<dp::conn_entry> table_mem;
-    dp::conn_table table;
-    std::vector<dp::wrr_state> wrr;
-    dp::worker_stats stats;
-    std::vector<dp::node_stats> nstats;
-    std::vector<dp::service_stats> sstats;
-    dp::router router;
-
-    explicit router_fixture(std::uint32_t max_conns = 1000)
-        : table_mem(dp::conn_table::slots_for(max_conns)),
-          table(table_mem, max_conns),
-          wrr(16),
-          nstats(64),
-          sstats(16),
-          router(dp::router_state{table, wrr, stats, nstats, sstats}) {
+    explicit router_fixture(std::uint32_t max_conns = 1000) : test_worker(max_conns, 16, 64) {
         common::cluster_cfg c;
         c.name = "web";
         c.address = vip;
