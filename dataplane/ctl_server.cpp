@@ -22,9 +22,14 @@ using stream = asio::local::stream_protocol;
 namespace {
 
 /// A socket file nobody answers on is left over from a crash: remove it.
-/// One somebody answers on belongs to a running gatewayd: refuse.
+/// One somebody answers on belongs to a running gatewayd: refuse. Anything
+/// else at that path is not ours to remove.
 void claim_path(asio::io_context& io, const std::string& path) {
-    if (!std::filesystem::exists(path)) return;
+    std::error_code fs_ec;
+    const auto st = std::filesystem::symlink_status(path, fs_ec);
+    if (!std::filesystem::exists(st)) return;
+    if (!std::filesystem::is_socket(st))
+        throw std::runtime_error(fmt::format("control socket {}: the path exists and is not a socket", path));
     boost::system::error_code ec;
     stream::socket probe(io);
     probe.connect(stream::endpoint(path), ec);

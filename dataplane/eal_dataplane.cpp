@@ -41,10 +41,8 @@ std::uint64_t mbufs_needed(const common::gateway_cfg& cfg, std::uint16_t queues)
     return n;
 }
 
-template <class T>
-int launch(void* arg) {
-    auto* a = static_cast<std::pair<T*, const std::atomic<bool>*>*>(arg);
-    a->first->run(*a->second);
+int run_lcore_task(void* task) {
+    (*static_cast<std::function<void()>*>(task))();
     return 0;
 }
 
@@ -116,26 +114,22 @@ std::vector<port_binding> eal_dataplane::bindings() const {
 }
 
 void eal_dataplane::start() {
-    // The launch arguments must outlive the lcores: kept in a static list.
-    static std::list<std::pair<worker*, const std::atomic<bool>*>> worker_args;
-    static std::list<std::pair<dispatcher*, const std::atomic<bool>*>> dispatch_args;
-    for (std::size_t i = 0; i < _workers.size(); ++i) {
-        auto& arg = worker_args.emplace_back(_workers[i].get(), &_stop);
-        if (rte_eal_remote_launch(launch<worker>, &arg, _cfg.lcores.workers[i]) != 0)
-            throw std::runtime_error(fmt::format("cannot launch worker {} on lcore {}", i, _cfg.lcores.workers[i]));
-    }
-    if (_dispatcher) {
-        auto& arg = dispatch_args.emplace_back(_dispatcher.get(), &_stop);
-        if (rte_eal_remote_launch(launch<dispatcher>, &arg, *_cfg.lcores.dispatch) != 0)
-            throw std::runtime_error(fmt::format("cannot launch the dispatch lcore {}", *_cfg.lcores.dispatch));
-    }
-    _started = true;
+    auto launch = [this](std::function<void()> task, unsigned lcore, const std::string& what) {
+        auto& t = _lcore_tasks.emplace_back(std::move(task));
+        if (rte_eal_remote_launch(run_lcore_task, &t, lcore) != 0)
+            throw std::runtime_error(fmt::format("cannot launch {} on lcore {}", what, lcore));
+        _started = true;  // from the first launch on, stop() must join
+    };
+    for (std::size_t i = 0; i < _workers.size(); ++i)
+        launch([w = _workers[i].get(), this] { w->run(_stop); }, _cfg.lcores.workers[i], fmt::format("worker {}", i));
+    if (_dispatcher) launch([this] { _dispatcher->run(_stop); }, *_cfg.lcores.dispatch, "the dispatch lcore");
 }
 
 void eal_dataplane::stop() noexcept {
     if (!_started) return;
     _stop.store(true);
     rte_eal_mp_wait_lcore();
+    _lcore_tasks.clear();
     _started = false;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,8 @@ private:
     std::unique_ptr<dispatcher> _dispatcher;
     std::atomic<bool> _stop{false};
     bool _started = false;
+    /// What each launched lcore runs; lives until stop() has joined them.
+    std::list<std::function<void()>> _lcore_tasks;
     std::vector<std::shared_ptr<worker_job>> _abandoned;  ///< jobs that timed out: kept until done
 };
 

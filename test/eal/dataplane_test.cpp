@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -417,4 +418,15 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
     loop.join();
     server.reset();
     CHECK_FALSE(std::filesystem::exists(path));
+
+    // A control_socket path that holds something else is refused, untouched.
+    const std::string file = fmt::format("/tmp/cg-ealtest-{}.notasocket", getpid());
+    std::ofstream(file) << "precious";
+    boost::asio::io_context io2;
+    CHECK_THROWS_WITH(dp::ctl_server(io2, file, h.controller()), Catch::Contains("exists and is not a socket"));
+    std::ifstream kept(file);
+    std::string text;
+    kept >> text;
+    CHECK(text == "precious");
+    std::filesystem::remove(file);
 }
