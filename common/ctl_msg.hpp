@@ -22,6 +22,7 @@
 
 #include "flow_key.hpp"
 #include "net_types.hpp"
+#include "wire_fields.hpp"
 
 namespace cg::common::api {
 
@@ -30,10 +31,6 @@ inline constexpr std::uint16_t protocol_version = 1;
 inline constexpr std::size_t header_size = 16;
 inline constexpr std::uint32_t max_payload = 16u << 20;
 inline constexpr std::uint16_t reply_type_base = 0x8000;
-
-// Each message lists its fields once, in visit(); the codec walks them.
-#define CG_FIELDS(...) \
-    template <class Self, class F> static void visit([[maybe_unused]] Self& s, F&& f) { f(__VA_ARGS__); }
 
 struct named_count {
     std::string name;
@@ -220,8 +217,6 @@ struct simulate_rep {
     std::string detail;
     CG_FIELDS(s.verdict, s.node, s.worker, s.state, s.detail)
 };
-
-#undef CG_FIELDS
 
 using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cluster_req, add_port_req,
                              del_port_req, add_node_req, del_node_req, set_node_req, show_stats_req,

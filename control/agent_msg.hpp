@@ -1,0 +1,124 @@
+// What nodeagent and controld say to each other (SPEC 4.2, room for 5.3):
+// UDP datagrams, versioned, authenticated with HMAC-SHA256 under a key both
+// sides read from a file.
+//
+//   datagram = header payload mac
+//   header   = magic u32 "CGA1" | version u16 | type u16 | sender u32 (IPv4)
+//              | seq u64 | sent_ms u64 (sender's wall clock) | length u16
+//   payload  = the message's fields (common/wire_codec.hpp)
+//   mac      = HMAC-SHA256(key, header payload), 32 bytes
+//
+// The MAC is checked before a byte of the payload is parsed. A receiver
+// accepts from a sender only a seq above the last it accepted, and only a
+// sent_ms within its clock skew: a copied datagram sent again is refused.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/net_types.hpp"
+#include "common/wire_fields.hpp"
+
+namespace cg::control::agent {
+
+inline constexpr std::uint32_t magic = 0x31414743;  // "CGA1" read as little-endian u32
+inline constexpr std::uint16_t version = 1;
+inline constexpr std::size_t header_size = 30;
+inline constexpr std::size_t mac_size = 32;
+inline constexpr std::size_t max_datagram = 1400;  // fits one Ethernet frame
+inline constexpr std::size_t min_key_size = 16;
+
+/// A node's host figures (SPEC 4.2). Higher = busier, each a level.
+struct host_report {
+    double load1 = 0;     ///< 1-minute load average divided by the CPU count
+    double cpu_busy = 0;  ///< 0..1, share of CPU time not idle since the last report
+    double mem_used = 0;  ///< 0..1, 1 - MemAvailable / MemTotal
+    double sock_mem = 0;  ///< 0..1, TCP+UDP socket buffer pages over the kernel's tcp_mem pressure limit
+    std::optional<double> script;  ///< the configured script's number
+    CG_FIELDS(s.load1, s.cpu_busy, s.mem_used, s.sock_mem, s.script)
+};
+
+/// Reserved for the takeover (SPEC 5.3): a gateway asks an agent for the
+/// connections its node holds to a cluster address. Decoded and counted
+/// today; answered when the takeover lands.
+struct shadow_query {
+    std::uint64_t query = 0;
+    common::ipv4_addr vip = 0;
+    CG_FIELDS(s.query, s.vip)
+};
+
+using message = std::variant<host_report, shadow_query>;  ///< type = index + 1
+
+struct envelope {
+    common::ipv4_addr sender = 0;  ///< the node (or gateway) the sender says it is
+    std::uint64_t seq = 0;
+    std::uint64_t sent_ms = 0;
+    message body;
+};
+
+/// Why a datagram was refused: each has a counter.
+enum class refusal : std::uint8_t {
+    truncated,     ///< shorter than a header and a MAC, or than its length says
+    bad_magic,
+    bad_version,
+    bad_mac,       ///< wrong key, or changed on the way
+    malformed,     ///< authentic but its payload does not decode
+    unknown_type,
+    unknown_peer,  ///< not a configured node, or not from the address it names
+    replayed,      ///< seq not above the last accepted from that sender
+    clock_skew,    ///< sent_ms too far from the receiver's clock
+};
+inline constexpr std::size_t refusal_count = 9;
+std::string_view refusal_name(refusal r);
+
+struct refused {
+    refusal why;
+    std::string detail;
+};
+
+using key = std::vector<std::uint8_t>;
+
+/// Reads a key file: its bytes, surrounding whitespace trimmed. Throws
+/// std::runtime_error when unreadable or shorter than min_key_size.
+key load_key(const std::string& path);
+
+std::vector<std::uint8_t> seal(const envelope& e, const key& k);
+
+/// Checks framing and MAC, then decodes. Stateless: replay and peer checks
+/// are the receiver's (below).
+std::variant<envelope, refused> open(std::span<const std::uint8_t> datagram, const key& k);
+
+/// The receiving side's memory: who may speak, the last seq of each, and a
+/// counter per refusal.
+class receiver {
+public:
+    receiver(key k, std::uint64_t max_skew_ms) : _key(std::move(k)), _max_skew_ms(max_skew_ms) {}
+
+    void allow(common::ipv4_addr peer) { _peers.try_emplace(peer, 0); }
+    void forget(common::ipv4_addr peer) { _peers.erase(peer); }
+
+    /// The message if it is authentic, fresh and from a known peer whose
+    /// address it came from; else the refusal (counted).
+    std::variant<envelope, refused> accept(std::span<const std::uint8_t> datagram, common::ipv4_addr source,
+                                           std::uint64_t now_ms);
+
+    std::uint64_t count(refusal r) const { return _refused[static_cast<std::size_t>(r)]; }
+    std::uint64_t accepted() const { return _accepted; }
+
+private:
+    refused note(refused r);
+    key _key;
+    std::uint64_t _max_skew_ms;
+    std::map<common::ipv4_addr, std::uint64_t> _peers;  // last accepted seq
+    std::array<std::uint64_t, refusal_count> _refused{};
+    std::uint64_t _accepted = 0;
+};
+
+}  // namespace cg::control::agent
