@@ -99,6 +99,76 @@ struct eal_cfg {
     friend bool operator==(const eal_cfg&, const eal_cfg&) = default;
 };
 
+/// controld's manager (SPEC 4): how it measures nodes and moves weights.
+/// gatewayd reads and ignores this part. docs/weights.md explains the numbers.
+struct importance_cfg {  ///< w[i] of SPEC 4.6 per metric; 0 = off
+    double conns = 1;        ///< active connections per node (per weight)
+    double conn_rate = 0;    ///< new connections per second (per weight)
+    double answer_time = 1;  ///< probe answer time (level)
+    double load = 0, cpu = 0, memory = 0, sockets = 0, script = 0;  ///< node agents' host figures (levels)
+    friend bool operator==(const importance_cfg&, const importance_cfg&) = default;
+};
+
+enum class probe_kind : std::uint8_t { tcp, http };
+
+/// A forward metric (SPEC 4.3): every node of one cluster port is probed.
+struct probe_cfg {
+    ipv4_addr cluster = 0;
+    l4_proto protocol = l4_proto::tcp;
+    std::uint16_t port = 0;               ///< the cluster port (service) whose nodes are probed
+    probe_kind type = probe_kind::tcp;
+    std::optional<std::uint16_t> target;  ///< the node's port to probe; default: `port`
+    std::string path = "/";               ///< http: the GET target
+    std::uint16_t expect = 200;           ///< http: the status that counts as an answer
+    millis interval{1000};
+    millis timeout{500};
+    friend bool operator==(const probe_cfg&, const probe_cfg&) = default;
+};
+
+/// "These nodes take no new connections between from and to" (SPEC 4.4),
+/// local time of day; a window may wrap past midnight.
+struct rule_cfg {
+    std::string name;
+    std::vector<ipv4_addr> nodes;
+    std::uint16_t from = 0, to = 0;  ///< minutes after midnight
+    friend bool operator==(const rule_cfg&, const rule_cfg&) = default;
+};
+
+/// A user metric (SPEC 4.4): a command run per node ({node} replaced by its
+/// address) whose output is a number, a level.
+struct user_metric_cfg {
+    std::string name;
+    std::string command;
+    millis interval{5000};
+    millis timeout{2000};
+    double importance = 1;
+    friend bool operator==(const user_metric_cfg&, const user_metric_cfg&) = default;
+};
+
+struct agents_cfg {
+    std::string listen;    ///< address:port where controld takes node reports (UDP)
+    std::string key_file;  ///< the HMAC key both sides read
+    millis stale{3000};    ///< no report for this long: the node takes no new connections (SPEC 4.2)
+    millis max_skew{30000};
+    friend bool operator==(const agents_cfg&, const agents_cfg&) = default;
+};
+
+struct manager_cfg {
+    std::string gatewayd;        ///< the program controld starts; default: gatewayd beside controld
+    std::string control_socket;  ///< controld's own; default /run/clustergate/<gateway.name>-controld.sock
+    std::string prometheus = "127.0.0.1:9650";  ///< text metrics endpoint; empty = off
+    millis period{1000};         ///< counter reading and weight computing period (SPEC 4.1, 4.7)
+    double smoothing = 4;        ///< SF >= 1
+    double threshold = 0.05;     ///< share of the total weight that must move before a push
+    double min_weight = 1;
+    importance_cfg importance;
+    std::optional<agents_cfg> agents;
+    std::vector<probe_cfg> probes;
+    std::vector<rule_cfg> rules;
+    std::vector<user_metric_cfg> metrics;
+    friend bool operator==(const manager_cfg&, const manager_cfg&) = default;
+};
+
 struct gateway_cfg {
     std::string name = "gw";
     std::string control_socket;  ///< default /run/clustergate/<name>.sock
@@ -109,6 +179,7 @@ struct gateway_cfg {
     table_cfg tables;
     timer_cfg timers;
     std::vector<cluster_cfg> clusters;
+    manager_cfg manager;
     friend bool operator==(const gateway_cfg&, const gateway_cfg&) = default;
 };
 

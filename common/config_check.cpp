@@ -302,4 +302,69 @@ std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::stri
     return out.take();
 }
 
+std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::string& where) {
+    collector out(where);
+    const manager_cfg& m = cfg.manager;
+    out.timeout("manager.period", m.period, millis{10});
+    if (m.smoothing < 1) out.add("manager.smoothing", fmt::format("must be 1 or more (1: no smoothing), got {}", m.smoothing));
+    if (m.threshold > 1) out.add("manager.threshold", fmt::format("is a share of the total weight, 0..1, got {}", m.threshold));
+    if (m.min_weight > max_weight_bound)
+        out.add("manager.min_weight", fmt::format("must be at most {}, got {}", max_weight_bound, m.min_weight));
+    if (!m.prometheus.empty() && !parse_endpoint(m.prometheus))
+        out.add("manager.prometheus", fmt::format("expected address:port such as 127.0.0.1:9650, or empty, got '{}'",
+                                                  m.prometheus));
+    if (m.agents) {
+        if (!parse_endpoint(m.agents->listen))
+            out.add("manager.agents.listen",
+                    fmt::format("expected address:port such as 198.18.0.2:9651, got '{}'", m.agents->listen));
+        out.timeout("manager.agents.stale", m.agents->stale, millis{10});
+        out.timeout("manager.agents.max_skew", m.agents->max_skew);
+    }
+    std::set<ipv4_addr> nodes;
+    for (const cluster_cfg& c : cfg.clusters)
+        for (const service_cfg& s : c.ports)
+            for (const node_cfg& n : s.nodes) nodes.insert(n.address);
+    for (std::size_t i = 0; i < m.probes.size(); ++i) {
+        const probe_cfg& p = m.probes[i];
+        const std::string key = fmt::format("manager.probes[{}]", i);
+        const bool exists = std::any_of(cfg.clusters.begin(), cfg.clusters.end(), [&](const cluster_cfg& c) {
+            return c.address == p.cluster && std::any_of(c.ports.begin(), c.ports.end(), [&](const service_cfg& s) {
+                       return s.port == p.port && s.protocol == p.protocol;
+                   });
+        });
+        if (!exists)
+            out.add(key + ".port", fmt::format("{} {}/{} is not a cluster port of this gateway", format_ipv4(p.cluster),
+                                               proto_name(p.protocol), p.port));
+        if (p.protocol != l4_proto::tcp)
+            out.add(key + ".protocol", "probes connect with TCP: the cluster port must be tcp");
+        out.timeout(key + ".interval", p.interval, millis{10});
+        out.timeout(key + ".timeout", p.timeout);
+        if (p.timeout > p.interval)
+            out.add(key + ".timeout", fmt::format("{} is longer than the interval {}", format_duration(p.timeout),
+                                                  format_duration(p.interval)));
+        if (p.type == probe_kind::http && (p.path.empty() || p.path.front() != '/'))
+            out.add(key + ".path", fmt::format("must start with /, got '{}'", p.path));
+    }
+    std::set<std::string> names;
+    for (const rule_cfg& r : m.rules) {
+        const std::string key = fmt::format("manager.rules[{}]", r.name);
+        if (!names.insert(r.name).second) out.add(key + ".name", fmt::format("rule name '{}' is used twice", r.name));
+        if (r.from == r.to) out.add(key + ".to", "the window is empty: from and to are the same time");
+        for (ipv4_addr a : r.nodes)
+            if (!nodes.contains(a)) out.add(key + ".nodes", fmt::format("{} is not a node of any cluster", format_ipv4(a)));
+    }
+    names.clear();
+    for (const user_metric_cfg& u : m.metrics) {
+        const std::string key = fmt::format("manager.metrics[{}]", u.name);
+        if (!names.insert(u.name).second) out.add(key + ".name", fmt::format("metric name '{}' is used twice", u.name));
+        if (u.command.empty()) out.add(key + ".command", "must not be empty");
+        out.timeout(key + ".interval", u.interval, millis{10});
+        out.timeout(key + ".timeout", u.timeout);
+        if (u.timeout > u.interval)
+            out.add(key + ".timeout", fmt::format("{} is longer than the interval {}", format_duration(u.timeout),
+                                                  format_duration(u.interval)));
+    }
+    return out.take();
+}
+
 }  // namespace cg::common

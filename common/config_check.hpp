@@ -33,4 +33,8 @@ std::vector<config_error> check_static(const gateway_cfg& cfg, const std::string
 /// possible; slot limits (tables.services, tables.nodes) respected.
 std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::string& where);
 
+/// controld's manager section against the clusters: parameter ranges,
+/// probes of cluster ports that exist, rules naming known nodes, endpoints.
+std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::string& where);
+
 }  // namespace cg::common

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -72,6 +73,29 @@ std::optional<T> to_uint(std::string_view s) {
 
 std::optional<std::string> as_text(std::string_view s) { return std::string(s); }
 
+std::optional<double> to_real(std::string_view s) {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v) || v < 0) return std::nullopt;
+    return v;
+}
+
+/// "HH:MM" -> minutes after midnight.
+std::optional<std::uint16_t> to_time_of_day(std::string_view s) {
+    const auto colon = s.find(':');
+    if (colon == std::string_view::npos || s.size() - colon != 3) return std::nullopt;
+    const auto h = to_uint<unsigned>(s.substr(0, colon));
+    const auto m = to_uint<unsigned>(s.substr(colon + 1));
+    if (!h || !m || *h > 23 || *m > 59) return std::nullopt;
+    return static_cast<std::uint16_t>(*h * 60 + *m);
+}
+
+std::optional<probe_kind> to_probe_kind(std::string_view s) {
+    if (s == "tcp") return probe_kind::tcp;
+    if (s == "http") return probe_kind::http;
+    return std::nullopt;
+}
+
 std::optional<bool> to_bool(std::string_view s) {
     if (s == "true") return true;
     if (s == "false") return false;
@@ -124,18 +148,24 @@ public:
                                section("timers", &loader::read_timers),
                                // After ports and timers: it takes its defaults from them.
                                section("clusters", &loader::read_clusters),
+                               section("manager", &loader::read_manager),
                            });
         if (_cfg.control_socket.empty()) {
             _cfg.control_socket = fmt::format("/run/clustergate/{}.sock", _cfg.name);
             inherit("gateway.control_socket", "gateway.name", "/run/clustergate/<gateway.name>.sock");
         }
+        if (_cfg.manager.control_socket.empty()) {
+            _cfg.manager.control_socket = fmt::format("/run/clustergate/{}-controld.sock", _cfg.name);
+            inherit("manager.control_socket", "gateway.name", "/run/clustergate/<gateway.name>-controld.sock");
+        }
     }
 
     load_result finish() {
         std::vector<config_error> checked = check_static(_cfg, _file);
-        std::vector<config_error> clusters = check_clusters(_cfg, _file);
-        checked.insert(checked.end(), std::make_move_iterator(clusters.begin()),
-                       std::make_move_iterator(clusters.end()));
+        for (auto* check : {&check_clusters, &check_manager}) {
+            std::vector<config_error> more = check(_cfg, _file);
+            checked.insert(checked.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+        }
         std::set<std::string> checked_keys;
         for (const config_error& e : checked) checked_keys.insert(e.key);
         for (config_error& e : checked) {
@@ -321,6 +351,22 @@ private:
         return parsed<l4_proto>(v, key, "tcp or udp", parse_proto);
     }
 
+    std::optional<double> read_real(const YAML::Node& v, const std::string& key) {
+        return parsed<double>(v, key, "a number, 0 or more, such as 0.5", to_real);
+    }
+
+    std::optional<std::uint16_t> read_time_of_day(const YAML::Node& v, const std::string& key) {
+        return parsed<std::uint16_t>(v, key, "a time of day HH:MM such as 02:00", to_time_of_day);
+    }
+
+    std::optional<probe_kind> read_probe_kind(const YAML::Node& v, const std::string& key) {
+        return parsed<probe_kind>(v, key, "tcp or http", to_probe_kind);
+    }
+
+    std::optional<std::vector<ipv4_addr>> read_addresses(const YAML::Node& v, const std::string& key) {
+        return read_list(v, key, &loader::read_ipv4);
+    }
+
     /// All or nothing: a list with a bad item leaves the default in place.
     template <class T>
     std::optional<std::vector<T>> read_list(const YAML::Node& list, const std::string& key, value_reader<T> read) {
@@ -489,6 +535,87 @@ private:
                                                  });
             if (!given.contains("port") && _cfg.ports.size() == 1) n.port = _cfg.ports.front().name;
             if (label) out.push_back(std::move(n));
+        });
+    }
+
+    void read_manager(const YAML::Node& v, const std::string& key) {
+        manager_cfg& m = _cfg.manager;
+        importance_cfg& w = m.importance;
+        read_map(v, key, {
+            set("gatewayd", m.gatewayd, &loader::read_string),
+            set("control_socket", m.control_socket, &loader::read_string),
+            set("prometheus", m.prometheus, &loader::read_string),
+            set("period", m.period, &loader::read_millis),
+            set("smoothing", m.smoothing, &loader::read_real),
+            set("threshold", m.threshold, &loader::read_real),
+            set("min_weight", m.min_weight, &loader::read_real),
+            {"importance", [&](const YAML::Node& iv, const std::string& ik) {
+                 read_map(iv, ik, {
+                     set("conns", w.conns, &loader::read_real),
+                     set("conn_rate", w.conn_rate, &loader::read_real),
+                     set("answer_time", w.answer_time, &loader::read_real),
+                     set("load", w.load, &loader::read_real),
+                     set("cpu", w.cpu, &loader::read_real),
+                     set("memory", w.memory, &loader::read_real),
+                     set("sockets", w.sockets, &loader::read_real),
+                     set("script", w.script, &loader::read_real),
+                 });
+             }},
+            {"agents", [&](const YAML::Node& av, const std::string& ak) {
+                 agents_cfg a;
+                 read_map(av, ak, {
+                     must(set("listen", a.listen, &loader::read_string)),
+                     must(set("key_file", a.key_file, &loader::read_string)),
+                     set("stale", a.stale, &loader::read_millis),
+                     set("max_skew", a.max_skew, &loader::read_millis),
+                 });
+                 m.agents = std::move(a);
+             }},
+            {"probes", [&](const YAML::Node& list, const std::string& lk) {
+                 for_each_item(list, lk, [&](const YAML::Node& item, std::size_t i) {
+                     probe_cfg p;
+                     const std::string k = element_key(lk, item, std::nullopt, i);
+                     read_map(item, k, {
+                         must(set("cluster", p.cluster, &loader::read_ipv4)),
+                         must(set("port", p.port, &loader::read_uint<std::uint16_t>)),
+                         set("protocol", p.protocol, &loader::read_proto),
+                         set("type", p.type, &loader::read_probe_kind),
+                         set("target", p.target, &loader::read_uint<std::uint16_t>),
+                         set("path", p.path, &loader::read_string),
+                         set("expect", p.expect, &loader::read_uint<std::uint16_t>),
+                         set("interval", p.interval, &loader::read_millis),
+                         set("timeout", p.timeout, &loader::read_millis),
+                     });
+                     m.probes.push_back(std::move(p));
+                 });
+             }},
+            {"rules", [&](const YAML::Node& list, const std::string& lk) {
+                 for_each_item(list, lk, [&](const YAML::Node& item, std::size_t i) {
+                     rule_cfg r;
+                     const std::string k = element_key(lk, item, peek(item, "name", as_text), i);
+                     read_map(item, k, {
+                         must(set("name", r.name, &loader::read_string)),
+                         must(set("nodes", r.nodes, &loader::read_addresses)),
+                         must(set("from", r.from, &loader::read_time_of_day)),
+                         must(set("to", r.to, &loader::read_time_of_day)),
+                     });
+                     m.rules.push_back(std::move(r));
+                 });
+             }},
+            {"metrics", [&](const YAML::Node& list, const std::string& lk) {
+                 for_each_item(list, lk, [&](const YAML::Node& item, std::size_t i) {
+                     user_metric_cfg u;
+                     const std::string k = element_key(lk, item, peek(item, "name", as_text), i);
+                     read_map(item, k, {
+                         must(set("name", u.name, &loader::read_string)),
+                         must(set("command", u.command, &loader::read_string)),
+                         set("interval", u.interval, &loader::read_millis),
+                         set("timeout", u.timeout, &loader::read_millis),
+                         set("importance", u.importance, &loader::read_real),
+                     });
+                     m.metrics.push_back(std::move(u));
+                 });
+             }},
         });
     }
 

@@ -25,6 +25,18 @@ std::optional<ipv4_addr> parse_ipv4(std::string_view s) {
     return out;
 }
 
+std::optional<endpoint> parse_endpoint(std::string_view s) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const auto address = parse_ipv4(s.substr(0, colon));
+    const std::string_view digits = s.substr(colon + 1);
+    std::uint16_t port = 0;
+    const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (!address || digits.empty() || ec != std::errc{} || p != digits.data() + digits.size() || port == 0)
+        return std::nullopt;
+    return endpoint{*address, port};
+}
+
 std::string format_ipv4(ipv4_addr a) {
     return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 }

@@ -27,6 +27,14 @@ enum class l4_proto : std::uint8_t { tcp = 6, udp = 17 };
 std::optional<ipv4_addr> parse_ipv4(std::string_view s);
 std::string format_ipv4(ipv4_addr a);
 
+struct endpoint {
+    ipv4_addr address = 0;
+    std::uint16_t port = 0;
+    friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+/// "198.18.0.2:9651". Returns nullopt otherwise (port 0 included).
+std::optional<endpoint> parse_endpoint(std::string_view s);
+
 /// Parses "02:00:00:00:00:0a" (also '-' as separator). Returns nullopt otherwise.
 std::optional<mac_addr> parse_mac(std::string_view s);
 std::string format_mac(const mac_addr& m);

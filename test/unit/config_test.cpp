@@ -139,7 +139,82 @@ clusters:
     expected.timers = {10s, 40s, 1h, 5s};
     const node_cfg node{0xc612000b, mac_addr{{2, 0, 0, 0, 0, 0x11}}, 7, 8, "lan", true};
     expected.clusters = {{"web", 0xc6120064, {{l4_proto::udp, 8080, 20s, 1min, 2h, 50, {node}}}}};
+    expected.manager.control_socket = "/run/clustergate/gw-b-controld.sock";
     CHECK(r.cfg == expected);
+}
+
+TEST_CASE("every key of the manager section lands in the model", "[config][manager]") {
+    const auto r = parse_config(in_node("weight: 30") + R"(
+manager:
+  gatewayd: /opt/cg/gatewayd
+  control_socket: /tmp/ctl.sock
+  prometheus: 127.0.0.1:9999
+  period: 500ms
+  smoothing: 2.5
+  threshold: 0.1
+  min_weight: 2
+  importance: {conns: 2, conn_rate: 0.5, answer_time: 3, load: 1, cpu: 0.25, memory: 0.125, sockets: 4, script: 5}
+  agents: {listen: 198.18.0.2:9651, key_file: /etc/cg/agent.key, stale: 2s, max_skew: 10s}
+  probes:
+    - {cluster: 198.18.0.100, port: 80, type: http, target: 8080, path: /health, expect: 204, interval: 2s, timeout: 300ms}
+    - {cluster: 198.18.0.100, port: 80}
+  rules:
+    - {name: backup, nodes: [198.18.0.11], from: "23:30", to: "01:15"}
+  metrics:
+    - {name: queue, command: "echo 3", interval: 10s, timeout: 1s, importance: 0.5}
+)",
+                                "m.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    manager_cfg expected;
+    expected.gatewayd = "/opt/cg/gatewayd";
+    expected.control_socket = "/tmp/ctl.sock";
+    expected.prometheus = "127.0.0.1:9999";
+    expected.period = 500ms;
+    expected.smoothing = 2.5;
+    expected.threshold = 0.1;
+    expected.min_weight = 2;
+    expected.importance = {2, 0.5, 3, 1, 0.25, 0.125, 4, 5};
+    expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s};
+    expected.probes = {{0xc6120064, l4_proto::tcp, 80, probe_kind::http, 8080, "/health", 204, 2s, 300ms},
+                       {0xc6120064, l4_proto::tcp, 80, probe_kind::tcp, std::nullopt, "/", 200, 1s, 500ms}};
+    expected.rules = {{"backup", {0xc612000b}, 23 * 60 + 30, 75}};
+    expected.metrics = {{"queue", "echo 3", 10s, 1s, 0.5}};
+    CHECK(r.cfg.manager == expected);
+}
+
+TEST_CASE("the manager section's errors name the key and the reason", "[config][manager]") {
+    // Lines: the node is on line 11; manager: on 12; its first key on 13.
+    const std::string base = in_node("weight: 30") + "manager:\n";
+    const std::vector<error_case> cases{
+        {base + "  smoothing: 0.5\n", 13, "manager.smoothing", "1 or more"},
+        {base + "  smoothing: -1\n", 13, "manager.smoothing", "a number, 0 or more"},
+        {base + "  threshold: 2\n", 13, "manager.threshold", "0..1"},
+        {base + "  threshold: lots\n", 13, "manager.threshold", "a number"},
+        {base + "  period: 1ms\n", 13, "manager.period", "between"},
+        {base + "  prometheus: localhost\n", 13, "manager.prometheus", "address:port"},
+        {base + "  importance: {cpu: 1, gpu: 2}\n", 13, "manager.importance.gpu", "unknown key"},
+        {base + "  agents: {listen: 198.18.0.2:0, key_file: k}\n", 13, "manager.agents.listen", "address:port"},
+        {base + "  agents: {listen: 198.18.0.2:9651}\n", 13, "manager.agents.key_file", "required"},
+        {base + "  probes: [{cluster: 198.18.0.100, port: 81}]\n", 13, "manager.probes[0].port",
+         "not a cluster port"},
+        {base + "  probes: [{cluster: 198.18.0.100, port: 80, type: icmp}]\n", 13, "manager.probes[0].type",
+         "tcp or http"},
+        {base + "  probes: [{cluster: 198.18.0.100, port: 80, interval: 1s, timeout: 2s}]\n", 13,
+         "manager.probes[0].timeout", "longer than the interval"},
+        {base + "  probes: [{cluster: 198.18.0.100, port: 80, type: http, path: health}]\n", 13,
+         "manager.probes[0].path", "start with /"},
+        {base + "  rules: [{name: r, nodes: [198.18.0.99], from: '02:00', to: '03:00'}]\n", 13,
+         "manager.rules[r].nodes", "not a node"},
+        {base + "  rules: [{name: r, nodes: [198.18.0.11], from: '25:00', to: '03:00'}]\n", 13,
+         "manager.rules[r].from", "HH:MM"},
+        {base + "  rules: [{name: r, nodes: [198.18.0.11], from: '02:00', to: '02:00'}]\n", 13,
+         "manager.rules[r].to", "empty"},
+        {base + "  metrics: [{name: q, command: '', interval: 1s, timeout: 1s}]\n", 13, "manager.metrics[q].command", "empty"},
+        {base + "  metrics: [{name: q, command: x}, {name: q, command: y}]\n", 13, "manager.metrics[q].name",
+         "used twice"},
+    };
+    for (const error_case& c : cases) require_single_error(c);
 }
 
 TEST_CASE("defaults fill what a minimal file leaves out", "[config]") {
