@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,6 +19,7 @@
 
 #include "config_check.hpp"
 #include "duration.hpp"
+#include "number.hpp"
 
 namespace cg::common {
 
@@ -72,13 +72,6 @@ std::optional<T> to_uint(std::string_view s) {
 }
 
 std::optional<std::string> as_text(std::string_view s) { return std::string(s); }
-
-std::optional<double> to_real(std::string_view s) {
-    double v = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-    return v;
-}
 
 /// "HH:MM" -> minutes after midnight.
 std::optional<std::uint16_t> to_time_of_day(std::string_view s) {
@@ -352,7 +345,7 @@ private:
     }
 
     std::optional<double> read_real(const YAML::Node& v, const std::string& key) {
-        return parsed<double>(v, key, "a number, 0 or more, such as 0.5", to_real);
+        return parsed<double>(v, key, "a number, 0 or more, such as 0.5", parse_real);
     }
 
     std::optional<std::uint16_t> read_time_of_day(const YAML::Node& v, const std::string& key) {
