@@ -64,8 +64,9 @@ std::variant<reply, std::string> decode_reply(std::uint16_t type, std::span<cons
 std::string type_name(std::uint16_t type) {
     static const char* const requests[] = {"hello",    "show_tables", "add_cluster", "del_cluster", "add_port",
                                            "del_port", "add_node",    "del_node",    "set_node",    "show_stats",
-                                           "show_conns", "simulate",  "reload"};
-    static const char* const replies[] = {"ok", "error", "hello_reply", "tables", "stats", "conns", "simulate_reply"};
+                                           "show_conns", "simulate",  "reload",      "manager_show", "manager_set",
+                                           "manager_node"};
+    static const char* const replies[] = {"ok", "error", "hello_reply", "tables", "stats", "conns", "simulate_reply", "manager"};
     static_assert(std::size(requests) == std::variant_size_v<request>);
     static_assert(std::size(replies) == std::variant_size_v<reply>);
     if (type >= 1 && type <= std::size(requests)) return requests[type - 1];

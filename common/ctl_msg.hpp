@@ -115,6 +115,24 @@ struct reload_req {
     CG_FIELDS(s.path)
 };
 
+// ---- controld's manager (SPEC 4.5); gatewayd refuses these ---------------
+
+struct manager_show_req {
+    CG_FIELDS()
+};
+/// Sets one manager parameter: "smoothing", "importance.cpu", "probes.0.timeout"...
+struct manager_set_req {
+    std::string name, value;
+    CG_FIELDS(s.name, s.value)
+};
+/// A node's mode in every cluster port it serves.
+struct manager_node_req {
+    ipv4_addr node = 0;
+    std::uint8_t action = 0;  ///< 0 adapt, 1 quiesce, 2 fix
+    double weight = 0;        ///< fix: the weight
+    CG_FIELDS(s.node, s.action, s.weight)
+};
+
 // ---- replies ----------------------------------------------------------
 
 struct ok_rep {
@@ -218,10 +236,43 @@ struct simulate_rep {
     CG_FIELDS(s.verdict, s.node, s.worker, s.state, s.detail)
 };
 
+struct named_text {
+    std::string name, value;
+    CG_FIELDS(s.name, s.value)
+};
+struct manager_metric {
+    std::string name;
+    std::string kind;  ///< "level" or "per-weight"
+    double importance = 0;
+    CG_FIELDS(s.name, s.kind, s.importance)
+};
+struct manager_node {
+    ipv4_addr node = 0;
+    std::string mode;    ///< adaptive, quiesced, fixed
+    std::string blocks;  ///< "-" or probe,stale,rule
+    double weight = 0;   ///< the manager's real-valued weight
+    std::uint32_t sent = 0, dataplane = 0;
+    std::vector<std::optional<double>> metrics;  ///< in the order of manager_rep::metrics
+    CG_FIELDS(s.node, s.mode, s.blocks, s.weight, s.sent, s.dataplane, s.metrics)
+};
+struct manager_service {
+    service_ref svc;
+    std::vector<manager_node> nodes;
+    CG_FIELDS(s.svc, s.nodes)
+};
+struct manager_rep {
+    std::vector<named_text> params;       ///< every settable parameter and its value
+    std::vector<manager_metric> metrics;
+    std::vector<manager_service> services;
+    std::vector<named_count> counters;    ///< pushes, restarts, probes, agent refusals...
+    CG_FIELDS(s.params, s.metrics, s.services, s.counters)
+};
+
 using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cluster_req, add_port_req,
                              del_port_req, add_node_req, del_node_req, set_node_req, show_stats_req,
-                             show_conns_req, simulate_req, reload_req>;
-using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep>;
+                             show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
+                             manager_node_req>;
+using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep>;
 
 struct frame_header {
     std::uint32_t magic = frame_magic;

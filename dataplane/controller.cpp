@@ -271,4 +271,16 @@ api::reply controller::on(const api::reload_req& r) {
     return api::ok_rep{fmt::format("{} applied: {} clusters", path, _cfg.clusters.size())};
 }
 
+namespace {
+
+api::reply not_a_manager() {
+    throw refused("this is gatewayd: manager commands go to controld's socket (manager.control_socket)");
+}
+
+}  // namespace
+
+api::reply controller::on(const api::manager_show_req&) { return not_a_manager(); }
+api::reply controller::on(const api::manager_set_req&) { return not_a_manager(); }
+api::reply controller::on(const api::manager_node_req&) { return not_a_manager(); }
+
 }  // namespace cg::dp

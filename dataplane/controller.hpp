@@ -83,6 +83,10 @@ private:
     common::api::reply on(const common::api::show_stats_req& r);
     common::api::reply on(const common::api::show_conns_req& r);
     common::api::reply on(const common::api::simulate_req& r);
+    /// The manager's requests belong to controld.
+    common::api::reply on(const common::api::manager_show_req& r);
+    common::api::reply on(const common::api::manager_set_req& r);
+    common::api::reply on(const common::api::manager_node_req& r);
 
     /// Validates `next` as the new cluster tables, moves the slots, publishes.
     void apply(std::vector<common::cluster_cfg> next, const std::string& what);

@@ -29,9 +29,9 @@
 
 #include "common/cli/console.hpp"
 #include "common/config_load.hpp"
+#include "common/ctl_server.hpp"
 #include "common/log.hpp"
 #include "controller.hpp"
-#include "ctl_server.hpp"
 #include "eal_args.hpp"
 #include "eal_dataplane.hpp"
 #include "local_api.hpp"
@@ -124,7 +124,9 @@ int run(const options& o, const common::gateway_cfg& cfg) {
     if (rte_pdump_init() != 0) common::log::warn("packet capture (rte_pdump) unavailable: {}", rte_strerror(rte_errno));
 
     asio::io_context io;
-    dp::ctl_server server(io, o.socket.empty() ? cfg.control_socket : o.socket, ctl);
+    dp::local_api local(ctl);
+    common::ctl_server server(io, o.socket.empty() ? cfg.control_socket : o.socket, local,
+                              [&ctl] { ctl.count_bad_frame(); }, "gatewayd");
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (!ec) common::log::info("signal {}: stopping", sig);
@@ -135,7 +137,6 @@ int run(const options& o, const common::gateway_cfg& cfg) {
     terminal_guard term;
     std::optional<std::thread> console_thread;
     std::atomic<bool> console_done{false};
-    dp::local_api local(ctl);
     if (o.interactive) {
         console_thread.emplace([&] {
             cli::console con(local, "gatewayd> ", [] {});

@@ -75,6 +75,7 @@ public:
 std::vector<command> table_commands();  ///< clusters, ports, nodes (cmd_tables.cpp)
 std::vector<command> stats_commands();  ///< counters, ports, lcores (cmd_stats.cpp)
 std::vector<command> conn_commands();   ///< connections, simulate (cmd_conns.cpp)
+std::vector<command> manager_commands();  ///< controld's manager (cmd_manager.cpp)
 
 // ---- syntax ------------------------------------------------------------
 

@@ -166,6 +166,7 @@ console::console(common::api::api& api, std::string prompt, std::function<void()
     g.areas = {{"cluster tables", table_commands()},
                {"statistics", stats_commands()},
                {"connections", conn_commands()},
+               {"manager (controld)", manager_commands()},
                {"console", builtin_commands()}};
     for (const grammar::area& a : g.areas) {
         for (const command& c : a.commands) {

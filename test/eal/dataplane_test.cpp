@@ -17,9 +17,10 @@
 #include <unistd.h>
 
 #include "common/ctl_client.hpp"
+#include "common/ctl_server.hpp"
 #include "dataplane/arp_icmp.hpp"
 #include "dataplane/classify.hpp"
-#include "dataplane/ctl_server.hpp"
+#include "dataplane/local_api.hpp"
 #include "dataplane/wire.hpp"
 #include "dataplane/worker_job.hpp"
 #include "gateway_harness.hpp"
@@ -392,7 +393,9 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
     gateway_harness h(config("ealtest-d", "eth:net_ring_ring_d", "{main: 0, workers: [1]}"));
     const std::string path = fmt::format("/tmp/cg-ealtest-{}.sock", getpid());
     boost::asio::io_context io;
-    auto server = std::make_unique<dp::ctl_server>(io, path, h.controller());
+    dp::local_api local(h.controller());
+    auto server = std::make_unique<common::ctl_server>(io, path, local, [&] { h.controller().count_bad_frame(); },
+                                                       "gatewayd");
     std::thread loop([&] { io.run(); });
 
     {
@@ -436,7 +439,7 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
     const std::string file = fmt::format("/tmp/cg-ealtest-{}.notasocket", getpid());
     std::ofstream(file) << "precious";
     boost::asio::io_context io2;
-    CHECK_THROWS_WITH(dp::ctl_server(io2, file, h.controller()), Catch::Contains("exists and is not a socket"));
+    CHECK_THROWS_WITH(common::ctl_server(io2, file, local, [] {}, "gatewayd"), Catch::Contains("exists and is not a socket"));
     std::ifstream kept(file);
     std::string text;
     kept >> text;

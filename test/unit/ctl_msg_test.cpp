@@ -92,6 +92,29 @@ TEST_CASE("replies survive encode and decode, nested vectors included", "[api]")
     CHECK(e.details == std::vector<std::string>{"a", "b"});
 }
 
+TEST_CASE("the manager's messages survive encode and decode, real numbers included", "[api][manager]") {
+    const auto set = std::get<manager_set_req>(round_trip(manager_set_req{"importance.cpu", "2.5"}));
+    CHECK(set.name == "importance.cpu");
+    CHECK(set.value == "2.5");
+    const auto node = std::get<manager_node_req>(round_trip(manager_node_req{0xc612000b, 2, 12.75}));
+    CHECK(node.action == 2);
+    CHECK(node.weight == 12.75);
+    CHECK(std::holds_alternative<manager_show_req>(round_trip(manager_show_req{})));
+
+    manager_rep m;
+    m.params = {{"smoothing", "4"}};
+    m.metrics = {{"answer_time", "level", 1.5}};
+    m.services = {{{0xc6120064, 6, 80}, {{0xc612000b, "adaptive", "probe", 33.3333, 33, 30, {std::nullopt, 0.1}}}}};
+    m.counters = {{"pushes", 7}};
+    const auto back = std::get<manager_rep>(round_trip(m));
+    REQUIRE(back.services.size() == 1);
+    const auto& n = back.services[0].nodes.at(0);
+    CHECK(n.weight == 33.3333);
+    CHECK(n.metrics == std::vector<std::optional<double>>{std::nullopt, 0.1});
+    CHECK(back.metrics.at(0).importance == 1.5);
+    CHECK(back.counters.at(0).value == 7);
+}
+
 TEST_CASE("bad headers are refused with a reason", "[api]") {
     auto frame = encode_request(hello_req{"t"}, 1);
     frame_header h;

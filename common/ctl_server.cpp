@@ -10,12 +10,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
-#include "common/log.hpp"
+#include "log.hpp"
 
-namespace cg::dp {
+namespace cg::common {
 
 namespace asio = boost::asio;
-namespace api = common::api;
 using asio::use_awaitable;
 using stream = asio::local::stream_protocol;
 
@@ -24,7 +23,7 @@ namespace {
 /// A socket file nobody answers on is left over from a crash: remove it.
 /// One somebody answers on belongs to a running gatewayd: refuse. Anything
 /// else at that path is not ours to remove.
-void claim_path(asio::io_context& io, const std::string& path) {
+void claim_path(asio::io_context& io, const std::string& path, const std::string& program) {
     std::error_code fs_ec;
     const auto st = std::filesystem::symlink_status(path, fs_ec);
     if (!std::filesystem::exists(st)) return;
@@ -33,17 +32,22 @@ void claim_path(asio::io_context& io, const std::string& path) {
     boost::system::error_code ec;
     stream::socket probe(io);
     probe.connect(stream::endpoint(path), ec);
-    if (!ec) throw std::runtime_error(fmt::format("another gatewayd is listening on {}", path));
+    if (!ec) throw std::runtime_error(fmt::format("another {} is listening on {}", program, path));
     std::filesystem::remove(path);
 }
 
 }  // namespace
 
-ctl_server::ctl_server(asio::io_context& io, std::string path, controller& ctl)
-    : _path(std::move(path)), _ctl(ctl), _acceptor(io) {
+ctl_server::ctl_server(asio::io_context& io, std::string path, api::api& handler, std::function<void()> on_bad_frame,
+                       std::string program)
+    : _path(std::move(path)),
+      _handler(handler),
+      _on_bad_frame(std::move(on_bad_frame)),
+      _program(std::move(program)),
+      _acceptor(io) {
     const auto dir = std::filesystem::path(_path).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir);
-    claim_path(io, _path);
+    claim_path(io, _path, _program);
     const mode_t old = ::umask(0077);  // owner-only from the first instant
     boost::system::error_code ec;
     _acceptor.open(stream(), ec);
@@ -52,7 +56,7 @@ ctl_server::ctl_server(asio::io_context& io, std::string path, controller& ctl)
     ::umask(old);
     if (ec) throw std::runtime_error(fmt::format("control socket {}: {}", _path, ec.message()));
     asio::co_spawn(io, accept_loop(), asio::detached);
-    common::log::info("control socket {}", _path);
+    log::info("control socket {}", _path);
 }
 
 ctl_server::~ctl_server() {
@@ -83,7 +87,7 @@ asio::awaitable<void> ctl_server::session(socket s) {
         if (ec) co_return;  // the client went away
         api::frame_header h;
         if (auto why = api::decode_header(head, h)) {
-            _ctl.count_bad_frame();
+            _on_bad_frame();
             out = api::encode_reply(api::error_rep{*why, {}}, 0);
             co_await asio::async_write(s, asio::buffer(out), on_error());
             co_return;  // the framing is lost: nothing after this can be trusted
@@ -94,10 +98,10 @@ asio::awaitable<void> ctl_server::session(socket s) {
         auto decoded = api::decode_request(h.type, payload);
         api::reply rep;
         if (auto* why = std::get_if<std::string>(&decoded)) {
-            _ctl.count_bad_frame();
+            _on_bad_frame();
             rep = api::error_rep{fmt::format("bad {} request: {}", api::type_name(h.type), *why), {}};
         } else {
-            rep = _ctl.handle(std::get<api::request>(decoded));
+            rep = _handler.call(std::get<api::request>(decoded));
         }
         out = api::encode_reply(rep, h.seq);
         co_await asio::async_write(s, asio::buffer(out), on_error());
@@ -105,4 +109,4 @@ asio::awaitable<void> ctl_server::session(socket s) {
     }
 }
 
-}  // namespace cg::dp
+}  // namespace cg::common
