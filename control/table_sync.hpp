@@ -1,0 +1,19 @@
+// What controld sends a restarted gatewayd so that its cluster tables are
+// the ones it had before it died (clusters, ports, nodes, weights, quiesce
+// flags), whatever was edited at run time since the file was read.
+#pragma once
+
+#include <vector>
+
+#include "common/ctl_msg.hpp"
+
+namespace cg::control {
+
+/// The requests that turn `have` into `want`, in an order the data plane
+/// accepts (adds before the nodes that need them, deletes of nodes before
+/// their ports). Draining nodes are left alone: their connections died with
+/// the process. A port's timers are not compared: the control API sets them
+/// only when a port is added.
+std::vector<common::api::request> resync(const common::api::tables_rep& want, const common::api::tables_rep& have);
+
+}  // namespace cg::control
