@@ -201,9 +201,10 @@ std::vector<std::optional<double>> manager::metrics_of(ipv4_addr node, const nod
     return m;
 }
 
-std::vector<weight_change> manager::compute(clock::time_point now) {
+std::vector<weight_change> manager::compute(clock::time_point now, bool step) {
     std::vector<weight_change> out;
     const formula_params fp{_cfg.smoothing, _cfg.min_weight};
+    const std::vector<metric_param> no_metrics;  // without a step: the weights stay where they are
     for (auto& [svc, nodes] : _services) {
         std::vector<node_state> states;
         std::vector<node_rec*> recs;
@@ -220,7 +221,7 @@ std::vector<weight_change> manager::compute(clock::time_point now) {
             recs.push_back(&r);
             addrs.push_back(addr);
         }
-        const std::vector<double> nw = new_weights(states, _metrics, fp);
+        const std::vector<double> nw = new_weights(states, step ? _metrics : no_metrics, fp);
         std::vector<std::uint32_t> current, next = rounded(nw);
         bool forced = false;
         for (std::size_t j = 0; j < recs.size(); ++j) {

@@ -79,11 +79,14 @@ public:
     bool set_node_mode(common::ipv4_addr node, node_action a, double weight = 0);
 
     // ---- what to send (SPEC 4.6, 4.7) ---------------------------------
-    /// Computes new weights for every port; returns the changes to send
-    /// where the threshold function says so, or where the data plane's
-    /// weight is not what was last sent (a restarted gatewayd, an edit by
-    /// hand). Call once per period and after a health change.
-    std::vector<weight_change> compute(clock::time_point now);
+    /// Returns the weight changes to send for every port: where the
+    /// threshold function says so, or where the data plane's weight is not
+    /// what was last sent (a restarted gatewayd, an edit by hand). With
+    /// `step`, the formula moves the adaptive weights (once per period);
+    /// without, only modes and health count (a probe failed, a node
+    /// reported again), so that events between periods do not speed up the
+    /// formula.
+    std::vector<weight_change> compute(clock::time_point now, bool step = true);
 
     /// The data plane took these (send succeeded).
     void sent(const std::vector<weight_change>& w);

@@ -256,3 +256,25 @@ TEST_CASE("run-time parameters: set within range, refused outside", "[manager]")
     CHECK(m.config().smoothing == 8);  // refusals change nothing
     CHECK(m.config().probes[0].timeout == 200ms);
 }
+
+TEST_CASE("a health event between periods blocks or frees a node but takes no formula step", "[manager]") {
+    auto t0 = clock::time_point{} + 1h;
+    manager m(only_answer_time(), t0);
+    fake_tables t(100, 100, 100);
+    period(m, t, t0);
+    answers(m, 1.0, 30.0, 1.0);
+    // Events: n3's probe fails, then answers again, between two periods.
+    auto event = [&](clock::time_point at) {
+        const auto w = m.compute(at, false);
+        m.sent(w);
+        t.apply(w);
+        return as_map(w);
+    };
+    m.probe_result(web, n3, std::nullopt);
+    CHECK(event(t0 + 100ms) == std::map<ipv4_addr, std::uint32_t>{{n3, 0}});
+    m.probe_result(web, n3, 1.0);
+    CHECK(event(t0 + 200ms) == std::map<ipv4_addr, std::uint32_t>{{n3, 100}});
+    CHECK(t.nodes[n2].weight == 100);  // n2's slow answers wait for the period
+    period(m, t, t0 + 1s);
+    CHECK(t.nodes[n2].weight < 100);
+}
