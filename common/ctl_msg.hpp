@@ -253,7 +253,8 @@ struct manager_node {
     double weight = 0;   ///< the manager's real-valued weight
     std::uint32_t sent = 0, dataplane = 0;
     std::vector<std::optional<double>> metrics;  ///< in the order of manager_rep::metrics
-    CG_FIELDS(s.node, s.mode, s.blocks, s.weight, s.sent, s.dataplane, s.metrics)
+    double base = 0;     ///< its weight when the load is balanced (docs/weights.md)
+    CG_FIELDS(s.node, s.mode, s.blocks, s.weight, s.sent, s.dataplane, s.metrics, s.base)
 };
 struct manager_service {
     service_ref svc;

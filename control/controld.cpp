@@ -28,6 +28,14 @@ std::uint64_t wall_ms() {
                                           .count());
 }
 
+/// Requests that change gatewayd's cluster tables.
+template <class T>
+constexpr bool changes_tables =
+    std::is_same_v<T, capi::add_cluster_req> || std::is_same_v<T, capi::del_cluster_req> ||
+    std::is_same_v<T, capi::add_port_req> || std::is_same_v<T, capi::del_port_req> ||
+    std::is_same_v<T, capi::add_node_req> || std::is_same_v<T, capi::del_node_req> ||
+    std::is_same_v<T, capi::set_node_req> || std::is_same_v<T, capi::reload_req>;
+
 bool power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 
 std::string_view mode_name(node_mode m) {
@@ -214,7 +222,7 @@ void controld::probe_all(std::size_t i) {
             o.ms ? ++_n.probes_ok : ++_n.probes_failed;
             _manager.probe_result(svc, node, o.ms);
             std::string& state = _probe_state[{i, node}];
-            const bool changed = state.empty() != !o.ms;
+            const bool changed = state.empty() != o.ms.has_value();  // "" = answering
             state = o.ms ? "" : o.why;
             if (!changed) return;
             if (o.ms)
@@ -286,7 +294,14 @@ capi::reply controld::call(const capi::request& r) {
         static constexpr std::string_view said[] = {"adaptive", "quiesced", "fixed"};
         return capi::ok_rep{fmt::format("{} is {}", common::format_ipv4(node->node), said[node->action])};
     }
-    if (auto rep = ask_gateway(r)) return std::move(*rep);
+    if (auto rep = ask_gateway(r)) {
+        // An edit that went through: read the tables now, so that a gatewayd
+        // dying the next moment gets it back (edits made on gatewayd's own
+        // socket are seen at the next period).
+        const bool edit = std::visit([](const auto& q) { return changes_tables<std::decay_t<decltype(q)>>; }, r);
+        if (edit && std::holds_alternative<capi::ok_rep>(*rep)) read_gateway(clock::now());
+        return std::move(*rep);
+    }
     return capi::error_rep{fmt::format("gatewayd does not answer on {} ({})", _cfg.control_socket,
                                       _supervisor ? "controld is restarting it" : "not supervised by this controld"),
                           {}};
@@ -314,7 +329,7 @@ capi::manager_rep controld::manager_view() const {
         capi::manager_service svc{{s.svc.vip, s.svc.proto, s.svc.port}, {}};
         for (const auto& n : s.nodes)
             svc.nodes.push_back({n.node, std::string(mode_name(n.mode)), format_blocks(n.blocks), n.weight, n.sent,
-                                 n.dataplane, n.metrics});
+                                 n.dataplane, n.metrics, n.base});
         m.services.push_back(std::move(svc));
     }
     auto count = [&](std::string name, std::uint64_t v) { m.counters.push_back({std::move(name), v}); };
@@ -324,6 +339,7 @@ capi::manager_rep controld::manager_view() const {
     count("periods", _n.periods);
     count("readings_failed", _n.readings_failed);
     count("pushes", _n.pushes);
+    count("weights_set_by_hand", _manager.hand_edits());
     count("weights_sent", _n.weights_sent);
     count("push_errors", _n.push_errors);
     count("resyncs", _n.resyncs);

@@ -56,8 +56,11 @@ void manager::observe_tables(const common::api::tables_rep& t, clock::time_point
                 node_rec r = old_nodes.contains(n.address) ? old_nodes[n.address] : node_rec{};
                 r.bound = std::min(n.weight_bound.value_or(s.weight_bound), s.weight_bound);
                 r.dataplane = n.weight;
-                if (!r.weight_known) {
-                    r.weight = n.weight;
+                if (!r.weight_known || (r.sent && *r.sent != n.weight)) {
+                    // First sight, or a weight somebody set by hand: it is
+                    // the node's base weight from now on.
+                    if (r.weight_known) ++_hand_edits;
+                    r.base = r.weight = n.weight;
                     r.weight_known = true;
                     r.sent = n.weight;
                 }
@@ -81,7 +84,9 @@ void manager::probe_result(const service_id& svc, ipv4_addr node, std::optional<
     const auto n = s->second.find(node);
     if (n == s->second.end()) return;
     n->second.probe_failed = !ms;
-    if (ms) n->second.answer_ms = *ms;
+    // Each answer weighs half, the ones before it the other half: one slow
+    // answer in a quiet run moves the weights half as much as a slow node.
+    if (ms) n->second.answer_ms = n->second.answer_ms ? (*ms + *n->second.answer_ms) / 2 : *ms;
 }
 
 void manager::host_report(ipv4_addr node, const agent::host_report& r, clock::time_point now) {
@@ -201,16 +206,28 @@ std::vector<std::optional<double>> manager::metrics_of(ipv4_addr node, const nod
     return m;
 }
 
+namespace {
+
+std::vector<double> held_weights(const std::vector<node_state>& states) {
+    std::vector<double> out;
+    for (const node_state& n : states) {
+        const bool takes = n.mode == node_mode::adaptive || n.mode == node_mode::fixed;
+        out.push_back(takes ? std::min(n.weight, static_cast<double>(n.bound)) : 0.0);
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<weight_change> manager::compute(clock::time_point now, bool step) {
     std::vector<weight_change> out;
     const formula_params fp{_cfg.smoothing, _cfg.min_weight};
-    const std::vector<metric_param> no_metrics;  // without a step: the weights stay where they are
     for (auto& [svc, nodes] : _services) {
         std::vector<node_state> states;
         std::vector<node_rec*> recs;
         std::vector<ipv4_addr> addrs;
         for (auto& [addr, r] : nodes) {
-            node_state s{node_mode::adaptive, r.weight, r.bound, metrics_of(addr, r)};
+            node_state s{node_mode::adaptive, r.weight, r.base, r.bound, metrics_of(addr, r)};
             if (const auto m = _modes.find(addr); m != _modes.end() && m->second.mode != node_mode::adaptive) {
                 s.mode = m->second.mode;
                 if (s.mode == node_mode::fixed) s.weight = m->second.fixed;
@@ -221,17 +238,16 @@ std::vector<weight_change> manager::compute(clock::time_point now, bool step) {
             recs.push_back(&r);
             addrs.push_back(addr);
         }
-        const std::vector<double> nw = new_weights(states, step ? _metrics : no_metrics, fp);
+        // Without a step, adaptive nodes keep their weights; modes and blocks still count.
+        const std::vector<double> nw = step ? new_weights(states, _metrics, fp) : held_weights(states);
         std::vector<std::uint32_t> current, next = rounded(nw);
-        bool forced = false;
         for (std::size_t j = 0; j < recs.size(); ++j) {
             if (states[j].mode == node_mode::adaptive) recs[j]->weight = nw[j];
-            current.push_back(recs[j]->sent.value_or(recs[j]->dataplane));
-            forced |= recs[j]->dataplane != current.back();
+            current.push_back(recs[j]->dataplane);
         }
-        if (!forced && !differs_enough(current, next, _cfg.threshold)) continue;
+        if (!differs_enough(current, next, _cfg.threshold)) continue;
         for (std::size_t j = 0; j < recs.size(); ++j)
-            if (next[j] != recs[j]->dataplane || next[j] != current[j]) out.push_back({svc, addrs[j], next[j]});
+            if (next[j] != current[j]) out.push_back({svc, addrs[j], next[j]});
     }
     return out;
 }
@@ -253,8 +269,8 @@ std::vector<manager::service_view> manager::view(clock::time_point now) const {
     for (const auto& [svc, nodes] : _services) {
         service_view v{svc, {}};
         for (const auto& [addr, r] : nodes) {
-            node_view n{addr, node_mode::adaptive, blocks_of(svc, addr, r, now), r.weight, r.sent.value_or(0),
-                        r.dataplane, metrics_of(addr, r)};
+            node_view n{addr, node_mode::adaptive, blocks_of(svc, addr, r, now), r.weight, r.base,
+                        r.sent.value_or(0), r.dataplane, metrics_of(addr, r)};
             if (const auto m = _modes.find(addr); m != _modes.end()) n.mode = m->second.mode;
             v.nodes.push_back(std::move(n));
         }

@@ -61,9 +61,13 @@ public:
 
     // ---- what was measured -------------------------------------------
     /// The data plane's tables (SPEC 4.1): learns cluster ports and nodes,
-    /// their weights, and counter deltas since the last reading.
+    /// their weights, and counter deltas since the last reading. A node's
+    /// weight as first seen is its base weight (docs/weights.md); a weight
+    /// that is not what the manager last sent was set by hand and becomes
+    /// the new base.
     void observe_tables(const common::api::tables_rep& t, clock::time_point now);
     /// A probe of one node of a port: answered in `ms`, or not (nullopt).
+    /// The answer-time metric is the running mean (each answer weighs half).
     void probe_result(const service_id& svc, common::ipv4_addr node, std::optional<double> ms);
     void host_report(common::ipv4_addr node, const agent::host_report& r, clock::time_point now);
     /// A user metric's value for a node; nullopt: the command failed.
@@ -79,9 +83,8 @@ public:
     bool set_node_mode(common::ipv4_addr node, node_action a, double weight = 0);
 
     // ---- what to send (SPEC 4.6, 4.7) ---------------------------------
-    /// Returns the weight changes to send for every port: where the
-    /// threshold function says so, or where the data plane's weight is not
-    /// what was last sent (a restarted gatewayd, an edit by hand). With
+    /// Returns the weight changes to send for every port, where the
+    /// threshold function says so. With
     /// `step`, the formula moves the adaptive weights (once per period);
     /// without, only modes and health count (a probe failed, a node
     /// reported again), so that events between periods do not speed up the
@@ -97,6 +100,7 @@ public:
         node_mode mode = node_mode::adaptive;
         std::uint8_t blocks = 0;
         double weight = 0;            ///< the manager's real-valued weight
+        double base = 0;              ///< its weight when the load is balanced
         std::uint32_t sent = 0;       ///< last weight sent
         std::uint32_t dataplane = 0;  ///< the data plane's, at the last reading
         std::vector<std::optional<double>> metrics;
@@ -109,10 +113,12 @@ public:
     const std::vector<metric_param>& metric_params() const { return _metrics; }
     const common::manager_cfg& config() const { return _cfg; }
     std::uint64_t pushes() const { return _pushes; }
+    std::uint64_t hand_edits() const { return _hand_edits; }
 
 private:
     struct node_rec {
         double weight = 0;
+        double base = 0;
         bool weight_known = false;
         std::uint32_t bound = 0;
         std::uint32_t dataplane = 0;
@@ -147,7 +153,7 @@ private:
     std::map<service_id, std::map<common::ipv4_addr, node_rec>> _services;
     std::map<common::ipv4_addr, host_rec> _hosts;
     std::map<common::ipv4_addr, mode_rec> _modes;
-    std::uint64_t _pushes = 0;
+    std::uint64_t _pushes = 0, _hand_edits = 0;
 };
 
 /// True when `minute` (after midnight) is inside [from, to), which may wrap.

@@ -55,8 +55,7 @@ void supervisor::spawn() {
         log::error("cannot start {}: {}", _argv[0], std::strerror(rc));
         ++_deaths;
         _on_exit(fmt::format("could not start: {}", std::strerror(rc)));
-        _restart.expires_after(_backoff);
-        _backoff = std::min(_backoff * 2, std::chrono::seconds(30));
+        _restart.expires_after(std::chrono::seconds(std::min(30u, 1u << std::min(_quick_deaths++, 5u))));
         _restart.async_wait([this](const boost::system::error_code& ec) {
             if (!ec && !_stopping) spawn();
         });
@@ -84,12 +83,15 @@ void supervisor::reap() {
     ++_deaths;
     if (_stopping) return;
     const auto lived = std::chrono::steady_clock::now() - _started;
-    if (lived >= 60s) _backoff = 1s;
-    const auto pause = lived < 10s ? _backoff : 0s;  // a long life earns an immediate restart
-    log::warn("{} {} after {} ms; starting it again in {} s", _argv[0], why,
-              std::chrono::duration_cast<std::chrono::milliseconds>(lived).count(), pause.count());
+    // The first death restarts at once; deaths in a row, each within 10 s
+    // of its start, wait 1 s, 2 s, 4 s... up to 30 s.
+    _quick_deaths = lived < 10s ? _quick_deaths + 1 : 0;
+    const std::chrono::seconds pause =
+        _quick_deaths <= 1 ? 0s : std::min<std::chrono::seconds>(1s * (1 << std::min(_quick_deaths - 2, 5u)), 30s);
+    log::warn("{} {} after {} ms; starting it again{}", _argv[0], why,
+              std::chrono::duration_cast<std::chrono::milliseconds>(lived).count(),
+              pause.count() ? fmt::format(" in {} s", pause.count()) : std::string(" now"));
     _on_exit(why);
-    if (lived < 10s) _backoff = std::min(_backoff * 2, std::chrono::seconds(30));
     _restart.expires_after(pause);
     _restart.async_wait([this](const boost::system::error_code& ec) {
         if (!ec && !_stopping) spawn();

@@ -18,7 +18,7 @@ std::vector<double> new_weights(std::span<const node_state> nodes, std::span<con
                                 const formula_params& p) {
     std::vector<double> out(nodes.size(), 0.0);
     std::vector<std::size_t> active;  // the adaptive nodes: the formula's "active nodes"
-    double total = 0;
+    double current = 0, base = 0;
     for (std::size_t j = 0; j < nodes.size(); ++j) {
         const node_state& n = nodes[j];
         switch (n.mode) {
@@ -26,20 +26,16 @@ std::vector<double> new_weights(std::span<const node_state> nodes, std::span<con
         case node_mode::blocked: out[j] = 0; break;
         case node_mode::fixed: out[j] = clamp_weight(n.weight, 0, n.bound); break;
         case node_mode::adaptive:
+            if (n.base <= 0) break;  // weight 0 by the operator's choice: no connections, whatever the metrics
             active.push_back(j);
-            total += n.weight;
+            current += n.weight;
+            base += n.base;
             out[j] = n.weight;
             break;
         }
     }
-    if (active.empty()) return out;
+    if (active.empty() || base <= 0) return out;  // nothing to share out
     const double count = static_cast<double>(active.size());
-    if (total <= 0) {
-        // Every adaptive node sits at 0 (a fresh start, or all were blocked):
-        // nothing to share out; start them from the floor.
-        for (std::size_t j : active) out[j] = clamp_weight(p.min_weight, p.min_weight, nodes[j].bound);
-        return out;
-    }
     const double sf = std::max(1.0, p.smoothing);
 
     std::vector<double> sum(nodes.size(), 0.0);
@@ -62,14 +58,15 @@ std::vector<double> new_weights(std::span<const node_state> nodes, std::span<con
         if (!complete || aggregate <= 0) continue;
         importance += m.importance;
         for (std::size_t j : active) {
-            const double cwp = nodes[j].weight / total;
+            const double cwp = current > 0 ? nodes[j].weight / current : 1.0 / count;
             const double mp = *nodes[j].metrics[i] / aggregate;
             const double fair = m.kind == metric_kind::per_weight ? cwp : 1.0 / count;
-            sum[j] += m.importance * (nodes[j].weight + (fair - mp) * total / sf);
+            sum[j] += m.importance * (nodes[j].base + (fair - mp) * base / sf);
         }
     }
-    if (importance <= 0) return out;
-    for (std::size_t j : active) out[j] = clamp_weight(sum[j] / importance, p.min_weight, nodes[j].bound);
+    // No metric speaks: every adaptive node goes back to its base weight.
+    for (std::size_t j : active)
+        out[j] = clamp_weight(importance > 0 ? sum[j] / importance : nodes[j].base, p.min_weight, nodes[j].bound);
     return out;
 }
 

@@ -1,11 +1,12 @@
 // The weight formula of SPEC 4.6 and the threshold of 4.7, for one cluster
 // port. Pure: numbers in, numbers out; docs/weights.md is its reading.
 //
-//   S = sum of the current weights of the adaptive nodes, AW = S / N
-//   MP[i][j]  = M[i][j] / AM[i]                  node j's share of metric i
+//   B[j]  node j's base weight (as configured), S0 = sum of B over the adaptive nodes
+//   CWP[j] = W[j] / sum W                          its share of the current weight
+//   MP[i][j] = M[i][j] / AM[i]                      its share of metric i
 //   fair[i][j] = CWP[j] (metric follows weight) or 1/N (a level)
-//   NWV[i][j] = W[j] + (fair[i][j] - MP[i][j]) * S / SF
-//   NW[j]     = sum_i imp[i] * NWV[i][j] / sum_i imp[i], within min..bound
+//   NWV[i][j] = B[j] + (fair[i][j] - MP[i][j]) * S0 / SF
+//   NW[j] = sum_i imp[i] * NWV[i][j] / sum_i imp[i], within min..bound
 #pragma once
 
 #include <cstdint>
@@ -38,13 +39,14 @@ enum class node_mode : std::uint8_t {
 struct node_state {
     node_mode mode = node_mode::adaptive;
     double weight = 0;        ///< current weight (adaptive), or the fixed weight
+    double base = 0;          ///< the weight it has when every metric says the load is balanced
     std::uint32_t bound = 0;  ///< the effective weight bound
     /// One value per metric_param, none when not known. Higher = busier.
     std::vector<std::optional<double>> metrics;
 };
 
 struct formula_params {
-    double smoothing = 4.0;  ///< SF >= 1: a step moves 1/SF of the way the formula points
+    double smoothing = 4.0;  ///< SF >= 1: how far an imbalance moves a weight from its base
     double min_weight = 1.0;  ///< floor for adaptive nodes, so that they can win traffic back
 };
 

@@ -29,14 +29,15 @@ void cmd_manager_show(const parsed&, context& ctx) {
     for (const auto& s : m.services) {
         ctx.out += fmt::format("{} {}/{}:\n", common::format_ipv4(s.svc.vip), s.svc.proto == 17 ? "udp" : "tcp",
                                s.svc.port);
-        std::vector<table::column> cols{{"node"}, {"mode"}, {"blocked"}, {"weight", al::right}, {"sent", al::right},
-                                        {"data plane", al::right}};
+        std::vector<table::column> cols{{"node"}, {"mode"}, {"blocked"}, {"base", al::right}, {"weight", al::right},
+                                        {"sent", al::right}, {"data plane", al::right}};
         for (const auto& x : m.metrics)
             if (x.importance > 0) cols.push_back({x.name, al::right});
         table t(std::move(cols));
         for (const auto& n : s.nodes) {
-            std::vector<std::string> row{common::format_ipv4(n.node), n.mode, n.blocks, fmt::format("{:.2f}", n.weight),
-                                         std::to_string(n.sent), std::to_string(n.dataplane)};
+            std::vector<std::string> row{common::format_ipv4(n.node), n.mode, n.blocks, fmt::format("{:g}", n.base),
+                                         fmt::format("{:.2f}", n.weight), std::to_string(n.sent),
+                                         std::to_string(n.dataplane)};
             for (std::size_t i = 0; i < m.metrics.size() && i < n.metrics.size(); ++i)
                 if (m.metrics[i].importance > 0) row.push_back(metric_cell(n.metrics[i]));
             t.add_row(std::move(row));

@@ -182,7 +182,7 @@ def preflight(build, tools=("ip", "ethtool")):
     for tool in tools:
         if not shutil.which(tool):
             problems.append(f"{tool} not found (scripts/install-deps)")
-    for b in ("dataplane/gatewayd", "control/gwctl"):
+    for b in ("dataplane/gatewayd", "control/gwctl", "control/controld", "control/nodeagent"):
         if not os.access(os.path.join(build, b), os.X_OK):
             problems.append(f"{os.path.join(build, b)} missing: build first (ninja -C {build})")
     with open("/proc/meminfo") as f:
@@ -378,10 +378,11 @@ class Gateway:
 
     # ---- talking to it -----------------------------------------------------
 
-    def ctl(self, *words, timeout=10, check=True):
-        """Runs one console command through gwctl; returns its output. With
-        `check`, a failed command raises GatewayError with the output."""
-        argv = [self.gwctl, "-s", self.socket, *words]
+    def ctl(self, *words, timeout=10, check=True, socket=None):
+        """Runs one console command through gwctl (on gatewayd's socket, or
+        `socket`); returns its output. With `check`, a failed command raises
+        GatewayError with the output."""
+        argv = [self.gwctl, "-s", socket or self.socket, *words]
         try:
             r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The two ends of the system tests' traffic, run inside their namespaces.
 
-    node_server.py serve --name n1 [--udp-address 198.18.0.100]
+    node_server.py serve --name n1 [--udp-address 198.18.0.100] [--delay-file F]
         A node: a real HTTP/1.1 server on port 80 (keep-alive, one thread per
         connection) answering GET / with the node's name, and a UDP server on
         5353 answering each datagram with the node's name. The UDP socket is
         bound to the cluster address so that replies leave from it (direct
         server return: the client's connected socket accepts only those).
+        With --delay-file, each HTTP answer waits the number of milliseconds
+        the file holds (no file: none): a node made slow on purpose.
 
     node_server.py client
         The client's request driver: reads one JSON request per line on
@@ -32,7 +34,18 @@ IO_TIMEOUT = 2.0   # per connection or datagram: the network is a local bridge
 
 # ---- node ----------------------------------------------------------------
 
-def serve(name, udp_address):
+def delay_of(path):
+    """Milliseconds to wait before an answer, from `path` (None: none)."""
+    if not path:
+        return 0.0
+    try:
+        with open(path) as f:
+            return float(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0.0
+
+
+def serve(name, udp_address, delay_file=None):
     body = (name + "\n").encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -43,6 +56,9 @@ def serve(name, udp_address):
             if self.path != "/":
                 self.send_error(404)
                 return
+            delay = delay_of(delay_file)
+            if delay > 0:
+                time.sleep(delay / 1000)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
@@ -104,6 +120,27 @@ class Driver:
             finally:
                 conn.close()
         return {"nodes": nodes, "errors": errors}
+
+    def op_http_timed(self, req):
+        """New connections back to back for `seconds` (each closed by the
+        client), `pause` s apart; for each: [wall-clock start, node or None,
+        latency ms, error or None]. Wall clock, so that the test can line
+        the requests up with what it did meanwhile."""
+        end = time.monotonic() + min(float(req["seconds"]), req["timeout"])
+        out = []
+        while time.monotonic() < end:
+            t_wall, t0 = time.time(), time.monotonic()
+            conn = http.client.HTTPConnection(req["address"], HTTP_PORT, timeout=IO_TIMEOUT)
+            try:
+                node, error = get_node(conn), None
+            except Exception as e:
+                node, error = None, f"{type(e).__name__}: {e}"
+            finally:
+                conn.close()
+            out.append([t_wall, node, (time.monotonic() - t0) * 1000, error])
+            if req.get("pause"):
+                time.sleep(float(req["pause"]))
+        return {"requests": out}
 
     def op_keep_open(self, req):
         conn = http.client.HTTPConnection(req["address"], HTTP_PORT, timeout=IO_TIMEOUT)
@@ -183,10 +220,11 @@ def main():
     s = sub.add_parser("serve")
     s.add_argument("--name", required=True)
     s.add_argument("--udp-address", default="0.0.0.0")
+    s.add_argument("--delay-file", default=None)
     sub.add_parser("client")
     a = ap.parse_args()
     if a.mode == "serve":
-        serve(a.name, a.udp_address)
+        serve(a.name, a.udp_address, a.delay_file)
     else:
         client()
 

@@ -355,19 +355,45 @@ class Topology:
         self._procs = [(n, q) for n, q in self._procs if q is not p]
         return rc
 
-    def start_node_servers(self, timeout=10):
-        """The HTTP (port 80) and UDP (5353) server of every node; returns
-        once each has said it listens."""
+    def start_node_servers(self, timeout=10, nodes=None):
+        """The HTTP (port 80) and UDP (5353) server of every node (or of
+        `nodes`); returns once each has said it listens. Each answers HTTP
+        after the delay in delay_file(node) (none while there is no file)."""
         procs = {}
-        for n in self.nodes:
+        for n in nodes or self.nodes:
             procs[n] = self.spawn(self.ns(n), [sys.executable, NODE_SERVER, "serve", "--name", n,
-                                               "--udp-address", CLUSTER_IP], name=f"server-{n}")
+                                               "--udp-address", CLUSTER_IP, "--delay-file", self.delay_file(n)],
+                                  name=f"server-{n}")
         for n, p in procs.items():
             wait_for(lambda: p.poll() is not None or "listening" in tail(p.log, 5),
                      timeout, f"node server {n} listening")
             if p.poll() is not None:
                 raise CommandError(f"node server {n} exited {p.returncode}:\n{tail(p.log)}")
+        self.servers = getattr(self, "servers", {})
+        self.servers.update(procs)
         return procs
+
+    def delay_file(self, node):
+        return os.path.join(self.dir, f"delay-{node}")
+
+    def slow_down(self, node, ms):
+        """Node `node`'s HTTP server answers `ms` milliseconds late from now on."""
+        with open(self.delay_file(node), "w") as f:
+            f.write(str(ms))
+
+    def stop_node_server(self, node):
+        """Stops node `node`'s servers: connections to it are refused."""
+        self.stop(self.servers.pop(node))
+
+    def add_mgmt(self, address="198.18.0.3"):
+        """A kernel interface for the gateway namespace (mgmt0, `address`):
+        what controld probes nodes and takes agent reports through; gw0
+        stays gatewayd's alone."""
+        self.ip(self.lan, "link", "add", "v-mgmt", "type", "veth", "peer", "name", "mgmt0", "netns", self.gw)
+        self.ip(self.lan, "link", "set", "v-mgmt", "master", "br0", "up")
+        self.ip(self.gw, "addr", "add", f"{address}/{SUBNET_PREFIX}", "dev", "mgmt0")
+        self.ip(self.gw, "link", "set", "mgmt0", "up")
+        return address
 
     def start_client(self):
         """The request driver in the client namespace (node_server.py

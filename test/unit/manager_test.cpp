@@ -99,7 +99,8 @@ TEST_CASE("a node that answers slowly loses weight period after period; a small 
         CHECK(t.nodes[n2].weight <= last);
         last = t.nodes[n2].weight;
     }
-    CHECK(last == 1);  // the floor (min_weight)
+    CHECK(last == 14);  // 100 + (1/3 - 40/44) * 300 / 2, the same every period: no drift
+    CHECK(t.nodes[n1].weight == 143);
     CHECK(t.nodes[n1].weight > 100);
     CHECK(t.nodes[n1].weight == t.nodes[n3].weight);
 
@@ -195,21 +196,21 @@ TEST_CASE("quiesce, fix and adapt a node from the console", "[manager]") {
     CHECK(t.nodes[n1].weight < 100);  // back to its own weight, then down for its slow answers
 }
 
-TEST_CASE("a restarted data plane gets the manager's weights back", "[manager]") {
+TEST_CASE("a weight set by hand becomes the node's base weight", "[manager]") {
     auto t0 = clock::time_point{} + 1h;
     manager m(only_answer_time(), t0);
     fake_tables t(100, 100, 100);
     period(m, t, t0);
-    answers(m, 1.0, 50.0, 1.0);
-    period(m, t, t0 + 1s);
-    const auto before = t.nodes;
-    REQUIRE(before.at(n2).weight < 100);
-    // gatewayd restarted from its file: weights 100 again, counters from 0.
-    fake_tables restarted(100, 100, 100);
-    m.observe_tables(restarted.rep(), t0 + 1500ms);
-    const auto w = as_map(m.compute(t0 + 1500ms));
-    REQUIRE(w.contains(n2));
-    CHECK(w.at(n2) < 100);
+    answers(m, 1.0, 1.0, 1.0);
+    CHECK(period(m, t, t0 + 1s).empty());  // balanced: the base weights stay
+    t.nodes[n3].weight = 40;              // `set weight` on gatewayd's console
+    CHECK(period(m, t, t0 + 2s).empty());  // taken as n3's new base, not undone
+    CHECK(m.hand_edits() == 1);
+    CHECK(m.view(t0 + 2s)[0].nodes[2].base == 40);
+    answers(m, 1.0, 1.0, 3.0);  // and the formula moves n3 around its new base
+    period(m, t, t0 + 3s);
+    CHECK(t.nodes[n3].weight < 40);
+    CHECK(m.hand_edits() == 1);  // what the manager sent is no edit by hand
 }
 
 TEST_CASE("connection rates come from counter deltas; a counter that restarts reads as 0", "[manager]") {
@@ -277,4 +278,18 @@ TEST_CASE("a health event between periods blocks or frees a node but takes no fo
     CHECK(t.nodes[n2].weight == 100);  // n2's slow answers wait for the period
     period(m, t, t0 + 1s);
     CHECK(t.nodes[n2].weight < 100);
+}
+
+TEST_CASE("the answer-time metric is a running mean: one slow answer counts half", "[manager]") {
+    auto t0 = clock::time_point{} + 1h;
+    manager m(only_answer_time(), t0);
+    fake_tables t(100, 100, 100);
+    m.observe_tables(t.rep(), t0);
+    m.probe_result(web, n1, 2.0);
+    CHECK(m.view(t0)[0].nodes[0].metrics[m_answer_time] == Approx(2.0));
+    m.probe_result(web, n1, 40.0);
+    CHECK(m.view(t0)[0].nodes[0].metrics[m_answer_time] == Approx(21.0));
+    m.probe_result(web, n1, std::nullopt);  // a failure blocks; it is no answer time
+    CHECK(m.view(t0)[0].nodes[0].metrics[m_answer_time] == Approx(21.0));
+    CHECK(m.view(t0)[0].nodes[0].blocks == block_probe);
 }

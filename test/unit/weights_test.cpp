@@ -13,7 +13,7 @@ const std::vector<metric_param> one_level{{"load", metric_kind::level, 1.0}};
 const std::vector<metric_param> one_per_weight{{"conns", metric_kind::per_weight, 1.0}};
 
 node_state adaptive(double w, double metric, std::uint32_t bound = 100) {
-    return {node_mode::adaptive, w, bound, {metric}};
+    return {node_mode::adaptive, w, w, bound, {metric}};
 }
 
 double sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
@@ -65,7 +65,7 @@ TEST_CASE("an idle node gains weight", "[weights]") {
     CHECK(nw[0] < 20);
 }
 
-TEST_CASE("smoothing damps the step: a larger SF moves less, repeated steps settle", "[weights]") {
+TEST_CASE("smoothing damps the reaction: a larger SF moves a weight less from its base", "[weights]") {
     const std::vector<node_state> nodes{adaptive(30, 50), adaptive(30, 25), adaptive(30, 25)};
     const double step1 = 30 - new_weights(nodes, one_per_weight, {.smoothing = 1.0})[0];
     const double step4 = 30 - new_weights(nodes, one_per_weight, {.smoothing = 4.0})[0];
@@ -75,18 +75,32 @@ TEST_CASE("smoothing damps the step: a larger SF moves less, repeated steps sett
     CHECK(step4 == Approx(step1 / 4));
     // A smoothing below 1 is taken as 1 (it would overshoot).
     CHECK(new_weights(nodes, one_per_weight, {.smoothing = 0.2})[0] == Approx(15));
+}
 
-    // A level metric that does not react to the weight (a slow disk): with
-    // SF 4 the weight falls step by step to the floor, never below it.
+TEST_CASE("a steady imbalance gives a steady weight, and balance brings the base weight back", "[weights]") {
+    // A level that does not react to the weight (a slow disk), period after
+    // period: the weight settles where the formula puts it, it does not drift.
     std::vector<node_state> s{adaptive(30, 3), adaptive(30, 1), adaptive(30, 1)};
-    double last = 30;
     for (int round = 0; round < 40; ++round) {
-        const auto nw = new_weights(s, one_level, {.smoothing = 4.0, .min_weight = 1.0});
-        CHECK(nw[0] <= last);
-        last = nw[0];
+        const auto nw = new_weights(s, one_level, {.smoothing = 4.0});
+        CHECK(nw[0] == Approx(24));  // 30 + (1/3 - 3/5) * 90 / 4
         for (std::size_t j = 0; j < s.size(); ++j) s[j].weight = nw[j];
     }
-    CHECK(last == Approx(1.0));
+    // The disk is fast again: back to the base weight at once.
+    for (auto& n : s) n.metrics[0] = 1.0;
+    CHECK(new_weights(s, one_level, {.smoothing = 4.0})[0] == Approx(30));
+    // Noise around balance stays noise: it does not add up over periods.
+    double lowest = 30;
+    for (int round = 0; round < 200; ++round) {
+        const double wobble = (round % 7) * 0.01;  // answer times within a few per cent of each other
+        s[0].metrics[0] = 1.0 + wobble;
+        s[1].metrics[0] = 1.03 - wobble;
+        s[2].metrics[0] = 1.0;
+        const auto nw = new_weights(s, one_level, {.smoothing = 4.0});
+        for (std::size_t j = 0; j < s.size(); ++j) s[j].weight = nw[j];
+        lowest = std::min(lowest, nw[0]);
+    }
+    CHECK(lowest > 29);
 }
 
 TEST_CASE("never above the bound, never below the floor", "[weights]") {
@@ -123,8 +137,8 @@ TEST_CASE("metrics combine by importance; missing or empty metrics abstain", "[w
     const std::vector<metric_param> two{{"conns", metric_kind::per_weight, 3.0},
                                         {"cpu", metric_kind::level, 1.0}};
     // conns say n1 is overloaded, cpu says the reverse.
-    const std::vector<node_state> nodes{{node_mode::adaptive, 30, 100, {75.0, 0.2}},
-                                        {node_mode::adaptive, 30, 100, {25.0, 0.6}}};
+    const std::vector<node_state> nodes{{node_mode::adaptive, 30, 30, 100, {75.0, 0.2}},
+                                        {node_mode::adaptive, 30, 30, 100, {25.0, 0.6}}};
     const auto nw = new_weights(nodes, two, {.smoothing = 1.0});
     // conns: 30 + (0.5 - 0.75) * 60 = 15; cpu: 30 + (0.5 - 0.25) * 60 = 45
     CHECK(nw[0] == Approx((3 * 15 + 1 * 45) / 4.0));
@@ -149,11 +163,17 @@ TEST_CASE("metrics combine by importance; missing or empty metrics abstain", "[w
     CHECK(new_weights(bad, two, {})[0] == 30);
 }
 
-TEST_CASE("adaptive nodes all at 0 restart from the floor", "[weights]") {
-    const std::vector<node_state> nodes{adaptive(0, 1), adaptive(0, 1)};
+TEST_CASE("with no metric to go by, nodes have their base weights; a base of 0 stays 0", "[weights]") {
+    std::vector<node_state> nodes{adaptive(0, 1), adaptive(55, 1), adaptive(20, 1)};
+    nodes[0].base = 10;  // at 0 now (it was blocked): its base brings it back
+    nodes[1].base = 10;
+    nodes[2].base = 0;   // the operator set 0
     const auto nw = new_weights(nodes, one_level, {.smoothing = 4.0, .min_weight = 1.0});
-    CHECK(nw[0] == 1);
-    CHECK(nw[1] == 1);
+    CHECK(nw[0] == Approx(10));
+    CHECK(nw[1] == Approx(10));
+    CHECK(nw[2] == 0);
+    const std::vector<metric_param> none;
+    CHECK(new_weights(nodes, none, {})[1] == Approx(10));
 }
 
 TEST_CASE("the threshold function suppresses small changes and passes eligibility changes", "[weights]") {
