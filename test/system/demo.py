@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""clustergate demo: one gatewayd in front of three real HTTP servers.
+"""clustergate demo: one gatewayd in front of three real HTTP servers, then
+the same under controld, whose manager moves the weights.
 
-    python3 test/system/demo.py --build build [--requests 600]
+    python3 test/system/demo.py --build build [--requests 600] [--no-manager]
 
 Builds a small network in namespaces (a client, the gateway, nodes n1..n3,
 all on one bridge; 198.18.0.0/15 only), starts gatewayd with
@@ -9,8 +10,13 @@ conf/gateway.yaml (under a name of its own, so it never collides with
 another gateway), sends real HTTP requests from the client to the cluster
 address, prints how they spread over the nodes next to the weights and what
 the gateway counted, and removes everything it made. Exits non-zero if a
-request failed or a node's share is more than 5% off its weight. scripts/demo
-installs, builds and sets up hugepages first.
+request failed or a node's share is more than 5% off its weight.
+
+The second part (conf/managed.yaml) runs controld, which starts gatewayd,
+probes the nodes and takes reports from a nodeagent on each: n2 is made 40
+ms slow on purpose, and the demo prints its weight falling period by period
+and where the traffic goes, then n2 recovers and its weight comes back.
+scripts/demo installs, builds and sets up hugepages first.
 """
 
 import argparse
@@ -22,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import topology  # noqa: E402
 from gateway import counts, format_rows, lab, preflight, spread_rows, sweep_stale  # noqa: E402
+from manager_lab import mlab, percentile  # noqa: E402
 from topology import CLIENT_IP, CLUSTER_IP, Topology  # noqa: E402
 
 
@@ -67,6 +74,48 @@ def demo(build, requests):
     return 0
 
 
+def weights_line(L):
+    rows = L.gw.manager()["nodes"]
+    return "  ".join(f"{n} {rows[L.topo.node_ips[n]]['data plane']:>3} ({rows[L.topo.node_ips[n]]['answer_time']} ms)"
+                     for n in L.topo.nodes)
+
+
+def traffic(L, seconds):
+    reqs = L.client.call("http_timed", timeout=seconds + 20, address=CLUSTER_IP, seconds=seconds)["requests"]
+    ok = [r[2] for r in reqs if not r[3]]
+    spread = counts(r[1] for r in reqs if r[1])
+    return (f"{len(reqs)} requests, {len(reqs) - len(ok)} failed; "
+            + ", ".join(f"{n} {spread.get(n, 0)}" for n in L.topo.nodes)
+            + (f"; p50 {percentile(ok, 50):.1f} ms, p99 {percentile(ok, 99):.1f} ms" if ok else ""))
+
+
+def demo_manager(build):
+    say("the closed loop: controld (conf/managed.yaml) starts gatewayd, probes each node every 300 ms,")
+    say("  takes nodeagent reports, and moves the weights every 500 ms (docs/weights.md)")
+    with mlab("demo_mgr", build, log=lambda m: say("  " + m)) as L:
+        L.gw.mctl("manager", "set", "importance.conns", "0")  # one-at-a-time requests: connection counts are noise
+        say(f"  weights (probe answer time): {weights_line(L)}")
+        say(f"  3 s of requests: {traffic(L, 3)}")
+        say()
+        say("n2 made 40 ms slow on purpose:")
+        L.topo.slow_down("n2", 40)
+        for i in range(4):
+            time.sleep(0.5)
+            say(f"  +{(i + 1) * 0.5:.1f}s  {weights_line(L)}")
+        say(f"  3 s of requests: {traffic(L, 3)}")
+        say()
+        say("n2 fast again:")
+        L.topo.slow_down("n2", 0)
+        for i in range(4):
+            time.sleep(0.5)
+            say(f"  +{(i + 1) * 0.5:.1f}s  {weights_line(L)}")
+        say(f"  3 s of requests: {traffic(L, 3)}")
+        say()
+        say("gwctl -s <controld's socket> manager show:")
+        say(indent(L.gw.mctl("manager", "show")))
+    say("cleaned up: controld and gatewayd stopped; agents, namespaces and hugepage files removed")
+
+
 def indent(text):
     return "\n".join("  " + l for l in text.rstrip("\n").splitlines())
 
@@ -75,6 +124,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build", help="meson build directory (default: build)")
     ap.add_argument("--requests", type=int, default=600, help="HTTP requests to send (1-10000, default 600)")
+    ap.add_argument("--no-manager", action="store_true", help="only the first part (gatewayd alone)")
     a = ap.parse_args()
     if not 1 <= a.requests <= 10000:
         ap.error("--requests: 1 to 10000")
@@ -86,7 +136,11 @@ def main():
     Topology.sweep_stale(log=lambda m: say("  " + m))
     sweep_stale(log=lambda m: say("  " + m))
     try:
-        return demo(os.path.abspath(a.build), a.requests)
+        rc = demo(os.path.abspath(a.build), a.requests)
+        if rc == 0 and not a.no_manager:
+            say()
+            demo_manager(os.path.abspath(a.build))
+        return rc
     except (KeyboardInterrupt, topology.Interrupted):
         say("demo: interrupted; everything it started was stopped and removed")
         return 130
