@@ -97,20 +97,14 @@ def demo_manager(build):
         say(f"  weights (probe answer time): {weights_line(L)}")
         say(f"  3 s of requests: {traffic(L, 3)}")
         say()
-        say("n2 made 40 ms slow on purpose:")
-        L.topo.slow_down("n2", 40)
-        for i in range(4):
-            time.sleep(0.5)
-            say(f"  +{(i + 1) * 0.5:.1f}s  {weights_line(L)}")
-        say(f"  3 s of requests: {traffic(L, 3)}")
-        say()
-        say("n2 fast again:")
-        L.topo.slow_down("n2", 0)
-        for i in range(4):
-            time.sleep(0.5)
-            say(f"  +{(i + 1) * 0.5:.1f}s  {weights_line(L)}")
-        say(f"  3 s of requests: {traffic(L, 3)}")
-        say()
+        for title, delay in (("n2 made 40 ms slow on purpose:", 40), ("n2 fast again:", 0)):
+            say(title)
+            L.topo.slow_down("n2", delay)
+            for i in range(4):  # the weights, period by period
+                time.sleep(0.5)
+                say(f"  +{(i + 1) * 0.5:.1f}s  {weights_line(L)}")
+            say(f"  3 s of requests: {traffic(L, 3)}")
+            say()
         say("gwctl -s <controld's socket> manager show:")
         say(indent(L.gw.mctl("manager", "show")))
     say("cleaned up: controld and gatewayd stopped; agents, namespaces and hugepage files removed")
