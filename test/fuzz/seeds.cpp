@@ -1,5 +1,5 @@
 // fuzz_seeds DIR: writes the seed corpus of every harness, DIR/router,
-// DIR/ctl_msg and DIR/config, one file per seed. Seeds are generated rather
+// DIR/ctl_msg, DIR/config and DIR/agent, one file per seed. Seeds are generated rather
 // than checked in so that they follow the frame builders, the codec and the
 // reference configuration as those change.
 //
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/ctl_msg.hpp"
+#include "control/agent_msg.hpp"
 #include "router_input.hpp"
 #include "support/frames.hpp"
 #include "support/router_fixture.hpp"
@@ -263,17 +264,39 @@ void config_seeds(const fs::path& dir) {
     write(dir, "two-docs.yaml", text("gateway: {name: a}\n---\ngateway: {name: b}\n"));
 }
 
+// ---- agent ------------------------------------------------------------------
+
+/// fuzz_agent's key: what it signs with, so that sealed seeds pass its MAC check.
+void agent_seeds(const fs::path& dir) {
+    using namespace control::agent;
+    const key k(32, 0x42);
+    control::agent::host_report r;
+    r.load1 = 0.5, r.cpu_busy = 0.25, r.mem_used = 0.75, r.sock_mem = 0.01;
+    const std::vector<envelope> messages = {
+        {test::node_ip(1), 1, 1'700'000'000'000, r},
+        {test::node_ip(2), 2, 1'700'000'000'000, [&] { auto s = r; s.script = 42.0; return s; }()},
+        {test::node_ip(3), 3, 0, shadow_query{7, test::vip}},
+    };
+    int i = 0;
+    for (const envelope& e : messages) {
+        auto d = seal(e, k);
+        write(dir, "sealed-" + std::to_string(i), d);
+        d.resize(d.size() - mac_size);  // the harness signs what it gets
+        write(dir, "unsigned-" + std::to_string(i++), d);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 2) {
-        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg and DIR/config\n", argv[0]);
+        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg, DIR/config and DIR/agent\n", argv[0]);
         return 2;
     }
     try {
         const fs::path root = argv[1];
         const std::pair<const char*, void (*)(const fs::path&)> harnesses[] = {
-            {"router", router_seeds}, {"ctl_msg", ctl_msg_seeds}, {"config", config_seeds}};
+            {"router", router_seeds}, {"ctl_msg", ctl_msg_seeds}, {"config", config_seeds}, {"agent", agent_seeds}};
         for (const auto& [name, make] : harnesses) {
             fs::create_directories(root / name);
             make(root / name);
