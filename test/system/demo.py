@@ -97,17 +97,27 @@ def demo_manager(build):
         say(f"  weights (probe answer time): {weights_line(L)}")
         say(f"  3 s of requests: {traffic(L, 3)}")
         say()
-        for title, delay in (("n2 made 40 ms slow on purpose:", 40), ("n2 fast again:", 0)):
+        failures = []
+        for title, delay, ok, want in (("n2 made 40 ms slow on purpose:", 40, lambda w: w <= 2, "at most 2"),
+                                       ("n2 fast again:", 0, lambda w: w >= 50, "at least 50")):
             say(title)
             L.topo.slow_down("n2", delay)
             for i in range(4):  # the weights, period by period
                 time.sleep(0.5)
                 say(f"  +{(i + 1) * 0.5:.1f}s  {weights_line(L)}")
+            w = int(L.gw.manager()["nodes"][L.topo.node_ips["n2"]]["data plane"])
+            if not ok(w):
+                failures.append(f"{title} n2's weight is {w} after 2 s, expected {want}")
             say(f"  3 s of requests: {traffic(L, 3)}")
             say()
         say("gwctl -s <controld's socket> manager show:")
         say(indent(L.gw.mctl("manager", "show")))
     say("cleaned up: controld and gatewayd stopped; agents, namespaces and hugepage files removed")
+    for f in failures:
+        say(f"FAIL: {f}")
+    if not failures:
+        say("OK: the slow node's weight fell within a period or two and came back when it was fast again")
+    return 1 if failures else 0
 
 
 def indent(text):
@@ -133,7 +143,7 @@ def main():
         rc = demo(os.path.abspath(a.build), a.requests)
         if rc == 0 and not a.no_manager:
             say()
-            demo_manager(os.path.abspath(a.build))
+            rc = demo_manager(os.path.abspath(a.build))
         return rc
     except (KeyboardInterrupt, topology.Interrupted):
         say("demo: interrupted; everything it started was stopped and removed")
