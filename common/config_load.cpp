@@ -531,6 +531,20 @@ private:
         });
     }
 
+    /// A list of maps, each read into a T by `fields(item)`; items are named
+    /// by their `name` key when `named`, else by position.
+    template <class T, class Fields>
+    field list_of(std::string_view name, std::vector<T>& out, bool named, Fields fields) {
+        return {name, [this, &out, named, fields](const YAML::Node& list, const std::string& key) {
+                    for_each_item(list, key, [&](const YAML::Node& item, std::size_t i) {
+                        T x;
+                        const auto label = named ? peek(item, "name", as_text) : std::nullopt;
+                        read_map(item, element_key(key, item, label, i), fields(x));
+                        out.push_back(std::move(x));
+                    });
+                }};
+    }
+
     void read_manager(const YAML::Node& v, const std::string& key) {
         manager_cfg& m = _cfg.manager;
         importance_cfg& w = m.importance;
@@ -564,51 +578,36 @@ private:
                  });
                  m.agents = std::move(a);
              }},
-            {"probes", [&](const YAML::Node& list, const std::string& lk) {
-                 for_each_item(list, lk, [&](const YAML::Node& item, std::size_t i) {
-                     probe_cfg p;
-                     const std::string k = element_key(lk, item, std::nullopt, i);
-                     read_map(item, k, {
-                         must(set("cluster", p.cluster, &loader::read_ipv4)),
-                         must(set("port", p.port, &loader::read_uint<std::uint16_t>)),
-                         set("protocol", p.protocol, &loader::read_proto),
-                         set("type", p.type, &loader::read_probe_kind),
-                         set("target", p.target, &loader::read_uint<std::uint16_t>),
-                         set("path", p.path, &loader::read_string),
-                         set("expect", p.expect, &loader::read_uint<std::uint16_t>),
-                         set("interval", p.interval, &loader::read_millis),
-                         set("timeout", p.timeout, &loader::read_millis),
-                     });
-                     m.probes.push_back(std::move(p));
-                 });
-             }},
-            {"rules", [&](const YAML::Node& list, const std::string& lk) {
-                 for_each_item(list, lk, [&](const YAML::Node& item, std::size_t i) {
-                     rule_cfg r;
-                     const std::string k = element_key(lk, item, peek(item, "name", as_text), i);
-                     read_map(item, k, {
-                         must(set("name", r.name, &loader::read_string)),
-                         must(set("nodes", r.nodes, &loader::read_addresses)),
-                         must(set("from", r.from, &loader::read_time_of_day)),
-                         must(set("to", r.to, &loader::read_time_of_day)),
-                     });
-                     m.rules.push_back(std::move(r));
-                 });
-             }},
-            {"metrics", [&](const YAML::Node& list, const std::string& lk) {
-                 for_each_item(list, lk, [&](const YAML::Node& item, std::size_t i) {
-                     user_metric_cfg u;
-                     const std::string k = element_key(lk, item, peek(item, "name", as_text), i);
-                     read_map(item, k, {
-                         must(set("name", u.name, &loader::read_string)),
-                         must(set("command", u.command, &loader::read_string)),
-                         set("interval", u.interval, &loader::read_millis),
-                         set("timeout", u.timeout, &loader::read_millis),
-                         set("importance", u.importance, &loader::read_real),
-                     });
-                     m.metrics.push_back(std::move(u));
-                 });
-             }},
+            list_of<probe_cfg>("probes", m.probes, false, [&](probe_cfg& p) {
+                return std::vector<field>{
+                    must(set("cluster", p.cluster, &loader::read_ipv4)),
+                    must(set("port", p.port, &loader::read_uint<std::uint16_t>)),
+                    set("protocol", p.protocol, &loader::read_proto),
+                    set("type", p.type, &loader::read_probe_kind),
+                    set("target", p.target, &loader::read_uint<std::uint16_t>),
+                    set("path", p.path, &loader::read_string),
+                    set("expect", p.expect, &loader::read_uint<std::uint16_t>),
+                    set("interval", p.interval, &loader::read_millis),
+                    set("timeout", p.timeout, &loader::read_millis),
+                };
+            }),
+            list_of<rule_cfg>("rules", m.rules, true, [&](rule_cfg& r) {
+                return std::vector<field>{
+                    must(set("name", r.name, &loader::read_string)),
+                    must(set("nodes", r.nodes, &loader::read_addresses)),
+                    must(set("from", r.from, &loader::read_time_of_day)),
+                    must(set("to", r.to, &loader::read_time_of_day)),
+                };
+            }),
+            list_of<user_metric_cfg>("metrics", m.metrics, true, [&](user_metric_cfg& u) {
+                return std::vector<field>{
+                    must(set("name", u.name, &loader::read_string)),
+                    must(set("command", u.command, &loader::read_string)),
+                    set("interval", u.interval, &loader::read_millis),
+                    set("timeout", u.timeout, &loader::read_millis),
+                    set("importance", u.importance, &loader::read_real),
+                };
+            }),
         });
     }
 
