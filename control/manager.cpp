@@ -56,12 +56,11 @@ void manager::observe_tables(const common::api::tables_rep& t, clock::time_point
                 node_rec r = old_nodes.contains(n.address) ? old_nodes[n.address] : node_rec{};
                 r.bound = std::min(n.weight_bound.value_or(s.weight_bound), s.weight_bound);
                 r.dataplane = n.weight;
-                if (!r.weight_known || (r.sent && *r.sent != n.weight)) {
+                if (r.sent != n.weight) {
                     // First sight, or a weight somebody set by hand: it is
                     // the node's base weight from now on.
-                    if (r.weight_known) ++_hand_edits;
+                    if (r.sent) ++_hand_edits;
                     r.base = r.weight = n.weight;
-                    r.weight_known = true;
                     r.sent = n.weight;
                 }
                 r.conns = static_cast<double>(n.active);
@@ -171,7 +170,7 @@ bool manager::set_node_mode(ipv4_addr node, node_action a, double weight) {
     return true;
 }
 
-std::uint8_t manager::blocks_of(const service_id&, ipv4_addr node, const node_rec& r, clock::time_point now) const {
+std::uint8_t manager::blocks_of(ipv4_addr node, const node_rec& r, clock::time_point now) const {
     std::uint8_t b = 0;
     if (r.probe_failed) b |= block_probe;
     if (_cfg.agents) {
@@ -231,7 +230,7 @@ std::vector<weight_change> manager::compute(clock::time_point now, bool step) {
             if (const auto m = _modes.find(addr); m != _modes.end() && m->second.mode != node_mode::adaptive) {
                 s.mode = m->second.mode;
                 if (s.mode == node_mode::fixed) s.weight = m->second.fixed;
-            } else if (blocks_of(svc, addr, r, now)) {
+            } else if (blocks_of(addr, r, now)) {
                 s.mode = node_mode::blocked;
             }
             states.push_back(std::move(s));
@@ -269,7 +268,7 @@ std::vector<manager::service_view> manager::view(clock::time_point now) const {
     for (const auto& [svc, nodes] : _services) {
         service_view v{svc, {}};
         for (const auto& [addr, r] : nodes) {
-            node_view n{addr, node_mode::adaptive, blocks_of(svc, addr, r, now), r.weight, r.base,
+            node_view n{addr, node_mode::adaptive, blocks_of(addr, r, now), r.weight, r.base,
                         r.sent.value_or(0), r.dataplane, metrics_of(addr, r)};
             if (const auto m = _modes.find(addr); m != _modes.end()) n.mode = m->second.mode;
             v.nodes.push_back(std::move(n));

@@ -119,10 +119,9 @@ private:
     struct node_rec {
         double weight = 0;
         double base = 0;
-        bool weight_known = false;
         std::uint32_t bound = 0;
         std::uint32_t dataplane = 0;
-        std::optional<std::uint32_t> sent;
+        std::optional<std::uint32_t> sent;  ///< none until the first reading
         std::uint64_t new_conns = 0;  ///< counter at the last reading
         bool have_counter = false;
         double conns = 0, conn_rate = 0;
@@ -140,8 +139,7 @@ private:
         double fixed = 0;
     };
 
-    std::uint8_t blocks_of(const service_id& svc, common::ipv4_addr node, const node_rec& r,
-                           clock::time_point now) const;
+    std::uint8_t blocks_of(common::ipv4_addr node, const node_rec& r, clock::time_point now) const;
     std::vector<std::optional<double>> metrics_of(common::ipv4_addr node, const node_rec& r) const;
     void rebuild_metric_params();
 

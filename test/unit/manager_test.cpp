@@ -75,6 +75,14 @@ std::vector<weight_change> period(manager& m, fake_tables& t, clock::time_point 
     return w;
 }
 
+/// A manager that has had its first period with three nodes at weight 100.
+struct running {
+    clock::time_point t0 = clock::time_point{} + 1h;
+    manager m{only_answer_time(), t0};
+    fake_tables t{100, 100, 100};
+    running() { period(m, t, t0); }
+};
+
 }  // namespace
 
 TEST_CASE("with nothing measured the manager sends nothing", "[manager]") {
@@ -87,10 +95,8 @@ TEST_CASE("with nothing measured the manager sends nothing", "[manager]") {
 }
 
 TEST_CASE("a node that answers slowly loses weight period after period; a small wobble is not sent", "[manager]") {
-    auto t0 = clock::time_point{} + 1h;
-    manager m(only_answer_time(), t0);
-    fake_tables t(100, 100, 100);
-    period(m, t, t0);
+    running run;
+    auto& [t0, m, t] = run;
     std::uint32_t last = 100;
     for (int i = 1; i <= 6; ++i) {
         answers(m, 2.0, 40.0, 2.0);  // n2 is slow
@@ -178,10 +184,8 @@ TEST_CASE("rules: no new connections inside the window, wrapping past midnight",
 }
 
 TEST_CASE("quiesce, fix and adapt a node from the console", "[manager]") {
-    auto t0 = clock::time_point{} + 1h;
-    manager m(only_answer_time(), t0);
-    fake_tables t(100, 100, 100);
-    period(m, t, t0);
+    running run;
+    auto& [t0, m, t] = run;
     CHECK_FALSE(m.set_node_mode(0x01020304, manager::node_action::quiesce));
     REQUIRE(m.set_node_mode(n1, manager::node_action::quiesce));
     CHECK(as_map(period(m, t, t0 + 1s)) == std::map<ipv4_addr, std::uint32_t>{{n1, 0}});
@@ -197,10 +201,8 @@ TEST_CASE("quiesce, fix and adapt a node from the console", "[manager]") {
 }
 
 TEST_CASE("a weight set by hand becomes the node's base weight", "[manager]") {
-    auto t0 = clock::time_point{} + 1h;
-    manager m(only_answer_time(), t0);
-    fake_tables t(100, 100, 100);
-    period(m, t, t0);
+    running run;
+    auto& [t0, m, t] = run;
     answers(m, 1.0, 1.0, 1.0);
     CHECK(period(m, t, t0 + 1s).empty());  // balanced: the base weights stay
     t.nodes[n3].weight = 40;              // `set weight` on gatewayd's console
@@ -259,10 +261,8 @@ TEST_CASE("run-time parameters: set within range, refused outside", "[manager]")
 }
 
 TEST_CASE("a health event between periods blocks or frees a node but takes no formula step", "[manager]") {
-    auto t0 = clock::time_point{} + 1h;
-    manager m(only_answer_time(), t0);
-    fake_tables t(100, 100, 100);
-    period(m, t, t0);
+    running run;
+    auto& [t0, m, t] = run;
     answers(m, 1.0, 30.0, 1.0);
     // Events: n3's probe fails, then answers again, between two periods.
     auto event = [&](clock::time_point at) {
