@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import topology  # noqa: E402
-from gateway import counts, format_rows, lab, preflight, spread_rows, sweep_stale  # noqa: E402
+from gateway import PROGRAMS, counts, format_rows, lab, preflight, spread_rows, sweep_stale  # noqa: E402
 from manager_lab import mlab, percentile  # noqa: E402
 from topology import CLIENT_IP, CLUSTER_IP, Topology  # noqa: E402
 
@@ -129,7 +129,12 @@ def main():
     ap.add_argument("--build", default="build", help="meson build directory (default: build)")
     ap.add_argument("--requests", type=int, default=600, help="HTTP requests to send (1-10000, default 600)")
     ap.add_argument("--no-manager", action="store_true", help="only the first part (gatewayd alone)")
+    ap.add_argument("--programs", action="store_true",
+                    help="print the meson targets the demo runs, one a line, and exit (scripts/demo builds them)")
     a = ap.parse_args()
+    if a.programs:
+        print("\n".join(PROGRAMS))
+        return 0
     if not 1 <= a.requests <= 10000:
         ap.error("--requests: 1 to 10000")
     problems = preflight(os.path.abspath(a.build))
@@ -140,10 +145,14 @@ def main():
     Topology.sweep_stale(log=lambda m: say("  " + m))
     sweep_stale(log=lambda m: say("  " + m))
     try:
+        parts = ["spread by weight"]
         rc = demo(os.path.abspath(a.build), a.requests)
         if rc == 0 and not a.no_manager:
             say()
+            parts.append("closed loop")
             rc = demo_manager(os.path.abspath(a.build))
+        say()
+        say(f"demo: {'OK' if rc == 0 else 'FAILED'} ({', '.join(parts)})")
         return rc
     except (KeyboardInterrupt, topology.Interrupted):
         say("demo: interrupted; everything it started was stopped and removed")

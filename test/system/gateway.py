@@ -173,6 +173,13 @@ def format_rows(header, rows):
 GW_MEMORY_MB = 256   # conf/gateway.yaml eal.memory: what one gatewayd takes
 
 
+# The programs the system tests and the demo run, as meson targets (paths
+# under the build directory). scripts/demo builds exactly these
+# (`demo.py --programs`), so a part that needs a new program cannot be
+# forgotten there.
+PROGRAMS = ("dataplane/gatewayd", "control/gwctl", "control/controld", "control/nodeagent")
+
+
 def preflight(build, tools=("ip", "ethtool")):
     """Why gatewayd cannot run here, as a list of messages (empty: it can):
     each is a loud failure for the suite and the demo, never a skip."""
@@ -182,7 +189,7 @@ def preflight(build, tools=("ip", "ethtool")):
     for tool in tools:
         if not shutil.which(tool):
             problems.append(f"{tool} not found (scripts/install-deps)")
-    for b in ("dataplane/gatewayd", "control/gwctl", "control/controld", "control/nodeagent"):
+    for b in PROGRAMS:
         if not os.access(os.path.join(build, b), os.X_OK):
             problems.append(f"{os.path.join(build, b)} missing: build first (ninja -C {build})")
     with open("/proc/meminfo") as f:
