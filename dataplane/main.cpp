@@ -23,19 +23,17 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
-#include <rte_eal.h>
-#include <rte_errno.h>
-#include <rte_pdump.h>
 
 #include "common/cli/console.hpp"
 #include "common/config_load.hpp"
 #include "common/ctl_server.hpp"
 #include "common/log.hpp"
-#include "controller.hpp"
-#include "eal_args.hpp"
-#include "eal_dataplane.hpp"
-#include "local_api.hpp"
-#include "telemetry.hpp"
+#include "dataplane/ctl/controller.hpp"
+#include "dataplane/ctl/local_api.hpp"
+#include "dataplane/eal/eal_args.hpp"
+#include "dataplane/eal/eal_dataplane.hpp"
+#include "dataplane/eal/eal_runtime.hpp"
+#include "dataplane/eal/telemetry.hpp"
 
 namespace asio = boost::asio;
 namespace po = boost::program_options;
@@ -113,15 +111,13 @@ asio::awaitable<void> housekeeping(dp::controller& ctl) {
     }
 }
 
-int run(const options& o, const common::gateway_cfg& cfg) {
+int run(const options& o, const common::gateway_cfg& cfg, dp::eal_runtime& eal) {
     dp::eal_dataplane dataplane(cfg);
     dp::controller ctl(cfg, dataplane.bindings(), dataplane,
                        {std::filesystem::absolute(o.config).string(), CG_VERSION});
     dataplane.start();
     dp::telemetry_attach(ctl);
-    // Captures with dpdk-dumpcap / dpdk-pdump (a secondary process) cost
-    // nothing until one attaches.
-    if (rte_pdump_init() != 0) common::log::warn("packet capture (rte_pdump) unavailable: {}", rte_strerror(rte_errno));
+    eal.enable_capture();
 
     asio::io_context io;
     dp::local_api local(ctl);
@@ -152,7 +148,7 @@ int run(const options& o, const common::gateway_cfg& cfg) {
     common::log::info("gatewayd {} running: {} clusters", cfg.name, cfg.clusters.size());
     io.run();
     dp::telemetry_detach();
-    rte_pdump_uninit();
+    eal.disable_capture();
     dataplane.stop();
     if (console_thread) {
         // Stopped by a signal while the console waits for a key press: that
@@ -197,18 +193,17 @@ int main(int argc, char** argv) {
         fmt::print("\n");
         return 0;
     }
-    std::vector<char*> eal_argv;
-    for (auto& a : args) eal_argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-        fmt::print(stderr, "gatewayd: EAL initialisation failed: {}\n", rte_strerror(rte_errno));
+    std::optional<dp::eal_runtime> eal;
+    try {
+        eal.emplace(std::move(args));
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "gatewayd: {}\n", e.what());
         return 1;
     }
-    int rc = 1;
     try {
-        rc = run(o, cfg);
+        return run(o, cfg, *eal);
     } catch (const std::exception& e) {
         common::log::error("{}", e.what());
     }
-    rte_eal_cleanup();
-    return rc;
+    return 1;
 }

@@ -8,7 +8,7 @@
 #include <set>
 #include <vector>
 
-#include "dataplane/classify.hpp"
+#include "dataplane/pkt/classify.hpp"
 #include "flow_plan.hpp"
 #include "gen_frame.hpp"
 #include "latency_hist.hpp"

@@ -25,7 +25,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
-#include "conn_table.hpp"
+#include "dataplane/router/conn_table.hpp"
 #include "node_spread.hpp"
 #include "pktgen_options.hpp"
 #include "traffic_engine.hpp"

@@ -18,11 +18,11 @@
 
 #include "common/ctl_client.hpp"
 #include "common/ctl_server.hpp"
-#include "dataplane/arp_icmp.hpp"
-#include "dataplane/classify.hpp"
-#include "dataplane/local_api.hpp"
-#include "dataplane/wire.hpp"
-#include "dataplane/worker_job.hpp"
+#include "dataplane/ctl/local_api.hpp"
+#include "dataplane/ctl/worker_job.hpp"
+#include "dataplane/pkt/arp_icmp.hpp"
+#include "dataplane/pkt/classify.hpp"
+#include "dataplane/pkt/wire.hpp"
 #include "gateway_harness.hpp"
 #include "support/pcap_file.hpp"
 

@@ -14,9 +14,9 @@
 #include <rte_ring.h>
 
 #include "common/config_load.hpp"
-#include "dataplane/controller.hpp"
-#include "dataplane/eal_dataplane.hpp"
-#include "dataplane/local_api.hpp"
+#include "dataplane/ctl/controller.hpp"
+#include "dataplane/ctl/local_api.hpp"
+#include "dataplane/eal/eal_dataplane.hpp"
 #include "support/frames.hpp"
 
 namespace cg::test {

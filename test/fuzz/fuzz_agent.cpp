@@ -20,7 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "control/agent_msg.hpp"
+#include "control/proto/agent_msg.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/ctl_msg.hpp"
-#include "control/agent_msg.hpp"
+#include "control/proto/agent_msg.hpp"
 #include "router_input.hpp"
 #include "support/frames.hpp"
 #include "support/router_fixture.hpp"

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "dataplane/dp_adapter.hpp"
+#include "dataplane/ctl/dp_adapter.hpp"
 #include "frames.hpp"
 #include "test_worker.hpp"
 

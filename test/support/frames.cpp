@@ -1,6 +1,6 @@
 #include "frames.hpp"
 
-#include "dataplane/wire.hpp"
+#include "dataplane/pkt/wire.hpp"
 
 namespace cg::test {
 

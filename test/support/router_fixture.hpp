@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "common/config.hpp"
-#include "dataplane/router.hpp"
-#include "dataplane/slot_map.hpp"
-#include "dataplane/snapshot_builder.hpp"
+#include "dataplane/router/router.hpp"
+#include "dataplane/tables/slot_map.hpp"
+#include "dataplane/tables/snapshot_builder.hpp"
 #include "frames.hpp"
 #include "test_worker.hpp"
 

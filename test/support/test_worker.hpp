@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "dataplane/router.hpp"
+#include "dataplane/router/router.hpp"
 
 namespace cg::test {
 

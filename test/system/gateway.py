@@ -177,7 +177,7 @@ GW_MEMORY_MB = 256   # conf/gateway.yaml eal.memory: what one gatewayd takes
 # under the build directory). scripts/demo builds exactly these
 # (`demo.py --programs`), so a part that needs a new program cannot be
 # forgotten there.
-PROGRAMS = ("dataplane/gatewayd", "control/gwctl", "control/controld", "control/nodeagent")
+PROGRAMS = ("dataplane/gatewayd", "control/gwctl/gwctl", "control/controld/controld", "control/nodeagent/nodeagent")
 
 
 def preflight(build, tools=("ip", "ethtool")):
@@ -249,7 +249,7 @@ class Gateway:
     def __init__(self, topo, build, overrides=None, interactive=False, config=DEFAULT_CONFIG):
         self.topo = topo
         self.gatewayd = os.path.join(build, "dataplane", "gatewayd")
-        self.gwctl = os.path.join(build, "control", "gwctl")
+        self.gwctl = os.path.join(build, "control", "gwctl", "gwctl")
         for b in (self.gatewayd, self.gwctl):
             if not os.access(b, os.X_OK):
                 raise GatewayError(f"{b}: not built (ninja -C {build})")

@@ -30,8 +30,8 @@ class Managed(Gateway):
     """controld (and through it gatewayd) in `topo`'s gateway namespace."""
 
     def __init__(self, topo, build, manager_lines=()):
-        self.controld = os.path.join(build, "control", "controld")
-        self.nodeagent = os.path.join(build, "control", "nodeagent")
+        self.controld = os.path.join(build, "control", "controld", "controld")
+        self.nodeagent = os.path.join(build, "control", "nodeagent", "nodeagent")
         for b in (self.controld, self.nodeagent):
             if not os.access(b, os.X_OK):
                 raise GatewayError(f"{b}: not built (ninja -C {build})")

@@ -7,11 +7,11 @@
 
 #include <thread>
 
-#include "control/command_metric.hpp"
-#include "control/host_metrics.hpp"
-#include "control/prober.hpp"
-#include "control/prometheus.hpp"
-#include "control/supervisor.hpp"
+#include "control/controld/manager/command_metric.hpp"
+#include "control/controld/manager/prober.hpp"
+#include "control/controld/manager/prometheus.hpp"
+#include "control/controld/supervisor.hpp"
+#include "control/nodeagent/host_metrics.hpp"
 
 using namespace cg::control;
 using namespace std::chrono_literals;

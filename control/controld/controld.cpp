@@ -1,0 +1,415 @@
+#include "control/controld/controld.hpp"
+
+#include <ctime>
+#include <set>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "common/duration.hpp"
+#include "common/log.hpp"
+#include "control/controld/manager/command_metric.hpp"
+#include "control/controld/manager/prober.hpp"
+#include "control/controld/manager/prometheus.hpp"
+#include "control/controld/table_sync.hpp"
+
+namespace cg::control {
+
+namespace asio = boost::asio;
+namespace capi = common::api;
+namespace log = common::log;
+using common::ipv4_addr;
+
+namespace {
+
+std::uint64_t wall_ms() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+/// Requests that change gatewayd's cluster tables.
+template <class T>
+constexpr bool changes_tables =
+    std::is_same_v<T, capi::add_cluster_req> || std::is_same_v<T, capi::del_cluster_req> ||
+    std::is_same_v<T, capi::add_port_req> || std::is_same_v<T, capi::del_port_req> ||
+    std::is_same_v<T, capi::add_node_req> || std::is_same_v<T, capi::del_node_req> ||
+    std::is_same_v<T, capi::set_node_req> || std::is_same_v<T, capi::reload_req>;
+
+bool power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+std::string_view mode_name(node_mode m) {
+    switch (m) {
+        case node_mode::quiesced: return "quiesced";
+        case node_mode::fixed: return "fixed";
+        case node_mode::blocked: return "blocked";
+        default: return "adaptive";
+    }
+}
+
+service_id probe_service(const common::probe_cfg& p) {
+    return {p.cluster, static_cast<std::uint8_t>(p.protocol), p.port};
+}
+
+}  // namespace
+
+controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
+    : _io(io), _cfg(std::move(cfg)), _opt(std::move(opt)), _manager(_cfg.manager, clock::now()), _period(io) {
+    if (const auto& a = _cfg.manager.agents) {
+        _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
+        const auto at = common::parse_endpoint(a->listen);
+        if (!at) throw std::runtime_error("manager.agents.listen: not address:port");
+        const asio::ip::udp::endpoint ep(asio::ip::address_v4(at->address), at->port);
+        boost::system::error_code ec;
+        _agents.emplace(io);
+        _agents->open(ep.protocol(), ec);
+        if (!ec) _agents->bind(ep, ec);
+        if (ec) throw std::runtime_error(fmt::format("agent reports on {}: {}", a->listen, ec.message()));
+    }
+    if (_opt.supervise) {
+        std::vector<std::string> argv{_opt.gatewayd, "-c", _opt.config_path};
+        argv.insert(argv.end(), _opt.gatewayd_args.begin(), _opt.gatewayd_args.end());
+        _supervisor = std::make_unique<supervisor>(
+            io, std::move(argv),
+            [this](pid_t) {
+                _link.reset();
+                _resync_due = _tables.has_value();
+            },
+            [this](const std::string&) {
+                ++_n.gateway_deaths;
+                _gateway_up = false;
+                _link.reset();
+            });
+    }
+}
+
+controld::~controld() = default;
+
+void controld::start() {
+    if (_supervisor) _supervisor->start();
+    // Intervals are read at each turn: `manager set` changes them at run time.
+    for (std::size_t i = 0; i < _cfg.manager.probes.size(); ++i)
+        every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
+              [this, i] { return _manager.config().probes[i].interval; }, [this, i] { probe_all(i); });
+    for (std::size_t i = 0; i < _cfg.manager.metrics.size(); ++i)
+        every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
+              [this, i] { return _manager.config().metrics[i].interval; }, [this, i] { measure_all(i); });
+    if (_agents) listen_agents();
+    period();
+}
+
+// ---- the period: read, decide, send (SPEC 4.1, 4.7) ------------------------
+
+void controld::period() {
+    const auto now = clock::now();
+    ++_n.periods;
+    minute_of_day();
+    read_gateway(now);
+    if (_gateway_up) decide(now, true);
+    _period.expires_after(_manager.config().period);
+    _period.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) period();
+    });
+}
+
+void controld::minute_of_day() {
+    const std::time_t t = std::time(nullptr);
+    std::tm local{};
+    ::localtime_r(&t, &local);
+    _manager.set_time_of_day(static_cast<unsigned>(local.tm_hour * 60 + local.tm_min));
+}
+
+std::optional<capi::reply> controld::ask_gateway(const capi::request& r) {
+    try {
+        if (!_link) _link.emplace(_cfg.control_socket, std::chrono::seconds(2));
+        return _link->call(r);
+    } catch (const capi::api_error&) {
+        _link.reset();  // gone or restarting: the next call connects again
+        return std::nullopt;
+    }
+}
+
+void controld::read_gateway(clock::time_point now) {
+    auto rep = ask_gateway(capi::show_tables_req{});
+    auto* tables = rep ? std::get_if<capi::tables_rep>(&*rep) : nullptr;
+    if (!tables) {
+        if (_gateway_up) log::warn("gatewayd does not answer on {}", _cfg.control_socket);
+        _gateway_up = false;
+        ++_n.readings_failed;
+        return;
+    }
+    if (_resync_due && _tables) {
+        const auto ops = resync(*_tables, *tables);
+        std::size_t failed = 0;
+        for (const auto& op : ops) {
+            const auto r = ask_gateway(op);
+            if (!r || !std::holds_alternative<capi::ok_rep>(*r)) ++failed;
+        }
+        ++_n.resyncs;
+        _n.resync_requests += ops.size();
+        log::info("gatewayd restarted: {} requests gave it back its tables ({} refused)", ops.size(), failed);
+        rep = ask_gateway(capi::show_tables_req{});
+        tables = rep ? std::get_if<capi::tables_rep>(&*rep) : nullptr;
+        if (!tables) return;
+    }
+    _resync_due = false;
+    if (!_gateway_up) log::info("gatewayd answers on {}", _cfg.control_socket);
+    _gateway_up = true;
+    _tables = std::move(*tables);
+    _manager.observe_tables(*_tables, now);
+    if (_receiver)
+        for (ipv4_addr n : all_nodes()) _receiver->allow(n);
+    if (auto s = ask_gateway(capi::show_stats_req{}); s && std::holds_alternative<capi::stats_rep>(*s))
+        _stats = std::get<capi::stats_rep>(std::move(*s));
+}
+
+void controld::decide(clock::time_point now, bool step) {
+    const auto changes = _manager.compute(now, step);
+    if (changes.empty()) return;
+    std::vector<weight_change> taken;
+    std::string said;
+    for (const weight_change& c : changes) {
+        capi::set_node_req r{{c.svc.vip, c.svc.proto, c.svc.port}, c.node, c.weight, std::nullopt};
+        const auto rep = ask_gateway(r);
+        if (rep && std::holds_alternative<capi::ok_rep>(*rep)) {
+            taken.push_back(c);
+            said += fmt::format(" {}={}", common::format_ipv4(c.node), c.weight);
+        } else {
+            ++_n.push_errors;
+        }
+    }
+    _manager.sent(taken);
+    if (!taken.empty()) {
+        ++_n.pushes;
+        _n.weights_sent += taken.size();
+        log::info("weights sent:{}", said);
+    }
+}
+
+// ---- measurements between periods --------------------------------------------
+
+std::vector<ipv4_addr> controld::nodes_of(const service_id& svc) const {
+    std::vector<ipv4_addr> out;
+    for (const auto& s : _manager.view(clock::now()))
+        if (s.svc == svc)
+            for (const auto& n : s.nodes) out.push_back(n.node);
+    return out;
+}
+
+std::vector<ipv4_addr> controld::all_nodes() const {
+    std::set<ipv4_addr> all;
+    for (const auto& s : _manager.view(clock::now()))
+        for (const auto& n : s.nodes) all.insert(n.node);
+    return {all.begin(), all.end()};
+}
+
+void controld::every(asio::steady_timer& timer, std::function<std::chrono::milliseconds()> interval,
+                     std::function<void()> body) {
+    timer.expires_after(interval());
+    timer.async_wait([this, &timer, interval = std::move(interval), body = std::move(body)](
+                         const boost::system::error_code& ec) mutable {
+        if (ec) return;
+        body();
+        every(timer, std::move(interval), std::move(body));
+    });
+}
+
+void controld::probe_all(std::size_t i) {
+    const common::probe_cfg p = _manager.config().probes[i];
+    const service_id svc = probe_service(p);
+    for (ipv4_addr node : nodes_of(svc)) {
+        run_probe(_io, p, node, [this, i, svc, node](probe_outcome o) {
+            o.ms ? ++_n.probes_ok : ++_n.probes_failed;
+            _manager.probe_result(svc, node, o.ms);
+            std::string& state = _probe_state[{i, node}];
+            const bool changed = state.empty() != o.ms.has_value();  // "" = answering
+            state = o.ms ? "" : o.why;
+            if (!changed) return;
+            if (o.ms)
+                log::info("probe {} of {}: answers again ({:.1f} ms)", i, common::format_ipv4(node), *o.ms);
+            else
+                log::warn("probe {} of {} {}: {}; no new connections until it answers", i, common::format_ipv4(node),
+                          format_service(svc), o.why);
+            decide(clock::now(), false);
+        });
+    }
+}
+
+void controld::measure_all(std::size_t i) {
+    const common::user_metric_cfg u = _manager.config().metrics[i];
+    for (ipv4_addr node : all_nodes()) {
+        run_command_metric(_io, expand_command(u.command, node), u.timeout,
+                           [this, i, node, name = u.name](command_outcome o) {
+                               _manager.user_metric(i, node, o.value);
+                               if (o.value) {
+                                   ++_n.metrics_ok;
+                               } else if (power_of_two(++_n.metrics_failed)) {
+                                   log::warn("metric {} of {}: {} ({} failures so far)", name,
+                                             common::format_ipv4(node), o.why, _n.metrics_failed);
+                               }
+                           });
+    }
+}
+
+void controld::listen_agents() {
+    _agents->async_receive_from(asio::buffer(_agent_buf), _agent_from, [this](const boost::system::error_code& ec,
+                                                                              std::size_t n) {
+        if (ec == asio::error::operation_aborted) return;
+        if (!ec) {
+            const ipv4_addr from = _agent_from.address().is_v4() ? _agent_from.address().to_v4().to_uint() : 0;
+            auto r = _receiver->accept(std::span(_agent_buf).first(n), from, wall_ms());
+            if (auto* e = std::get_if<agent::envelope>(&r)) {
+                if (auto* h = std::get_if<agent::host_report>(&e->body)) {
+                    _manager.host_report(e->sender, *h, clock::now());
+                    decide(clock::now(), false);  // a node that had gone stale is back
+                }
+            } else {
+                const auto& why = std::get<agent::refused>(r);
+                if (power_of_two(_receiver->count(why.why)))
+                    log::warn("agent datagram from {} refused: {}: {} ({} so far)", _agent_from.address().to_string(),
+                              agent::refusal_name(why.why), why.detail, _receiver->count(why.why));
+            }
+        } else {
+            ++_n.agent_errors;
+        }
+        listen_agents();
+    });
+}
+
+// ---- the control API ------------------------------------------------------------
+
+capi::reply controld::call(const capi::request& r) {
+    if (std::holds_alternative<capi::manager_show_req>(r)) return manager_view();
+    if (const auto* set = std::get_if<capi::manager_set_req>(&r)) {
+        if (auto err = _manager.set_param(set->name, set->value)) return capi::error_rep{*err, {}};
+        log::info("manager: {} = {}", set->name, set->value);
+        return capi::ok_rep{fmt::format("{} = {}", set->name, set->value)};
+    }
+    if (const auto* node = std::get_if<capi::manager_node_req>(&r)) {
+        if (node->action > 2) return capi::error_rep{fmt::format("unknown node action {}", node->action), {}};
+        const auto action = static_cast<manager::node_action>(node->action);
+        if (!_manager.set_node_mode(node->node, action, node->weight))
+            return capi::error_rep{fmt::format("{} is not a node of any cluster port", common::format_ipv4(node->node)), {}};
+        decide(clock::now(), false);
+        static constexpr std::string_view said[] = {"adaptive", "quiesced", "fixed"};
+        return capi::ok_rep{fmt::format("{} is {}", common::format_ipv4(node->node), said[node->action])};
+    }
+    if (auto rep = ask_gateway(r)) {
+        // An edit that went through: read the tables now, so that a gatewayd
+        // dying the next moment gets it back (edits made on gatewayd's own
+        // socket are seen at the next period).
+        const bool edit = std::visit([](const auto& q) { return changes_tables<std::decay_t<decltype(q)>>; }, r);
+        if (edit && std::holds_alternative<capi::ok_rep>(*rep)) read_gateway(clock::now());
+        return std::move(*rep);
+    }
+    return capi::error_rep{fmt::format("gatewayd does not answer on {} ({})", _cfg.control_socket,
+                                      _supervisor ? "controld is restarting it" : "not supervised by this controld"),
+                          {}};
+}
+
+capi::manager_rep controld::manager_view() const {
+    capi::manager_rep m;
+    const common::manager_cfg& c = _manager.config();
+    auto param = [&](std::string name, std::string value) { m.params.push_back({std::move(name), std::move(value)}); };
+    param("period", common::format_duration(c.period));
+    param("smoothing", fmt::format("{:g}", c.smoothing));
+    param("threshold", fmt::format("{:g}", c.threshold));
+    param("min_weight", fmt::format("{:g}", c.min_weight));
+    if (c.agents) param("agents.stale", common::format_duration(c.agents->stale));
+    for (std::size_t i = 0; i < c.probes.size(); ++i) {
+        param(fmt::format("probes.{}.interval", i), common::format_duration(c.probes[i].interval));
+        param(fmt::format("probes.{}.timeout", i), common::format_duration(c.probes[i].timeout));
+    }
+    for (const auto& u : c.metrics) param(fmt::format("metrics.{}.interval", u.name), common::format_duration(u.interval));
+    for (const auto& p : _manager.metric_params()) {
+        m.metrics.push_back({p.name, p.kind == metric_kind::level ? "level" : "per-weight", p.importance});
+        param("importance." + p.name, fmt::format("{:g}", p.importance));
+    }
+    for (const auto& s : _manager.view(clock::now())) {
+        capi::manager_service svc{{s.svc.vip, s.svc.proto, s.svc.port}, {}};
+        for (const auto& n : s.nodes)
+            svc.nodes.push_back({n.node, std::string(mode_name(n.mode)), format_blocks(n.blocks), n.weight, n.sent,
+                                 n.dataplane, n.metrics, n.base});
+        m.services.push_back(std::move(svc));
+    }
+    auto count = [&](std::string name, std::uint64_t v) { m.counters.push_back({std::move(name), v}); };
+    count("gateway_up", _gateway_up ? 1 : 0);
+    count("gateway_starts", _supervisor ? _supervisor->starts() : 0);
+    count("gateway_deaths", _n.gateway_deaths);
+    count("periods", _n.periods);
+    count("readings_failed", _n.readings_failed);
+    count("pushes", _n.pushes);
+    count("weights_set_by_hand", _manager.hand_edits());
+    count("weights_sent", _n.weights_sent);
+    count("push_errors", _n.push_errors);
+    count("resyncs", _n.resyncs);
+    count("resync_requests", _n.resync_requests);
+    count("probes_ok", _n.probes_ok);
+    count("probes_failed", _n.probes_failed);
+    count("metrics_ok", _n.metrics_ok);
+    count("metrics_failed", _n.metrics_failed);
+    if (_receiver) {
+        count("agent_reports", _receiver->accepted());
+        for (std::size_t i = 0; i < agent::refusal_count; ++i) {
+            const auto why = static_cast<agent::refusal>(i);
+            count(fmt::format("agent_refused_{}", agent::refusal_name(why)), _receiver->count(why));
+        }
+    }
+    return m;
+}
+
+std::string controld::prometheus_text() const {
+    std::string out;
+    const auto m = manager_view();
+    out += "# TYPE clustergate_controld counter\n";
+    for (const auto& c : m.counters) out += prom_line("clustergate_controld", {{"counter", c.name}}, static_cast<double>(c.value));
+    for (const auto& s : m.services) {
+        const std::string cluster = common::format_ipv4(s.svc.vip);
+        const std::string port = fmt::format("{}/{}", s.svc.proto == 17 ? "udp" : "tcp", s.svc.port);
+        for (const auto& n : s.nodes) {
+            const std::string node = common::format_ipv4(n.node);
+            out += prom_line("clustergate_node_weight", {{"cluster", cluster}, {"port", port}, {"node", node}},
+                             n.dataplane);
+            out += prom_line("clustergate_manager_weight", {{"cluster", cluster}, {"port", port}, {"node", node}},
+                             n.weight);
+            out += prom_line("clustergate_node_blocked",
+                             {{"cluster", cluster}, {"port", port}, {"node", node}, {"reason", n.blocks}},
+                             n.blocks == "-" ? 0 : 1);
+            for (std::size_t i = 0; i < m.metrics.size() && i < n.metrics.size(); ++i)
+                if (n.metrics[i])
+                    out += prom_line("clustergate_node_metric",
+                                     {{"cluster", cluster}, {"port", port}, {"node", node}, {"metric", m.metrics[i].name}},
+                                     *n.metrics[i]);
+        }
+    }
+    for (const auto& [key, why] : _probe_state)
+        out += prom_line("clustergate_probe_up",
+                         {{"probe", std::to_string(key.first)}, {"node", common::format_ipv4(key.second)}},
+                         why.empty() ? 1 : 0);
+    if (_tables)
+        for (const auto& c : _tables->clusters)
+            for (const auto& s : c.ports)
+                for (const auto& n : s.nodes) {
+                    const std::string cluster = common::format_ipv4(c.vip);
+                    const std::string port = fmt::format("{}/{}", s.proto == 17 ? "udp" : "tcp", s.port);
+                    const std::string node = common::format_ipv4(n.address);
+                    out += prom_line("clustergate_node_active_connections",
+                                     {{"cluster", cluster}, {"port", port}, {"node", node}}, static_cast<double>(n.active));
+                    out += prom_line("clustergate_node_new_connections_total",
+                                     {{"cluster", cluster}, {"port", port}, {"node", node}},
+                                     static_cast<double>(n.new_conns));
+                }
+    if (_stats) {
+        for (const auto& d : _stats->drops)
+            out += prom_line("clustergate_drops_total", {{"reason", d.name}}, static_cast<double>(d.value));
+        for (const auto& c : _stats->connections)
+            out += prom_line("clustergate_connection_events_total", {{"event", c.name}}, static_cast<double>(c.value));
+        for (const auto& p : _stats->ports) {
+            out += prom_line("clustergate_port_rx_packets_total", {{"port", p.name}}, static_cast<double>(p.ipackets));
+            out += prom_line("clustergate_port_tx_packets_total", {{"port", p.name}}, static_cast<double>(p.opackets));
+        }
+    }
+    return out;
+}
+
+}  // namespace cg::control

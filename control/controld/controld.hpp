@@ -1,0 +1,96 @@
+// controld: the control process of one gateway (DESIGN.md). It starts and
+// supervises gatewayd, reads its tables and counters every period, measures
+// the nodes (probes, agent reports, user metrics, rules), lets the manager
+// decide the weights, and sends them. It answers the control API on its own
+// socket: the manager's requests itself, every other one by asking gatewayd,
+// so that `gwctl -s <controld socket>` reaches both.
+//
+// Thread-safety: none; everything runs on one io_context.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange
+#include <boost/asio.hpp>
+
+#include "common/api.hpp"
+#include "common/config.hpp"
+#include "common/ctl_client.hpp"
+#include "control/controld/manager/manager.hpp"
+#include "control/controld/supervisor.hpp"
+#include "control/proto/agent_msg.hpp"
+
+namespace cg::control {
+
+class controld final : public common::api::api {
+public:
+    struct options {
+        std::string config_path;
+        std::string gatewayd;                    ///< the program
+        std::vector<std::string> gatewayd_args;  ///< after `-c <config>`
+        bool supervise = true;                   ///< false: gatewayd runs on its own (tests, systemd)
+    };
+
+    /// Throws std::runtime_error when a socket cannot be opened or the agent
+    /// key cannot be read.
+    controld(boost::asio::io_context& io, common::gateway_cfg cfg, options opt);
+    ~controld() override;
+
+    void start();
+
+    /// The control API of controld's socket.
+    common::api::reply call(const common::api::request& r) override;
+
+    /// The text of the Prometheus endpoint.
+    std::string prometheus_text() const;
+
+private:
+    struct counts {
+        std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
+                      resyncs = 0, resync_requests = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
+                      metrics_failed = 0, gateway_deaths = 0, agent_errors = 0;
+    };
+
+    void period();
+    void read_gateway(clock::time_point now);
+    void decide(clock::time_point now, bool step);
+    std::optional<common::api::reply> ask_gateway(const common::api::request& r);
+    /// Runs body() every interval(), for as long as the daemon lives.
+    void every(boost::asio::steady_timer& timer, std::function<std::chrono::milliseconds()> interval,
+               std::function<void()> body);
+    void probe_all(std::size_t i);    ///< probe i, every node of its port
+    void measure_all(std::size_t i);  ///< user metric i, every node
+    void listen_agents();
+    void minute_of_day();
+    common::api::manager_rep manager_view() const;
+    std::vector<common::ipv4_addr> nodes_of(const service_id& svc) const;
+    std::vector<common::ipv4_addr> all_nodes() const;
+
+    boost::asio::io_context& _io;
+    common::gateway_cfg _cfg;
+    options _opt;
+    manager _manager;
+    std::unique_ptr<supervisor> _supervisor;
+    std::optional<common::api::ctl_client> _link;
+    std::optional<common::api::tables_rep> _tables;
+    std::optional<common::api::stats_rep> _stats;
+    bool _resync_due = false;
+    bool _gateway_up = false;
+    boost::asio::steady_timer _period;
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> _timers;
+    std::map<std::pair<std::size_t, common::ipv4_addr>, std::string> _probe_state;  ///< "" ok, else why it failed
+    std::optional<agent::receiver> _receiver;
+    std::optional<boost::asio::ip::udp::socket> _agents;
+    boost::asio::ip::udp::endpoint _agent_from;
+    std::array<std::uint8_t, agent::max_datagram + 1> _agent_buf{};
+    counts _n;
+};
+
+}  // namespace cg::control

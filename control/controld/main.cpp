@@ -1,0 +1,91 @@
+// controld: flags, the config file, and the sockets around the daemon
+// (controld.hpp). Stops on SIGINT/SIGTERM, stopping its gatewayd with it.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "common/config_load.hpp"
+#include "common/ctl_server.hpp"
+#include "common/log.hpp"
+#include "control/controld/controld.hpp"
+#include "control/controld/manager/prometheus.hpp"
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+using namespace cg;
+
+namespace {
+
+/// gatewayd beside this program, or in the build tree's dataplane/ (controld is
+/// build/control/controld/controld there).
+std::string default_gatewayd() {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    for (const auto& p : {self.parent_path() / "gatewayd", self.parent_path().parent_path().parent_path() / "dataplane" / "gatewayd"})
+        if (std::filesystem::exists(p, ec)) return p.string();
+    return "gatewayd";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    control::controld::options o;
+    std::string socket;
+    bool no_supervise = false;
+    po::options_description desc("Usage: controld -c gateway.yaml [options]\nOptions");
+    desc.add_options()("help,h", "this help")("config,c", po::value(&o.config_path)->required(),
+                                              "the gateway's YAML file (the same one gatewayd reads)")(
+        "socket,s", po::value(&socket), "controld's control socket (default: manager.control_socket)")(
+        "gatewayd", po::value(&o.gatewayd), "the gatewayd program (default: manager.gatewayd, else beside controld)")(
+        "gatewayd-arg", po::value(&o.gatewayd_args)->composing(),
+        "one more argument for gatewayd, after -c FILE (repeatable)")(
+        "no-supervise", po::bool_switch(&no_supervise), "do not start gatewayd; work with the one that runs");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        if (vm.count("help")) {
+            std::cout << desc << "\n";
+            return 0;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "controld: " << e.what() << "\n" << desc << "\n";
+        return 2;
+    }
+    auto loaded = common::load_config_file(o.config_path);
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) std::cerr << common::format_error(e) << "\n";
+        return 1;
+    }
+    common::gateway_cfg cfg = std::move(loaded.cfg);
+    o.supervise = !no_supervise;
+    if (o.gatewayd.empty()) o.gatewayd = cfg.manager.gatewayd.empty() ? default_gatewayd() : cfg.manager.gatewayd;
+    if (socket.empty()) socket = cfg.manager.control_socket;
+
+    try {
+        asio::io_context io;
+        const std::string prom = cfg.manager.prometheus;
+        control::controld daemon(io, std::move(cfg), o);
+        common::ctl_server server(io, socket, daemon, [] {}, "controld");
+        std::optional<control::prometheus_endpoint> metrics;
+        if (!prom.empty()) {
+            metrics.emplace(io, *common::parse_endpoint(prom), [&daemon] { return daemon.prometheus_text(); });
+            common::log::info("prometheus metrics on http://{}/metrics", prom);
+        }
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+            if (!ec) common::log::info("signal {}: stopping", sig);
+            io.stop();
+        });
+        daemon.start();
+        io.run();
+    } catch (const std::exception& e) {
+        common::log::error("{}", e.what());
+        return 1;
+    }
+    return 0;
+}

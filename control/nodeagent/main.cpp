@@ -1,0 +1,160 @@
+// nodeagent: runs on each node and reports its host figures (SPEC 4.2) to
+// the gateways' controld at an interval, as authenticated datagrams
+// (agent_msg.hpp). It keeps nothing the kernel already has: every report is
+// read from /proc afresh; only the previous CPU counters are remembered.
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "common/duration.hpp"
+#include "common/log.hpp"
+#include "control/controld/manager/command_metric.hpp"
+#include "control/nodeagent/host_metrics.hpp"
+#include "control/proto/agent_msg.hpp"
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+namespace clog = cg::common::log;
+using namespace cg;
+using namespace cg::control;
+
+namespace {
+
+struct options {
+    std::string node, key_file, interval = "1s", script, script_timeout = "500ms";
+    std::vector<std::string> gateways;
+};
+
+class agent_loop {
+public:
+    agent_loop(asio::io_context& io, common::ipv4_addr node, std::vector<asio::ip::udp::endpoint> to, agent::key k,
+               std::chrono::milliseconds interval, std::string script, std::chrono::milliseconds script_timeout)
+        : _io(io), _node(node), _to(std::move(to)), _key(std::move(k)), _interval(interval),
+          _script(std::move(script)), _script_timeout(script_timeout), _socket(io), _timer(io) {
+        // Sent from the node's own address: controld checks the source.
+        _socket.open(asio::ip::udp::v4());
+        _socket.bind({asio::ip::address_v4(node), 0});
+        _seq = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+        if (auto s = read_text("/proc/stat")) _cpu = parse_proc_stat(*s);
+    }
+
+    void tick() {
+        _timer.expires_after(_interval);
+        _timer.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            if (_script.empty()) {
+                send(std::nullopt);
+            } else {
+                run_command_metric(_io, _script, _script_timeout, [this](command_outcome o) {
+                    if (!o.value) clog::warn("script: {}", o.why);
+                    send(o.value);
+                });
+            }
+            tick();
+        });
+    }
+
+private:
+    void send(std::optional<double> script) {
+        agent::host_report r;
+        const double cpus = static_cast<double>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+        if (auto t = read_text("/proc/loadavg"))
+            if (auto l = parse_loadavg(*t)) r.load1 = *l / cpus;
+        if (auto t = read_text("/proc/stat"))
+            if (auto c = parse_proc_stat(*t)) {
+                if (_cpu) r.cpu_busy = busy_share(*_cpu, *c);
+                _cpu = c;
+            }
+        if (auto t = read_text("/proc/meminfo"))
+            if (auto m = parse_meminfo(*t)) r.mem_used = *m;
+        const auto pages = read_text("/proc/net/sockstat");
+        const auto limit = read_text("/proc/sys/net/ipv4/tcp_mem");
+        if (pages && limit)
+            if (auto p = parse_sockstat_pages(*pages); p)
+                if (auto l = parse_tcp_mem_limit(*limit)) r.sock_mem = *p / *l;
+        r.script = script;
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        const auto bytes = agent::seal({_node, ++_seq, static_cast<std::uint64_t>(now), r}, _key);
+        for (const auto& ep : _to) {
+            boost::system::error_code ec;
+            _socket.send_to(asio::buffer(bytes), ep, 0, ec);
+            if (ec && ++_errors % 60 == 1) clog::warn("report to {}: {}", ep.address().to_string(), ec.message());
+        }
+    }
+
+    asio::io_context& _io;
+    common::ipv4_addr _node;
+    std::vector<asio::ip::udp::endpoint> _to;
+    agent::key _key;
+    std::chrono::milliseconds _interval;
+    std::string _script;
+    std::chrono::milliseconds _script_timeout;
+    asio::ip::udp::socket _socket;
+    asio::steady_timer _timer;
+    std::uint64_t _seq = 0, _errors = 0;
+    std::optional<cpu_times> _cpu;
+};
+
+std::chrono::milliseconds millis_flag(const std::string& name, const std::string& v) {
+    const auto d = common::parse_duration(v);
+    if (!d || d->count() < 10'000) throw po::error(fmt::format("--{}: expected a duration of 10ms or more, got '{}'", name, v));
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options o;
+    po::options_description desc("Usage: nodeagent --node ADDR --gateway ADDR:PORT --key-file FILE [options]\nOptions");
+    desc.add_options()("help,h", "this help")("node", po::value(&o.node)->required(),
+                                              "this node's address (the source of the reports)")(
+        "gateway", po::value(&o.gateways)->required()->composing(),
+        "where controld listens (manager.agents.listen); repeat for each gateway")(
+        "key-file", po::value(&o.key_file)->required(), "the HMAC key, the same file as the gateways'")(
+        "interval", po::value(&o.interval), "time between reports (default 1s)")(
+        "script", po::value(&o.script), "a command whose output, a number, is reported as `script`")(
+        "script-timeout", po::value(&o.script_timeout), "how long the script may run (default 500ms)");
+    try {
+        po::variables_map vm;
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        if (vm.count("help")) {
+            std::cout << desc << "\n";
+            return 0;
+        }
+        po::notify(vm);
+        const auto node = common::parse_ipv4(o.node);
+        if (!node) throw po::error("--node: expected an IPv4 address, got '" + o.node + "'");
+        std::vector<asio::ip::udp::endpoint> to;
+        for (const auto& g : o.gateways) {
+            const auto ep = common::parse_endpoint(g);
+            if (!ep) throw po::error("--gateway: expected address:port, got '" + g + "'");
+            to.emplace_back(asio::ip::address_v4(ep->address), ep->port);
+        }
+        const auto interval = millis_flag("interval", o.interval);
+        const auto script_timeout = millis_flag("script-timeout", o.script_timeout);
+        auto key = agent::load_key(o.key_file);
+
+        asio::io_context io;
+        agent_loop loop(io, *node, std::move(to), std::move(key), interval, o.script, script_timeout);
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+        clog::info("reporting {} to {} gateway(s) every {}", o.node, o.gateways.size(), o.interval);
+        loop.tick();
+        io.run();
+    } catch (const po::error& e) {
+        std::cerr << "nodeagent: " << e.what() << "\n" << desc << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        clog::error("{}", e.what());
+        return 1;
+    }
+    return 0;
+}

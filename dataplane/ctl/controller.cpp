@@ -1,0 +1,286 @@
+#include "dataplane/ctl/controller.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "common/config_check.hpp"
+#include "common/config_load.hpp"
+
+namespace cg::dp {
+
+namespace api = common::api;
+using common::cluster_cfg;
+using common::millis;
+using common::node_cfg;
+using common::service_cfg;
+
+namespace {
+
+/// A request the controller turns down; becomes an error_rep.
+class refused : public std::runtime_error {
+public:
+    explicit refused(const std::string& why, std::vector<std::string> details = {})
+        : std::runtime_error(why), details(std::move(details)) {}
+    std::vector<std::string> details;
+};
+
+common::l4_proto proto_of(std::uint8_t p) {
+    if (p == 6) return common::l4_proto::tcp;
+    if (p == 17) return common::l4_proto::udp;
+    throw refused(fmt::format("protocol {} is neither tcp (6) nor udp (17)", p));
+}
+
+std::string name_of(const api::service_ref& s) {
+    return fmt::format("{} {}/{}", common::format_ipv4(s.vip), common::proto_name(proto_of(s.proto)), s.port);
+}
+
+cluster_cfg& find_cluster(std::vector<cluster_cfg>& cs, common::ipv4_addr vip) {
+    for (auto& c : cs)
+        if (c.address == vip) return c;
+    throw refused(fmt::format("no cluster {}", common::format_ipv4(vip)));
+}
+
+service_cfg& find_service(std::vector<cluster_cfg>& cs, const api::service_ref& ref) {
+    const auto proto = proto_of(ref.proto);
+    for (auto& s : find_cluster(cs, ref.vip).ports)
+        if (s.protocol == proto && s.port == ref.port) return s;
+    throw refused(fmt::format("cluster {} has no port {}/{}", common::format_ipv4(ref.vip),
+                              common::proto_name(proto), ref.port));
+}
+
+std::vector<node_cfg>::iterator find_node(service_cfg& s, const api::service_ref& ref, common::ipv4_addr node) {
+    const auto it = std::find_if(s.nodes.begin(), s.nodes.end(), [&](const node_cfg& n) { return n.address == node; });
+    if (it == s.nodes.end()) throw refused(fmt::format("{} has no node {}", name_of(ref), common::format_ipv4(node)));
+    return it;
+}
+
+millis ms(std::uint32_t v) { return millis{v}; }
+
+/// Names the static parts of two configs that differ (they need a restart).
+std::vector<std::string> static_differences(const common::gateway_cfg& a, const common::gateway_cfg& b) {
+    std::vector<std::string> out;
+    if (a.name != b.name || a.control_socket != b.control_socket || a.idle_sleep != b.idle_sleep)
+        out.push_back("gateway");
+    if (a.eal != b.eal) out.push_back("eal");
+    if (a.lcores != b.lcores) out.push_back("lcores");
+    if (a.ports != b.ports) out.push_back("ports");
+    if (a.tables != b.tables) out.push_back("tables");
+    if (a.timers != b.timers) out.push_back("timers");
+    return out;
+}
+
+}  // namespace
+
+controller::controller(common::gateway_cfg cfg, std::vector<port_binding> ports, dp_adapter& dp, options opt)
+    : _cfg(std::move(cfg)),
+      _ports(std::move(ports)),
+      _dp(dp),
+      _opt(std::move(opt)),
+      _slots(_cfg.tables.services, _cfg.tables.nodes),
+      _node_base(_cfg.tables.nodes),
+      _service_base(_cfg.tables.services) {
+    _slots.sync(_cfg.clusters);
+    rebase_counters();
+    publish();
+}
+
+api::reply controller::handle(const api::request& r) {
+    std::lock_guard guard(_lock);
+    ++_counts.requests;
+    try {
+        return std::visit([this](const auto& req) { return on(req); }, r);
+    } catch (const refused& e) {
+        ++_counts.refused;
+        return api::error_rep{e.what(), e.details};
+    } catch (const std::exception& e) {
+        ++_counts.refused;
+        return api::error_rep{e.what(), {}};
+    }
+}
+
+void controller::count_bad_frame() {
+    std::lock_guard guard(_lock);
+    ++_counts.bad_frames;
+}
+
+void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
+    common::gateway_cfg candidate = _cfg;
+    candidate.clusters = std::move(next);
+    const auto errors = common::check_clusters(candidate, what);
+    if (!errors.empty()) {
+        std::vector<std::string> lines;
+        for (const auto& e : errors) lines.push_back(common::format_error(e));
+        throw refused(lines.size() == 1 ? lines.front() : fmt::format("{} refused: {} errors", what, lines.size()),
+                      lines.size() == 1 ? std::vector<std::string>{} : lines);
+    }
+    _slots.sync(candidate.clusters);  // throws, changing nothing, when slots run out
+    _cfg.clusters = std::move(candidate.clusters);
+    rebase_counters();
+    publish();
+}
+
+void controller::publish() {
+    _dp.publish(build_snapshot({_cfg.clusters, _slots, _ports, _arp,
+                                static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation}));
+    ++_counts.publishes;
+}
+
+void controller::rebase_counters() {
+    for (std::size_t i = 0; i < _node_base.size(); ++i) {
+        const node_slot& s = _slots.nodes()[i];
+        node_base& b = _node_base[i];
+        if (b.used == s.used && b.gen == s.gen && b.id == s.id) continue;
+        b = {s.used, s.gen, s.id, sum_node(static_cast<std::uint16_t>(i))};
+    }
+    for (std::size_t i = 0; i < _service_base.size(); ++i) {
+        const service_slot& s = _slots.services()[i];
+        service_base& b = _service_base[i];
+        if (b.used == s.used && b.id == s.id) continue;
+        b = {s.used, s.id, sum_service(static_cast<std::uint16_t>(i))};
+    }
+}
+
+void controller::housekeeping() {
+    std::lock_guard guard(_lock);
+    bool changed = false;
+    for (const arp_learned& l : _dp.take_learned()) {
+        for (const node_slot& n : _slots.nodes()) {
+            if (!n.used || n.cfg.mac || n.id.addr != l.ip) continue;
+            auto [it, fresh] = _arp.try_emplace({l.port, l.ip}, l.mac);
+            if (fresh || it->second != l.mac) {
+                it->second = l.mac;
+                ++_counts.arp_learned;
+                changed = true;
+            }
+            break;
+        }
+    }
+    const auto released = _slots.release_drained([this](std::uint16_t slot) {
+        const node_stats s = sum_node(slot);
+        return s.active.read() == 0 && s.fin.read() == 0;
+    });
+    _counts.released += released.size();
+    if (!released.empty()) rebase_counters();
+    if (changed || !released.empty()) publish();
+}
+
+// ---- edits ------------------------------------------------------------
+
+api::reply controller::on(const api::add_cluster_req& r) {
+    auto next = _cfg.clusters;
+    if (std::any_of(next.begin(), next.end(), [&](const cluster_cfg& c) { return c.address == r.vip; }))
+        throw refused(fmt::format("cluster {} exists already", common::format_ipv4(r.vip)));
+    cluster_cfg c;
+    c.address = r.vip;
+    c.name = r.name.empty() ? common::format_ipv4(r.vip) : r.name;
+    next.push_back(std::move(c));
+    apply(std::move(next), "add cluster");
+    return api::ok_rep{fmt::format("cluster {} added", common::format_ipv4(r.vip))};
+}
+
+api::reply controller::on(const api::del_cluster_req& r) {
+    auto next = _cfg.clusters;
+    find_cluster(next, r.vip);
+    std::erase_if(next, [&](const cluster_cfg& c) { return c.address == r.vip; });
+    apply(std::move(next), "del cluster");
+    return api::ok_rep{fmt::format("cluster {} removed; its nodes drain", common::format_ipv4(r.vip))};
+}
+
+api::reply controller::on(const api::add_port_req& r) {
+    auto next = _cfg.clusters;
+    cluster_cfg& c = find_cluster(next, r.svc.vip);
+    const auto proto = proto_of(r.svc.proto);
+    if (std::any_of(c.ports.begin(), c.ports.end(),
+                    [&](const service_cfg& s) { return s.protocol == proto && s.port == r.svc.port; }))
+        throw refused(fmt::format("{} exists already", name_of(r.svc)));
+    service_cfg s;
+    s.protocol = proto;
+    s.port = r.svc.port;
+    s.msl = r.msl_ms ? ms(*r.msl_ms) : _cfg.timers.msl;
+    s.fin_timeout = r.fin_ms ? ms(*r.fin_ms) : r.msl_ms ? 3 * s.msl : _cfg.timers.fin_timeout.value_or(3 * s.msl);
+    s.stale_timeout = r.stale_ms ? ms(*r.stale_ms) : _cfg.timers.stale_timeout;
+    s.weight_bound = r.weight_bound.value_or(s.weight_bound);
+    c.ports.push_back(std::move(s));
+    apply(std::move(next), "add port");
+    return api::ok_rep{fmt::format("{} added", name_of(r.svc))};
+}
+
+api::reply controller::on(const api::del_port_req& r) {
+    auto next = _cfg.clusters;
+    find_service(next, r.svc);
+    const auto proto = proto_of(r.svc.proto);
+    std::erase_if(find_cluster(next, r.svc.vip).ports,
+                  [&](const service_cfg& s) { return s.protocol == proto && s.port == r.svc.port; });
+    apply(std::move(next), "del port");
+    return api::ok_rep{fmt::format("{} removed; its nodes drain", name_of(r.svc))};
+}
+
+api::reply controller::on(const api::add_node_req& r) {
+    auto next = _cfg.clusters;
+    service_cfg& s = find_service(next, r.svc);
+    if (std::any_of(s.nodes.begin(), s.nodes.end(), [&](const node_cfg& n) { return n.address == r.node; }))
+        throw refused(fmt::format("{} has node {} already", name_of(r.svc), common::format_ipv4(r.node)));
+    node_cfg n;
+    n.address = r.node;
+    n.mac = r.mac;
+    n.weight = r.weight;
+    n.weight_bound = r.weight_bound;
+    n.port = r.port.empty() && _cfg.ports.size() == 1 ? _cfg.ports.front().name : r.port;
+    n.quiesced = r.quiesced;
+    s.nodes.push_back(std::move(n));
+    apply(std::move(next), "add node");
+    return api::ok_rep{fmt::format("node {} added to {}", common::format_ipv4(r.node), name_of(r.svc))};
+}
+
+api::reply controller::on(const api::del_node_req& r) {
+    auto next = _cfg.clusters;
+    service_cfg& s = find_service(next, r.svc);
+    s.nodes.erase(find_node(s, r.svc, r.node));
+    apply(std::move(next), "del node");
+    return api::ok_rep{fmt::format("node {} removed from {}; its connections drain", common::format_ipv4(r.node),
+                                   name_of(r.svc))};
+}
+
+api::reply controller::on(const api::set_node_req& r) {
+    auto next = _cfg.clusters;
+    service_cfg& s = find_service(next, r.svc);
+    node_cfg& n = *find_node(s, r.svc, r.node);
+    if (r.weight) n.weight = *r.weight;
+    if (r.quiesced) n.quiesced = *r.quiesced;
+    apply(std::move(next), "set node");
+    return api::ok_rep{fmt::format("node {} of {}: weight {}{}", common::format_ipv4(r.node), name_of(r.svc),
+                                   n.weight, n.quiesced ? " (quiesced)" : "")};
+}
+
+api::reply controller::on(const api::reload_req& r) {
+    const std::string path = r.path.empty() ? _opt.config_path : r.path;
+    auto loaded = common::load_config_file(path);
+    if (!loaded.ok()) {
+        std::vector<std::string> lines;
+        for (const auto& e : loaded.errors) lines.push_back(common::format_error(e));
+        throw refused(fmt::format("{}: {} errors, nothing changed", path, lines.size()), lines);
+    }
+    if (const auto diff = static_differences(loaded.cfg, _cfg); !diff.empty()) {
+        std::string parts;
+        for (const auto& d : diff) parts += (parts.empty() ? "" : ", ") + d;
+        throw refused(fmt::format("{} changes {}: that needs a restart of gatewayd; nothing changed", path, parts));
+    }
+    apply(std::move(loaded.cfg.clusters), path);
+    return api::ok_rep{fmt::format("{} applied: {} clusters", path, _cfg.clusters.size())};
+}
+
+namespace {
+
+api::reply not_a_manager() {
+    throw refused("this is gatewayd: manager commands go to controld's socket (manager.control_socket)");
+}
+
+}  // namespace
+
+api::reply controller::on(const api::manager_show_req&) { return not_a_manager(); }
+api::reply controller::on(const api::manager_set_req&) { return not_a_manager(); }
+api::reply controller::on(const api::manager_node_req&) { return not_a_manager(); }
+
+}  // namespace cg::dp

@@ -1,0 +1,53 @@
+// The narrow interface between the controller (control logic, no DPDK) and
+// the running data plane (lcores, ports, RCU). The real one is
+// eal_dataplane.cpp; tests use an in-process fake with real routers and no
+// EAL (test/support/fake_dataplane.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "common/ctl_msg.hpp"
+#include "dataplane/ctl/worker_job.hpp"
+#include "dataplane/router/counters.hpp"
+#include "dataplane/router/router.hpp"
+#include "dataplane/tables/snapshot.hpp"
+
+namespace cg::dp {
+
+class dp_adapter {
+public:
+    virtual ~dp_adapter() = default;
+
+    /// Makes `s` the snapshot every worker routes by, and frees the previous
+    /// one once no worker can still be reading it. Called from: control thread.
+    virtual void publish(std::unique_ptr<snapshot> s) = 0;
+    virtual const snapshot& current() const = 0;
+
+    virtual std::size_t worker_count() const = 0;
+    /// Counter blocks of worker `w` (read-only; counters.hpp says how).
+    virtual const worker_stats& stats(std::size_t w) const = 0;
+    virtual std::span<const node_stats> nodes(std::size_t w) const = 0;
+    virtual std::span<const service_stats> services(std::size_t w) const = 0;
+    /// The dispatch lcore's counters (drops included), if there is one.
+    virtual const worker_stats* io_stats() const { return nullptr; }
+
+    /// Runs `job` on worker `w` and waits for it. Returns false if the worker
+    /// did not run it in time; the adapter then keeps the job alive itself.
+    virtual bool run_on_worker(std::size_t w, std::shared_ptr<worker_job> job, std::chrono::milliseconds timeout) = 0;
+
+    /// Node MACs the workers saw in ARP traffic since the last call.
+    virtual std::vector<arp_learned> take_learned() = 0;
+
+    /// Ports with their NIC counters; lcores with their roles.
+    virtual std::vector<common::api::port_view> port_views() const = 0;
+    virtual std::vector<common::api::lcore_view> lcore_views() const = 0;
+
+    /// The workers' clock (milliseconds, wraps at 2^32).
+    virtual std::uint32_t now_ms() const = 0;
+};
+
+}  // namespace cg::dp

@@ -1,0 +1,81 @@
+#include "dataplane/eal/dispatch.hpp"
+
+#include <algorithm>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dataplane/ctl/worker_job.hpp"
+#include "dataplane/pkt/classify.hpp"
+#include "dataplane/router/router.hpp"
+
+namespace cg::dp {
+
+void dispatcher::run(const std::atomic<bool>& stop) noexcept {
+    while (!stop.load(std::memory_order_relaxed)) {
+        unsigned moved = 0;
+        for (std::uint16_t port : _cfg.ports) moved += spread(port);
+        for (rte_ring* r : _cfg.from_workers) moved += drain(r);
+        _stats->loops.add();
+        if (moved > 0)
+            _stats->busy_loops.add();
+        else if (_cfg.idle_sleep.count() > 0)
+            rte_delay_us_sleep(static_cast<unsigned>(_cfg.idle_sleep.count()));
+    }
+}
+
+unsigned dispatcher::spread(std::uint16_t port) noexcept {
+    constexpr unsigned max_workers = 64;
+    rte_mbuf* pkts[router::max_burst];
+    const std::uint16_t n = rte_eth_rx_burst(port, 0, pkts, std::min<std::uint16_t>(_cfg.burst, router::max_burst));
+    if (n == 0) return 0;
+    _stats->rx_pkts.add(n);
+    for (std::uint16_t i = 0; i < n; ++i) pkts[i]->port = port;  // not every PMD sets it (net_ring)
+
+    const auto workers = static_cast<std::uint32_t>(std::min<std::size_t>(_cfg.to_workers.size(), max_workers));
+    rte_mbuf* per_worker[max_workers][router::max_burst];
+    std::uint16_t count[max_workers] = {};
+    for (std::uint16_t i = 0; i < n; ++i) {
+        // Flows by their 5-tuple; everything else (ARP, ICMP, junk) to worker
+        // 0, which counts what is wrong with it.
+        pkt_info info;
+        const bool flow = !classify(rte_pktmbuf_mtod(pkts[i], std::uint8_t*), rte_pktmbuf_data_len(pkts[i]), info) &&
+                          (info.kind == pkt_kind::tcp || info.kind == pkt_kind::udp);
+        const std::uint32_t w = flow ? worker_for_hash(common::flow_hash(info.key), workers) : 0;
+        per_worker[w][count[w]++] = pkts[i];
+    }
+    for (std::uint32_t w = 0; w < workers; ++w) {
+        if (count[w] == 0) continue;
+        const unsigned sent =
+            rte_ring_sp_enqueue_burst(_cfg.to_workers[w], reinterpret_cast<void**>(per_worker[w]), count[w], nullptr);
+        if (sent < count[w]) {
+            _stats->drops[static_cast<std::size_t>(drop_reason::ring_full)].add(count[w] - sent);
+            rte_pktmbuf_free_bulk(per_worker[w] + sent, count[w] - sent);
+        }
+    }
+    return n;
+}
+
+unsigned dispatcher::drain(rte_ring* ring) noexcept {
+    rte_mbuf* pkts[router::max_burst];
+    const unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(pkts),
+                                                 std::min<unsigned>(_cfg.burst, router::max_burst), nullptr);
+    // Workers set mbuf->port to the TX port; send runs of the same port together.
+    for (unsigned start = 0; start < n;) {
+        unsigned end = start + 1;
+        while (end < n && pkts[end]->port == pkts[start]->port) ++end;
+        const std::uint16_t k = static_cast<std::uint16_t>(end - start);
+        const std::uint16_t sent = rte_eth_tx_burst(pkts[start]->port, 0, pkts + start, k);
+        _stats->tx_pkts.add(sent);
+        if (sent < k) {
+            _stats->drops[static_cast<std::size_t>(drop_reason::tx_full)].add(k - sent);
+            rte_pktmbuf_free_bulk(pkts + start + sent, k - sent);
+        }
+        start = end;
+    }
+    return n;
+}
+
+}  // namespace cg::dp

@@ -1,0 +1,181 @@
+#include "dataplane/eal/eal_dataplane.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "common/log.hpp"
+#include "dataplane/eal/tsc_clock.hpp"
+
+namespace cg::dp {
+
+namespace {
+
+constexpr unsigned dispatch_ring_size = 1024;
+constexpr unsigned mbuf_cache = 256;
+
+void check_lcores(const common::lcore_cfg& l) {
+    if (rte_get_main_lcore() != l.main)
+        throw std::runtime_error(fmt::format("main lcore is {}, config says {}", rte_get_main_lcore(), l.main));
+    auto enabled = [](unsigned id, const char* role) {
+        if (!rte_lcore_is_enabled(id)) throw std::runtime_error(fmt::format("{} lcore {} is not enabled in EAL", role, id));
+    };
+    for (unsigned w : l.workers) enabled(w, "worker");
+    if (l.dispatch) enabled(*l.dispatch, "dispatch");
+}
+
+/// Mbufs that sit in descriptor rings, caches and dispatch rings while
+/// traffic flows; fewer than that and RX starves under load.
+std::uint64_t mbufs_needed(const common::gateway_cfg& cfg, std::uint16_t queues) {
+    std::uint64_t n = 0;
+    for (const auto& p : cfg.ports) n += std::uint64_t{queues} * (p.rx_descriptors + p.tx_descriptors);
+    const std::uint64_t lcores = cfg.lcores.workers.size() + 1 + (cfg.lcores.dispatch ? 1 : 0);
+    n += lcores * (mbuf_cache + 2u * cfg.tables.burst);
+    if (cfg.lcores.dispatch) n += 2ull * dispatch_ring_size * cfg.lcores.workers.size();
+    return n;
+}
+
+int run_lcore_task(void* task) {
+    (*static_cast<std::function<void()>*>(task))();
+    return 0;
+}
+
+}  // namespace
+
+void eal_dataplane::pool_free::operator()(rte_mempool* p) const noexcept { rte_mempool_free(p); }
+void eal_dataplane::ring_free::operator()(rte_ring* r) const noexcept { rte_ring_free(r); }
+
+eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
+    : _cfg(cfg), _pub(static_cast<unsigned>(cfg.lcores.workers.size())) {
+    check_lcores(cfg.lcores);
+    const bool dispatch = cfg.lcores.dispatch.has_value();
+    const auto n_workers = static_cast<std::uint32_t>(cfg.lcores.workers.size());
+    const std::uint16_t queues = dispatch ? 1 : static_cast<std::uint16_t>(n_workers);
+
+    _pool.reset(rte_pktmbuf_pool_create("cg_mbufs", cfg.tables.mbufs, mbuf_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                        static_cast<int>(rte_socket_id())));
+    if (!_pool)
+        throw std::runtime_error(fmt::format("cannot create a pool of {} mbufs: {} (tables.mbufs; hugepages?)",
+                                             cfg.tables.mbufs, rte_strerror(rte_errno)));
+    if (const auto need = mbufs_needed(cfg, queues); cfg.tables.mbufs < need)
+        common::log::warn("tables.mbufs is {}; ports, queues and lcores can hold up to {}: RX may starve under load",
+                          cfg.tables.mbufs, need);
+
+    start_ports(cfg, queues, _pool.get(), _ports.list);
+    std::vector<std::uint16_t> port_ids;
+    for (const auto& p : _ports.list) port_ids.push_back(p.id);
+
+    dispatch_config dc{port_ids, {}, {}, cfg.tables.burst, cfg.idle_sleep};
+    for (std::uint32_t i = 0; i < n_workers; ++i) {
+        worker_config wc;
+        wc.index = i;
+        wc.socket = static_cast<int>(rte_lcore_to_socket_id(cfg.lcores.workers[i]));
+        wc.max_connections = (cfg.tables.connections + n_workers - 1) / n_workers;
+        wc.services = cfg.tables.services;
+        wc.nodes = cfg.tables.nodes;
+        wc.burst = cfg.tables.burst;
+        wc.idle_sleep = cfg.idle_sleep;
+        wc.arp_refresh_ms = static_cast<std::uint32_t>(cfg.timers.arp_refresh.count());
+        wc.pool = _pool.get();
+        if (dispatch) {
+            for (const char* dir : {"rx", "tx"}) {
+                _rings.emplace_back(rte_ring_create(fmt::format("cg_{}_{}", dir, i).c_str(), dispatch_ring_size,
+                                                    wc.socket, RING_F_SP_ENQ | RING_F_SC_DEQ));
+                if (!_rings.back()) throw std::runtime_error(fmt::format("cannot create dispatch ring for worker {}", i));
+            }
+            wc.rx_ring = _rings[_rings.size() - 2].get();
+            wc.tx_ring = _rings.back().get();
+            dc.to_workers.push_back(wc.rx_ring);
+            dc.from_workers.push_back(wc.tx_ring);
+        } else {
+            wc.ports = port_ids;
+            wc.queue = static_cast<std::uint16_t>(i);
+        }
+        _workers.push_back(std::make_unique<worker>(wc, _pub));
+    }
+    if (dispatch) _dispatcher = std::make_unique<dispatcher>(std::move(dc));
+    common::log::info("{} worker(s), {}; {} connections per worker", n_workers,
+                      dispatch ? "behind a dispatch lcore" : "polling their own queues",
+                      (cfg.tables.connections + n_workers - 1) / n_workers);
+}
+
+eal_dataplane::~eal_dataplane() { stop(); }
+
+std::vector<port_binding> eal_dataplane::bindings() const {
+    std::vector<port_binding> out;
+    for (const auto& p : _ports.list) out.push_back({p.name, p.id, p.mac, p.address});
+    return out;
+}
+
+void eal_dataplane::start() {
+    auto launch = [this](std::function<void()> task, unsigned lcore, const std::string& what) {
+        auto& t = _lcore_tasks.emplace_back(std::move(task));
+        if (rte_eal_remote_launch(run_lcore_task, &t, lcore) != 0)
+            throw std::runtime_error(fmt::format("cannot launch {} on lcore {}", what, lcore));
+        _started = true;  // from the first launch on, stop() must join
+    };
+    for (std::size_t i = 0; i < _workers.size(); ++i)
+        launch([w = _workers[i].get(), this] { w->run(_stop); }, _cfg.lcores.workers[i], fmt::format("worker {}", i));
+    if (_dispatcher) launch([this] { _dispatcher->run(_stop); }, *_cfg.lcores.dispatch, "the dispatch lcore");
+}
+
+void eal_dataplane::stop() noexcept {
+    if (!_started) return;
+    _stop.store(true);
+    rte_eal_mp_wait_lcore();
+    _lcore_tasks.clear();
+    _started = false;
+}
+
+bool eal_dataplane::run_on_worker(std::size_t w, std::shared_ptr<worker_job> job, std::chrono::milliseconds timeout) {
+    std::erase_if(_abandoned, [](const auto& j) { return j->done.load(std::memory_order_acquire); });
+    if (!_started) return false;  // no lcore polls its job ring yet
+    if (!_workers[w]->post_job(job.get())) return false;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!job->done.load(std::memory_order_acquire)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            _abandoned.push_back(std::move(job));
+            return false;
+        }
+        rte_delay_us_sleep(50);
+    }
+    return true;
+}
+
+std::vector<arp_learned> eal_dataplane::take_learned() {
+    std::vector<arp_learned> out;
+    for (auto& w : _workers) w->take_learned(out);
+    return out;
+}
+
+std::vector<common::api::port_view> eal_dataplane::port_views() const {
+    std::vector<common::api::port_view> out;
+    for (const auto& p : _ports.list) out.push_back(port_view_of(p));
+    return out;
+}
+
+std::vector<common::api::lcore_view> eal_dataplane::lcore_views() const {
+    auto view = [](unsigned lcore, std::string role, const worker_stats& s) {
+        common::api::lcore_view v{lcore,          std::move(role),  s.rx_pkts.read(), s.fwd_pkts.read(),
+                                  s.tx_pkts.read(), s.drops_total(), s.conns.read(),   s.loops.read(),
+                                  s.busy_loops.read(), {}};
+        for (const counter& c : s.loop_time) v.loop_time.push_back(c.read());
+        return v;
+    };
+    std::vector<common::api::lcore_view> out;
+    out.push_back({_cfg.lcores.main, "main", 0, 0, 0, 0, 0, 0, 0, {}});
+    for (std::size_t i = 0; i < _workers.size(); ++i)
+        out.push_back(view(_cfg.lcores.workers[i], fmt::format("worker {}", i), _workers[i]->stats()));
+    if (_dispatcher) out.push_back(view(*_cfg.lcores.dispatch, "dispatch", _dispatcher->stats()));
+    return out;
+}
+
+std::uint32_t eal_dataplane::now_ms() const { return clock_ms(); }
+
+}  // namespace cg::dp

@@ -1,0 +1,33 @@
+// ARP and ICMP echo for the gateway's own addresses and its cluster
+// addresses (SPEC 2.2), and the ARP requests that resolve node MACs.
+// Replies are written in place over the request. Pure functions of bytes.
+#pragma once
+
+#include <cstdint>
+
+#include "common/net_types.hpp"
+#include "dataplane/pkt/classify.hpp"
+
+namespace cg::dp {
+
+struct arp_view {
+    std::uint16_t op;
+    common::mac_addr sender_mac;
+    common::ipv4_addr sender_ip;
+    common::ipv4_addr target_ip;
+};
+
+arp_view read_arp(const std::uint8_t* frame, const pkt_info& info) noexcept;
+
+/// Turns an ARP request into the reply that says `our_mac` has the target address.
+void make_arp_reply(std::uint8_t* frame, const pkt_info& info, const common::mac_addr& our_mac) noexcept;
+
+/// Turns an ICMP echo request into its reply (TTL 64, checksums recomputed).
+void make_icmp_echo_reply(std::uint8_t* frame, const pkt_info& info, const common::mac_addr& our_mac) noexcept;
+
+/// Writes a broadcast ARP request "who has `target`" into `buf` (at least
+/// 60 bytes, the minimum Ethernet frame). Returns the frame length.
+std::uint32_t build_arp_request(std::uint8_t* buf, const common::mac_addr& our_mac, common::ipv4_addr our_ip,
+                                common::ipv4_addr target) noexcept;
+
+}  // namespace cg::dp

@@ -1,0 +1,256 @@
+#include "dataplane/router/router.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dataplane/pkt/arp_icmp.hpp"
+#include "dataplane/pkt/wire.hpp"
+
+namespace cg::dp {
+
+using common::flow_hash;
+
+void router::route_burst(const snapshot& snap, std::uint8_t* const* frames, const std::uint32_t* lens,
+                         const std::uint16_t* in_ports, std::uint32_t n, std::uint32_t now_ms,
+                         verdict* out) noexcept {
+    std::array<pkt_info, max_burst> info;
+    std::array<std::uint32_t, max_burst> hash;
+    std::array<drop_reason, max_burst> bad;
+    n = std::min(n, max_burst);
+
+    // Pass 1: parse and hash every frame, prefetch its table slot, so that
+    // the cache misses of a burst overlap instead of queueing. The headers
+    // of frames a few places ahead are fetched meanwhile: a frame written
+    // by another core (the NIC, or a memif peer) is not in this core's cache.
+    constexpr std::uint32_t header_ahead = 4;
+    for (std::uint32_t i = 0; i < std::min(n, header_ahead); ++i) __builtin_prefetch(frames[i]);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (i + header_ahead < n) __builtin_prefetch(frames[i + header_ahead]);
+        _s.stats.rx_pkts.add();
+        _s.stats.rx_bytes.add(lens[i]);
+        const auto r = classify(frames[i], lens[i], info[i]);
+        bad[i] = r.value_or(drop_reason::count_);
+        if (!r && (info[i].kind == pkt_kind::tcp || info[i].kind == pkt_kind::udp)) {
+            hash[i] = flow_hash(info[i].key);
+            _s.conns.prefetch(hash[i]);
+        }
+    }
+    for (std::uint32_t i = 0; i < n; ++i)
+        out[i] = bad[i] != drop_reason::count_
+                     ? drop(bad[i])
+                     : route_one(snap, frames[i], lens[i], info[i], hash[i], in_ports[i], now_ms);
+}
+
+verdict router::route_one(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
+                          std::uint32_t hash, std::uint16_t in_port, std::uint32_t now) noexcept {
+    if (in_port >= snap.ports.size()) return drop(drop_reason::not_for_us);
+    const snap_port& port = snap.ports[in_port];
+    if (std::memcmp(frame, port.mac.b.data(), 6) != 0) {
+        const bool broadcast = std::all_of(frame, frame + 6, [](std::uint8_t b) { return b == 0xff; });
+        if (!broadcast || info.kind != pkt_kind::arp) return drop(drop_reason::not_for_us);
+    }
+
+    switch (info.kind) {
+    case pkt_kind::arp: return handle_arp(snap, frame, info, in_port);
+    case pkt_kind::icmp: return handle_icmp(snap, frame, info, in_port);
+    case pkt_kind::tcp:
+    case pkt_kind::udp: return route_flow(snap, frame, len, info, hash, now);
+    case pkt_kind::other_ip: break;
+    }
+    return drop(drop_reason::unsupported_protocol);
+}
+
+verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
+                           std::uint32_t hash, std::uint32_t now) noexcept {
+    const bool tcp = info.kind == pkt_kind::tcp;
+    const std::uint8_t flags = tcp ? info.tcp_flags : 0;
+    auto pr = _s.conns.lookup(info.key, hash);
+
+    if (pr.hit) {
+        conn_entry& e = *pr.e;
+        const snap_node& node = snap.nodes[e.node];
+        if (node.gen != e.node_gen || !(node.flags & snap_node::in_use)) {
+            leave(e, conn_exit::node_gone);  // its node slot was released
+            _s.conns.erase(&e);
+            pr = _s.conns.lookup(info.key, hash);
+        } else if (expired(e, node, now)) {  // the sweep has not reached it yet
+            leave(e, e.state == conn_state::fin ? conn_exit::fin_timeout : conn_exit::stale_timeout);
+            _s.conns.erase(&e);
+            pr = _s.conns.lookup(info.key, hash);
+        } else {
+            const std::uint16_t slot = e.node;
+            node_stats& ns = _s.nodes[slot];
+            if (flags & wire::tcp_rst) {  // SPEC 2.3: RST removes the entry, the packet still goes
+                leave(e, conn_exit::rst);
+                _s.conns.erase(&e);
+            } else {
+                if (flags & wire::tcp_syn) {  // SYN re-establishes as ACTIVE, same node
+                    if (e.state == conn_state::fin) {
+                        ns.fin.sub();
+                        ns.active.add();
+                    }
+                    e.state = conn_state::active;
+                    _s.stats.event(conn_event::syn_reopened).add();
+                } else if ((flags & wire::tcp_fin) && e.state == conn_state::active) {
+                    ns.active.sub();
+                    ns.fin.add();
+                    e.state = conn_state::fin;
+                    _s.stats.event(conn_event::fin_seen).add();
+                }
+                e.last_seen = now;
+            }
+            return forward(snap, frame, len, slot);
+        }
+    }
+
+    // No connection (SPEC 2.4).
+    const snap_service* svc = snap.find_service(info.key.daddr, info.key.proto, info.key.dport);
+    if (!svc) return drop(drop_reason::no_service);
+    const auto svc_slot = static_cast<std::size_t>(svc - snap.services.data());
+    _s.services[svc_slot].pkts.add();
+    if (tcp && !(flags & wire::tcp_syn)) return drop(drop_reason::no_connection);
+    // Before the pick: a SYN the full table refuses must not move the round
+    // robin on, or the accepted connections drift off the weights.
+    if (_s.conns.full()) return drop(drop_reason::conn_table_full);
+
+    const auto members = snap.members_of(*svc);
+    const int pick = wrr_pick(members, svc->wrr, _s.wrr[svc_slot]);
+    if (pick < 0) {
+        _s.services[svc_slot].no_node.add();
+        return drop(drop_reason::no_node);
+    }
+    conn_entry* e = _s.conns.insert(pr, info.key, hash);  // cannot fail: not full, slot found
+
+    const std::uint16_t slot = members[static_cast<std::size_t>(pick)].node;
+    e->node = slot;
+    e->node_gen = snap.nodes[slot].gen;
+    e->state = conn_state::active;
+    e->last_seen = now;
+    _s.nodes[slot].new_conns.add();
+    _s.nodes[slot].active.add();
+    _s.services[svc_slot].new_conns.add();
+    _s.stats.event(conn_event::created).add();
+    return forward(snap, frame, len, slot);
+}
+
+verdict router::forward(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, std::uint16_t slot) noexcept {
+    const snap_node& node = snap.nodes[slot];
+    std::memcpy(frame, node.mac.b.data(), 6);
+    std::memcpy(frame + 6, snap.ports[node.tx_port].mac.b.data(), 6);
+    _s.nodes[slot].pkts.add();
+    _s.nodes[slot].bytes.add(len);
+    _s.stats.fwd_pkts.add();
+    _s.stats.fwd_bytes.add(len);
+    return {action::forward, drop_reason::count_, node.tx_port};
+}
+
+verdict router::handle_arp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info,
+                           std::uint16_t in_port) noexcept {
+    const arp_view a = read_arp(frame, info);
+    // Learn node MACs from their requests and replies alike: a node that
+    // changed its NIC announces itself before anyone asks.
+    if ((a.op == 1 || a.op == 2) && snap.is_arp_target(a.sender_ip)) {
+        if (_n_learned < max_learned)
+            _learned[_n_learned++] = {a.sender_ip, a.sender_mac, in_port};
+        else
+            _s.stats.arp_learn_lost.add();
+    }
+    if (a.op == 1 && snap.owns_address(in_port, a.target_ip)) {
+        make_arp_reply(frame, info, snap.ports[in_port].mac);
+        _s.stats.arp_replies.add();
+        return {action::reply, drop_reason::count_, in_port};
+    }
+    if (a.op != 1 && a.op != 2) return drop(drop_reason::bad_arp);
+    // Replies, and requests for other hosts, are normal on a LAN: not drops.
+    _s.stats.consumed.add();
+    return {action::consume, drop_reason::count_, 0};
+}
+
+verdict router::handle_icmp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info,
+                            std::uint16_t in_port) noexcept {
+    if (frame[info.l4_off] != 8 || !snap.owns_address(in_port, info.key.daddr))
+        return drop(drop_reason::icmp_not_echo);
+    make_icmp_echo_reply(frame, info, snap.ports[in_port].mac);
+    _s.stats.icmp_replies.add();
+    return {action::reply, drop_reason::count_, in_port};
+}
+
+bool router::expired(const conn_entry& e, const snap_node& n, std::uint32_t now) const noexcept {
+    const std::uint32_t limit = e.state == conn_state::fin ? n.fin_ms : n.stale_ms;
+    return now - e.last_seen >= limit;
+}
+
+void router::leave(const conn_entry& e, conn_exit why) noexcept {
+    node_stats& ns = _s.nodes[e.node];
+    (e.state == conn_state::fin ? ns.fin : ns.active).sub();
+    switch (why) {
+    case conn_exit::rst: _s.stats.event(conn_event::reset).add(); ns.completed.add(); break;
+    case conn_exit::fin_timeout: _s.stats.event(conn_event::expired_fin).add(); ns.completed.add(); break;
+    case conn_exit::stale_timeout: _s.stats.event(conn_event::expired_stale).add(); break;
+    case conn_exit::node_gone: _s.stats.event(conn_event::node_gone).add(); break;
+    }
+}
+
+simulation router::simulate(const snapshot& snap, const common::flow_key& k, std::uint32_t now) noexcept {
+    simulation sim;
+    const auto pr = _s.conns.lookup(k, flow_hash(k));
+    if (pr.hit) {
+        const snap_node& node = snap.nodes[pr.e->node];
+        if (node.gen == pr.e->node_gen && (node.flags & snap_node::in_use) && !expired(*pr.e, node, now)) {
+            sim.what = simulation::outcome::existing;
+            sim.node = pr.e->node;
+            sim.state = pr.e->state;
+            sim.idle_ms = now - pr.e->last_seen;
+            return sim;
+        }
+    }
+    const snap_service* svc = snap.find_service(k.daddr, k.proto, k.dport);
+    if (!svc) {
+        sim.why = drop_reason::no_service;
+        return sim;
+    }
+    const auto members = snap.members_of(*svc);
+    const auto slot = static_cast<std::size_t>(svc - snap.services.data());
+    const int pick = wrr_peek(members, svc->wrr, _s.wrr[slot]);
+    if (pick < 0) {
+        sim.why = drop_reason::no_node;
+        return sim;
+    }
+    if (_s.conns.full()) {
+        sim.why = drop_reason::conn_table_full;
+        return sim;
+    }
+    sim.what = simulation::outcome::new_connection;
+    sim.node = members[static_cast<std::size_t>(pick)].node;
+    return sim;
+}
+
+std::uint32_t router::sweep_rate(std::uint32_t slot_count) noexcept {
+    return std::clamp<std::uint32_t>(slot_count / 1000, 64, 1024);
+}
+
+std::uint32_t router::age(const snapshot& snap, std::uint32_t now) noexcept {
+    if (!_aged_once) {
+        _aged_once = true;
+        _last_age_ms = now;
+        return 0;
+    }
+    const std::uint32_t elapsed = now - _last_age_ms;
+    if (elapsed == 0) return 0;
+    _last_age_ms = now;
+    const std::uint32_t slots = _s.conns.slot_count();
+    const std::uint32_t budget =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{elapsed} * sweep_rate(slots), slots));
+    return _s.conns.sweep(budget, [&](const conn_entry& e) {
+        const snap_node& node = snap.nodes[e.node];
+        if (node.gen != e.node_gen || !(node.flags & snap_node::in_use)) {
+            leave(e, conn_exit::node_gone);
+            return true;
+        }
+        if (!expired(e, node, now)) return false;
+        leave(e, e.state == conn_state::fin ? conn_exit::fin_timeout : conn_exit::stale_timeout);
+        return true;
+    });
+}
+
+}  // namespace cg::dp

@@ -1,0 +1,126 @@
+// The weighted connection router (SPEC 2.2 to 2.7): a function from frame
+// bytes, the current snapshot and this worker's state to a verdict. No I/O:
+// the DPDK glue (worker.cpp) moves the packets; tests and fuzzers call it
+// directly.
+//
+// Ownership: one router per worker lcore, owning that worker's connection
+// table, WRR states and counters. Not thread-safe; the control thread reads
+// only the counters (counters.hpp explains how).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "dataplane/pkt/classify.hpp"
+#include "dataplane/router/conn_table.hpp"
+#include "dataplane/router/counters.hpp"
+#include "dataplane/router/wrr.hpp"
+#include "dataplane/tables/snapshot.hpp"
+
+namespace cg::dp {
+
+enum class action : std::uint8_t {
+    drop,     ///< counted under `why`; the caller frees the packet
+    forward,  ///< Ethernet header rewritten for the node; send on `tx_port`
+    reply,    ///< rewritten into a reply (ARP, ICMP); send on the ingress port
+    consume,  ///< nothing to send, nothing wrong (an ARP reply we learned from)
+};
+
+struct verdict {
+    action act = action::drop;
+    drop_reason why = drop_reason::count_;
+    std::uint16_t tx_port = 0;
+};
+
+/// A node MAC seen in ARP traffic, for the control thread to adopt.
+struct arp_learned {
+    common::ipv4_addr ip;
+    common::mac_addr mac;
+    std::uint16_t port;
+};
+
+/// What the router would do with a flow's next packet (simulate flow).
+struct simulation {
+    enum class outcome : std::uint8_t { existing, new_connection, dropped } what = outcome::dropped;
+    drop_reason why = drop_reason::count_;  ///< when dropped
+    std::uint16_t node = 0;                 ///< node slot
+    conn_state state = conn_state::empty;   ///< of an existing connection
+    std::uint32_t idle_ms = 0;
+};
+
+/// Per-worker state the router works on; memory owned by the caller.
+struct router_state {
+    conn_table& conns;
+    std::span<wrr_state> wrr;           ///< by service slot
+    worker_stats& stats;
+    std::span<node_stats> nodes;        ///< by node slot
+    std::span<service_stats> services;  ///< by service slot
+};
+
+class router {
+public:
+    static constexpr std::uint32_t max_burst = 64;
+    static constexpr std::uint32_t max_learned = 16;
+
+    explicit router(router_state st) noexcept : _s(st) {}
+
+    /// Routes a burst of frames; frame i arrived on port in_ports[i].
+    /// `now_ms` is the worker clock. Frames are rewritten in place. Only the
+    /// first max_burst frames are looked at.
+    void route_burst(const snapshot& snap, std::uint8_t* const* frames, const std::uint32_t* lens,
+                     const std::uint16_t* in_ports, std::uint32_t n, std::uint32_t now_ms, verdict* out) noexcept;
+
+    verdict route(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, std::uint16_t in_port,
+                  std::uint32_t now_ms) noexcept {
+        verdict v;
+        route_burst(snap, &frame, &len, &in_port, 1, now_ms, &v);
+        return v;
+    }
+
+    /// Ages the table incrementally (SPEC 2.7): visits a slice of slots in
+    /// proportion to the time since the last call. Returns entries removed.
+    std::uint32_t age(const snapshot& snap, std::uint32_t now_ms) noexcept;
+
+    /// Which node a SYN (or UDP datagram) of `k` would reach now, without
+    /// changing any state: the existing entry's node, or the next WRR pick.
+    simulation simulate(const snapshot& snap, const common::flow_key& k, std::uint32_t now_ms) noexcept;
+
+    /// Node MACs learned since the last clear_learned(); the caller forwards them.
+    std::span<const arp_learned> learned() const noexcept { return {_learned.data(), _n_learned}; }
+    void clear_learned() noexcept { _n_learned = 0; }
+
+    conn_table& conns() noexcept { return _s.conns; }
+    const router_state& state() const noexcept { return _s; }
+
+    /// Slots visited per millisecond by age(): a full pass takes about a
+    /// second up to 1 Mi slots, longer for larger tables (16 s at 16 Mi).
+    static std::uint32_t sweep_rate(std::uint32_t slot_count) noexcept;
+
+private:
+    verdict route_one(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
+                      std::uint32_t hash, std::uint16_t in_port, std::uint32_t now) noexcept;
+    verdict route_flow(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
+                       std::uint32_t hash, std::uint32_t now) noexcept;
+    verdict handle_arp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port) noexcept;
+    verdict handle_icmp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port) noexcept;
+    verdict forward(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, std::uint16_t node) noexcept;
+    verdict drop(drop_reason r) noexcept {
+        _s.stats.drops[static_cast<std::size_t>(r)].add();
+        return {action::drop, r, 0};
+    }
+    bool expired(const conn_entry& e, const snap_node& n, std::uint32_t now) const noexcept;
+    /// Counters for an entry about to be erased. RST and the FIN timer end a
+    /// connection normally (completed); the stale timer and a released node
+    /// slot do not.
+    enum class conn_exit : std::uint8_t { rst, fin_timeout, stale_timeout, node_gone };
+    void leave(const conn_entry& e, conn_exit why) noexcept;
+
+    router_state _s;
+    std::array<arp_learned, max_learned> _learned{};
+    std::uint32_t _n_learned = 0;
+    std::uint32_t _last_age_ms = 0;
+    bool _aged_once = false;
+};
+
+}  // namespace cg::dp

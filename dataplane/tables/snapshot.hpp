@@ -1,0 +1,110 @@
+// The immutable tables a worker routes by: cluster ports (services), nodes,
+// and the gateway's own ports. Built whole by the control thread, published
+// with RCU (publisher.hpp), read by workers without locks, freed after every
+// worker has passed a quiescent point. Never modified once published.
+//
+// Services and nodes live at stable slots: a connection entry names its node
+// by slot and generation, so that a new snapshot never breaks a connection.
+// A removed node keeps its slot, draining, until no connection refers to it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/net_types.hpp"
+#include "dataplane/tables/members.hpp"
+
+namespace cg::dp {
+
+struct snap_node {
+    common::mac_addr mac;
+    std::uint16_t tx_port = 0;   ///< DPDK port id that reaches the node
+    std::uint16_t gen = 0;       ///< bumped each time the slot is reused
+    std::uint16_t service = 0;   ///< service slot (its former one while draining)
+    std::uint8_t flags = 0;
+    std::uint32_t stale_ms = 0;  ///< STALE_TIME_OUT of the node's cluster port
+    std::uint32_t fin_ms = 0;    ///< FIN_TIME_OUT of the node's cluster port
+    common::ipv4_addr address = 0;
+
+    static constexpr std::uint8_t in_use = 1, has_mac = 2, draining = 4, quiesced = 8;
+    bool forwardable() const noexcept { return (flags & (in_use | has_mac)) == (in_use | has_mac); }
+};
+
+struct snap_service {
+    common::ipv4_addr vip = 0;
+    std::uint16_t port = 0;
+    std::uint8_t proto = 0;
+    bool in_use = false;
+    std::uint32_t first = 0;  ///< members[first, first + count) in selection order
+    std::uint32_t count = 0;
+    wrr_params wrr;
+};
+
+struct snap_port {
+    common::mac_addr mac;
+    common::ipv4_addr address = 0;  ///< 0: the port has no address of its own
+};
+
+/// A node whose MAC the data plane must learn by ARP.
+struct arp_target {
+    common::ipv4_addr ip;
+    std::uint16_t port;
+    std::uint16_t node;  ///< node slot
+    bool resolved;
+};
+
+/// Fixed-size open-addressing map from a packed 64-bit key to a slot,
+/// filled once while building a snapshot.
+class slot_lookup {
+public:
+    static constexpr std::uint64_t empty_key = ~0ull;
+    void build(std::span<const std::pair<std::uint64_t, std::uint16_t>> items);
+    /// Returns the slot, or -1. Called from: worker lcores.
+    int find(std::uint64_t key) const noexcept;
+
+private:
+    struct item {
+        std::uint64_t key;
+        std::uint16_t slot;
+    };
+    std::vector<item> _items;
+    std::uint32_t _mask = 0;
+};
+
+inline std::uint64_t service_lookup_key(common::ipv4_addr vip, std::uint8_t proto, std::uint16_t port) noexcept {
+    return (std::uint64_t{vip} << 32) | (std::uint64_t{proto} << 16) | port;
+}
+/// Cluster addresses are keyed with protocol 0, which no service uses.
+inline std::uint64_t vip_lookup_key(common::ipv4_addr vip) noexcept { return std::uint64_t{vip} << 32; }
+/// Nodes to resolve by ARP are keyed with "protocol" 256, which no packet carries.
+inline std::uint64_t arp_target_lookup_key(common::ipv4_addr ip) noexcept {
+    return (std::uint64_t{ip} << 32) | (std::uint64_t{256} << 16);
+}
+
+struct snapshot {
+    std::uint64_t generation = 0;
+    std::vector<snap_port> ports;        ///< by DPDK port id
+    std::vector<snap_service> services;  ///< by service slot
+    std::vector<snap_node> nodes;        ///< by node slot
+    std::vector<wrr_member> members;
+    std::vector<arp_target> arp_targets;
+    slot_lookup lookup;
+    std::uint32_t default_stale_ms = 0;  ///< for entries whose node slot was reused
+
+    const snap_service* find_service(common::ipv4_addr vip, std::uint8_t proto, std::uint16_t port) const noexcept {
+        const int s = lookup.find(service_lookup_key(vip, proto, port));
+        return s < 0 ? nullptr : &services[static_cast<std::size_t>(s)];
+    }
+    bool is_vip(common::ipv4_addr a) const noexcept { return lookup.find(vip_lookup_key(a)) >= 0; }
+    bool is_arp_target(common::ipv4_addr a) const noexcept { return lookup.find(arp_target_lookup_key(a)) >= 0; }
+    /// An address the gateway answers ARP and ping for on port `port`.
+    bool owns_address(std::uint16_t port, common::ipv4_addr a) const noexcept {
+        return (a != 0 && port < ports.size() && ports[port].address == a) || is_vip(a);
+    }
+    std::span<const wrr_member> members_of(const snap_service& s) const noexcept {
+        return {members.data() + s.first, s.count};
+    }
+};
+
+}  // namespace cg::dp

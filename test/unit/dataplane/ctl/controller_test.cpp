@@ -1,0 +1,365 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "control/controld/table_sync.hpp"
+#include "dataplane/ctl/controller.hpp"
+#include "dataplane/pkt/wire.hpp"
+#include "support/fake_dataplane.hpp"
+#include "support/router_fixture.hpp"
+
+using namespace cg;
+using namespace cg::test;
+namespace api = cg::common::api;
+using dp::action;
+
+namespace {
+
+common::gateway_cfg base_config() {
+    common::gateway_cfg c;
+    c.name = "gw-test";
+    c.control_socket = "/run/clustergate/gw-test.sock";
+    c.lcores.workers = {1, 2};
+    c.ports = {{"lan", "net_null0", gw_ip, std::nullopt, 1024, 1024}};
+    c.tables.connections = 1000;
+    c.tables.services = 8;
+    c.tables.nodes = 16;
+    return c;
+}
+
+struct ctl_fixture {
+    fake_dataplane fake{2, 500, 8, 16};
+    dp::controller ctl;
+
+    explicit ctl_fixture(common::gateway_cfg cfg = base_config())
+        : ctl(std::move(cfg), {{"lan", 0, gw_mac, gw_ip}}, fake, {"/nonexistent.yaml", "test"}) {}
+
+    api::reply call(const api::request& r) { return ctl.handle(r); }
+    template <class R>
+    R expect(const api::request& r) {
+        auto rep = call(r);
+        if (auto* e = std::get_if<api::error_rep>(&rep)) FAIL("refused: " << e->message);
+        REQUIRE(std::holds_alternative<R>(rep));
+        return std::get<R>(rep);
+    }
+    std::string refusal(const api::request& r) {
+        auto rep = call(r);
+        REQUIRE(std::holds_alternative<api::error_rep>(rep));
+        const auto& e = std::get<api::error_rep>(rep);
+        std::string all = e.message;
+        for (const auto& d : e.details) all += "\n" + d;
+        return all;
+    }
+
+    api::service_ref http() const { return {vip, 6, 80}; }
+    void add_web(std::uint32_t w1 = 3, std::uint32_t w2 = 2) {
+        expect<api::ok_rep>(api::add_cluster_req{"web", vip});
+        expect<api::ok_rep>(api::add_port_req{http(), 10'000, 30'000, 60'000, {}});
+        expect<api::ok_rep>(api::add_node_req{http(), node_ip(1), node_mac(1), w1, {}, "", false});
+        expect<api::ok_rep>(api::add_node_req{http(), node_ip(2), node_mac(2), w2, {}, "", false});
+    }
+    api::tables_rep tables() { return expect<api::tables_rep>(api::show_tables_req{}); }
+
+    /// Sends a TCP segment from the client on worker w; returns the node (1-based) or 0.
+    int tcp(std::size_t w, std::uint16_t sport, std::uint8_t flags) {
+        frame_spec s;
+        s.sport = sport;
+        s.tcp_flags = flags;
+        bytes f = make_ipv4(s);
+        const auto v = fake.route(w, f);
+        return v.act == action::forward ? router_fixture::node_of(f) : 0;
+    }
+};
+
+const api::node_view& node(const api::tables_rep& t, common::ipv4_addr a) {
+    for (const auto& c : t.clusters)
+        for (const auto& s : c.ports)
+            for (const auto& n : s.nodes)
+                if (n.address == a) return n;
+    FAIL("node not shown");
+    throw;
+}
+
+}  // namespace
+
+TEST_CASE("clusters, ports and nodes added through the API route traffic", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web();
+    const auto t = fx.tables();
+    REQUIRE(t.clusters.size() == 1);
+    CHECK(t.clusters[0].name == "web");
+    REQUIRE(t.clusters[0].ports.size() == 1);
+    const auto& svc = t.clusters[0].ports[0];
+    CHECK(svc.fin_ms == 30'000);
+    CHECK(svc.msl_ms == 10'000);
+    CHECK(svc.nodes.size() == 2);
+    CHECK(svc.nodes[0].port == "lan");
+
+    std::string spread;
+    for (std::uint16_t p = 0; p < 5; ++p) spread += static_cast<char>('0' + fx.tcp(0, static_cast<std::uint16_t>(100 + p), dp::wire::tcp_syn));
+    CHECK(spread == "11212");
+    const auto after = fx.tables();
+    CHECK(node(after, node_ip(1)).new_conns == 3);
+    CHECK(node(after, node_ip(1)).active == 3);
+    CHECK(after.clusters[0].ports[0].new_conns == 5);
+}
+
+TEST_CASE("a refused edit says why and changes nothing", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web();
+    const int publishes = fx.fake.publishes;
+    CHECK_THAT(fx.refusal(api::add_node_req{fx.http(), node_ip(3), node_mac(3), 500, {}, "", false}),
+               Catch::Contains("weight"));
+    CHECK_THAT(fx.refusal(api::add_cluster_req{"again", vip}), Catch::Contains("exists already"));
+    CHECK_THAT(fx.refusal(api::add_node_req{fx.http(), node_ip(1), node_mac(1), 1, {}, "", false}),
+               Catch::Contains("already"));
+    CHECK_THAT(fx.refusal(api::set_node_req{fx.http(), node_ip(9), 1, {}}), Catch::Contains("no node 198.18.0.19"));
+    CHECK_THAT(fx.refusal(api::del_port_req{{vip, 17, 53}}), Catch::Contains("has no port udp/53"));
+    CHECK_THAT(fx.refusal(api::add_port_req{{vip, 47, 1}, {}, {}, {}, {}}), Catch::Contains("neither tcp"));
+    CHECK_THAT(fx.refusal(api::del_cluster_req{0x01020304}), Catch::Contains("no cluster 1.2.3.4"));
+    CHECK(fx.fake.publishes == publishes);
+    CHECK(fx.tables().clusters[0].ports[0].nodes.size() == 2);
+    const auto stats = fx.expect<api::stats_rep>(api::show_stats_req{});
+    for (const auto& c : stats.control)
+        if (c.name == "refused") CHECK(c.value == 7);
+}
+
+TEST_CASE("weight changes and quiescing take effect for new connections only", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web(1, 1);
+    REQUIRE(fx.tcp(0, 200, dp::wire::tcp_syn) == 1);
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(1), 0, {}});
+    for (std::uint16_t p = 0; p < 4; ++p) CHECK(fx.tcp(0, static_cast<std::uint16_t>(300 + p), dp::wire::tcp_syn) == 2);
+    CHECK(fx.tcp(0, 200, dp::wire::tcp_ack) == 1);  // the long-lived connection stays
+
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(1), 5, true});
+    CHECK(node(fx.tables(), node_ip(1)).quiesced);
+    CHECK(node(fx.tables(), node_ip(1)).effective_weight == 0);
+    CHECK(fx.tcp(0, 400, dp::wire::tcp_syn) == 2);
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(1), {}, false});
+    CHECK(node(fx.tables(), node_ip(1)).effective_weight == 5);
+}
+
+TEST_CASE("a deleted node drains and its slot is released when its last connection ends", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web(1, 1);
+    REQUIRE(fx.tcp(0, 500, dp::wire::tcp_syn) == 1);
+    fx.expect<api::ok_rep>(api::del_node_req{fx.http(), node_ip(1)});
+    auto t = fx.tables();
+    REQUIRE(t.clusters[0].ports[0].nodes.size() == 2);
+    CHECK(node(t, node_ip(1)).draining);
+    CHECK(node(t, node_ip(1)).active == 1);
+    CHECK(fx.tcp(0, 500, dp::wire::tcp_ack) == 1);
+    CHECK(fx.tcp(0, 501, dp::wire::tcp_syn) == 2);
+
+    fx.ctl.housekeeping();
+    CHECK(fx.tables().clusters[0].ports[0].nodes.size() == 2);  // still one connection
+    CHECK(fx.tcp(0, 500, dp::wire::tcp_rst) == 1);
+    fx.ctl.housekeeping();
+    t = fx.tables();
+    REQUIRE(t.clusters[0].ports[0].nodes.size() == 1);
+    CHECK(t.clusters[0].ports[0].nodes[0].address == node_ip(2));
+}
+
+TEST_CASE("a node slot reused by another node shows that node's counters only", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web(1, 1);
+    for (std::uint16_t p = 0; p < 4; ++p) fx.tcp(0, static_cast<std::uint16_t>(600 + p), dp::wire::tcp_syn);
+    for (std::uint16_t p = 0; p < 4; ++p) fx.tcp(0, static_cast<std::uint16_t>(600 + p), dp::wire::tcp_rst);
+    fx.expect<api::ok_rep>(api::del_node_req{fx.http(), node_ip(1)});
+    fx.ctl.housekeeping();
+    fx.expect<api::ok_rep>(api::add_node_req{fx.http(), node_ip(3), node_mac(3), 1, {}, "", false});
+    const auto n3 = node(fx.tables(), node_ip(3));
+    CHECK(n3.new_conns == 0);
+    CHECK(n3.completed == 0);
+    CHECK(n3.pkts == 0);
+}
+
+TEST_CASE("show connections pages through every worker's table once", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web();
+    for (std::uint16_t p = 0; p < 25; ++p) fx.tcp(0, static_cast<std::uint16_t>(1000 + p), dp::wire::tcp_syn);
+    for (std::uint16_t p = 0; p < 10; ++p) fx.tcp(1, static_cast<std::uint16_t>(2000 + p), dp::wire::tcp_syn);
+    std::set<std::uint16_t> ports;
+    std::uint64_t cursor = 0;
+    int pages = 0;
+    do {
+        const auto page = fx.expect<api::conns_rep>(api::show_conns_req{cursor, 10});
+        CHECK(page.total == 35);
+        CHECK(page.conns.size() <= 10);
+        for (const auto& c : page.conns) {
+            CHECK(ports.insert(c.flow.sport).second);
+            CHECK(c.worker == (c.flow.sport >= 2000 ? 1 : 0));
+            CHECK((c.node == node_ip(1) || c.node == node_ip(2)));
+            CHECK(c.state == 1);
+        }
+        cursor = page.next_cursor;
+    } while (cursor != 0 && ++pages < 20);
+    CHECK(ports.size() == 35);
+}
+
+TEST_CASE("simulate flow names the node an existing or a new flow goes to", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web();
+    REQUIRE(fx.tcp(1, 700, dp::wire::tcp_syn) == 1);
+    common::flow_key k;
+    k.saddr = client_ip;
+    k.daddr = vip;
+    k.sport = 700;
+    k.dport = 80;
+    k.proto = 6;
+    auto sim = fx.expect<api::simulate_rep>(api::simulate_req{k});
+    CHECK(sim.verdict == "existing");
+    CHECK(sim.node == node_ip(1));
+    CHECK(sim.worker == 1);
+
+    k.sport = 701;
+    sim = fx.expect<api::simulate_rep>(api::simulate_req{k});
+    CHECK(sim.verdict == "new");
+    CHECK((sim.node == node_ip(1) || sim.node == node_ip(2)));
+    // The prediction holds: a SYN on that worker goes where simulate said.
+    CHECK(node_ip(fx.tcp(sim.worker, 701, dp::wire::tcp_syn)) == sim.node);
+
+    k.dport = 81;
+    CHECK(fx.expect<api::simulate_rep>(api::simulate_req{k}).verdict == "no_service");
+    k.dport = 80;
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(1), 0, {}});
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(2), 0, {}});
+    k.sport = 702;
+    CHECK(fx.expect<api::simulate_rep>(api::simulate_req{k}).verdict == "no_node");
+}
+
+TEST_CASE("a node MAC learned by ARP makes the node selectable", "[controller][arp]") {
+    ctl_fixture fx;
+    fx.expect<api::ok_rep>(api::add_cluster_req{"web", vip});
+    fx.expect<api::ok_rep>(api::add_port_req{fx.http(), {}, {}, {}, {}});
+    fx.expect<api::ok_rep>(api::add_node_req{fx.http(), node_ip(1), {}, 1, {}, "", false});
+    CHECK(node(fx.tables(), node_ip(1)).mac_source == 2);
+    CHECK(fx.tcp(0, 800, dp::wire::tcp_syn) == 0);
+
+    bytes reply = make_arp(2, node_mac(1), node_ip(1), gw_mac, gw_ip, gw_mac);
+    CHECK(fx.fake.route(1, reply).act == action::consume);
+    fx.ctl.housekeeping();
+    const auto n = node(fx.tables(), node_ip(1));
+    CHECK(n.mac_source == 1);
+    CHECK(n.mac == node_mac(1));
+    CHECK(n.effective_weight == 1);
+    CHECK(fx.tcp(0, 801, dp::wire::tcp_syn) == 1);
+}
+
+TEST_CASE("show stats counts every drop reason by name", "[controller]") {
+    ctl_fixture fx;
+    fx.add_web();
+    fx.tcp(0, 900, dp::wire::tcp_ack);  // no connection
+    bytes junk(10, 0);
+    fx.fake.route(1, junk);  // truncated
+    const auto s = fx.expect<api::stats_rep>(api::show_stats_req{});
+    REQUIRE(s.drops.size() == dp::drop_reason_count);
+    for (const auto& d : s.drops) {
+        if (d.name == "no_connection" || d.name == "truncated")
+            CHECK(d.value == 1);
+        else
+            CHECK(d.value == 0);
+    }
+}
+
+TEST_CASE("reload applies a valid file's tables and refuses anything else whole", "[controller][config]") {
+    ctl_fixture fx;
+    fx.add_web();
+    const std::string path = "/tmp/cg_controller_reload_test.yaml";
+    const std::string head = R"(
+gateway: {name: gw-test}
+lcores: {main: 0, workers: [1, 2]}
+ports: [{name: lan, device: net_null0, address: 198.18.0.2}]
+tables: {connections: 1000, services: 8, nodes: 16}
+)";
+    auto write = [&](const std::string& text) { std::ofstream(path) << head << text; };
+
+    write("clusters: [{name: web, address: 198.18.0.100, ports: [{port: 80, nodes: [{address: 198.18.0.11, "
+          "mac: '02:00:00:00:01:01', weight: 500}]}]}]\n");
+    CHECK_THAT(fx.refusal(api::reload_req{path}), Catch::Contains("nothing changed"));
+    CHECK(fx.tables().clusters[0].ports[0].nodes.size() == 2);
+
+    std::ofstream(path) << "gateway: {name: gw-test}\nlcores: {main: 0, workers: [1]}\n"
+                           "ports: [{name: lan, device: net_null0, address: 198.18.0.2}]\n";
+    CHECK_THAT(fx.refusal(api::reload_req{path}), Catch::Contains("needs a restart"));
+
+    write("clusters: [{name: web, address: 198.18.0.100, ports: [{port: 80, nodes: [{address: 198.18.0.13, "
+          "mac: '02:00:00:00:01:03', weight: 4}]}]}]\n");
+    fx.expect<api::ok_rep>(api::reload_req{path});
+    auto t = fx.tables();
+    REQUIRE(t.clusters[0].ports[0].nodes.size() == 3);  // .13, then .11 and .12 draining
+    CHECK(t.clusters[0].ports[0].nodes[0].address == node_ip(3));
+    CHECK_FALSE(t.clusters[0].ports[0].nodes[0].draining);
+    CHECK(t.clusters[0].ports[0].nodes[1].draining);
+    fx.ctl.housekeeping();  // no connection holds them: released
+    t = fx.tables();
+    REQUIRE(t.clusters[0].ports[0].nodes.size() == 1);
+    std::remove(path.c_str());
+}
+
+TEST_CASE("no node weight may exceed its bound, at any time", "[controller][wrr]") {
+    ctl_fixture fx;
+    fx.expect<api::ok_rep>(api::add_cluster_req{"web", vip});
+    fx.expect<api::ok_rep>(api::add_port_req{fx.http(), {}, {}, {}, 10});  // port bound 10
+    fx.expect<api::ok_rep>(api::add_node_req{fx.http(), node_ip(1), node_mac(1), 10, {}, "", false});
+    CHECK_THAT(fx.refusal(api::add_node_req{fx.http(), node_ip(2), node_mac(2), 11, {}, "", false}),
+               Catch::Contains("weight 11 is above the port's weight_bound 10"));
+    fx.expect<api::ok_rep>(api::add_node_req{fx.http(), node_ip(2), node_mac(2), 4, 5, "", false});  // own bound 5
+    CHECK_THAT(fx.refusal(api::set_node_req{fx.http(), node_ip(2), 6, {}}),
+               Catch::Contains("weight 6 is above the node's weight_bound 5"));
+    CHECK_THAT(fx.refusal(api::add_node_req{fx.http(), node_ip(3), node_mac(3), 1, 20, "", false}),
+               Catch::Contains("between 1 and the port's weight_bound 10"));
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(2), 5, {}});
+    const auto t = fx.tables();
+    CHECK(node(t, node_ip(1)).weight == 10);
+    CHECK(node(t, node_ip(2)).weight == 5);
+    CHECK(t.clusters[0].ports[0].nodes.size() == 2);
+}
+
+namespace {
+
+/// The tables without what only a running data plane has (counters, slots).
+std::string shape(const api::tables_rep& t) {
+    std::string out;
+    for (const auto& c : t.clusters) {
+        out += fmt::format("{} {}\n", c.name, common::format_ipv4(c.vip));
+        for (const auto& s : c.ports) {
+            out += fmt::format(" {}/{} msl {} fin {} stale {} bound {}\n", s.proto, s.port, s.msl_ms, s.fin_ms,
+                               s.stale_ms, s.weight_bound);
+            for (const auto& n : s.nodes)
+                if (!n.draining)
+                    out += fmt::format("  {} {} w {} b {} q {} {}\n", common::format_ipv4(n.address),
+                                       n.mac_source == 0 ? common::format_mac(n.mac) : "arp", n.weight,
+                                       n.weight_bound.value_or(0), n.quiesced, n.port);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("resync turns a restarted gateway's tables into the ones it had", "[controller][manager]") {
+    ctl_fixture before;  // the tables as run-time edits left them
+    before.add_web(5, 4);
+    before.expect<api::ok_rep>(api::add_node_req{before.http(), node_ip(3), node_mac(3), 7, 9, "", true});
+    before.expect<api::ok_rep>(api::set_node_req{before.http(), node_ip(1), 2, {}});
+    before.expect<api::ok_rep>(api::add_port_req{{vip, 17, 53}, 5'000, 15'000, 20'000, 50});
+    before.expect<api::ok_rep>(api::add_node_req{{vip, 17, 53}, node_ip(4), node_mac(4), 1, {}, "", false});
+    before.expect<api::ok_rep>(api::add_cluster_req{"other", vip + 1});
+
+    ctl_fixture after;  // gatewayd started again from a file that differs
+    after.add_web(3, 2);
+    after.expect<api::ok_rep>(api::add_node_req{after.http(), node_ip(5), node_mac(5), 1, {}, "", false});
+    after.expect<api::ok_rep>(api::add_cluster_req{"gone", vip + 2});
+
+    const auto want = before.tables();
+    REQUIRE(shape(after.tables()) != shape(want));
+    for (const auto& r : control::resync(want, after.tables())) after.expect<api::ok_rep>(r);
+    CHECK(shape(after.tables()) == shape(want));
+    CHECK(control::resync(want, after.tables()).empty());  // nothing left to do
+}

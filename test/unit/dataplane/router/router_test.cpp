@@ -1,0 +1,419 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <string>
+
+#include "dataplane/pkt/arp_icmp.hpp"
+#include "dataplane/pkt/wire.hpp"
+#include "support/router_fixture.hpp"
+
+using namespace cg;
+using namespace cg::dp;
+using namespace cg::test;
+using wire::tcp_ack, wire::tcp_fin, wire::tcp_rst, wire::tcp_syn;
+
+namespace {
+
+std::string nodes_of_new_connections(router_fixture& fx, std::uint16_t first_port, int n, std::uint32_t now) {
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+        bytes f;
+        const auto v = fx.tcp(static_cast<std::uint16_t>(first_port + i), tcp_syn, now, &f);
+        s += v.act == action::forward ? static_cast<char>('0' + router_fixture::node_of(f)) : '-';
+    }
+    return s;
+}
+
+/// Runs the aging clock one millisecond at a time over [from, to] and
+/// returns the first time at which the table holds `size` entries, or -1.
+long age_until_size(router_fixture& fx, std::uint32_t from, std::uint32_t to, std::uint32_t size) {
+    for (std::uint32_t t = from; t <= to; ++t) {
+        fx.router.age(*fx.snap, t);
+        if (fx.table.size() == size) return t;
+    }
+    return -1;
+}
+
+/// How long one full aging pass over the fixture's table takes, in ms.
+std::uint32_t pass_ms(router_fixture& fx) {
+    return fx.table.slot_count() / router::sweep_rate(fx.table.slot_count()) + 1;
+}
+
+std::uint64_t active(router_fixture& fx, int node) { return fx.nstats[fx.slot_of(node)].active.read(); }
+std::uint64_t fin(router_fixture& fx, int node) { return fx.nstats[fx.slot_of(node)].fin.read(); }
+
+}  // namespace
+
+TEST_CASE("SYNs create connections spread 3:2:1 by WRR", "[router]") {
+    router_fixture fx;
+    CHECK(nodes_of_new_connections(fx, 1000, 12, 0) == "112123112123");
+    CHECK(fx.table.size() == 12);
+    CHECK(fx.stats.event(conn_event::created).read() == 12);
+    CHECK(fx.nstats[fx.slot_of(1)].new_conns.read() == 6);
+    CHECK(active(fx, 1) == 6);
+    CHECK(active(fx, 2) == 4);
+    CHECK(active(fx, 3) == 2);
+}
+
+TEST_CASE("forwarding rewrites the Ethernet addresses and nothing else", "[router]") {
+    router_fixture fx;
+    frame_spec s;
+    s.payload = "GET / HTTP/1.0\r\n\r\n";
+    s.vlans = {42};
+    const bytes before = make_ipv4(s);
+    bytes f = before;
+    const auto v = fx.send(f, 0);
+    REQUIRE(v.act == action::forward);
+    CHECK(v.tx_port == 0);
+    CHECK(std::memcmp(f.data(), node_mac(1).b.data(), 6) == 0);
+    CHECK(std::memcmp(f.data() + 6, gw_mac.b.data(), 6) == 0);
+    CHECK(bytes(f.begin() + 12, f.end()) == bytes(before.begin() + 12, before.end()));  // VLAN tag, IP, TCP untouched
+}
+
+TEST_CASE("every packet of a connection goes to the node its SYN went to", "[router]") {
+    router_fixture fx;
+    for (std::uint16_t port = 2000; port < 2006; ++port) {
+        bytes syn;
+        REQUIRE(fx.tcp(port, tcp_syn, 0, &syn).act == action::forward);
+        for (int k = 0; k < 3; ++k) {
+            bytes data;
+            REQUIRE(fx.tcp(port, tcp_ack, 1 + k, &data).act == action::forward);
+            CHECK(router_fixture::node_of(data) == router_fixture::node_of(syn));
+        }
+    }
+}
+
+TEST_CASE("a segment without SYN and without a connection is dropped", "[router]") {
+    router_fixture fx;
+    CHECK(fx.tcp(3000, tcp_ack, 0).why == drop_reason::no_connection);
+    CHECK(fx.tcp(3000, tcp_fin | tcp_ack, 0).why == drop_reason::no_connection);
+    CHECK(fx.tcp(3000, tcp_rst, 0).why == drop_reason::no_connection);
+    CHECK(fx.drops(drop_reason::no_connection) == 3);
+    CHECK(fx.table.size() == 0);
+}
+
+TEST_CASE("packets for addresses or ports not in the tables are not routed", "[router]") {
+    router_fixture fx;
+    frame_spec s;
+    s.dport = 8080;
+    bytes f = make_ipv4(s);
+    CHECK(fx.send(f, 0).why == drop_reason::no_service);
+    s.dport = 80;
+    s.dst = 0xc6120065;  // 198.18.0.101: not a cluster address
+    f = make_ipv4(s);
+    CHECK(fx.send(f, 0).why == drop_reason::no_service);
+    s.dst = vip;
+    s.proto = 17;  // udp/80: the cluster serves tcp/80 only
+    f = make_ipv4(s);
+    CHECK(fx.send(f, 0).why == drop_reason::no_service);
+    CHECK(fx.drops(drop_reason::no_service) == 3);
+}
+
+TEST_CASE("FIN moves a connection to FIN state; it ages out FIN_TIME_OUT after its last packet", "[router][timers]") {
+    router_fixture fx;
+    bytes syn;
+    fx.tcp(4000, tcp_syn, 0, &syn);
+    const int n = router_fixture::node_of(syn);
+    CHECK(active(fx, n) == 1);
+
+    CHECK(fx.tcp(4000, tcp_fin | tcp_ack, 100).act == action::forward);
+    CHECK(active(fx, n) == 0);
+    CHECK(fin(fx, n) == 1);
+    CHECK(fx.tcp(4000, tcp_ack, 1000).act == action::forward);  // packets keep flowing in FIN state
+
+    const std::uint32_t last = 1000;
+    const long gone = age_until_size(fx, last, last + 2 * router_fixture::fin_ms, 0);
+    CHECK(gone >= last + router_fixture::fin_ms);
+    CHECK(gone <= last + router_fixture::fin_ms + pass_ms(fx));
+    CHECK(fin(fx, n) == 0);
+    CHECK(fx.nstats[fx.slot_of(n)].completed.read() == 1);
+    CHECK(fx.stats.event(conn_event::expired_fin).read() == 1);
+}
+
+TEST_CASE("RST removes the connection and is still forwarded", "[router]") {
+    router_fixture fx;
+    bytes syn, rst;
+    fx.tcp(5000, tcp_syn, 0, &syn);
+    CHECK(fx.tcp(5000, tcp_rst | tcp_ack, 10, &rst).act == action::forward);
+    CHECK(router_fixture::node_of(rst) == router_fixture::node_of(syn));
+    CHECK(fx.table.size() == 0);
+    CHECK(active(fx, router_fixture::node_of(syn)) == 0);
+    CHECK(fx.nstats[fx.slot_of(router_fixture::node_of(syn))].completed.read() == 1);
+    CHECK(fx.tcp(5000, tcp_ack, 20).why == drop_reason::no_connection);
+}
+
+TEST_CASE("SYN re-establishes an existing entry as ACTIVE on the same node", "[router]") {
+    router_fixture fx;
+    bytes first, again;
+    fx.tcp(6000, tcp_syn, 0, &first);
+    fx.tcp(6000, tcp_fin | tcp_ack, 10);
+    const int n = router_fixture::node_of(first);
+    REQUIRE(fin(fx, n) == 1);
+    nodes_of_new_connections(fx, 100, 4, 20);  // move the WRR on
+    CHECK(fx.tcp(6000, tcp_syn, 30, &again).act == action::forward);
+    CHECK(router_fixture::node_of(again) == n);
+    CHECK(fin(fx, n) == 0);
+    CHECK(fx.stats.event(conn_event::syn_reopened).read() == 1);
+    // ACTIVE again: it now lives by the stale timer, not the FIN timer.
+    const std::uint32_t after_fin = 30 + router_fixture::fin_ms + pass_ms(fx);
+    age_until_size(fx, 30, after_fin, 0);
+    CHECK(fx.tcp(6000, tcp_ack, after_fin + 1).act == action::forward);
+}
+
+TEST_CASE("an idle ACTIVE connection ages out after STALE_TIME_OUT; traffic keeps it", "[router][timers]") {
+    router_fixture fx;
+    constexpr auto stale = router_fixture::stale_ms;
+    fx.tcp(7000, tcp_syn, 0);
+    fx.tcp(7001, tcp_syn, 0);
+    CHECK(age_until_size(fx, 0, stale - 2, 1) == -1);
+    fx.tcp(7001, tcp_ack, stale - 1);  // refreshes 7001 only
+    const long gone = age_until_size(fx, stale - 1, stale + pass_ms(fx), 1);
+    CHECK(gone >= stale);
+    CHECK(fx.tcp(7000, tcp_ack, stale + pass_ms(fx)).why == drop_reason::no_connection);
+    CHECK(fx.tcp(7001, tcp_ack, stale + pass_ms(fx)).act == action::forward);
+    CHECK(fx.stats.event(conn_event::expired_stale).read() == 1);
+}
+
+TEST_CASE("an expired entry the sweep has not reached is treated as gone", "[router][timers]") {
+    router_fixture fx;
+    fx.tcp(7100, tcp_syn, 0);
+    CHECK(fx.tcp(7100, tcp_ack, router_fixture::stale_ms).why == drop_reason::no_connection);
+    CHECK(fx.stats.event(conn_event::expired_stale).read() == 1);
+    CHECK(fx.table.size() == 0);
+}
+
+TEST_CASE("aging is incremental: each call visits a bounded slice", "[router][timers]") {
+    router_fixture fx(20'000);
+    for (std::uint16_t p = 0; p < 10'000; ++p) REQUIRE(fx.tcp(static_cast<std::uint16_t>(10'000 + p), tcp_syn, 0).act == action::forward);
+    const auto rate = router::sweep_rate(fx.table.slot_count());
+    fx.router.age(*fx.snap, 20'000);
+    const auto removed = fx.router.age(*fx.snap, 20'001);  // 1 ms later
+    CHECK(removed <= rate);
+    CHECK(fx.table.size() >= 10'000 - rate);
+    for (std::uint32_t t = 20'002; fx.table.size() > 0 && t < 40'000; ++t) fx.router.age(*fx.snap, t);
+    CHECK(fx.table.size() == 0);
+}
+
+TEST_CASE("UDP flows are tracked by 5-tuple with the stale timer", "[router][timers]") {
+    router_fixture fx;
+    frame_spec s;
+    s.proto = 17;
+    s.dport = 53;
+    s.payload = "query";
+    bytes f = make_ipv4(s);
+    CHECK(fx.send(f, 0).act == action::forward);
+    CHECK(router_fixture::node_of(f) == 1);
+    CHECK(fx.table.size() == 1);
+    f = make_ipv4(s);
+    CHECK(fx.send(f, 100).act == action::forward);
+    CHECK(fx.table.size() == 1);
+    const long gone = age_until_size(fx, 100, 100 + 2 * router_fixture::stale_ms, 0);
+    CHECK(gone >= 100 + router_fixture::stale_ms);
+    CHECK(gone <= 100 + router_fixture::stale_ms + pass_ms(fx));
+}
+
+TEST_CASE("all weights zero: no node, packet dropped and counted", "[router]") {
+    router_fixture fx;
+    for (auto& n : fx.http().nodes) n.weight = 0;
+    fx.rebuild();
+    CHECK(fx.tcp(8000, tcp_syn, 0).why == drop_reason::no_node);
+    CHECK(fx.drops(drop_reason::no_node) == 1);
+    CHECK(fx.sstats[*fx.slots.find_service({vip, common::l4_proto::tcp, 80})].no_node.read() == 1);
+    CHECK(fx.table.size() == 0);
+}
+
+TEST_CASE("a full connection table drops new connections and keeps the old ones", "[router]") {
+    router_fixture fx(4);
+    for (std::uint16_t p = 0; p < 4; ++p) REQUIRE(fx.tcp(static_cast<std::uint16_t>(9000 + p), tcp_syn, 0).act == action::forward);
+    CHECK(fx.tcp(9100, tcp_syn, 0).why == drop_reason::conn_table_full);
+    CHECK(fx.drops(drop_reason::conn_table_full) == 1);
+    CHECK(fx.tcp(9000, tcp_ack, 1).act == action::forward);
+}
+
+TEST_CASE("SYNs refused by a full table do not move the round robin on", "[router][wrr]") {
+    router_fixture fx(3);
+    CHECK(nodes_of_new_connections(fx, 30'000, 3, 0) == "112");  // 3:2:1 goes 1 1 2 1 2 3
+    CHECK(nodes_of_new_connections(fx, 30'100, 5, 0) == "-----");  // full: all refused
+    CHECK(fx.drops(drop_reason::conn_table_full) == 5);
+    REQUIRE(fx.tcp(30'000, tcp_rst, 1).act == action::forward);  // one entry leaves
+    CHECK(nodes_of_new_connections(fx, 30'200, 1, 2) == "1");    // the 4th pick, as if nothing was refused
+}
+
+TEST_CASE("a quiesced node keeps its connections and takes no new ones", "[router][runtime]") {
+    router_fixture fx;
+    bytes syn;
+    fx.tcp(10'000, tcp_syn, 0, &syn);
+    REQUIRE(router_fixture::node_of(syn) == 1);
+    fx.http().nodes[0].quiesced = true;
+    fx.rebuild();
+    CHECK(nodes_of_new_connections(fx, 11'000, 6, 1).find('1') == std::string::npos);
+    bytes data;
+    CHECK(fx.tcp(10'000, tcp_ack, 2, &data).act == action::forward);
+    CHECK(router_fixture::node_of(data) == 1);
+}
+
+TEST_CASE("a weight change re-spreads new connections only", "[router][runtime]") {
+    router_fixture fx;
+    bytes syn;
+    fx.tcp(12'000, tcp_syn, 0, &syn);
+    const int first = router_fixture::node_of(syn);
+    fx.http().nodes[0].weight = 0;
+    fx.http().nodes[1].weight = 1;
+    fx.http().nodes[2].weight = 1;
+    fx.rebuild();
+    const std::string spread = nodes_of_new_connections(fx, 13'000, 6, 1);
+    CHECK(spread.find('1') == std::string::npos);
+    CHECK(std::count(spread.begin(), spread.end(), '2') == 3);
+    bytes data;
+    fx.tcp(12'000, tcp_ack, 2, &data);
+    CHECK(router_fixture::node_of(data) == first);
+}
+
+TEST_CASE("a deleted node drains: its connections go on until its slot is released", "[router][runtime]") {
+    router_fixture fx;
+    bytes syn;
+    fx.tcp(14'000, tcp_syn, 0, &syn);
+    REQUIRE(router_fixture::node_of(syn) == 1);
+    const auto slot = fx.slot_of(1);
+    fx.http().nodes.erase(fx.http().nodes.begin());
+    fx.rebuild();
+    CHECK(fx.slots.nodes()[slot].draining);
+    CHECK(fx.snap->nodes[slot].flags & snap_node::draining);
+    CHECK(nodes_of_new_connections(fx, 15'000, 6, 1).find('1') == std::string::npos);
+    bytes data;
+    CHECK(fx.tcp(14'000, tcp_ack, 2, &data).act == action::forward);
+    CHECK(router_fixture::node_of(data) == 1);
+
+    // The controller releases the slot (pretend it saw no connection left):
+    // the entry is then recognised as orphaned and removed.
+    fx.slots.release_drained([](std::uint16_t) { return true; });
+    fx.rebuild();
+    CHECK(fx.tcp(14'000, tcp_ack, 3).why == drop_reason::no_connection);
+    CHECK(fx.stats.event(conn_event::node_gone).read() == 1);
+}
+
+TEST_CASE("ARP: requests for cluster and own addresses are answered, others are not", "[router][arp]") {
+    router_fixture fx;
+    for (const common::ipv4_addr asked : {vip, gw_ip}) {
+        bytes f = make_arp(1, client_mac, client_ip, {}, asked);
+        REQUIRE(fx.send(f, 0).act == action::reply);
+        pkt_info info;
+        REQUIRE_FALSE(classify(f.data(), static_cast<std::uint32_t>(f.size()), info));
+        const auto a = read_arp(f.data(), info);
+        CHECK(a.op == 2);
+        CHECK(a.sender_mac == gw_mac);
+        CHECK(a.sender_ip == asked);
+        CHECK(a.target_ip == client_ip);
+        CHECK(std::memcmp(f.data(), client_mac.b.data(), 6) == 0);
+    }
+    bytes other = make_arp(1, client_mac, client_ip, {}, node_ip(1));
+    CHECK(fx.send(other, 0).act == action::consume);  // someone else's: not answered, not a drop
+    CHECK(fx.stats.consumed.read() == 1);
+    CHECK(fx.stats.drops_total() == 0);
+    bytes odd = make_arp(7, client_mac, client_ip, {}, vip);
+    CHECK(fx.send(odd, 0).why == drop_reason::bad_arp);
+    CHECK(fx.stats.arp_replies.read() == 2);
+}
+
+TEST_CASE("ICMP echo to a gateway address is answered with a valid reply", "[router][icmp]") {
+    router_fixture fx;
+    frame_spec s;
+    s.proto = 1;
+    s.payload = "ping-payload";
+    bytes f = make_ipv4(s);
+    REQUIRE(fx.send(f, 0).act == action::reply);
+    pkt_info info;
+    REQUIRE_FALSE(classify(f.data(), static_cast<std::uint32_t>(f.size()), info));
+    CHECK(info.key.saddr == vip);
+    CHECK(info.key.daddr == client_ip);
+    CHECK(f[info.l4_off] == 0);
+    CHECK(wire::inet_checksum(f.data() + info.l3_off, 20) == 0);
+    CHECK(wire::inet_checksum(f.data() + info.l4_off, info.ip_len - 20u) == 0);
+
+    s.dst = node_ip(1);
+    f = make_ipv4(s);
+    CHECK(fx.send(f, 0).why == drop_reason::icmp_not_echo);
+}
+
+TEST_CASE("frames for another MAC are not ours", "[router]") {
+    router_fixture fx;
+    frame_spec s;
+    s.dst_mac = node_mac(9);
+    bytes f = make_ipv4(s);
+    CHECK(fx.send(f, 0).why == drop_reason::not_for_us);
+    s.dst_mac = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};  // broadcast IP frames are not ours either
+    f = make_ipv4(s);
+    CHECK(fx.send(f, 0).why == drop_reason::not_for_us);
+}
+
+TEST_CASE("nodes without a MAC are resolved by ARP and selectable only once resolved", "[router][arp]") {
+    router_fixture fx;
+    fx.http().nodes[0].mac.reset();
+    fx.rebuild();
+    REQUIRE(fx.snap->arp_targets.size() == 1);
+    CHECK(fx.snap->arp_targets[0].ip == node_ip(1));
+    CHECK_FALSE(fx.snap->arp_targets[0].resolved);
+    CHECK(nodes_of_new_connections(fx, 16'000, 6, 0).find('1') == std::string::npos);
+
+    bytes reply = make_arp(2, node_mac(1), node_ip(1), gw_mac, gw_ip, gw_mac);
+    CHECK(fx.send(reply, 0).act == action::consume);
+    REQUIRE(fx.router.learned().size() == 1);
+    CHECK(fx.router.learned()[0].ip == node_ip(1));
+    CHECK(fx.router.learned()[0].mac == node_mac(1));
+    fx.router.clear_learned();
+
+    fx.arp[{0, node_ip(1)}] = node_mac(1);  // what the controller does with it
+    fx.rebuild();
+    CHECK(fx.snap->arp_targets[0].resolved);
+    CHECK(nodes_of_new_connections(fx, 17'000, 6, 0).find('1') != std::string::npos);
+}
+
+TEST_CASE("a malformed frame is counted under its reason and changes no state", "[router]") {
+    router_fixture fx;
+    fx.tcp(18'000, tcp_syn, 0);
+    bytes junk = make_ipv4(frame_spec{});
+    junk.resize(20);
+    CHECK(fx.send(junk, 1).why == drop_reason::truncated);
+    CHECK(fx.drops(drop_reason::truncated) == 1);
+    CHECK(fx.table.size() == 1);
+    CHECK(fx.stats.rx_pkts.read() == 2);
+}
+
+TEST_CASE("every received frame ends in exactly one counter", "[router]") {
+    router_fixture fx;
+    fx.http().nodes[2].mac.reset();  // one node resolved by ARP: its replies are consumed
+    fx.rebuild();
+    std::vector<bytes> frames;
+    for (std::uint16_t p = 0; p < 5; ++p) {
+        frame_spec s;
+        s.sport = static_cast<std::uint16_t>(20'000 + p);
+        frames.push_back(make_ipv4(s));               // SYN: forwarded
+        s.tcp_flags = tcp_ack;
+        frames.push_back(make_ipv4(s));               // data: forwarded
+        s.dport = 81;
+        frames.push_back(make_ipv4(s));               // no service
+    }
+    frames.push_back(make_arp(1, client_mac, client_ip, {}, vip));          // answered
+    frames.push_back(make_arp(2, node_mac(3), node_ip(3), gw_mac, gw_ip, gw_mac));  // consumed
+    frame_spec ping;
+    ping.proto = 1;
+    frames.push_back(make_ipv4(ping));                // answered
+    frames.push_back(bytes(7, 0));                    // truncated
+    for (auto& f : frames) fx.send(f, 0);
+    CHECK(fx.stats.rx_pkts.read() == frames.size());
+    CHECK(fx.stats.accounted() == frames.size());
+    CHECK(fx.stats.consumed.read() == 1);
+    CHECK(fx.stats.fwd_pkts.read() == 10);
+}
+
+TEST_CASE("loop durations fall in power-of-two microsecond buckets", "[counters]") {
+    CHECK(loop_time_bucket(0) == 0);
+    CHECK(loop_time_bucket(1) == 1);
+    CHECK(loop_time_bucket(2) == 2);
+    CHECK(loop_time_bucket(3) == 2);
+    CHECK(loop_time_bucket(4) == 3);
+    CHECK(loop_time_bucket(100) == 7);   // [64, 128) us
+    CHECK(loop_time_bucket(16'383) == 14);
+    CHECK(loop_time_bucket(16'384) == 15);
+    CHECK(loop_time_bucket(~0ull) == 15);
+}
