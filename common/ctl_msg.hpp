@@ -161,8 +161,9 @@ struct lcore_view {
     std::uint64_t rx_pkts = 0, fwd_pkts = 0, tx_pkts = 0, drops = 0, conns = 0, loops = 0, busy_loops = 0;
     /// Busy poll iterations by duration: [0] under 1 us, [b] in [2^(b-1), 2^b) us, the last the rest.
     std::vector<std::uint64_t> loop_time;
+    std::vector<std::string> jobs;  ///< what its loop runs each iteration, in order
     CG_FIELDS(s.lcore, s.role, s.rx_pkts, s.fwd_pkts, s.tx_pkts, s.drops, s.conns, s.loops, s.busy_loops,
-              s.loop_time)
+              s.loop_time, s.jobs)
 };
 struct hello_rep {
     std::uint16_t version = protocol_version;

@@ -5,6 +5,7 @@
 // per second since the previous `show stats` of this process, measured on
 // the gateway's own uptime so that a slow console does not skew it.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <map>
 
@@ -83,12 +84,14 @@ void render_lcores(const std::vector<api::lcore_view>& lcores, std::string& out,
     std::vector<table::column> cols{{"lcore", al::right}, {"role"}, {"rx", al::right}};
     if (rates) cols.push_back({"rx/s", al::right});
     for (const char* h : {"fwd", "tx", "drops", "conns", "busy%"}) cols.push_back({h, al::right});
+    cols.push_back({"jobs"});
     table t(std::move(cols));
     for (const api::lcore_view& l : lcores) {
         std::vector<std::string> row{str(l.lcore), l.role, str(l.rx_pkts)};
         if (rates) row.push_back(rates->cell(fmt::format("lcore/{}/rx", l.lcore), l.rx_pkts));
         for (std::uint64_t v : {l.fwd_pkts, l.tx_pkts, l.drops, l.conns}) row.push_back(str(v));
         row.push_back(busy_cell(l));
+        row.push_back(fmt::format("{}", fmt::join(l.jobs, ",")));
         t.add_row(std::move(row));
     }
     t.render(out, "  ");

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -13,25 +12,26 @@
 
 namespace cg::dp {
 
-void dispatcher::run(const std::atomic<bool>& stop) noexcept {
-    while (!stop.load(std::memory_order_relaxed)) {
-        unsigned moved = 0;
-        for (std::uint16_t port : _cfg.ports) moved += spread(port);
-        for (rte_ring* r : _cfg.from_workers) moved += drain(r);
-        _stats->loops.add();
-        if (moved > 0)
-            _stats->busy_loops.add();
-        else if (_cfg.idle_sleep.count() > 0)
-            rte_delay_us_sleep(static_cast<unsigned>(_cfg.idle_sleep.count()));
-    }
+dispatcher::dispatcher(dispatch_config cfg)
+    : _cfg(std::move(cfg)),
+      _stats(std::make_unique<worker_stats>()),
+      _loop({nullptr, 0, _cfg.idle_sleep, _stats.get()}) {  // reads no snapshot: no RCU reader
+    _loop.emplace<dispatch_job>(_cfg, *_stats);
 }
 
-unsigned dispatcher::spread(std::uint16_t port) noexcept {
+unsigned dispatch_job::run(const loop_tick&) noexcept {
+    unsigned moved = 0;
+    for (std::uint16_t port : _cfg.ports) moved += spread(port);
+    for (rte_ring* r : _cfg.from_workers) moved += drain(r);
+    return moved;
+}
+
+unsigned dispatch_job::spread(std::uint16_t port) noexcept {
     constexpr unsigned max_workers = 64;
     rte_mbuf* pkts[router::max_burst];
     const std::uint16_t n = rte_eth_rx_burst(port, 0, pkts, std::min<std::uint16_t>(_cfg.burst, router::max_burst));
     if (n == 0) return 0;
-    _stats->rx_pkts.add(n);
+    _stats.rx_pkts.add(n);
     for (std::uint16_t i = 0; i < n; ++i) pkts[i]->port = port;  // not every PMD sets it (net_ring)
 
     const auto workers = static_cast<std::uint32_t>(std::min<std::size_t>(_cfg.to_workers.size(), max_workers));
@@ -51,14 +51,14 @@ unsigned dispatcher::spread(std::uint16_t port) noexcept {
         const unsigned sent =
             rte_ring_sp_enqueue_burst(_cfg.to_workers[w], reinterpret_cast<void**>(per_worker[w]), count[w], nullptr);
         if (sent < count[w]) {
-            _stats->drops[static_cast<std::size_t>(drop_reason::ring_full)].add(count[w] - sent);
+            _stats.drops[static_cast<std::size_t>(drop_reason::ring_full)].add(count[w] - sent);
             rte_pktmbuf_free_bulk(per_worker[w] + sent, count[w] - sent);
         }
     }
     return n;
 }
 
-unsigned dispatcher::drain(rte_ring* ring) noexcept {
+unsigned dispatch_job::drain(rte_ring* ring) noexcept {
     rte_mbuf* pkts[router::max_burst];
     const unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(pkts),
                                                  std::min<unsigned>(_cfg.burst, router::max_burst), nullptr);
@@ -68,9 +68,9 @@ unsigned dispatcher::drain(rte_ring* ring) noexcept {
         while (end < n && pkts[end]->port == pkts[start]->port) ++end;
         const std::uint16_t k = static_cast<std::uint16_t>(end - start);
         const std::uint16_t sent = rte_eth_tx_burst(pkts[start]->port, 0, pkts + start, k);
-        _stats->tx_pkts.add(sent);
+        _stats.tx_pkts.add(sent);
         if (sent < k) {
-            _stats->drops[static_cast<std::size_t>(drop_reason::tx_full)].add(k - sent);
+            _stats.drops[static_cast<std::size_t>(drop_reason::tx_full)].add(k - sent);
             rte_pktmbuf_free_bulk(pkts + start + sent, k - sent);
         }
         start = end;

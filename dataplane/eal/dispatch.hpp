@@ -1,8 +1,8 @@
-// The dispatch lcore, for ports with a single queue (af_packet without
-// fanout, pcap, memif with one queue): it receives every packet, hashes the
-// 5-tuple to pick the worker that owns the flow, and hands bursts over SPSC
-// rings; it also drains the workers' TX rings onto the ports. Same worker
-// code as with RSS, only the packet sources and sinks differ.
+// The dispatch role, for ports with a single queue (af_packet without
+// fanout, pcap, memif with one queue): one lcore receives every packet,
+// hashes the 5-tuple to pick the worker that owns the flow, and hands bursts
+// over SPSC rings; it also drains the workers' TX rings onto the ports. The
+// workers run the same jobs as with RSS, on ring_io instead of queue_io.
 //
 // Ownership: its counter block is written by the dispatch lcore only.
 #pragma once
@@ -13,6 +13,8 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/eal/lcore_job.hpp"
+#include "dataplane/eal/lcore_loop.hpp"
 #include "dataplane/router/counters.hpp"
 
 struct rte_ring;
@@ -27,18 +29,34 @@ struct dispatch_config {
     std::chrono::microseconds idle_sleep{0};
 };
 
-class dispatcher {
+/// Spreads the ports' packets over the workers, and sends what they return.
+class dispatch_job final : public lcore_job {
 public:
-    explicit dispatcher(dispatch_config cfg) : _cfg(std::move(cfg)), _stats(std::make_unique<worker_stats>()) {}
-    void run(const std::atomic<bool>& stop) noexcept;
-    const worker_stats& stats() const noexcept { return *_stats; }
+    dispatch_job(const dispatch_config& cfg, worker_stats& stats) : _cfg(cfg), _stats(stats) {}
+    std::string_view name() const noexcept override { return "dispatch"; }
+    unsigned run(const loop_tick& t) noexcept override;
 
 private:
     unsigned spread(std::uint16_t port) noexcept;
     unsigned drain(rte_ring* ring) noexcept;
 
+    const dispatch_config& _cfg;
+    worker_stats& _stats;
+};
+
+class dispatcher {
+public:
+    explicit dispatcher(dispatch_config cfg);
+    dispatcher(const dispatcher&) = delete;  // its job refers to _cfg and _stats
+    dispatcher& operator=(const dispatcher&) = delete;
+    void run(const std::atomic<bool>& stop) noexcept { _loop.run(stop); }
+    const worker_stats& stats() const noexcept { return *_stats; }
+    const std::vector<std::unique_ptr<lcore_job>>& jobs() const noexcept { return _loop.jobs(); }
+
+private:
     dispatch_config _cfg;
     std::unique_ptr<worker_stats> _stats;
+    lcore_loop _loop;
 };
 
 }  // namespace cg::dp

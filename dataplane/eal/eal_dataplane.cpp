@@ -83,21 +83,22 @@ eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
         wc.idle_sleep = cfg.idle_sleep;
         wc.arp_refresh_ms = static_cast<std::uint32_t>(cfg.timers.arp_refresh.count());
         wc.pool = _pool.get();
+        wc.arp_resolver = i == 0;
         if (dispatch) {
             for (const char* dir : {"rx", "tx"}) {
                 _rings.emplace_back(rte_ring_create(fmt::format("cg_{}_{}", dir, i).c_str(), dispatch_ring_size,
                                                     wc.socket, RING_F_SP_ENQ | RING_F_SC_DEQ));
                 if (!_rings.back()) throw std::runtime_error(fmt::format("cannot create dispatch ring for worker {}", i));
             }
-            wc.rx_ring = _rings[_rings.size() - 2].get();
-            wc.tx_ring = _rings.back().get();
-            dc.to_workers.push_back(wc.rx_ring);
-            dc.from_workers.push_back(wc.tx_ring);
+            rte_ring* rx = _rings[_rings.size() - 2].get();
+            rte_ring* tx = _rings.back().get();
+            dc.to_workers.push_back(rx);
+            dc.from_workers.push_back(tx);
+            wc.io = std::make_unique<ring_io>(rx, tx);
         } else {
-            wc.ports = port_ids;
-            wc.queue = static_cast<std::uint16_t>(i);
+            wc.io = std::make_unique<queue_io>(port_ids, static_cast<std::uint16_t>(i));
         }
-        _workers.push_back(std::make_unique<worker>(wc, _pub));
+        _workers.push_back(std::make_unique<worker>(std::move(wc), _pub));
     }
     if (dispatch) _dispatcher = std::make_unique<dispatcher>(std::move(dc));
     common::log::info("{} worker(s), {}; {} connections per worker", n_workers,
@@ -161,18 +162,21 @@ std::vector<common::api::port_view> eal_dataplane::port_views() const {
 }
 
 std::vector<common::api::lcore_view> eal_dataplane::lcore_views() const {
-    auto view = [](unsigned lcore, std::string role, const worker_stats& s) {
+    auto view = [](unsigned lcore, std::string role, const worker_stats& s, const auto& jobs) {
         common::api::lcore_view v{lcore,          std::move(role),  s.rx_pkts.read(), s.fwd_pkts.read(),
                                   s.tx_pkts.read(), s.drops_total(), s.conns.read(),   s.loops.read(),
-                                  s.busy_loops.read(), {}};
+                                  s.busy_loops.read(), {}, {}};
         for (const counter& c : s.loop_time) v.loop_time.push_back(c.read());
+        for (const auto& j : jobs) v.jobs.emplace_back(j->name());
         return v;
     };
     std::vector<common::api::lcore_view> out;
-    out.push_back({_cfg.lcores.main, "main", 0, 0, 0, 0, 0, 0, 0, {}});
+    out.push_back({_cfg.lcores.main, "main", 0, 0, 0, 0, 0, 0, 0, {}, {"control socket", "housekeeping"}});
     for (std::size_t i = 0; i < _workers.size(); ++i)
-        out.push_back(view(_cfg.lcores.workers[i], fmt::format("worker {}", i), _workers[i]->stats()));
-    if (_dispatcher) out.push_back(view(*_cfg.lcores.dispatch, "dispatch", _dispatcher->stats()));
+        out.push_back(view(_cfg.lcores.workers[i], fmt::format("worker {}", i), _workers[i]->stats(),
+                           _workers[i]->jobs()));
+    if (_dispatcher)
+        out.push_back(view(*_cfg.lcores.dispatch, "dispatch", _dispatcher->stats(), _dispatcher->jobs()));
     return out;
 }
 

@@ -1,13 +1,12 @@
-// A worker lcore: polls its packet sources, routes bursts, sends the
-// results, ages its connection table, answers control jobs, and (worker 0)
-// asks for node MACs by ARP. Run to completion, no locks, no allocation,
-// no I/O but the NIC's.
+// A router worker lcore: its connection table, WRR state, counters and
+// router, and the poll loop (lcore_loop.hpp) that runs its jobs: route, then
+// control, age, the ARP resolver when it is given one, and flush last. Run
+// to completion, no locks, no allocation, no I/O but the NIC's (or the
+// dispatch rings').
 //
 // Ownership: everything here belongs to the worker's lcore except
 //  - the counter blocks: written by the worker only, read by the control thread;
-//  - the job ring (control thread enqueues, worker dequeues) and the learned
-//    ring (worker enqueues, control thread dequeues): single producer,
-//    single consumer each.
+//  - the control job's rings (control_job.hpp): SPSC each way.
 #pragma once
 
 #include <atomic>
@@ -17,14 +16,17 @@
 #include <vector>
 
 #include "dataplane/ctl/worker_job.hpp"
+#include "dataplane/eal/burst_io.hpp"
+#include "dataplane/eal/lcore_loop.hpp"
 #include "dataplane/eal/snapshot_publisher.hpp"
+#include "dataplane/eal/tx_batch.hpp"
 #include "dataplane/router/router.hpp"
 
-struct rte_mbuf;
 struct rte_mempool;
-struct rte_ring;
 
 namespace cg::dp {
+
+class control_job;
 
 struct worker_config {
     unsigned index = 0;       ///< 0..workers-1; also the RCU reader id
@@ -34,26 +36,22 @@ struct worker_config {
     std::uint16_t burst = 32;
     std::chrono::microseconds idle_sleep{0};
     std::uint32_t arp_refresh_ms = 30'000;
+    bool arp_resolver = false;    ///< this worker asks node MACs (one worker does)
     rte_mempool* pool = nullptr;  ///< for the ARP requests it builds
-    // Run to completion (RSS): RX and TX queue `queue` of every port.
-    std::vector<std::uint16_t> ports;
-    std::uint16_t queue = 0;
-    // Behind a dispatch lcore: packets arrive on rx_ring, leave on tx_ring.
-    rte_ring* rx_ring = nullptr;
-    rte_ring* tx_ring = nullptr;
+    std::unique_ptr<burst_io> io;  ///< its queues (queue_io) or dispatch rings (ring_io)
 };
 
 class worker {
 public:
     /// Allocates the connection table from hugepage memory. Throws
     /// std::runtime_error saying how much it wanted.
-    worker(const worker_config& cfg, snapshot_publisher& pub);
+    worker(worker_config cfg, snapshot_publisher& pub);
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
 
     /// The lcore's loop, until `stop`. Called from: the worker's lcore.
-    void run(const std::atomic<bool>& stop) noexcept;
+    void run(const std::atomic<bool>& stop) noexcept { _loop->run(stop); }
 
     // Control thread side.
     const worker_stats& stats() const noexcept { return *_stats; }
@@ -62,37 +60,25 @@ public:
     /// False if the job ring is full.
     bool post_job(worker_job* job) noexcept;
     void take_learned(std::vector<arp_learned>& out) noexcept;
+    /// The jobs its loop runs, in order (for the lcore views).
+    const std::vector<std::unique_ptr<lcore_job>>& jobs() const noexcept { return _loop->jobs(); }
 
 private:
-    void poll(const snapshot& snap, std::uint32_t now, std::uint32_t& got) noexcept;
-    void handle(rte_mbuf** pkts, std::uint16_t n, const snapshot& snap, std::uint32_t now) noexcept;
-    void send(std::uint16_t port, rte_mbuf* m) noexcept;
-    void flush(std::uint16_t port) noexcept;
-    void flush_all() noexcept;
-    void push_learned() noexcept;
-    void run_jobs(const snapshot& snap, std::uint32_t now) noexcept;
-    void ask_node_macs(const snapshot& snap, std::uint32_t now) noexcept;
-
-    struct tx_buffer {
-        std::uint16_t n = 0;
-        rte_mbuf* pkts[router::max_burst];
+    struct hugepage_free {
+        void operator()(conn_entry* p) const noexcept;
     };
 
     worker_config _cfg;
-    snapshot_publisher& _pub;
-    conn_entry* _table_mem = nullptr;
+    std::unique_ptr<conn_entry[], hugepage_free> _table_mem;  // declared first: freed after everything using it
     std::unique_ptr<conn_table> _table;
     std::vector<wrr_state> _wrr;
     std::unique_ptr<worker_stats> _stats;
     std::vector<node_stats> _nodes;
     std::vector<service_stats> _services;
     std::unique_ptr<router> _router;
-    std::vector<tx_buffer> _tx;  ///< by port id
-    std::uint64_t _tx_pending = 0;  ///< bit p: _tx[p] holds packets (flush_all visits only those)
-    rte_ring* _jobs = nullptr;
-    rte_ring* _learned = nullptr;
-    std::vector<std::uint32_t> _arp_asked;  ///< by node slot: when we last asked (worker 0)
-    std::uint32_t _last_arp_round = 0;
+    std::unique_ptr<tx_batch> _tx;
+    std::unique_ptr<lcore_loop> _loop;
+    control_job* _control = nullptr;  ///< owned by _loop; the loop is destroyed first
 };
 
 }  // namespace cg::dp

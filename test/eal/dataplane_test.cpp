@@ -262,6 +262,31 @@ TEST_CASE("two workers on their own queues (RSS): each owns its flows", "[eal]")
         if (l.role.starts_with("worker")) CHECK(l.conns == flows / 2);
 }
 
+TEST_CASE("each lcore runs the jobs of its role: router workers, one ARP resolver, the dispatcher", "[eal]") {
+    using jobs = std::vector<std::string>;
+    const jobs router{"route", "control", "age", "flush"};
+    const jobs resolver{"route", "control", "age", "arp_resolver", "flush"};
+    SECTION("workers on their own queues") {
+        ring_port port("ring_j", 2);
+        gateway_harness h(config("ealtest-j", "eth:net_ring_ring_j", "{main: 0, workers: [1, 2]}"));
+        const auto lcores = h.api().expect<api::hello_rep>(api::hello_req{}).lcores;
+        REQUIRE(lcores.size() == 3);
+        CHECK(lcores[0].role == "main");
+        CHECK(lcores[1].jobs == resolver);
+        CHECK(lcores[2].jobs == router);
+    }
+    SECTION("behind a dispatch lcore") {
+        ring_port port("ring_k", 1);
+        gateway_harness h(config("ealtest-k", "eth:net_ring_ring_k", "{main: 0, workers: [1, 2], dispatch: 3}"));
+        const auto lcores = h.api().expect<api::hello_rep>(api::hello_req{}).lcores;
+        REQUIRE(lcores.size() == 4);
+        CHECK(lcores[1].jobs == resolver);
+        CHECK(lcores[2].jobs == router);
+        CHECK(lcores[3].role == "dispatch");
+        CHECK(lcores[3].jobs == jobs{"dispatch"});
+    }
+}
+
 TEST_CASE("net_null's garbage: every frame is counted under one reason, nothing leaves", "[eal]") {
     gateway_harness h(config("ealtest-g", "net_null_t0,size=60", "{main: 0, workers: [1]}"));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

@@ -1,0 +1,62 @@
+#include "dataplane/eal/router_jobs.hpp"
+
+#include <algorithm>
+
+#include <rte_mbuf.h>
+
+namespace cg::dp {
+
+namespace {
+constexpr std::uint16_t max_rx_burst = 512;
+}
+
+route_job::route_job(router& r, burst_io& io, tx_batch& tx, std::uint16_t burst)
+    : _router(r), _io(io), _tx(tx), _burst(std::min(burst, max_rx_burst)) {}
+
+unsigned route_job::run(const loop_tick& t) noexcept {
+    rte_mbuf* pkts[max_rx_burst];
+    unsigned got = 0;
+    for (unsigned s = 0, n = _io.sources(); s < n; ++s) {
+        const std::uint16_t k = _io.rx(s, pkts, _burst);
+        got += k;
+        handle(pkts, k, *t.snap, t.now_ms);
+    }
+    return got;
+}
+
+void route_job::handle(rte_mbuf** pkts, std::uint16_t n, const snapshot& snap, std::uint32_t now) noexcept {
+    rte_mbuf* dead[max_rx_burst];
+    unsigned n_dead = 0;
+    for (std::uint16_t off = 0; off < n; off += router::max_burst) {
+        const std::uint32_t k = std::min<std::uint32_t>(n - off, router::max_burst);
+        std::uint8_t* frames[router::max_burst];
+        std::uint32_t lens[router::max_burst];
+        std::uint16_t in_ports[router::max_burst];
+        verdict v[router::max_burst];
+        for (std::uint32_t i = 0; i < k; ++i) {
+            rte_mbuf* m = pkts[off + i];
+            frames[i] = rte_pktmbuf_mtod(m, std::uint8_t*);
+            lens[i] = rte_pktmbuf_data_len(m);
+            in_ports[i] = m->port;
+        }
+        _router.route_burst(snap, frames, lens, in_ports, k, now, v);
+        for (std::uint32_t i = 0; i < k; ++i) {
+            rte_mbuf* m = pkts[off + i];
+            switch (v[i].act) {
+            case action::forward: _tx.send(v[i].tx_port, m); break;
+            case action::reply: _tx.send(m->port, m); break;
+            case action::drop:
+            case action::consume: dead[n_dead++] = m; break;
+            }
+        }
+    }
+    if (n_dead) rte_pktmbuf_free_bulk(dead, n_dead);
+}
+
+unsigned age_job::run(const loop_tick& t) noexcept {
+    _router.age(*t.snap, t.now_ms);
+    _stats.conns.set(_table.size());
+    return 0;
+}
+
+}  // namespace cg::dp
