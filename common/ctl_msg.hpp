@@ -99,7 +99,10 @@ struct set_node_req {
 struct show_stats_req {
     CG_FIELDS()
 };
-/// A page of the connection tables. cursor 0 = from the start.
+/// A page of the connection tables. cursor 0 = from the start. `max` is
+/// clamped to 1..max_conns_page: a bigger page would hold the gateway's
+/// control path for too long (the workers copy it between two bursts).
+inline constexpr std::uint32_t max_conns_page = 1000;
 struct show_conns_req {
     std::uint64_t cursor = 0;
     std::uint32_t max = 50;

@@ -68,6 +68,12 @@ std::optional<l4_proto> parse_proto(std::string_view s) {
     return std::nullopt;
 }
 
-std::string_view proto_name(l4_proto p) { return p == l4_proto::tcp ? "tcp" : "udp"; }
+std::string proto_name(std::uint8_t ip_proto) {
+    switch (static_cast<l4_proto>(ip_proto)) {
+    case l4_proto::tcp: return "tcp";
+    case l4_proto::udp: return "udp";
+    }
+    return std::to_string(ip_proto);
+}
 
 }  // namespace cg::common

@@ -41,6 +41,9 @@ std::string format_mac(const mac_addr& m);
 
 /// "tcp" / "udp" (case-sensitive, as the console and YAML spell them).
 std::optional<l4_proto> parse_proto(std::string_view s);
-std::string_view proto_name(l4_proto p);
+/// The one name of an IP protocol everywhere (console, telemetry keys,
+/// Prometheus labels, logs): "tcp", "udp", else its number.
+std::string proto_name(std::uint8_t ip_proto);
+inline std::string proto_name(l4_proto p) { return proto_name(static_cast<std::uint8_t>(p)); }
 
 }  // namespace cg::common

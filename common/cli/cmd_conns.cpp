@@ -15,9 +15,7 @@ using al = table::align;
 
 namespace {
 
-/// A page can hold at most this many entries: a bigger page would block the
-/// gateway's control path for too long and overflow any terminal anyway.
-constexpr std::uint64_t max_page = 10'000;
+constexpr std::uint64_t max_page = api::max_conns_page;  // the gateway's own bound
 
 std::string endpoint(common::ipv4_addr a, std::uint16_t port) {
     return fmt::format("{}:{}", common::format_ipv4(a), port);
@@ -31,7 +29,7 @@ void show_connections(context& ctx, const api::show_conns_req& req) {
              {"worker", al::right}});
     for (const api::conn_view& c : rep.conns) {
         const common::flow_key& f = c.flow;
-        t.add_row({proto_text(f.proto), endpoint(f.saddr, f.sport), endpoint(f.daddr, f.dport),
+        t.add_row({common::proto_name(f.proto), endpoint(f.saddr, f.sport), endpoint(f.daddr, f.dport),
                    c.node == 0 ? "-" : common::format_ipv4(c.node), std::string(conn_state_text(c.state)),
                    std::to_string(c.idle_ms), std::to_string(c.worker)});
     }
@@ -92,7 +90,7 @@ void cmd_simulate_flow(const parsed& p, context& ctx) {
 std::vector<command> conn_commands() {
     return {
         {{"show", "connections"}, {},
-         {{"count", "n", "entries per page, 1-10000; default 50"},
+         {{"count", "n", "entries per page, 1-1000; default 50"},
           {"from", "cursor", "where the previous page ended"}},
          "One page of the connection tables, one line per connection.", cmd_show_connections},
         {{"simulate", "flow"},

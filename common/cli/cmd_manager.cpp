@@ -27,7 +27,7 @@ void cmd_manager_show(const parsed&, context& ctx) {
     for (const auto& x : m.metrics) metrics.add_row({x.name, x.kind, fmt::format("{:g}", x.importance)});
     metrics.render(ctx.out, "  ");
     for (const auto& s : m.services) {
-        ctx.out += fmt::format("{} {}/{}:\n", common::format_ipv4(s.svc.vip), s.svc.proto == 17 ? "udp" : "tcp",
+        ctx.out += fmt::format("{} {}/{}:\n", common::format_ipv4(s.svc.vip), common::proto_name(s.svc.proto),
                                s.svc.port);
         std::vector<table::column> cols{{"node"}, {"mode"}, {"blocked"}, {"base", al::right}, {"weight", al::right},
                                         {"sent", al::right}, {"data plane", al::right}};

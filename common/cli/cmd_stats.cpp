@@ -10,6 +10,7 @@
 #include <map>
 
 #include "command.hpp"
+#include "common/view_fields.hpp"
 #include "table.hpp"
 
 namespace cg::cli {
@@ -59,21 +60,19 @@ std::string str(std::uint64_t v) { return std::to_string(v); }
 
 /// NIC counters; with `rates`, packet rates next to the packet counts.
 void render_ports(const std::vector<api::port_view>& ports, std::string& out, rate_tracker* rates) {
-    std::vector<table::column> cols{{"port"}, {"device"}, {"link"}, {"rx pkts", al::right}};
-    if (rates) cols.push_back({"rx/s", al::right});
-    cols.push_back({"tx pkts", al::right});
-    if (rates) cols.push_back({"tx/s", al::right});
-    for (const char* h : {"rx bytes", "tx bytes", "missed", "rx errors", "tx errors", "no mbuf"}) {
-        cols.push_back({h, al::right});
+    // Packet counts get a rate column beside them.
+    const auto rated = [](std::string_view name) { return name == "rx_packets" || name == "tx_packets"; };
+    std::vector<table::column> cols{{"port"}, {"device"}, {"link"}};
+    for (const auto& f : api::port_fields) {
+        cols.push_back({std::string(f.heading), al::right});
+        if (rates && rated(f.name)) cols.push_back({f.name == "rx_packets" ? "rx/s" : "tx/s", al::right});
     }
     table t(std::move(cols));
     for (const api::port_view& p : ports) {
-        std::vector<std::string> row{p.name, p.device, link_cell(p), str(p.ipackets)};
-        if (rates) row.push_back(rates->cell("port/" + p.name + "/rx", p.ipackets));
-        row.push_back(str(p.opackets));
-        if (rates) row.push_back(rates->cell("port/" + p.name + "/tx", p.opackets));
-        for (std::uint64_t v : {p.ibytes, p.obytes, p.imissed, p.ierrors, p.oerrors, p.rx_nombuf}) {
-            row.push_back(str(v));
+        std::vector<std::string> row{p.name, p.device, link_cell(p)};
+        for (const auto& f : api::port_fields) {
+            row.push_back(str(f.get(p)));
+            if (rates && rated(f.name)) row.push_back(rates->cell(fmt::format("port/{}/{}", p.name, f.name), f.get(p)));
         }
         t.add_row(std::move(row));
     }
@@ -81,15 +80,22 @@ void render_ports(const std::vector<api::port_view>& ports, std::string& out, ra
 }
 
 void render_lcores(const std::vector<api::lcore_view>& lcores, std::string& out, rate_tracker* rates) {
-    std::vector<table::column> cols{{"lcore", al::right}, {"role"}, {"rx", al::right}};
-    if (rates) cols.push_back({"rx/s", al::right});
-    for (const char* h : {"fwd", "tx", "drops", "conns", "busy%"}) cols.push_back({h, al::right});
+    std::vector<table::column> cols{{"lcore", al::right}, {"role"}};
+    for (const auto& f : api::lcore_fields) {
+        if (f.heading.empty()) continue;
+        cols.push_back({std::string(f.heading), al::right});
+        if (rates && f.name == "rx") cols.push_back({"rx/s", al::right});
+    }
+    cols.push_back({"busy%", al::right});
     cols.push_back({"jobs"});
     table t(std::move(cols));
     for (const api::lcore_view& l : lcores) {
-        std::vector<std::string> row{str(l.lcore), l.role, str(l.rx_pkts)};
-        if (rates) row.push_back(rates->cell(fmt::format("lcore/{}/rx", l.lcore), l.rx_pkts));
-        for (std::uint64_t v : {l.fwd_pkts, l.tx_pkts, l.drops, l.conns}) row.push_back(str(v));
+        std::vector<std::string> row{str(l.lcore), l.role};
+        for (const auto& f : api::lcore_fields) {
+            if (f.heading.empty()) continue;
+            row.push_back(str(f.get(l)));
+            if (rates && f.name == "rx") row.push_back(rates->cell(fmt::format("lcore/{}/rx", l.lcore), l.rx_pkts));
+        }
         row.push_back(busy_cell(l));
         row.push_back(fmt::format("{}", fmt::join(l.jobs, ",")));
         t.add_row(std::move(row));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "command.hpp"
+#include "common/view_fields.hpp"
 #include "common/config.hpp"
 #include "table.hpp"
 
@@ -36,17 +37,22 @@ std::string_view node_state(const api::node_view& n) {
 
 void render_nodes(const std::vector<api::node_view>& nodes, std::string& out, std::string_view indent) {
     using al = table::align;
-    table t({{"node"}, {"mac"}, {"weight", al::right}, {"effective", al::right}, {"active", al::right},
-             {"fin", al::right}, {"completed", al::right}, {"new", al::right}, {"pkts", al::right},
-             {"bytes", al::right}, {"state"}});
+    std::vector<table::column> cols{{"node"}, {"mac"}};
+    for (const auto& f : api::node_fields)
+        if (!f.heading.empty()) cols.push_back({std::string(f.heading), al::right});
+    cols.push_back({"state"});
+    table t(std::move(cols));
     for (const api::node_view& n : nodes) {
         std::string node = common::format_ipv4(n.address);
         if (!n.port.empty()) node += " via " + n.port;
-        std::string weight = std::to_string(n.weight);
-        if (n.weight_bound) weight += fmt::format(" (bound {})", *n.weight_bound);
-        t.add_row({node, mac_cell(n), weight, std::to_string(n.effective_weight), std::to_string(n.active),
-                   std::to_string(n.fin), std::to_string(n.completed), std::to_string(n.new_conns),
-                   std::to_string(n.pkts), std::to_string(n.bytes), std::string(node_state(n))});
+        std::vector<std::string> row{node, mac_cell(n)};
+        for (const auto& f : api::node_fields) {
+            if (f.heading.empty()) continue;
+            row.push_back(std::to_string(f.get(n)));
+            if (f.name == "weight" && n.weight_bound) row.back() += fmt::format(" (bound {})", *n.weight_bound);
+        }
+        row.push_back(std::string(node_state(n)));
+        t.add_row(std::move(row));
     }
     t.render(out, indent);
 }
@@ -57,7 +63,7 @@ void render_service(const api::service_view& s, std::string& out) {
                                                           format_ms(s.fin_ms), format_ms(s.stale_ms))
                                             : fmt::format("stale {}", format_ms(s.stale_ms));
     out += fmt::format("  {} {}: {}, weight bound {}, pkts {}, new connections {}, no-node drops {}\n",
-                       proto_text(s.proto), s.port, timers, s.weight_bound, s.pkts, s.new_conns, s.no_node);
+                       common::proto_name(s.proto), s.port, timers, s.weight_bound, s.pkts, s.new_conns, s.no_node);
     if (s.nodes.empty()) {
         out += "    (no nodes)\n";
     } else {

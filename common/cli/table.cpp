@@ -46,12 +46,6 @@ std::string format_ms(std::uint64_t ms) {
     return common::format_duration(std::chrono::milliseconds(static_cast<std::int64_t>(ms)));
 }
 
-std::string proto_text(std::uint8_t proto) {
-    const auto p = static_cast<common::l4_proto>(proto);
-    if (p == common::l4_proto::tcp || p == common::l4_proto::udp) return std::string(common::proto_name(p));
-    return std::to_string(proto);
-}
-
 std::string_view conn_state_text(std::uint8_t state) {
     switch (state) {
         case 1: return "ACTIVE";

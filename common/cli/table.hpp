@@ -38,8 +38,6 @@ private:
 
 /// "1h2m3s" for a timer or an uptime given in milliseconds.
 std::string format_ms(std::uint64_t ms);
-/// "tcp", "udp", or the protocol number.
-std::string proto_text(std::uint8_t proto);
 /// Connection entry state as the API numbers it: 1 ACTIVE, 2 FIN.
 std::string_view conn_state_text(std::uint8_t state);
 

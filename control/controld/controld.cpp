@@ -365,11 +365,9 @@ std::string controld::prometheus_text() const {
     for (const auto& c : m.counters) out += prom_line("clustergate_controld", {{"counter", c.name}}, static_cast<double>(c.value));
     for (const auto& s : m.services) {
         const std::string cluster = common::format_ipv4(s.svc.vip);
-        const std::string port = fmt::format("{}/{}", s.svc.proto == 17 ? "udp" : "tcp", s.svc.port);
+        const std::string port = fmt::format("{}/{}", common::proto_name(s.svc.proto), s.svc.port);
         for (const auto& n : s.nodes) {
             const std::string node = common::format_ipv4(n.node);
-            out += prom_line("clustergate_node_weight", {{"cluster", cluster}, {"port", port}, {"node", node}},
-                             n.dataplane);
             out += prom_line("clustergate_manager_weight", {{"cluster", cluster}, {"port", port}, {"node", node}},
                              n.weight);
             out += prom_line("clustergate_node_blocked",
@@ -387,26 +385,32 @@ std::string controld::prometheus_text() const {
                          {{"probe", std::to_string(key.first)}, {"node", common::format_ipv4(key.second)}},
                          why.empty() ? 1 : 0);
     if (_tables)
-        for (const auto& c : _tables->clusters)
-            for (const auto& s : c.ports)
-                for (const auto& n : s.nodes) {
-                    const std::string cluster = common::format_ipv4(c.vip);
-                    const std::string port = fmt::format("{}/{}", s.proto == 17 ? "udp" : "tcp", s.port);
-                    const std::string node = common::format_ipv4(n.address);
-                    out += prom_line("clustergate_node_active_connections",
-                                     {{"cluster", cluster}, {"port", port}, {"node", node}}, static_cast<double>(n.active));
-                    out += prom_line("clustergate_node_new_connections_total",
-                                     {{"cluster", cluster}, {"port", port}, {"node", node}},
-                                     static_cast<double>(n.new_conns));
-                }
+        for (const auto& f : capi::node_fields) {  // the gateway's own figures, as its console shows them
+            out += prom_type(f.metric, f.kind);
+            for (const auto& c : _tables->clusters)
+                for (const auto& s : c.ports)
+                    for (const auto& n : s.nodes)
+                        out += prom_line(f.metric,
+                                         {{"cluster", common::format_ipv4(c.vip)},
+                                          {"port", fmt::format("{}/{}", common::proto_name(s.proto), s.port)},
+                                          {"node", common::format_ipv4(n.address)}},
+                                         static_cast<double>(f.get(n)));
+        }
     if (_stats) {
         for (const auto& d : _stats->drops)
             out += prom_line("clustergate_drops_total", {{"reason", d.name}}, static_cast<double>(d.value));
         for (const auto& c : _stats->connections)
             out += prom_line("clustergate_connection_events_total", {{"event", c.name}}, static_cast<double>(c.value));
-        for (const auto& p : _stats->ports) {
-            out += prom_line("clustergate_port_rx_packets_total", {{"port", p.name}}, static_cast<double>(p.ipackets));
-            out += prom_line("clustergate_port_tx_packets_total", {{"port", p.name}}, static_cast<double>(p.opackets));
+        for (const auto& f : capi::port_fields) {
+            out += prom_type(f.metric, f.kind);
+            for (const auto& p : _stats->ports)
+                out += prom_line(f.metric, {{"port", p.name}}, static_cast<double>(f.get(p)));
+        }
+        for (const auto& f : capi::lcore_fields) {
+            out += prom_type(f.metric, f.kind);
+            for (const auto& l : _stats->lcores)
+                out += prom_line(f.metric, {{"lcore", std::to_string(l.lcore)}, {"role", l.role}},
+                                 static_cast<double>(f.get(l)));
         }
     }
     return out;

@@ -185,7 +185,7 @@ api::reply controller::on(const api::show_conns_req& req) {
     // Cursor: worker index in the high 32 bits, table slot in the low ones.
     api::conns_rep r;
     r.total = live_connections();
-    const std::uint32_t max = std::clamp<std::uint32_t>(req.max, 1, 1000);
+    const std::uint32_t max = std::clamp<std::uint32_t>(req.max, 1, api::max_conns_page);
     const snapshot& snap = _dp.current();
     std::uint32_t slot = static_cast<std::uint32_t>(req.cursor);
     for (std::size_t w = req.cursor >> 32; w < _dp.worker_count(); ++w, slot = 0) {

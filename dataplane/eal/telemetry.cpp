@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <rte_telemetry.h>
 
+#include "common/view_fields.hpp"
 #include "dataplane/ctl/controller.hpp"
 
 namespace cg::dp {
@@ -75,13 +76,10 @@ int nodes(const char*, const char*, rte_tel_data* d) {
     for (const auto& c : t.clusters)
         for (const auto& s : c.ports)
             for (const auto& n : s.nodes) {
-                const std::string base = fmt::format("{}/{}/{}/{}", key_part(c.vip), s.proto == 6 ? "tcp" : "udp",
+                const std::string base = fmt::format("{}/{}/{}/{}/", key_part(c.vip), common::proto_name(s.proto),
                                                      s.port, key_part(n.address));
-                const std::pair<const char*, std::uint64_t> values[] = {
-                    {"weight", n.weight}, {"effective_weight", n.effective_weight}, {"active", n.active},
-                    {"fin", n.fin},       {"new", n.new_conns},                    {"completed", n.completed},
-                    {"pkts", n.pkts},     {"bytes", n.bytes},                      {"draining", n.draining}};
-                for (const auto& [name, v] : values) rte_tel_data_add_dict_u64(d, (base + "/" + name).c_str(), v);
+                for (const auto& f : api::node_fields)
+                    rte_tel_data_add_dict_u64(d, fmt::format("{}{}", base, f.name).c_str(), f.get(n));
             }
     return 0;
 }
@@ -94,11 +92,8 @@ int lcores(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(d);
     for (const auto& l : h.lcores) {
         const std::string base = fmt::format("lcore_{}/", l.lcore);
-        const std::pair<const char*, std::uint64_t> values[] = {{"rx", l.rx_pkts}, {"fwd", l.fwd_pkts},
-                                                                {"tx", l.tx_pkts}, {"drops", l.drops},
-                                                                {"conns", l.conns}, {"loops", l.loops},
-                                                                {"busy_loops", l.busy_loops}};
-        for (const auto& [name, v] : values) rte_tel_data_add_dict_u64(d, (base + name).c_str(), v);
+        for (const auto& f : api::lcore_fields)
+            rte_tel_data_add_dict_u64(d, fmt::format("{}{}", base, f.name).c_str(), f.get(l));
         for (std::size_t b = 0; b < l.loop_time.size(); ++b)
             rte_tel_data_add_dict_u64(d, fmt::format("{}loop_time/{}", base, b).c_str(), l.loop_time[b]);
     }

@@ -4,7 +4,7 @@
 //
 // Ownership: one table per worker lcore, which is its only reader and
 // writer. The control thread reaches it only through worker requests
-// (worker_request.hpp), never directly. Not thread-safe.
+// (dataplane/ctl/worker_job.hpp, run by the worker's control job), never directly. Not thread-safe.
 //
 // Memory: slots_for(n) slots of 32 bytes for n entries (load factor <= 3/4):
 // 10 million connections take 16 Mi slots = 512 MiB.

@@ -1,6 +1,6 @@
 // The immutable tables a worker routes by: cluster ports (services), nodes,
 // and the gateway's own ports. Built whole by the control thread, published
-// with RCU (publisher.hpp), read by workers without locks, freed after every
+// with RCU (dataplane/eal/snapshot_publisher.hpp), read by workers without locks, freed after every
 // worker has passed a quiescent point. Never modified once published.
 //
 // Services and nodes live at stable slots: a connection entry names its node

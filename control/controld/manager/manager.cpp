@@ -12,7 +12,7 @@ namespace cg::control {
 using common::ipv4_addr;
 
 std::string format_service(const service_id& s) {
-    return fmt::format("{} {}/{}", common::format_ipv4(s.vip), s.proto == 17 ? "udp" : "tcp", s.port);
+    return fmt::format("{} {}/{}", common::format_ipv4(s.vip), common::proto_name(s.proto), s.port);
 }
 
 std::string format_blocks(std::uint8_t b) {

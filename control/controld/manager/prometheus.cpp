@@ -10,6 +10,10 @@ namespace cg::control {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+std::string prom_type(std::string_view name, common::api::metric_kind kind) {
+    return fmt::format("# TYPE {} {}\n", name, kind == common::api::metric_kind::counter ? "counter" : "gauge");
+}
+
 std::string prom_line(std::string_view name, std::initializer_list<std::pair<std::string_view, std::string>> labels,
                       double value) {
     std::string out(name);

@@ -12,6 +12,7 @@
 #include <boost/asio.hpp>
 
 #include "common/net_types.hpp"
+#include "common/view_fields.hpp"
 
 namespace cg::control {
 
@@ -25,6 +26,9 @@ private:
     boost::asio::ip::tcp::acceptor _acceptor;
     std::function<std::string()> _render;
 };
+
+/// "# TYPE name counter|gauge".
+std::string prom_type(std::string_view name, common::api::metric_kind kind);
 
 /// One sample line: name{label="value",...} value. Label values escaped.
 std::string prom_line(std::string_view name, std::initializer_list<std::pair<std::string_view, std::string>> labels,

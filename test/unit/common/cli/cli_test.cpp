@@ -237,7 +237,7 @@ TEST_CASE("bad arguments are refused, named and counted, without calling the api
     CHECK(contains(f.refused("add port 198.18.0.100 tcp 80 msl soon"), "msl: expected a duration like 90s"));
     CHECK(contains(f.refused("set quiesce 198.18.0.100 tcp 80 198.18.0.11 yes"),
                    "quiesce: expected on|off, got 'yes'"));
-    CHECK(contains(f.refused("show connections count 0"), "count: expected an integer from 1 to 10000, got '0'"));
+    CHECK(contains(f.refused("show connections count 0"), "count: expected an integer from 1 to 1000, got '0'"));
 
     const std::string unknown = f.refused(node + "198.18.0.11 colour red");
     CHECK(contains(unknown, "unknown option 'colour'"));
