@@ -6,129 +6,25 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <limits>
-#include <map>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <system_error>
 #include <utility>
 
 #include "config_check.hpp"
-#include "duration.hpp"
-#include "number.hpp"
+#include "config_reader.hpp"
 
 namespace cg::common {
 
+namespace config_yaml {
 namespace {
 
-std::string join(const std::string& path, std::string_view name) {
-    return path.empty() ? std::string(name) : fmt::format("{}.{}", path, name);
-}
-
-std::string item_key(const std::string& list, std::string_view label) { return fmt::format("{}[{}]", list, label); }
-
-/// "a[x].b" -> "a[x]" -> "a" -> "". Labels hold dots (addresses), so a trailing
-/// "[...]" is cut as a whole.
-std::string parent_key(const std::string& key) {
-    const auto cut = key.ends_with(']') ? key.rfind('[') : key.rfind('.');
-    return cut == std::string::npos ? std::string() : key.substr(0, cut);
-}
-
-/// The key itself or its nearest enclosing key that `keys` holds.
-template <class Keys>
-std::optional<std::string> nearest(std::string key, const Keys& keys) {
-    for (;;) {
-        if (keys.contains(key)) return key;
-        if (key.empty()) return std::nullopt;
-        key = parent_key(key);
-    }
-}
-
-std::string describe(const YAML::Node& v) {
-    switch (v.Type()) {
-    case YAML::NodeType::Scalar: return fmt::format("'{}'", v.Scalar());
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
-    default: return "nothing";
-    }
-}
-
-int line_of(const YAML::Node& v) { return std::max(v.Mark().line, 0) + 1; }
-
-// Scalars are read as text and parsed here, never by yaml-cpp's conversions:
-// YAML 1.1 would read 02:00:00:00:00:11 or 1:30 as sexagesimal numbers and
-// 0x10 as 16.
-
-template <class T>
-std::optional<T> to_uint(std::string_view s) {
-    T v{};
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-    return v;
-}
-
-std::optional<std::string> as_text(std::string_view s) { return std::string(s); }
-
-/// "HH:MM" -> minutes after midnight.
-std::optional<std::uint16_t> to_time_of_day(std::string_view s) {
-    const auto colon = s.find(':');
-    if (colon == std::string_view::npos || s.size() - colon != 3) return std::nullopt;
-    const auto h = to_uint<unsigned>(s.substr(0, colon));
-    const auto m = to_uint<unsigned>(s.substr(colon + 1));
-    if (!h || !m || *h > 23 || *m > 59) return std::nullopt;
-    return static_cast<std::uint16_t>(*h * 60 + *m);
-}
-
-std::optional<probe_kind> to_probe_kind(std::string_view s) {
-    if (s == "tcp") return probe_kind::tcp;
-    if (s == "http") return probe_kind::http;
-    return std::nullopt;
-}
-
-std::optional<bool> to_bool(std::string_view s) {
-    if (s == "true") return true;
-    if (s == "false") return false;
-    return std::nullopt;
-}
-
-std::optional<millis> to_millis(std::string_view s) {
-    const auto d = parse_duration(s);
-    if (!d || d->count() % 1000 != 0) return std::nullopt;
-    return std::chrono::duration_cast<millis>(*d);
-}
-
-/// The word "arp" stands for "no MAC: resolve it by ARP".
-std::optional<std::optional<mac_addr>> to_mac(std::string_view s) {
-    if (s == "arp") return std::optional<std::optional<mac_addr>>(std::in_place);
-    if (const auto m = parse_mac(s)) return std::optional<std::optional<mac_addr>>(*m);
-    return std::nullopt;
-}
-
-/// Reads a key quietly, to name an element before its keys are read (and
-/// reported, if wrong).
-template <class Parse>
-auto peek(const YAML::Node& map, const char* name, Parse parse) -> decltype(parse(std::string_view{})) {
-    if (!map.IsMap()) return std::nullopt;
-    const YAML::Node v = map[name];
-    if (!v.IsDefined() || !v.IsScalar()) return std::nullopt;
-    return parse(v.Scalar());
-}
-
-class loader {
+class loader : public config_reader {
 public:
-    explicit loader(std::string_view file) : _file(file) {}
-
-    /// line 0: about the file as a whole. `spoils_value`: the key's value in
-    /// the model is not what the file says, so the checkers' opinion of it is moot.
-    void fail(int line, const std::string& key, std::string reason, bool spoils_value = true) {
-        const std::string where = line > 0 ? fmt::format("{}:{}", _file, line) : _file;
-        _errors.emplace_back(line, config_error{where, key, std::move(reason)});
-        if (spoils_value) _spoiled.insert(key);
-    }
+    explicit loader(std::string_view file) : config_reader(file) {}
 
     void read(const YAML::Node& root) {
         _lines[""] = line_of(root);
@@ -177,215 +73,8 @@ public:
     }
 
 private:
-    using reader = std::function<void(const YAML::Node& value, const std::string& key)>;
-    template <class T>
-    using value_reader = std::optional<T> (loader::*)(const YAML::Node&, const std::string&);
-
-    struct field {
-        std::string_view name;
-        reader read;
-        bool required = false;
-    };
-
-    /// A value the file does not give, taken from `source`.
-    struct inheritance {
-        std::string source;
-        std::string note;
-    };
-
-    static field must(field f) {
-        f.required = true;
-        return f;
-    }
-
     field section(std::string_view name, void (loader::*read)(const YAML::Node&, const std::string&)) {
         return {name, [this, read](const YAML::Node& v, const std::string& key) { (this->*read)(v, key); }};
-    }
-
-    template <class T, class R>
-    field set(std::string_view name, T& out, value_reader<R> read) {
-        return {name, [this, &out, read](const YAML::Node& v, const std::string& key) {
-                    if (auto x = (this->*read)(v, key)) out = std::move(*x);
-                }};
-    }
-
-    void inherit(const std::string& key, const std::string& source, std::string note = {}) {
-        _inherited[key] = {source, note.empty() ? source : std::move(note)};
-    }
-
-    int line_for(const std::string& key) const {
-        const auto k = nearest(key, _lines);
-        return k ? _lines.at(*k) : 1;
-    }
-
-    /// yaml-cpp marks an empty value where the next key starts: use its key's line.
-    int value_line(const YAML::Node& v, const std::string& key) const {
-        return v.IsNull() ? line_for(key) : line_of(v);
-    }
-
-    /// Reads the keys of a map in the order of `fields`, so that the sections
-    /// that give defaults come before those that take them. A map left empty
-    /// reads as one with no keys. Returns the names of the keys given.
-    std::set<std::string_view> read_map(const YAML::Node& map, const std::string& path,
-                                        const std::vector<field>& fields) {
-        if (!map.IsMap() && !map.IsNull()) {
-            fail(value_line(map, path), path, "expected a map of keys, got " + describe(map));
-            return {};
-        }
-        std::vector<std::optional<YAML::Node>> found(fields.size());
-        for (const auto& kv : map) {
-            const int line = line_of(kv.first);
-            const auto it = std::find_if(fields.begin(), fields.end(), [&](const field& f) {
-                return kv.first.IsScalar() && f.name == kv.first.Scalar();
-            });
-            if (it == fields.end()) {
-                const std::string key = kv.first.IsScalar() ? join(path, kv.first.Scalar()) : path;
-                fail(line, key, fmt::format("unknown key {}; the keys here are: {}", describe(kv.first), names(fields)),
-                     false);
-                continue;
-            }
-            const std::string key = join(path, it->name);
-            auto& slot = found[static_cast<std::size_t>(it - fields.begin())];
-            if (slot) {
-                fail(line, key, fmt::format("key '{}' is given twice", it->name), false);
-                continue;
-            }
-            slot.emplace(kv.second);  // copy-construct: assigning a YAML::Node rebinds the node it refers to
-            _lines[key] = line;
-        }
-        std::set<std::string_view> given;
-        for (std::size_t i = 0; i < fields.size(); ++i) {
-            const std::string key = join(path, fields[i].name);
-            if (found[i]) {
-                given.insert(fields[i].name);
-                fields[i].read(*found[i], key);
-            } else if (fields[i].required) {
-                fail(line_for(path), key, fmt::format("required key '{}' is missing", fields[i].name));
-            }
-        }
-        return given;
-    }
-
-    static std::string names(const std::vector<field>& fields) {
-        std::string out;
-        for (const field& f : fields) out += fmt::format("{}{}", out.empty() ? "" : ", ", f.name);
-        return out;
-    }
-
-    /// Calls read_item(item, index) for each item. An empty value reads as an
-    /// empty list. Returns false when `list` is not a list.
-    template <class F>
-    bool for_each_item(const YAML::Node& list, const std::string& key, F read_item) {
-        if (list.IsNull()) return true;
-        if (!list.IsSequence()) {
-            fail(value_line(list, key), key, "expected a list, got " + describe(list));
-            return false;
-        }
-        std::size_t i = 0;
-        for (const auto& item : list) read_item(item, i++);
-        return true;
-    }
-
-    /// The key of a list's element: by its label, by its position where it has none.
-    std::string element_key(const std::string& list_key, const YAML::Node& item,
-                            const std::optional<std::string>& label, std::size_t index) {
-        std::string key = item_key(list_key, label ? *label : std::to_string(index));
-        _lines[key] = line_of(item);
-        return key;
-    }
-
-    template <class T, class Parse>
-    std::optional<T> parsed(const YAML::Node& v, const std::string& key, std::string_view expected, Parse parse) {
-        if (v.IsScalar()) {
-            if (std::optional<T> x = parse(v.Scalar())) return x;
-        }
-        fail(value_line(v, key), key, fmt::format("expected {}, got {}", expected, describe(v)));
-        return std::nullopt;
-    }
-
-    std::optional<std::string> read_string(const YAML::Node& v, const std::string& key) {
-        return parsed<std::string>(v, key, "a string", as_text);
-    }
-
-    template <class T>
-    std::optional<T> read_uint(const YAML::Node& v, const std::string& key) {
-        return parsed<T>(v, key, fmt::format("an integer 0..{}", std::numeric_limits<T>::max()), to_uint<T>);
-    }
-
-    std::optional<bool> read_bool(const YAML::Node& v, const std::string& key) {
-        return parsed<bool>(v, key, "true or false", to_bool);
-    }
-
-    std::optional<micros> read_micros(const YAML::Node& v, const std::string& key) {
-        return parsed<micros>(v, key, "a duration such as 50us, 1ms or 1s (a bare number means seconds)",
-                              parse_duration);
-    }
-
-    std::optional<millis> read_millis(const YAML::Node& v, const std::string& key) {
-        return parsed<millis>(v, key,
-                              "a duration in whole milliseconds such as 90s, 2h15m or 250ms (a bare number means "
-                              "seconds)",
-                              to_millis);
-    }
-
-    std::optional<ipv4_addr> read_ipv4(const YAML::Node& v, const std::string& key) {
-        return parsed<ipv4_addr>(v, key, "an IPv4 address such as 198.18.0.1", parse_ipv4);
-    }
-
-    std::optional<std::optional<mac_addr>> read_mac(const YAML::Node& v, const std::string& key) {
-        return parsed<std::optional<mac_addr>>(v, key, "a MAC address such as 02:00:00:00:00:11, or arp", to_mac);
-    }
-
-    std::optional<mac_addr> read_port_mac(const YAML::Node& v, const std::string& key) {
-        return parsed<mac_addr>(v, key, "a MAC address such as 02:00:00:00:00:01", parse_mac);
-    }
-
-    std::optional<l4_proto> read_proto(const YAML::Node& v, const std::string& key) {
-        return parsed<l4_proto>(v, key, "tcp or udp", parse_proto);
-    }
-
-    std::optional<double> read_real(const YAML::Node& v, const std::string& key) {
-        return parsed<double>(v, key, "a number, 0 or more, such as 0.5", parse_real);
-    }
-
-    std::optional<std::uint16_t> read_time_of_day(const YAML::Node& v, const std::string& key) {
-        return parsed<std::uint16_t>(v, key, "a time of day HH:MM such as 02:00", to_time_of_day);
-    }
-
-    std::optional<probe_kind> read_probe_kind(const YAML::Node& v, const std::string& key) {
-        return parsed<probe_kind>(v, key, "tcp or http", to_probe_kind);
-    }
-
-    std::optional<std::vector<ipv4_addr>> read_addresses(const YAML::Node& v, const std::string& key) {
-        return read_list(v, key, &loader::read_ipv4);
-    }
-
-    /// All or nothing: a list with a bad item leaves the default in place.
-    template <class T>
-    std::optional<std::vector<T>> read_list(const YAML::Node& list, const std::string& key, value_reader<T> read) {
-        std::vector<T> out;
-        bool ok = true;
-        const bool is_list = for_each_item(list, key, [&](const YAML::Node& item, std::size_t i) {
-            const std::string k = element_key(key, item, std::nullopt, i);
-            if (auto x = (this->*read)(item, k)) {
-                out.push_back(std::move(*x));
-            } else {
-                ok = false;
-            }
-        });
-        if (!is_list || !ok) {
-            _spoiled.insert(key);
-            return std::nullopt;
-        }
-        return out;
-    }
-
-    std::optional<std::vector<std::string>> read_strings(const YAML::Node& v, const std::string& key) {
-        return read_list(v, key, &loader::read_string);
-    }
-
-    std::optional<std::vector<unsigned>> read_lcore_ids(const YAML::Node& v, const std::string& key) {
-        return read_list(v, key, &loader::read_uint<unsigned>);
     }
 
     void read_gateway(const YAML::Node& v, const std::string& key) {
@@ -531,20 +220,6 @@ private:
         });
     }
 
-    /// A list of maps, each read into a T by `fields(item)`; items are named
-    /// by their `name` key when `named`, else by position.
-    template <class T, class Fields>
-    field list_of(std::string_view name, std::vector<T>& out, bool named, Fields fields) {
-        return {name, [this, &out, named, fields](const YAML::Node& list, const std::string& key) {
-                    for_each_item(list, key, [&](const YAML::Node& item, std::size_t i) {
-                        T x;
-                        const auto label = named ? peek(item, "name", as_text) : std::nullopt;
-                        read_map(item, element_key(key, item, label, i), fields(x));
-                        out.push_back(std::move(x));
-                    });
-                }};
-    }
-
     void read_manager(const YAML::Node& v, const std::string& key) {
         manager_cfg& m = _cfg.manager;
         importance_cfg& w = m.importance;
@@ -611,13 +286,13 @@ private:
         });
     }
 
-    std::string _file;
     gateway_cfg _cfg;
-    std::vector<std::pair<int, config_error>> _errors;
-    std::map<std::string, int> _lines;  ///< key path -> 1-based line; a repeated key keeps its last line
-    std::set<std::string> _spoiled;
-    std::map<std::string, inheritance> _inherited;
 };
+
+}  // namespace
+}  // namespace config_yaml
+
+namespace {
 
 /// Finds where a second YAML document starts, if there is one. Parses at
 /// most two documents: yaml-cpp 0.7's LoadAll never returns on some
@@ -654,7 +329,7 @@ private:
 }  // namespace
 
 load_result parse_config(std::string_view yaml_text, std::string_view file_name) {
-    loader l(file_name);
+    config_yaml::loader l(file_name);
     try {
         const std::string text(yaml_text);
         if (const auto second = second_document::line(text))
