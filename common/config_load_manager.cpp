@@ -1,0 +1,77 @@
+// controld's manager section (SPEC 4): its parameters, the importance of
+// each metric, the agents, and the lists of probes, rules and user metrics.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config_loader.hpp"
+
+namespace cg::common::config_yaml {
+
+void loader::read_manager(const YAML::Node& v, const std::string& key) {
+    manager_cfg& m = _cfg.manager;
+    importance_cfg& w = m.importance;
+    read_map(v, key, {
+        set("gatewayd", m.gatewayd, &loader::read_string),
+        set("control_socket", m.control_socket, &loader::read_string),
+        set("prometheus", m.prometheus, &loader::read_string),
+        set("period", m.period, &loader::read_millis),
+        set("smoothing", m.smoothing, &loader::read_real),
+        set("threshold", m.threshold, &loader::read_real),
+        set("min_weight", m.min_weight, &loader::read_real),
+        {"importance", [&](const YAML::Node& iv, const std::string& ik) {
+             read_map(iv, ik, {
+                 set("conns", w.conns, &loader::read_real),
+                 set("conn_rate", w.conn_rate, &loader::read_real),
+                 set("answer_time", w.answer_time, &loader::read_real),
+                 set("load", w.load, &loader::read_real),
+                 set("cpu", w.cpu, &loader::read_real),
+                 set("memory", w.memory, &loader::read_real),
+                 set("sockets", w.sockets, &loader::read_real),
+                 set("script", w.script, &loader::read_real),
+             });
+         }},
+        {"agents", [&](const YAML::Node& av, const std::string& ak) {
+             agents_cfg a;
+             read_map(av, ak, {
+                 must(set("listen", a.listen, &loader::read_string)),
+                 must(set("key_file", a.key_file, &loader::read_string)),
+                 set("stale", a.stale, &loader::read_millis),
+                 set("max_skew", a.max_skew, &loader::read_millis),
+             });
+             m.agents = std::move(a);
+         }},
+        list_of<probe_cfg>("probes", m.probes, false, [&](probe_cfg& p) {
+            return std::vector<field>{
+                must(set("cluster", p.cluster, &loader::read_ipv4)),
+                must(set("port", p.port, &loader::read_uint<std::uint16_t>)),
+                set("protocol", p.protocol, &loader::read_proto),
+                set("type", p.type, &loader::read_probe_kind),
+                set("target", p.target, &loader::read_uint<std::uint16_t>),
+                set("path", p.path, &loader::read_string),
+                set("expect", p.expect, &loader::read_uint<std::uint16_t>),
+                set("interval", p.interval, &loader::read_millis),
+                set("timeout", p.timeout, &loader::read_millis),
+            };
+        }),
+        list_of<rule_cfg>("rules", m.rules, true, [&](rule_cfg& r) {
+            return std::vector<field>{
+                must(set("name", r.name, &loader::read_string)),
+                must(set("nodes", r.nodes, &loader::read_addresses)),
+                must(set("from", r.from, &loader::read_time_of_day)),
+                must(set("to", r.to, &loader::read_time_of_day)),
+            };
+        }),
+        list_of<user_metric_cfg>("metrics", m.metrics, true, [&](user_metric_cfg& u) {
+            return std::vector<field>{
+                must(set("name", u.name, &loader::read_string)),
+                must(set("command", u.command, &loader::read_string)),
+                set("interval", u.interval, &loader::read_millis),
+                set("timeout", u.timeout, &loader::read_millis),
+                set("importance", u.importance, &loader::read_real),
+            };
+        }),
+    });
+}
+
+}  // namespace cg::common::config_yaml
