@@ -174,6 +174,7 @@ api::reply controller::on(const api::show_stats_req&) {
                  named("arp_replies", &worker_stats::arp_replies),
                  named("icmp_replies", &worker_stats::icmp_replies),
                  named("arp_requests_sent", &worker_stats::arp_requests),
+                 named("gratuitous_arps_sent", &worker_stats::garps_sent),
                  {"arp_macs_learned", _counts.arp_learned},
                  named("arp_learn_lost", &worker_stats::arp_learn_lost),
                  named("arp_not_answered", &worker_stats::consumed),

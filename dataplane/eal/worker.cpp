@@ -7,6 +7,7 @@
 
 #include "dataplane/eal/arp_resolver_job.hpp"
 #include "dataplane/eal/control_job.hpp"
+#include "dataplane/eal/garp_job.hpp"
 #include "dataplane/eal/router_jobs.hpp"
 
 namespace cg::dp {
@@ -35,8 +36,10 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
     _loop->emplace<route_job>(*_router, *_cfg.io, *_tx, _cfg.burst);
     _control = &_loop->emplace<control_job>(*_router, *_stats, _cfg.index, _cfg.socket);
     _loop->emplace<age_job>(*_router, *_table, *_stats);
-    if (_cfg.arp_resolver)
+    if (_cfg.arp_resolver) {
         _loop->emplace<arp_resolver_job>(*_tx, *_stats, _cfg.pool, _cfg.nodes, _cfg.arp_refresh_ms);
+        _loop->emplace<garp_job>(*_tx, *_stats, _cfg.pool);
+    }
     _loop->emplace<flush_job>(*_tx);
 }
 

@@ -36,7 +36,7 @@ struct worker_config {
     std::uint16_t burst = 32;
     std::chrono::microseconds idle_sleep{0};
     std::uint32_t arp_refresh_ms = 30'000;
-    bool arp_resolver = false;    ///< this worker asks node MACs (one worker does)
+    bool arp_resolver = false;    ///< this worker asks node MACs and announces the gateway's (one worker does)
     rte_mempool* pool = nullptr;  ///< for the ARP requests it builds
     std::unique_ptr<burst_io> io;  ///< its queues (queue_io) or dispatch rings (ring_io)
 };

@@ -73,4 +73,8 @@ std::uint32_t build_arp_request(std::uint8_t* buf, const common::mac_addr& our_m
     return 60;
 }
 
+std::uint32_t build_gratuitous_arp(std::uint8_t* buf, const common::mac_addr& our_mac, common::ipv4_addr ip) noexcept {
+    return build_arp_request(buf, our_mac, ip, ip);
+}
+
 }  // namespace cg::dp

@@ -30,4 +30,10 @@ void make_icmp_echo_reply(std::uint8_t* frame, const pkt_info& info, const commo
 std::uint32_t build_arp_request(std::uint8_t* buf, const common::mac_addr& our_mac, common::ipv4_addr our_ip,
                                 common::ipv4_addr target) noexcept;
 
+/// Writes a gratuitous ARP for `ip` (a broadcast request whose sender and
+/// target address are both `ip`, RFC 5227's announcement) into `buf` (at
+/// least 60 bytes): switches and hosts move `ip` to `our_mac`. Returns the
+/// frame length.
+std::uint32_t build_gratuitous_arp(std::uint8_t* buf, const common::mac_addr& our_mac, common::ipv4_addr ip) noexcept;
+
 }  // namespace cg::dp

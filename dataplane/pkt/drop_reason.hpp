@@ -30,6 +30,7 @@ enum class drop_reason : std::uint8_t {
     conn_table_full,       ///< the worker's table is at its configured size
     tx_full,               ///< the TX queue or TX ring did not take the packet
     ring_full,             ///< the dispatch ring to a worker was full
+    standby,               ///< a flow's frame while this gateway is the standby: the active forwards
     count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
@@ -38,7 +39,7 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_nam
     "truncated",    "bad_l2",        "not_ipv4",      "bad_ip_header", "ip_fragment",
     "bad_l4_header", "bad_tcp_flags", "bad_arp",      "not_for_us",
     "icmp_not_echo", "no_service",    "unsupported_protocol", "no_connection", "no_node",
-    "conn_table_full", "tx_full",     "ring_full",
+    "conn_table_full", "tx_full",     "ring_full",     "standby",
 };
 
 }  // namespace cg::dp

@@ -56,6 +56,7 @@ struct alignas(64) worker_stats {
     counter fwd_pkts, fwd_bytes;   ///< forwarded to a node
     counter tx_pkts;               ///< handed to the NIC (forwarded + replies + ARP requests)
     counter arp_replies, icmp_replies, arp_requests, arp_learn_lost;
+    counter garps_sent;            ///< gratuitous ARP announcements (on becoming active)
     counter consumed;              ///< ARP taken without an answer: replies, requests for other hosts
 
     std::array<counter, conn_event_count> conn_events;

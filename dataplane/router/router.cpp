@@ -54,7 +54,9 @@ verdict router::route_one(const snapshot& snap, std::uint8_t* frame, std::uint32
     case pkt_kind::arp: return handle_arp(snap, frame, info, in_port);
     case pkt_kind::icmp: return handle_icmp(snap, frame, info, in_port);
     case pkt_kind::tcp:
-    case pkt_kind::udp: return route_flow(snap, frame, len, info, hash, now);
+    case pkt_kind::udp:
+        if (snap.role == gateway_role::standby) return drop(drop_reason::standby);
+        return route_flow(snap, frame, len, info, hash, now);
     case pkt_kind::other_ip: break;
     }
     return drop(drop_reason::unsupported_protocol);

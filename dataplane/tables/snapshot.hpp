@@ -82,8 +82,16 @@ inline std::uint64_t arp_target_lookup_key(common::ipv4_addr ip) noexcept {
     return (std::uint64_t{ip} << 32) | (std::uint64_t{256} << 16);
 }
 
+/// What this gateway does with its clusters' traffic. The active forwards
+/// and answers ARP for the cluster addresses; the standby does neither (it
+/// answers only for its ports' own addresses), so that the pair never has
+/// two gateways for one address.
+enum class gateway_role : std::uint8_t { active, standby };
+
 struct snapshot {
     std::uint64_t generation = 0;
+    gateway_role role = gateway_role::active;
+    std::vector<common::ipv4_addr> cluster_addresses;  ///< announced by gratuitous ARP on becoming active
     std::vector<snap_port> ports;        ///< by DPDK port id
     std::vector<snap_service> services;  ///< by service slot
     std::vector<snap_node> nodes;        ///< by node slot
@@ -98,9 +106,11 @@ struct snapshot {
     }
     bool is_vip(common::ipv4_addr a) const noexcept { return lookup.find(vip_lookup_key(a)) >= 0; }
     bool is_arp_target(common::ipv4_addr a) const noexcept { return lookup.find(arp_target_lookup_key(a)) >= 0; }
-    /// An address the gateway answers ARP and ping for on port `port`.
+    /// An address the gateway answers ARP and ping for on port `port`: the
+    /// port's own, and the cluster addresses while active.
     bool owns_address(std::uint16_t port, common::ipv4_addr a) const noexcept {
-        return (a != 0 && port < ports.size() && ports[port].address == a) || is_vip(a);
+        return (a != 0 && port < ports.size() && ports[port].address == a) ||
+               (role == gateway_role::active && is_vip(a));
     }
     std::span<const wrr_member> members_of(const snap_service& s) const noexcept {
         return {members.data() + s.first, s.count};

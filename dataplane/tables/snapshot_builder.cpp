@@ -27,6 +27,7 @@ std::uint32_t effective_weight(const common::node_cfg& n, bool has_mac) {
 std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
     auto s = std::make_unique<snapshot>();
     s->generation = in.generation;
+    s->role = in.role;
     s->default_stale_ms = in.default_stale_ms;
 
     std::uint16_t max_port = 0;
@@ -64,6 +65,7 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
     s->services.resize(in.slots.services().size());
     for (const auto& c : in.clusters) {
         keys.emplace_back(vip_lookup_key(c.address), 0);
+        s->cluster_addresses.push_back(c.address);
         for (const auto& svc : c.ports) {
             const service_id sid{c.address, svc.protocol, svc.port};
             const std::uint16_t slot = *in.slots.find_service(sid);

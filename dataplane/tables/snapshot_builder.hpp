@@ -36,6 +36,7 @@ struct snapshot_inputs {
     const arp_cache& arp;
     std::uint32_t default_stale_ms;
     std::uint64_t generation;
+    gateway_role role = gateway_role::active;
 };
 
 /// Every cluster port of `clusters` must have its slots (slot_map::sync).

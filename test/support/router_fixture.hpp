@@ -33,6 +33,7 @@ struct router_fixture : test_worker {
     dp::arp_cache arp;
     std::unique_ptr<dp::snapshot> snap;
     std::uint64_t generation = 0;
+    dp::gateway_role role = dp::gateway_role::active;
 
     explicit router_fixture(std::uint32_t max_conns = 1000) : test_worker(max_conns, 16, 64) {
         common::cluster_cfg c;
@@ -66,7 +67,7 @@ struct router_fixture : test_worker {
 
     void rebuild() {
         slots.sync(clusters);
-        snap = dp::build_snapshot({clusters, slots, ports, arp, stale_ms, ++generation});
+        snap = dp::build_snapshot({clusters, slots, ports, arp, stale_ms, ++generation, role});
     }
 
     /// A client frame to the VIP, routed at `now`.

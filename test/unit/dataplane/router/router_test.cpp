@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -333,6 +334,59 @@ TEST_CASE("ICMP echo to a gateway address is answered with a valid reply", "[rou
     s.dst = node_ip(1);
     f = make_ipv4(s);
     CHECK(fx.send(f, 0).why == drop_reason::icmp_not_echo);
+}
+
+TEST_CASE("a standby forwards nothing, answers ARP and ping only for its own address, keeps its table", "[router][role]") {
+    router_fixture fx;
+    bytes f;
+    REQUIRE(fx.tcp(4000, wire::tcp_syn, 0, &f).act == action::forward);  // made while active
+    const int node = router_fixture::node_of(f);
+    fx.role = gateway_role::standby;
+    fx.rebuild();
+
+    CHECK(fx.tcp(4000, wire::tcp_ack, 10).why == drop_reason::standby);
+    CHECK(fx.tcp(4001, wire::tcp_syn, 10).why == drop_reason::standby);
+    frame_spec udp;
+    udp.proto = 17;
+    udp.dport = 53;
+    bytes u = make_ipv4(udp);
+    CHECK(fx.send(u, 10).why == drop_reason::standby);
+    CHECK(fx.drops(drop_reason::standby) == 3);
+    CHECK(fx.table.size() == 1);  // the connection made while active is kept, nothing new
+    CHECK(fx.stats.event(conn_event::created).read() == 1);
+
+    bytes for_vip = make_arp(1, client_mac, client_ip, {}, vip);
+    CHECK(fx.send(for_vip, 10).act == action::consume);  // the active answers for the cluster address
+    bytes for_port = make_arp(1, client_mac, client_ip, {}, gw_ip);
+    CHECK(fx.send(for_port, 10).act == action::reply);
+    frame_spec ping;
+    ping.proto = 1;
+    bytes p = make_ipv4(ping);
+    CHECK(fx.send(p, 10).why == drop_reason::icmp_not_echo);
+    ping.dst = gw_ip;
+    p = make_ipv4(ping);
+    CHECK(fx.send(p, 10).act == action::reply);
+
+    fx.role = gateway_role::active;  // taken over again: the kept connection goes on to its node
+    fx.rebuild();
+    REQUIRE(fx.tcp(4000, wire::tcp_ack, 20, &f).act == action::forward);
+    CHECK(router_fixture::node_of(f) == node);
+}
+
+TEST_CASE("a gratuitous ARP announces the address with the port's MAC to everyone", "[router][role]") {
+    bytes f(60, 0xaa);
+    REQUIRE(build_gratuitous_arp(f.data(), gw_mac, vip) == 60);
+    pkt_info info;
+    REQUIRE_FALSE(classify(f.data(), 60, info));
+    REQUIRE(info.kind == pkt_kind::arp);
+    const auto a = read_arp(f.data(), info);
+    CHECK(std::all_of(f.begin(), f.begin() + 6, [](std::uint8_t b) { return b == 0xff; }));
+    CHECK(std::equal(gw_mac.b.begin(), gw_mac.b.end(), f.begin() + 6));
+    CHECK(a.op == 1);
+    CHECK(a.sender_mac == gw_mac);
+    CHECK(a.sender_ip == vip);
+    CHECK(a.target_ip == vip);
+    CHECK(std::all_of(f.begin() + 14 + 28, f.end(), [](std::uint8_t b) { return b == 0; }));  // padding zeroed
 }
 
 TEST_CASE("frames for another MAC are not ours", "[router]") {
