@@ -22,8 +22,17 @@ TEST_CASE("/proc parsers", "[control][agent]") {
     CHECK_FALSE(parse_sockstat_pages("sockets: used 5\n"));
     CHECK(parse_tcp_mem_limit("189120\t252162\t378240\n") == 378240);
     CHECK_FALSE(parse_tcp_mem_limit("1 2\n"));
-    // This machine's own files parse.
-    CHECK(parse_loadavg(*read_text("/proc/loadavg")));
-    CHECK(parse_proc_stat(*read_text("/proc/stat")));
-    CHECK(parse_meminfo(*read_text("/proc/meminfo")));
+}
+
+TEST_CASE("this machine's own /proc files are read and parse", "[control][agent]") {
+    const auto loadavg = read_text("/proc/loadavg");
+    REQUIRE(loadavg);
+    CHECK(parse_loadavg(*loadavg));
+    const auto stat = read_text("/proc/stat");
+    REQUIRE(stat);
+    CHECK(parse_proc_stat(*stat));
+    const auto meminfo = read_text("/proc/meminfo");
+    REQUIRE(meminfo);
+    CHECK(parse_meminfo(*meminfo));
+    CHECK_FALSE(read_text("/proc/clustergate-no-such-file"));
 }

@@ -61,6 +61,7 @@ TEST_CASE("TCP and HTTP probes: answer time, refusals, wrong status, silence", "
     CHECK_FALSE(quiet.ms);
     CHECK(quiet.why == "timeout");
     const auto late = probe_once(io, probe_of(cg::common::probe_kind::http, slow.port(), 20ms));
+    CHECK_FALSE(late.ms);
     CHECK(late.why == "timeout");
 
     const std::uint16_t closed = cg::test::unused_port(io);
