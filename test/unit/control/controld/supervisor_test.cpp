@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "control/controld/supervisor.hpp"
 
@@ -32,4 +33,12 @@ TEST_CASE("the supervisor starts its program again when it dies, and stops it", 
     missing.start();
     REQUIRE(deaths.size() == 2);
     CHECK_THAT(deaths[1], Catch::Contains("could not start"));
+}
+
+TEST_CASE("a child's end is told as its exit status or its signal", "[control][supervisor]") {
+    CHECK(describe_status(W_EXITCODE(0, 0)) == "exited with status 0");
+    CHECK(describe_status(W_EXITCODE(3, 0)) == "exited with status 3");
+    CHECK(describe_status(W_EXITCODE(0, SIGKILL)) == "killed by signal 9 (Killed)");
+    CHECK(describe_status(W_EXITCODE(0, SIGSEGV)) == "killed by signal 11 (Segmentation fault)");
+    CHECK(describe_status(W_STOPCODE(SIGSTOP)) == "ended with wait status 0x137f");
 }

@@ -37,3 +37,17 @@ TEST_CASE("user metric commands: a number, or why not", "[control][metric]") {
     CHECK(std::chrono::steady_clock::now() - t0 < 2s);  // killed, group and all
     CHECK(command_once("yes 1").why == "more output than a number");
 }
+
+TEST_CASE("a command's output is a number 0 or more between blanks, or nothing", "[control][metric]") {
+    CHECK(parse_command_output("42") == 42.0);
+    CHECK(parse_command_output("  0.25\t\r\n") == 0.25);
+    CHECK(parse_command_output("1e3\n") == 1000.0);
+    CHECK(parse_command_output("0") == 0.0);
+    CHECK_FALSE(parse_command_output(""));
+    CHECK_FALSE(parse_command_output(" \n"));
+    CHECK_FALSE(parse_command_output("-3"));
+    CHECK_FALSE(parse_command_output("1 2"));
+    CHECK_FALSE(parse_command_output("12ms"));
+    CHECK_FALSE(parse_command_output("nan"));
+    CHECK_FALSE(parse_command_output("inf"));
+}
