@@ -36,7 +36,7 @@ public:
         reply rep = call(r);
         if (auto* ok = std::get_if<R>(&rep)) return std::move(*ok);
         if (auto* err = std::get_if<error_rep>(&rep)) throw api_error(err->message, err->details);
-        throw api_error("unexpected reply type to " + type_name(static_cast<std::uint16_t>(r.index() + 1)));
+        throw api_error("unexpected reply type to " + type_name(type_id(r)));
     }
 };
 

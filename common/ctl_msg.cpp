@@ -1,6 +1,7 @@
 #include "ctl_msg.hpp"
 
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -14,12 +15,30 @@ namespace {
 using wire::reader;
 using wire::writer;
 
+static_assert(!find_flaw(type_table<request>(), type_table<reply>()),
+              "every request and reply needs an id and a name of its own in the type table (ctl_msg.hpp)");
+
 template <class V>
-std::vector<std::uint8_t> encode_frame(const V& msg, std::uint16_t type, std::uint32_t seq) {
+std::uint16_t id_of(const V& msg) {
+    return std::visit([](const auto& m) { return type_of<std::decay_t<decltype(m)>>.id; }, msg);
+}
+
+/// The alternative of V whose id is `id`, or nullopt.
+template <class V>
+std::optional<std::size_t> alternative_of(std::uint16_t id) {
+    static constexpr auto table = type_table<V>();
+    for (std::size_t i = 0; i < table.size(); ++i)
+        if (table[i].id == id) return i;
+    return std::nullopt;
+}
+
+template <class V>
+std::vector<std::uint8_t> encode_frame(const V& msg, std::uint32_t seq) {
     std::vector<std::uint8_t> out(header_size);
     writer w(out);
     std::visit([&](const auto& m) { w.write(m); }, msg);
-    const frame_header h{frame_magic, protocol_version, type, static_cast<std::uint32_t>(out.size() - header_size), seq};
+    const frame_header h{frame_magic, protocol_version, id_of(msg), static_cast<std::uint32_t>(out.size() - header_size),
+                         seq};
     std::vector<std::uint8_t> head;
     writer hw(head);
     hw.write(h.magic), hw.write(h.version), hw.write(h.type), hw.write(h.length), hw.write(h.seq);
@@ -29,13 +48,12 @@ std::vector<std::uint8_t> encode_frame(const V& msg, std::uint16_t type, std::ui
 
 }  // namespace
 
-std::vector<std::uint8_t> encode_request(const request& r, std::uint32_t seq) {
-    return encode_frame(r, static_cast<std::uint16_t>(r.index() + 1), seq);
-}
+std::uint16_t type_id(const request& r) { return id_of(r); }
+std::uint16_t type_id(const reply& r) { return id_of(r); }
 
-std::vector<std::uint8_t> encode_reply(const reply& r, std::uint32_t seq) {
-    return encode_frame(r, static_cast<std::uint16_t>(reply_type_base + r.index()), seq);
-}
+std::vector<std::uint8_t> encode_request(const request& r, std::uint32_t seq) { return encode_frame(r, seq); }
+
+std::vector<std::uint8_t> encode_reply(const reply& r, std::uint32_t seq) { return encode_frame(r, seq); }
 
 std::optional<std::string> decode_header(std::span<const std::uint8_t> bytes, frame_header& h) {
     if (bytes.size() != header_size) return "short frame header";
@@ -50,27 +68,20 @@ std::optional<std::string> decode_header(std::span<const std::uint8_t> bytes, fr
 }
 
 std::variant<request, std::string> decode_request(std::uint16_t type, std::span<const std::uint8_t> payload) {
-    constexpr std::size_t n = std::variant_size_v<request>;
-    if (type < 1 || type > n) return fmt::format("unknown request type {}", type);
-    return wire::decode_alternative<request>(type - 1u, payload);
+    const auto k = alternative_of<request>(type);
+    if (!k) return fmt::format("unknown request type {}", type);
+    return wire::decode_alternative<request>(*k, payload);
 }
 
 std::variant<reply, std::string> decode_reply(std::uint16_t type, std::span<const std::uint8_t> payload) {
-    constexpr std::size_t n = std::variant_size_v<reply>;
-    if (type < reply_type_base || type >= reply_type_base + n) return fmt::format("unknown reply type {}", type);
-    return wire::decode_alternative<reply>(type - std::size_t{reply_type_base}, payload);
+    const auto k = alternative_of<reply>(type);
+    if (!k) return fmt::format("unknown reply type {}", type);
+    return wire::decode_alternative<reply>(*k, payload);
 }
 
 std::string type_name(std::uint16_t type) {
-    static const char* const requests[] = {"hello",    "show_tables", "add_cluster", "del_cluster", "add_port",
-                                           "del_port", "add_node",    "del_node",    "set_node",    "show_stats",
-                                           "show_conns", "simulate",  "reload",      "manager_show", "manager_set",
-                                           "manager_node"};
-    static const char* const replies[] = {"ok", "error", "hello_reply", "tables", "stats", "conns", "simulate_reply", "manager"};
-    static_assert(std::size(requests) == std::variant_size_v<request>);
-    static_assert(std::size(replies) == std::variant_size_v<reply>);
-    if (type >= 1 && type <= std::size(requests)) return requests[type - 1];
-    if (type >= reply_type_base && type < reply_type_base + std::size(replies)) return replies[type - reply_type_base];
+    if (const auto k = alternative_of<request>(type)) return std::string(type_table<request>()[*k].name);
+    if (const auto k = alternative_of<reply>(type)) return std::string(type_table<reply>()[*k].name);
     return fmt::format("type {}", type);
 }
 

@@ -8,15 +8,19 @@
 //   payload: the message's fields in declaration order; integers fixed
 //   width, strings and vectors as u32 count + elements, optionals as u8
 //   flag + value.
-// Compatibility: message types are numbered by their position in the
-// request/reply variants below. Append new messages and new trailing
-// fields only; bump `protocol_version` for anything else.
+// Compatibility: a message's type on the wire is its id in the type table
+// below (`type_of`), never its place in the variants. An id, once given,
+// never changes and is never reused; a new message takes a new id. Add new
+// trailing fields only; bump `protocol_version` for anything else.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -30,7 +34,7 @@ inline constexpr std::uint32_t frame_magic = 0x31574743;  // "CGW1" read as litt
 inline constexpr std::uint16_t protocol_version = 1;
 inline constexpr std::size_t header_size = 16;
 inline constexpr std::uint32_t max_payload = 16u << 20;
-inline constexpr std::uint16_t reply_type_base = 0x8000;
+inline constexpr std::uint16_t reply_type_base = 0x8000;  ///< request ids are below, reply ids from here
 
 struct named_count {
     std::string name;
@@ -279,6 +283,86 @@ using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cl
                              manager_node_req>;
 using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep>;
 
+// ---- wire type ids ------------------------------------------------------
+
+/// A message's wire type: its id (requests below reply_type_base, replies
+/// from it) and its name, for logs and errors.
+struct msg_type {
+    std::uint16_t id = 0;  ///< 0: not in the table
+    std::string_view name;
+};
+
+/// The type table, the one place where ids are given. A message without an
+/// entry has {0, ""}, which ctl_msg.cpp refuses at compile time.
+template <class M>
+inline constexpr msg_type type_of{};
+
+template <> inline constexpr msg_type type_of<hello_req>{1, "hello"};
+template <> inline constexpr msg_type type_of<show_tables_req>{2, "show_tables"};
+template <> inline constexpr msg_type type_of<add_cluster_req>{3, "add_cluster"};
+template <> inline constexpr msg_type type_of<del_cluster_req>{4, "del_cluster"};
+template <> inline constexpr msg_type type_of<add_port_req>{5, "add_port"};
+template <> inline constexpr msg_type type_of<del_port_req>{6, "del_port"};
+template <> inline constexpr msg_type type_of<add_node_req>{7, "add_node"};
+template <> inline constexpr msg_type type_of<del_node_req>{8, "del_node"};
+template <> inline constexpr msg_type type_of<set_node_req>{9, "set_node"};
+template <> inline constexpr msg_type type_of<show_stats_req>{10, "show_stats"};
+template <> inline constexpr msg_type type_of<show_conns_req>{11, "show_conns"};
+template <> inline constexpr msg_type type_of<simulate_req>{12, "simulate"};
+template <> inline constexpr msg_type type_of<reload_req>{13, "reload"};
+template <> inline constexpr msg_type type_of<manager_show_req>{14, "manager_show"};
+template <> inline constexpr msg_type type_of<manager_set_req>{15, "manager_set"};
+template <> inline constexpr msg_type type_of<manager_node_req>{16, "manager_node"};
+
+template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
+template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};
+template <> inline constexpr msg_type type_of<hello_rep>{0x8002, "hello_reply"};
+template <> inline constexpr msg_type type_of<tables_rep>{0x8003, "tables"};
+template <> inline constexpr msg_type type_of<stats_rep>{0x8004, "stats"};
+template <> inline constexpr msg_type type_of<conns_rep>{0x8005, "conns"};
+template <> inline constexpr msg_type type_of<simulate_rep>{0x8006, "simulate_reply"};
+template <> inline constexpr msg_type type_of<manager_rep>{0x8007, "manager"};
+
+/// The entries of every alternative of `request` or `reply`, in variant order.
+template <class V>
+constexpr auto type_table() {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<msg_type, sizeof...(I)>{type_of<std::variant_alternative_t<I, V>>...};
+    }(std::make_index_sequence<std::variant_size_v<V>>{});
+}
+
+/// A flaw of the type tables: what is wrong, and the entries concerned
+/// (`second` only for a clash).
+struct type_flaw {
+    std::string_view what;
+    msg_type first, second;
+};
+
+/// The first flaw of the request and reply tables, or nullopt: an entry
+/// without an id or a name, a request id at or above reply_type_base, a
+/// reply id below it, two entries (of either table) with the same id or
+/// the same name.
+constexpr std::optional<type_flaw> find_flaw(std::span<const msg_type> requests, std::span<const msg_type> replies) {
+    const auto at = [&](std::size_t i) { return i < requests.size() ? requests[i] : replies[i - requests.size()]; };
+    const std::size_t n = requests.size() + replies.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const msg_type t = at(i);
+        if (t.id == 0) return type_flaw{"no id", t, {}};
+        if (t.name.empty()) return type_flaw{"no name", t, {}};
+        if (i < requests.size() && t.id >= reply_type_base) return type_flaw{"a request id in the reply range", t, {}};
+        if (i >= requests.size() && t.id < reply_type_base) return type_flaw{"a reply id in the request range", t, {}};
+        for (std::size_t j = 0; j < i; ++j) {
+            if (at(j).id == t.id) return type_flaw{"two messages with one id", at(j), t};
+            if (at(j).name == t.name) return type_flaw{"two messages with one name", at(j), t};
+        }
+    }
+    return std::nullopt;
+}
+
+/// The wire type id of a message.
+std::uint16_t type_id(const request& r);
+std::uint16_t type_id(const reply& r);
+
 struct frame_header {
     std::uint32_t magic = frame_magic;
     std::uint16_t version = protocol_version;
@@ -295,13 +379,14 @@ std::vector<std::uint8_t> encode_reply(const reply& r, std::uint32_t seq);
 /// for a wrong magic, version or length, else nullopt.
 std::optional<std::string> decode_header(std::span<const std::uint8_t> bytes, frame_header& out);
 
-/// Decodes a payload of the given type. Never throws, never allocates more
-/// than the payload can describe; on any malformation returns an error
-/// message in the error alternative.
+/// Decodes a payload of the given type id. Never throws, never allocates
+/// more than the payload can describe; for an id not in the type table, or
+/// any malformation, returns an error message in the error alternative.
 std::variant<request, std::string> decode_request(std::uint16_t type, std::span<const std::uint8_t> payload);
 std::variant<reply, std::string> decode_reply(std::uint16_t type, std::span<const std::uint8_t> payload);
 
-/// Name of a message type, for logs and errors.
+/// Name of a message type id, for logs and errors ("type N" for an id not
+/// in the table).
 std::string type_name(std::uint16_t type);
 
 }  // namespace cg::common::api

@@ -40,11 +40,13 @@ struct node_slot {
     common::node_cfg cfg;       ///< the node's last configuration, kept while draining
     std::uint32_t stale_ms = 0;
     std::uint32_t fin_ms = 0;
+    friend bool operator==(const node_slot&, const node_slot&) = default;
 };
 
 struct service_slot {
     bool used = false;
     service_id id;
+    friend bool operator==(const service_slot&, const service_slot&) = default;
 };
 
 class slot_map {

@@ -449,7 +449,7 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
     REQUIRE(::recv(fd, head, sizeof head, MSG_WAITALL) == static_cast<ssize_t>(sizeof head));
     api::frame_header fh;
     REQUIRE_FALSE(api::decode_header(head, fh));
-    CHECK(fh.type == api::reply_type_base + 1);  // error_rep
+    CHECK(fh.type == api::type_of<api::error_rep>.id);
     ::close(fd);
     api::ctl_client again(path);
     CHECK(again.expect<api::hello_rep>(api::hello_req{}).gateway == "ealtest-d");

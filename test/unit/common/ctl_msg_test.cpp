@@ -1,5 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <set>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
 #include "common/ctl_msg.hpp"
 
 using namespace cg::common;
@@ -33,6 +39,41 @@ reply round_trip(const reply& r) {
     auto out = decode_reply(h.type, payload_of(frame));
     if (auto* err = std::get_if<std::string>(&out)) FAIL(*err);
     return std::get<reply>(out);
+}
+
+/// Calls f(std::type_identity<V>{}, std::type_identity<M>{}, i) for every
+/// alternative M (at index i) of V = request, then of V = reply.
+template <class F>
+void for_each_message(F&& f) {
+    auto each = [&]<class V>(std::type_identity<V> v) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (f(v, std::type_identity<std::variant_alternative_t<I, V>>{}, I), ...);
+        }(std::make_index_sequence<std::variant_size_v<V>>{});
+    };
+    each(std::type_identity<request>{});
+    each(std::type_identity<reply>{});
+}
+
+template <class V>
+constexpr const char* kind = std::is_same_v<V, request> ? "request" : "reply";
+template <class V>
+using other_kind = std::conditional_t<std::is_same_v<V, request>, reply, request>;
+
+std::vector<std::uint8_t> encode(const request& r) { return encode_request(r, 9); }
+std::vector<std::uint8_t> encode(const reply& r) { return encode_reply(r, 9); }
+template <class V>
+std::variant<V, std::string> decode(std::uint16_t type, std::span<const std::uint8_t> payload) {
+    if constexpr (std::is_same_v<V, request>)
+        return decode_request(type, payload);
+    else
+        return decode_reply(type, payload);
+}
+
+std::string describe(const std::optional<type_flaw>& f) {
+    if (!f) return "none";
+    const auto entry = [](const msg_type& t) { return fmt::format("'{}' {}", t.name, t.id); };
+    const bool clash = f->second.id != 0 || !f->second.name.empty();
+    return fmt::format("{}: {}{}", f->what, entry(f->first), clash ? " and " + entry(f->second) : "");
 }
 
 tables_rep sample_tables() {
@@ -154,8 +195,10 @@ TEST_CASE("malformed payloads are refused", "[api]") {
     lying[3] = 0x10;  // string length far past the payload
     CHECK(std::holds_alternative<std::string>(decode_request(h.type, lying)));
 
-    CHECK_THAT(std::get<std::string>(decode_request(999, p)), Catch::Contains("unknown request type"));
-    CHECK_THAT(std::get<std::string>(decode_reply(3, p)), Catch::Contains("unknown reply type"));
+    CHECK_THAT(std::get<std::string>(decode_request(999, p)), Catch::Contains("unknown request type 999"));
+    CHECK_THAT(std::get<std::string>(decode_request(0, p)), Catch::Contains("unknown request type 0"));
+    CHECK_THAT(std::get<std::string>(decode_reply(3, p)), Catch::Contains("unknown reply type 3"));
+    CHECK_THAT(std::get<std::string>(decode_request(type_of<ok_rep>.id, {})), Catch::Contains("unknown request type"));
 
     auto q = encode_request(set_node_req{{}, 1, {}, true}, 1);
     h = header_of(q);
@@ -171,9 +214,91 @@ TEST_CASE("malformed payloads are refused", "[api]") {
     CHECK(std::holds_alternative<std::string>(decode_reply(h.type, tp)));
 }
 
+TEST_CASE("every request and reply is sent under its own id and decoded back into itself", "[api]") {
+    for_each_message([]<class V, class M>(std::type_identity<V>, std::type_identity<M>, std::size_t i) {
+        INFO(kind<V> << " alternative " << i << ", id " << type_of<M>.id);
+        const auto frame = encode(V{M{}});
+        const auto h = header_of(frame);
+        CHECK(h.type == type_of<M>.id);
+        CHECK(type_id(V{M{}}) == type_of<M>.id);
+        const auto back = decode<V>(h.type, payload_of(frame));
+        REQUIRE(std::holds_alternative<V>(back));
+        CHECK(std::holds_alternative<M>(std::get<V>(back)));
+        // A request id is no reply's, and the other way round.
+        CHECK(std::holds_alternative<std::string>(decode<other_kind<V>>(h.type, payload_of(frame))));
+    });
+}
+
+TEST_CASE("the type table gives every request and reply an id and a name of its own", "[api]") {
+    // type_table() has an entry for every alternative of the variant, {0, ""}
+    // for one missing from the table.
+    const auto requests = type_table<request>();
+    const auto replies = type_table<reply>();
+    REQUIRE(requests.size() == std::variant_size_v<request>);
+    REQUIRE(replies.size() == std::variant_size_v<reply>);
+    const auto flaw = find_flaw(requests, replies);
+    INFO(describe(flaw));
+    CHECK_FALSE(flaw.has_value());
+}
+
+namespace {
+struct unlisted_req {  // a message someone forgot to give an id
+    CG_FIELDS()
+};
+std::string flaw_in(const std::vector<msg_type>& requests, const std::vector<msg_type>& replies) {
+    return describe(find_flaw(requests, replies));
+}
+}  // namespace
+
+TEST_CASE("the type table check finds a message without an id or a name, and two that share one", "[api]") {
+    const auto forgot = type_table<std::variant<hello_req, unlisted_req>>();
+    REQUIRE(forgot.size() == 2);
+    CHECK(forgot[0].id == 1);
+    CHECK(forgot[1].id == 0);
+    CHECK(describe(find_flaw(forgot, type_table<reply>())) == "no id: '' 0");
+
+    const std::vector<msg_type> ok = {{0x8000, "ok"}};
+    CHECK(flaw_in({{1, "hello"}, {2, "show"}}, ok) == "none");
+    CHECK(flaw_in({{1, "hello"}, {2, ""}}, ok) == "no name: '' 2");
+    CHECK(flaw_in({{1, "hello"}, {1, "show"}}, ok) == "two messages with one id: 'hello' 1 and 'show' 1");
+    CHECK(flaw_in({{1, "hello"}}, {{0x8000, "ok"}, {0x8000, "error"}}) ==
+          "two messages with one id: 'ok' 32768 and 'error' 32768");
+    CHECK(flaw_in({{1, "hello"}, {2, "hello"}}, ok) == "two messages with one name: 'hello' 1 and 'hello' 2");
+    CHECK(flaw_in({{1, "ok"}}, ok) == "two messages with one name: 'ok' 1 and 'ok' 32768");  // request and reply
+    CHECK(flaw_in({{0x8001, "hello"}}, ok) == "a request id in the reply range: 'hello' 32769");
+    CHECK(flaw_in({{1, "hello"}}, {{2, "ok"}}) == "a reply id in the request range: 'ok' 2");
+}
+
+TEST_CASE("the ids of protocol version 1 never change", "[api]") {
+    // Clients and servers of different builds talk by these numbers: a
+    // message may be added (with a new id, and a line here), never renumbered.
+    const std::pair<std::uint16_t, std::string_view> released[] = {
+        {1, "hello"}, {2, "show_tables"}, {3, "add_cluster"}, {4, "del_cluster"}, {5, "add_port"},
+        {6, "del_port"}, {7, "add_node"}, {8, "del_node"}, {9, "set_node"}, {10, "show_stats"},
+        {11, "show_conns"}, {12, "simulate"}, {13, "reload"}, {14, "manager_show"}, {15, "manager_set"},
+        {16, "manager_node"}, {0x8000, "ok"}, {0x8001, "error"}, {0x8002, "hello_reply"}, {0x8003, "tables"},
+        {0x8004, "stats"}, {0x8005, "conns"}, {0x8006, "simulate_reply"}, {0x8007, "manager"}};
+    for (const auto& [id, name] : released) {
+        INFO("id " << id);
+        CHECK(type_name(id) == name);
+    }
+    CHECK(std::size(released) == std::variant_size_v<request> + std::variant_size_v<reply>);
+    CHECK(type_of<hello_req>.id == 1);
+    CHECK(type_of<error_rep>.id == 0x8001);
+}
+
 TEST_CASE("type names cover every message", "[api]") {
-    CHECK(type_name(1) == "hello");
-    CHECK(type_name(13) == "reload");
-    CHECK(type_name(reply_type_base + 1) == "error");
+    std::set<std::string> names;
+    for_each_message([&]<class V, class M>(std::type_identity<V>, std::type_identity<M>, std::size_t i) {
+        const std::uint16_t id = type_id(V{M{}});
+        INFO(kind<V> << " alternative " << i << ", id " << id);
+        const std::string name = type_name(id);
+        CHECK(name == type_of<M>.name);
+        CHECK_FALSE(name.empty());
+        CHECK_THAT(name, !Catch::StartsWith("type "));  // the fallback for ids not in the table
+        CHECK(names.insert(name).second);               // no other message has that name
+    });
+    CHECK(names.size() == std::variant_size_v<request> + std::variant_size_v<reply>);
     CHECK(type_name(500) == "type 500");
+    CHECK(type_name(0) == "type 0");
 }

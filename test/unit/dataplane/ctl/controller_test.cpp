@@ -4,13 +4,8 @@
 #include <fstream>
 #include <set>
 
-#include <fmt/format.h>
-
-#include "control/controld/table_sync.hpp"
-#include "dataplane/ctl/controller.hpp"
 #include "dataplane/pkt/wire.hpp"
-#include "support/fake_dataplane.hpp"
-#include "support/router_fixture.hpp"
+#include "support/controller_fixture.hpp"
 
 using namespace cg;
 using namespace cg::test;
@@ -18,62 +13,6 @@ namespace api = cg::common::api;
 using dp::action;
 
 namespace {
-
-common::gateway_cfg base_config() {
-    common::gateway_cfg c;
-    c.name = "gw-test";
-    c.control_socket = "/run/clustergate/gw-test.sock";
-    c.lcores.workers = {1, 2};
-    c.ports = {{"lan", "net_null0", gw_ip, std::nullopt, 1024, 1024}};
-    c.tables.connections = 1000;
-    c.tables.services = 8;
-    c.tables.nodes = 16;
-    return c;
-}
-
-struct ctl_fixture {
-    fake_dataplane fake{2, 500, 8, 16};
-    dp::controller ctl;
-
-    explicit ctl_fixture(common::gateway_cfg cfg = base_config())
-        : ctl(std::move(cfg), {{"lan", 0, gw_mac, gw_ip}}, fake, {"/nonexistent.yaml", "test"}) {}
-
-    api::reply call(const api::request& r) { return ctl.handle(r); }
-    template <class R>
-    R expect(const api::request& r) {
-        auto rep = call(r);
-        if (auto* e = std::get_if<api::error_rep>(&rep)) FAIL("refused: " << e->message);
-        REQUIRE(std::holds_alternative<R>(rep));
-        return std::get<R>(rep);
-    }
-    std::string refusal(const api::request& r) {
-        auto rep = call(r);
-        REQUIRE(std::holds_alternative<api::error_rep>(rep));
-        const auto& e = std::get<api::error_rep>(rep);
-        std::string all = e.message;
-        for (const auto& d : e.details) all += "\n" + d;
-        return all;
-    }
-
-    api::service_ref http() const { return {vip, 6, 80}; }
-    void add_web(std::uint32_t w1 = 3, std::uint32_t w2 = 2) {
-        expect<api::ok_rep>(api::add_cluster_req{"web", vip});
-        expect<api::ok_rep>(api::add_port_req{http(), 10'000, 30'000, 60'000, {}});
-        expect<api::ok_rep>(api::add_node_req{http(), node_ip(1), node_mac(1), w1, {}, "", false});
-        expect<api::ok_rep>(api::add_node_req{http(), node_ip(2), node_mac(2), w2, {}, "", false});
-    }
-    api::tables_rep tables() { return expect<api::tables_rep>(api::show_tables_req{}); }
-
-    /// Sends a TCP segment from the client on worker w; returns the node (1-based) or 0.
-    int tcp(std::size_t w, std::uint16_t sport, std::uint8_t flags) {
-        frame_spec s;
-        s.sport = sport;
-        s.tcp_flags = flags;
-        bytes f = make_ipv4(s);
-        const auto v = fake.route(w, f);
-        return v.act == action::forward ? router_fixture::node_of(f) : 0;
-    }
-};
 
 const api::node_view& node(const api::tables_rep& t, common::ipv4_addr a) {
     for (const auto& c : t.clusters)
@@ -319,47 +258,4 @@ TEST_CASE("no node weight may exceed its bound, at any time", "[controller][wrr]
     CHECK(node(t, node_ip(1)).weight == 10);
     CHECK(node(t, node_ip(2)).weight == 5);
     CHECK(t.clusters[0].ports[0].nodes.size() == 2);
-}
-
-namespace {
-
-/// The tables without what only a running data plane has (counters, slots).
-std::string shape(const api::tables_rep& t) {
-    std::string out;
-    for (const auto& c : t.clusters) {
-        out += fmt::format("{} {}\n", c.name, common::format_ipv4(c.vip));
-        for (const auto& s : c.ports) {
-            out += fmt::format(" {}/{} msl {} fin {} stale {} bound {}\n", s.proto, s.port, s.msl_ms, s.fin_ms,
-                               s.stale_ms, s.weight_bound);
-            for (const auto& n : s.nodes)
-                if (!n.draining)
-                    out += fmt::format("  {} {} w {} b {} q {} {}\n", common::format_ipv4(n.address),
-                                       n.mac_source == 0 ? common::format_mac(n.mac) : "arp", n.weight,
-                                       n.weight_bound.value_or(0), n.quiesced, n.port);
-        }
-    }
-    return out;
-}
-
-}  // namespace
-
-TEST_CASE("resync turns a restarted gateway's tables into the ones it had", "[controller][manager]") {
-    ctl_fixture before;  // the tables as run-time edits left them
-    before.add_web(5, 4);
-    before.expect<api::ok_rep>(api::add_node_req{before.http(), node_ip(3), node_mac(3), 7, 9, "", true});
-    before.expect<api::ok_rep>(api::set_node_req{before.http(), node_ip(1), 2, {}});
-    before.expect<api::ok_rep>(api::add_port_req{{vip, 17, 53}, 5'000, 15'000, 20'000, 50});
-    before.expect<api::ok_rep>(api::add_node_req{{vip, 17, 53}, node_ip(4), node_mac(4), 1, {}, "", false});
-    before.expect<api::ok_rep>(api::add_cluster_req{"other", vip + 1});
-
-    ctl_fixture after;  // gatewayd started again from a file that differs
-    after.add_web(3, 2);
-    after.expect<api::ok_rep>(api::add_node_req{after.http(), node_ip(5), node_mac(5), 1, {}, "", false});
-    after.expect<api::ok_rep>(api::add_cluster_req{"gone", vip + 2});
-
-    const auto want = before.tables();
-    REQUIRE(shape(after.tables()) != shape(want));
-    for (const auto& r : control::resync(want, after.tables())) after.expect<api::ok_rep>(r);
-    CHECK(shape(after.tables()) == shape(want));
-    CHECK(control::resync(want, after.tables()).empty());  // nothing left to do
 }

@@ -98,6 +98,12 @@ TEST_CASE("classifier verdicts, frame by frame", "[classify]") {
         {"ICMP of 4 bytes", [] { return patched16(make_ipv4(proto(1)), ip + 2, 24); }, drop_reason::bad_l4_header},
         {"ARP for another hardware type", [] { return patched16(make_arp(1, client, 1, {}, 2), 14, 6); },
          drop_reason::bad_arp},
+        {"ARP for another protocol", [] { return patched16(make_arp(1, client, 1, {}, 2), 14 + 2, 0x86dd); },
+         drop_reason::bad_arp},
+        {"ARP with 8-byte hardware addresses", [] { return patched(make_arp(1, client, 1, {}, 2), 14 + 4, 8); },
+         drop_reason::bad_arp},
+        {"ARP with 16-byte protocol addresses", [] { return patched(make_arp(1, client, 1, {}, 2), 14 + 5, 16); },
+         drop_reason::bad_arp},
         {"ARP cut short", [] { auto b = make_arp(1, client, 1, {}, 2); b.resize(40); return b; },
          drop_reason::truncated},
     };

@@ -294,6 +294,7 @@ TEST_CASE("a deleted node drains: its connections go on until its slot is releas
 }
 
 TEST_CASE("ARP: requests for cluster and own addresses are answered, others are not", "[router][arp]") {
+    // Every field of the reply: dataplane/pkt/arp_icmp_test.cpp.
     router_fixture fx;
     for (const common::ipv4_addr asked : {vip, gw_ip}) {
         bytes f = make_arp(1, client_mac, client_ip, {}, asked);
@@ -308,32 +309,50 @@ TEST_CASE("ARP: requests for cluster and own addresses are answered, others are 
         CHECK(std::memcmp(f.data(), client_mac.b.data(), 6) == 0);
     }
     bytes other = make_arp(1, client_mac, client_ip, {}, node_ip(1));
+    const bytes other_sent = other;
     CHECK(fx.send(other, 0).act == action::consume);  // someone else's: not answered, not a drop
+    CHECK(other == other_sent);
     CHECK(fx.stats.consumed.read() == 1);
     CHECK(fx.stats.drops_total() == 0);
-    bytes odd = make_arp(7, client_mac, client_ip, {}, vip);
+    bytes odd = make_arp(7, client_mac, client_ip, {}, vip);  // neither request nor reply
+    const bytes odd_sent = odd;
     CHECK(fx.send(odd, 0).why == drop_reason::bad_arp);
+    CHECK(odd == odd_sent);
     CHECK(fx.stats.arp_replies.read() == 2);
 }
 
-TEST_CASE("ICMP echo to a gateway address is answered with a valid reply", "[router][icmp]") {
+TEST_CASE("ICMP echo to a gateway address is answered; other ICMP, or to other addresses, is not", "[router][icmp]") {
+    // The reply's fields and checksums: dataplane/pkt/arp_icmp_test.cpp.
     router_fixture fx;
     frame_spec s;
     s.proto = 1;
     s.payload = "ping-payload";
-    bytes f = make_ipv4(s);
-    REQUIRE(fx.send(f, 0).act == action::reply);
-    pkt_info info;
-    REQUIRE_FALSE(classify(f.data(), static_cast<std::uint32_t>(f.size()), info));
-    CHECK(info.key.saddr == vip);
-    CHECK(info.key.daddr == client_ip);
-    CHECK(f[info.l4_off] == 0);
-    CHECK(wire::inet_checksum(f.data() + info.l3_off, 20) == 0);
-    CHECK(wire::inet_checksum(f.data() + info.l4_off, info.ip_len - 20u) == 0);
+    for (const common::ipv4_addr asked : {vip, gw_ip}) {
+        s.dst = asked;
+        bytes f = make_ipv4(s);
+        REQUIRE(fx.send(f, 0).act == action::reply);
+        pkt_info info;
+        REQUIRE_FALSE(classify(f.data(), static_cast<std::uint32_t>(f.size()), info));
+        CHECK(info.key.saddr == asked);
+        CHECK(info.key.daddr == client_ip);
+        CHECK(f[info.l4_off] == 0);
+        CHECK(std::memcmp(f.data() + 6, gw_mac.b.data(), 6) == 0);
+    }
+    CHECK(fx.stats.icmp_replies.read() == 2);
 
     s.dst = node_ip(1);
-    f = make_ipv4(s);
-    CHECK(fx.send(f, 0).why == drop_reason::icmp_not_echo);
+    bytes other = make_ipv4(s);
+    const bytes other_sent = other;
+    CHECK(fx.send(other, 0).why == drop_reason::icmp_not_echo);
+    CHECK(other == other_sent);  // left as it came
+
+    s.dst = gw_ip;
+    bytes not_echo = make_ipv4(s);
+    not_echo[14 + 20] = 0;  // an echo reply to us is not answered
+    const bytes not_echo_sent = not_echo;
+    CHECK(fx.send(not_echo, 0).why == drop_reason::icmp_not_echo);
+    CHECK(not_echo == not_echo_sent);
+    CHECK(fx.stats.icmp_replies.read() == 2);
 }
 
 TEST_CASE("a standby forwards nothing, answers ARP and ping only for its own address, keeps its table", "[router][role]") {

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -97,17 +99,27 @@ TEST_CASE("over whole rounds every node gets exactly its share", "[wrr]") {
     std::uniform_int_distribution<std::uint32_t> wd(0, 12), nd(1, 9);
     std::vector<std::uint32_t> w(nd(rng));
     for (auto& x : w) x = wd(rng);
+    std::string shown;
+    for (auto x : w) shown += std::to_string(x) + " ";
+    INFO("weights " << shown);
     const auto m = members(w);
     const auto p = wrr_compute(m);
-    if (p.max_weight == 0) return;
+
+    std::uint32_t max = 0, gcd = 0;
+    for (auto x : w) max = std::max(max, x), gcd = std::gcd(gcd, x);
+    CHECK(p.max_weight == max);
+    CHECK(p.gcd == gcd);
+
+    // Three whole rounds; with every weight zero, as many picks that find no node.
     std::uint32_t round = 0;
-    for (auto x : w) round += x / p.gcd;
+    for (auto x : w) round += max ? x / gcd : 0;
+    const std::uint32_t n = max ? 3 * round : 9;
     std::map<int, std::uint32_t> got;
     wrr_state st;
-    for (std::uint32_t i = 0; i < 3 * round; ++i) ++got[wrr_pick(m, p, st)];
+    for (std::uint32_t i = 0; i < n; ++i) ++got[wrr_pick(m, p, st)];
     for (std::size_t i = 0; i < w.size(); ++i) {
         INFO("weights index " << i << " weight " << w[i]);
-        CHECK(got[static_cast<int>(i)] == 3 * w[i] / p.gcd);
+        CHECK(got[static_cast<int>(i)] == (max ? 3 * w[i] / gcd : 0));
     }
-    CHECK(got[-1] == 0);
+    CHECK(got[-1] == (max ? 0 : n));
 }

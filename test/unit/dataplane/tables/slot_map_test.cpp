@@ -56,25 +56,48 @@ TEST_CASE("releasing a drained slot bumps its generation", "[slots]") {
 }
 
 TEST_CASE("running out of slots throws and changes nothing", "[slots]") {
-    slot_map slots(1, 2);
+    slot_map slots(1, 3);
     common::cluster_cfg c;
     c.address = vip;
     common::service_cfg s;
     s.port = 80;
-    for (int i = 1; i <= 2; ++i) s.nodes.push_back(router_fixture::node(i, 1));
+    s.stale_timeout = common::millis{10'000};
+    s.fin_timeout = common::millis{3'000};
+    for (int i = 1; i <= 3; ++i) s.nodes.push_back(router_fixture::node(i, 1));
     c.ports = {s};
     slots.sync({c});
-    const auto before = slots.nodes();
+    auto less = c;
+    less.ports[0].nodes.pop_back();  // node 3 drains in its slot
+    slots.sync({less});
+    REQUIRE(slots.nodes()[2].draining);
+    const std::vector<service_slot> services = slots.services();
+    const std::vector<node_slot> nodes = slots.nodes();
 
-    auto more = c;
-    more.ports[0].nodes.push_back(router_fixture::node(3, 1));
+    // Each refused sync would also have changed what it could: a weight, a
+    // node gone (draining), a timer.
+    auto more = less;
+    more.ports[0].nodes[0].weight = 9;
+    more.ports[0].nodes.erase(more.ports[0].nodes.begin() + 1);
+    more.ports[0].nodes.push_back(router_fixture::node(4, 1));  // a fourth slot: there is none free
+    more.ports[0].stale_timeout = common::millis{20'000};
     CHECK_THROWS_WITH(slots.sync({more}), Catch::Contains("no free node slot"));
-    auto two = c;
+    CHECK(slots.services() == services);
+    CHECK(slots.nodes() == nodes);
+
+    auto two = less;
+    two.ports[0].nodes[0].weight = 9;
     two.ports.push_back(s);
     two.ports[1].port = 81;
     CHECK_THROWS_WITH(slots.sync({two}), Catch::Contains("no free service slot"));
-    CHECK(slots.nodes()[0].id == before[0].id);
-    CHECK(slots.nodes()[1].id == before[1].id);
+    CHECK(slots.services() == services);
+    CHECK(slots.nodes() == nodes);
+
+    // The same edits without the fourth node fit, and show in what was compared.
+    more.ports[0].nodes.pop_back();
+    slots.sync({more});
+    CHECK(slots.nodes() != nodes);
+    CHECK(slots.nodes()[0].cfg.weight == 9);
+    CHECK(slots.nodes()[1].draining);
 }
 
 TEST_CASE("the snapshot answers service, VIP and ARP-target lookups", "[slots][snapshot]") {

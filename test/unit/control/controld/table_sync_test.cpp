@@ -1,0 +1,58 @@
+// controld's resync (control/controld/table_sync.cpp) against the real
+// controller: the requests it computes must give a restarted gatewayd the
+// tables the old one had.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include "control/controld/table_sync.hpp"
+#include "support/controller_fixture.hpp"
+
+using namespace cg;
+using namespace cg::test;
+namespace api = cg::common::api;
+
+namespace {
+
+/// The tables without what only a running data plane has (counters, slots).
+std::string shape(const api::tables_rep& t) {
+    std::string out;
+    for (const auto& c : t.clusters) {
+        out += fmt::format("{} {}\n", c.name, common::format_ipv4(c.vip));
+        for (const auto& s : c.ports) {
+            out += fmt::format(" {}/{} msl {} fin {} stale {} bound {}\n", s.proto, s.port, s.msl_ms, s.fin_ms,
+                               s.stale_ms, s.weight_bound);
+            for (const auto& n : s.nodes)
+                if (!n.draining)
+                    out += fmt::format("  {} {} w {} b {} q {} {}\n", common::format_ipv4(n.address),
+                                       n.mac_source == 0 ? common::format_mac(n.mac) : "arp", n.weight,
+                                       n.weight_bound.value_or(0), n.quiesced, n.port);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("resync turns a restarted gateway's tables into the ones it had", "[table_sync][manager]") {
+    ctl_fixture before;  // the tables as run-time edits left them
+    before.add_web(5, 4);
+    before.expect<api::ok_rep>(api::add_node_req{before.http(), node_ip(3), node_mac(3), 7, 9, "", true});
+    before.expect<api::ok_rep>(api::set_node_req{before.http(), node_ip(1), 2, {}});
+    before.expect<api::ok_rep>(api::add_port_req{{vip, 17, 53}, 5'000, 15'000, 20'000, 50});
+    before.expect<api::ok_rep>(api::add_node_req{{vip, 17, 53}, node_ip(4), node_mac(4), 1, {}, "", false});
+    before.expect<api::ok_rep>(api::add_cluster_req{"other", vip + 1});
+
+    ctl_fixture after;  // gatewayd started again from a file that differs
+    after.add_web(3, 2);
+    after.expect<api::ok_rep>(api::add_node_req{after.http(), node_ip(5), node_mac(5), 1, {}, "", false});
+    after.expect<api::ok_rep>(api::add_cluster_req{"gone", vip + 2});
+
+    const auto want = before.tables();
+    REQUIRE(shape(after.tables()) != shape(want));
+    for (const auto& r : control::resync(want, after.tables())) after.expect<api::ok_rep>(r);
+    CHECK(shape(after.tables()) == shape(want));
+    CHECK(control::resync(want, after.tables()).empty());  // nothing left to do
+}
