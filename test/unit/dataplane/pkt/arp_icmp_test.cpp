@@ -178,3 +178,19 @@ TEST_CASE("the checksum of the replies is RFC 1071's", "[icmp]") {
     const std::uint8_t carries[] = {0xff, 0xff, 0x00, 0x02};  // 0xffff + 2 folds to 2
     CHECK(wire::inet_checksum(carries, sizeof carries) == static_cast<std::uint16_t>(~0x0002));
 }
+
+TEST_CASE("a gratuitous ARP announces the address with the port's MAC to everyone", "[arp_icmp][role]") {
+    bytes f(60, 0xaa);
+    REQUIRE(build_gratuitous_arp(f.data(), our_mac, vip) == 60);
+    pkt_info info;
+    REQUIRE_FALSE(classify(f.data(), 60, info));
+    REQUIRE(info.kind == pkt_kind::arp);
+    const auto a = read_arp(f.data(), info);
+    CHECK(mac_at(f.data()) == broadcast);
+    CHECK(mac_at(f.data() + 6) == our_mac);
+    CHECK(a.op == 1);
+    CHECK(a.sender_mac == our_mac);
+    CHECK(a.sender_ip == vip);
+    CHECK(a.target_ip == vip);
+    CHECK(std::all_of(f.begin() + 14 + 28, f.end(), [](std::uint8_t b) { return b == 0; }));  // padding zeroed
+}

@@ -392,22 +392,6 @@ TEST_CASE("a standby forwards nothing, answers ARP and ping only for its own add
     CHECK(router_fixture::node_of(f) == node);
 }
 
-TEST_CASE("a gratuitous ARP announces the address with the port's MAC to everyone", "[router][role]") {
-    bytes f(60, 0xaa);
-    REQUIRE(build_gratuitous_arp(f.data(), gw_mac, vip) == 60);
-    pkt_info info;
-    REQUIRE_FALSE(classify(f.data(), 60, info));
-    REQUIRE(info.kind == pkt_kind::arp);
-    const auto a = read_arp(f.data(), info);
-    CHECK(std::all_of(f.begin(), f.begin() + 6, [](std::uint8_t b) { return b == 0xff; }));
-    CHECK(std::equal(gw_mac.b.begin(), gw_mac.b.end(), f.begin() + 6));
-    CHECK(a.op == 1);
-    CHECK(a.sender_mac == gw_mac);
-    CHECK(a.sender_ip == vip);
-    CHECK(a.target_ip == vip);
-    CHECK(std::all_of(f.begin() + 14 + 28, f.end(), [](std::uint8_t b) { return b == 0; }));  // padding zeroed
-}
-
 TEST_CASE("frames for another MAC are not ours", "[router]") {
     router_fixture fx;
     frame_spec s;
