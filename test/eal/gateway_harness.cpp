@@ -1,10 +1,15 @@
 #include "gateway_harness.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
+
+#include "dataplane/pkt/arp_icmp.hpp"
+#include "dataplane/pkt/classify.hpp"
 
 namespace cg::test {
 
@@ -60,23 +65,50 @@ void gateway_harness::receive(ring_port& port, const std::vector<bytes>& frames,
     }
 }
 
-std::vector<bytes> gateway_harness::sent(ring_port& port, std::size_t n, std::chrono::milliseconds wait) {
-    std::vector<bytes> out;
-    const auto deadline = std::chrono::steady_clock::now() + wait;
-    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
-        bool any = false;
-        for (auto* r : port.tx) {
-            rte_mbuf* m;
-            while (out.size() < n && rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) {
-                const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
-                out.emplace_back(p, p + rte_pktmbuf_data_len(m));
-                rte_pktmbuf_free(m);
-                any = true;
-            }
+bool is_gratuitous_arp(const bytes& f) {
+    dp::pkt_info info;
+    if (dp::classify(f.data(), static_cast<std::uint32_t>(f.size()), info) || info.kind != dp::pkt_kind::arp) return false;
+    const auto a = dp::read_arp(f.data(), info);
+    return a.op == 1 && a.sender_ip == a.target_ip;
+}
+
+bool gateway_harness::drain(ring_port& port) {
+    bool any = false;
+    for (auto* r : port.tx) {
+        rte_mbuf* m;
+        while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) {
+            const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
+            bytes f(p, p + rte_pktmbuf_data_len(m));
+            rte_pktmbuf_free(m);
+            (is_gratuitous_arp(f) ? _garps : _out).push_back(std::move(f));
+            any = true;
         }
-        if (!any) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+    return any;
+}
+
+namespace {
+/// Takes up to `n` frames from the front of `from`.
+std::vector<bytes> take(std::vector<bytes>& from, std::size_t n) {
+    const auto k = static_cast<std::ptrdiff_t>(std::min(n, from.size()));
+    std::vector<bytes> out(std::make_move_iterator(from.begin()), std::make_move_iterator(from.begin() + k));
+    from.erase(from.begin(), from.begin() + k);
     return out;
+}
+}  // namespace
+
+std::vector<bytes> gateway_harness::sent(ring_port& port, std::size_t n, std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (_out.size() < n && std::chrono::steady_clock::now() < deadline)
+        if (!drain(port)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    return take(_out, n);
+}
+
+std::vector<bytes> gateway_harness::announced(ring_port& port, std::size_t n, std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (_garps.size() < n && std::chrono::steady_clock::now() < deadline)
+        if (!drain(port)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    return take(_garps, n);
 }
 
 common::mac_addr gateway_harness::port_mac(const std::string& name) const {

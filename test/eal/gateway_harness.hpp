@@ -32,6 +32,9 @@ struct ring_port {
     ~ring_port();
 };
 
+/// A gratuitous ARP: a request whose sender and target address are one.
+bool is_gratuitous_arp(const bytes& f);
+
 class gateway_harness {
 public:
     explicit gateway_harness(const std::string& yaml);
@@ -40,8 +43,12 @@ public:
     /// Puts frames on RX ring `queue` of `port`.
     void receive(ring_port& port, const std::vector<bytes>& frames, unsigned queue = 0);
     /// Takes `n` frames from the TX rings of `port`, waiting up to `wait`;
-    /// returns what came (fewer on timeout).
+    /// returns what came (fewer on timeout). The gateway's gratuitous ARPs
+    /// (it announces its addresses when it starts active) are set aside for
+    /// announced(), so that tests see the frames their input caused.
     std::vector<bytes> sent(ring_port& port, std::size_t n, std::chrono::milliseconds wait = std::chrono::seconds(5));
+    /// The gratuitous ARPs set aside so far, waiting up to `wait` for `n`.
+    std::vector<bytes> announced(ring_port& port, std::size_t n, std::chrono::milliseconds wait = std::chrono::seconds(5));
 
     common::api::api& api() { return *_api; }
     dp::controller& controller() { return *_ctl; }
@@ -54,6 +61,10 @@ private:
     struct pool_free {
         void operator()(rte_mempool* p) const noexcept { rte_mempool_free(p); }
     };
+    /// Moves what `port` sent into _out and _garps; true if anything came.
+    bool drain(ring_port& port);
+
+    std::vector<bytes> _out, _garps;  ///< taken from the TX rings, not yet returned
     common::gateway_cfg _cfg;
     std::unique_ptr<rte_mempool, pool_free> _pool;  ///< frames the test feeds in
     std::unique_ptr<dp::eal_dataplane> _dp;
