@@ -29,7 +29,7 @@
 
 namespace cg::control {
 
-class controld final : public common::api::api {
+class controld final : public common::api::api, public common::api::async_api {
 public:
     struct options {
         std::string config_path;
@@ -47,6 +47,8 @@ public:
 
     /// The control API of controld's socket.
     common::api::reply call(const common::api::request& r) override;
+    /// For the socket: answered at once (still a blocking call to gatewayd).
+    void call_async(const common::api::request& r, completion done) override { done(call(r)); }
 
     /// The text of the Prometheus endpoint.
     std::string prometheus_text() const;
