@@ -1,8 +1,10 @@
 // The narrow interface every control client programs against: one call,
 // one typed reply. gatewayd implements it in process (the console of
-// `gatewayd -i`), ctl_client over the Unix socket (gwctl, controld).
+// `gatewayd -i`), ctl_client over the Unix socket (gwctl). The control
+// sockets' servers answer through async_api, which never blocks.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -38,6 +40,17 @@ public:
         if (auto* err = std::get_if<error_rep>(&rep)) throw api_error(err->message, err->details);
         throw api_error("unexpected reply type to " + type_name(type_id(r)));
     }
+};
+
+/// The control API for servers that must not block their thread: the reply
+/// comes to `done`, at once or later (after a worker job, or a call to
+/// another process). `done` is called exactly once, on the caller's thread
+/// (its io_context), unless the implementation is destroyed first.
+class async_api {
+public:
+    using completion = std::function<void(reply)>;
+    virtual ~async_api() = default;
+    virtual void call_async(const request& r, completion done) = 0;
 };
 
 }  // namespace cg::common::api

@@ -29,6 +29,7 @@
 #include "common/ctl_server.hpp"
 #include "common/log.hpp"
 #include "dataplane/ctl/controller.hpp"
+#include "dataplane/ctl/ctl_service.hpp"
 #include "dataplane/ctl/local_api.hpp"
 #include "dataplane/eal/eal_args.hpp"
 #include "dataplane/eal/eal_dataplane.hpp"
@@ -120,8 +121,9 @@ int run(const options& o, const common::gateway_cfg& cfg, dp::eal_runtime& eal) 
     eal.enable_capture();
 
     asio::io_context io;
-    dp::local_api local(ctl);
-    common::ctl_server server(io, o.socket.empty() ? cfg.control_socket : o.socket, local,
+    dp::local_api local(ctl);  // the console's: it may wait, on its own thread
+    dp::ctl_service service(io, ctl);  // the socket's: never waits on the io_context
+    common::ctl_server server(io, o.socket.empty() ? cfg.control_socket : o.socket, service,
                               [&ctl] { ctl.count_bad_frame(); }, "gatewayd");
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {

@@ -53,8 +53,31 @@ service_id probe_service(const common::probe_cfg& p) {
 
 }  // namespace
 
+void one_at_a_time::run(std::function<void()> then) {
+    if (then) _waiting.push_back(std::move(then));
+    _again = true;
+    if (!_running) start();
+}
+
+void one_at_a_time::start() {
+    _running = true;
+    _again = false;
+    _task([this, waiting = std::exchange(_waiting, {})] {
+        _running = false;
+        for (const auto& w : waiting) w();
+        if (_again && !_running) start();
+    });
+}
+
 controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
-    : _io(io), _cfg(std::move(cfg)), _opt(std::move(opt)), _manager(_cfg.manager, clock::now()), _period(io) {
+    : _io(io),
+      _cfg(std::move(cfg)),
+      _opt(std::move(opt)),
+      _manager(_cfg.manager, clock::now()),
+      _link(io, {_cfg.control_socket}),
+      _reading([this](std::function<void()> done) { read_once(std::move(done)); }),
+      _deciding([this](std::function<void()> done) { decide_once(std::move(done)); }),
+      _period(io) {
     if (const auto& a = _cfg.manager.agents) {
         _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
         const auto at = common::parse_endpoint(a->listen);
@@ -72,13 +95,13 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         _supervisor = std::make_unique<supervisor>(
             io, std::move(argv),
             [this](pid_t) {
-                _link.reset();
+                _link.reset("gatewayd was started again");
                 _resync_due = _tables.has_value();
             },
-            [this](const std::string&) {
+            [this](const std::string& why) {
                 ++_n.gateway_deaths;
                 _gateway_up = false;
-                _link.reset();
+                _link.reset("gatewayd " + why);
             });
     }
 }
@@ -104,11 +127,17 @@ void controld::period() {
     const auto now = clock::now();
     ++_n.periods;
     minute_of_day();
-    read_gateway(now);
-    if (_gateway_up) decide(now, true);
-    _period.expires_after(_manager.config().period);
-    _period.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) period();
+    read_gateway([this, now] {
+        auto next = [this] {
+            _period.expires_after(_manager.config().period);
+            _period.async_wait([this](const boost::system::error_code& ec) {
+                if (!ec) period();
+            });
+        };
+        if (_gateway_up)
+            decide(now, true, next);
+        else
+            next();
     });
 }
 
@@ -119,71 +148,95 @@ void controld::minute_of_day() {
     _manager.set_time_of_day(static_cast<unsigned>(local.tm_hour * 60 + local.tm_min));
 }
 
-std::optional<capi::reply> controld::ask_gateway(const capi::request& r) {
-    try {
-        if (!_link) _link.emplace(_cfg.control_socket, std::chrono::seconds(2));
-        return _link->call(r);
-    } catch (const capi::api_error&) {
-        _link.reset();  // gone or restarting: the next call connects again
-        return std::nullopt;
-    }
+void controld::ask_all(std::vector<capi::request> reqs, std::function<void(std::vector<gw_answer>)> then) {
+    if (reqs.empty()) return then({});
+    struct batch {
+        std::vector<gw_answer> answers;
+        std::size_t left;
+        std::function<void(std::vector<gw_answer>)> then;
+    };
+    auto b = std::make_shared<batch>(batch{std::vector<gw_answer>(reqs.size()), reqs.size(), std::move(then)});
+    for (std::size_t i = 0; i < reqs.size(); ++i)
+        _link.ask(std::move(reqs[i]), [b, i](gw_answer a) {
+            b->answers[i] = std::move(a);
+            if (--b->left == 0) b->then(std::move(b->answers));
+        });
 }
 
-void controld::read_gateway(clock::time_point now) {
-    auto rep = ask_gateway(capi::show_tables_req{});
-    auto* tables = rep ? std::get_if<capi::tables_rep>(&*rep) : nullptr;
-    if (!tables) {
-        if (_gateway_up) log::warn("gatewayd does not answer on {}", _cfg.control_socket);
-        _gateway_up = false;
-        ++_n.readings_failed;
-        return;
-    }
-    if (_resync_due && _tables) {
-        const auto ops = resync(*_tables, *tables);
-        std::size_t failed = 0;
-        for (const auto& op : ops) {
-            const auto r = ask_gateway(op);
-            if (!r || !std::holds_alternative<capi::ok_rep>(*r)) ++failed;
+void controld::read_gateway(std::function<void()> then) { _reading.run(std::move(then)); }
+
+void controld::read_once(std::function<void()> done) {
+    _link.ask(capi::show_tables_req{}, [this, done = std::move(done)](gw_answer a) mutable {
+        const auto* tables = a.as<capi::tables_rep>();
+        if (!tables) {
+            if (_gateway_up) log::warn("gatewayd does not answer on {}: {}", _cfg.control_socket, a.why);
+            _gateway_up = false;
+            ++_n.readings_failed;
+            return done();
         }
-        ++_n.resyncs;
-        _n.resync_requests += ops.size();
-        log::info("gatewayd restarted: {} requests gave it back its tables ({} refused)", ops.size(), failed);
-        rep = ask_gateway(capi::show_tables_req{});
-        tables = rep ? std::get_if<capi::tables_rep>(&*rep) : nullptr;
-        if (!tables) return;
-    }
+        if (!_resync_due || !_tables) return take_tables(std::get<capi::tables_rep>(std::move(*a.reply)), std::move(done));
+        auto ops = resync(*_tables, *tables);
+        const std::size_t count = ops.size();
+        ask_all(std::move(ops), [this, count, done = std::move(done)](std::vector<gw_answer> answers) mutable {
+            const auto failed = std::count_if(answers.begin(), answers.end(),
+                                              [](const gw_answer& r) { return !r.as<capi::ok_rep>(); });
+            ++_n.resyncs;
+            _n.resync_requests += count;
+            log::info("gatewayd restarted: {} requests gave it back its tables ({} refused)", count, failed);
+            _link.ask(capi::show_tables_req{}, [this, done = std::move(done)](gw_answer again) mutable {
+                if (!again.as<capi::tables_rep>()) return done();  // tried again next period
+                take_tables(std::get<capi::tables_rep>(std::move(*again.reply)), std::move(done));
+            });
+        });
+    });
+}
+
+void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
+    const auto now = clock::now();
     _resync_due = false;
     if (!_gateway_up) log::info("gatewayd answers on {}", _cfg.control_socket);
     _gateway_up = true;
-    _tables = std::move(*tables);
+    _tables = std::move(t);
     _manager.observe_tables(*_tables, now);
     if (_receiver)
         for (ipv4_addr n : all_nodes()) _receiver->allow(n);
-    if (auto s = ask_gateway(capi::show_stats_req{}); s && std::holds_alternative<capi::stats_rep>(*s))
-        _stats = std::get<capi::stats_rep>(std::move(*s));
+    _link.ask(capi::show_stats_req{}, [this, done = std::move(done)](gw_answer s) {
+        if (const auto* stats = s.as<capi::stats_rep>()) _stats = *stats;
+        done();
+    });
 }
 
-void controld::decide(clock::time_point now, bool step) {
-    const auto changes = _manager.compute(now, step);
-    if (changes.empty()) return;
-    std::vector<weight_change> taken;
-    std::string said;
-    for (const weight_change& c : changes) {
-        capi::set_node_req r{{c.svc.vip, c.svc.proto, c.svc.port}, c.node, c.weight, std::nullopt};
-        const auto rep = ask_gateway(r);
-        if (rep && std::holds_alternative<capi::ok_rep>(*rep)) {
-            taken.push_back(c);
-            said += fmt::format(" {}={}", common::format_ipv4(c.node), c.weight);
-        } else {
-            ++_n.push_errors;
+void controld::decide(clock::time_point now, bool step, std::function<void()> then) {
+    _step_due = _step_due || step;
+    _decide_at = now;
+    _deciding.run(std::move(then));
+}
+
+void controld::decide_once(std::function<void()> done) {
+    const auto changes = _manager.compute(_decide_at, std::exchange(_step_due, false));
+    if (changes.empty()) return done();
+    std::vector<capi::request> reqs;
+    for (const weight_change& c : changes)
+        reqs.push_back(capi::set_node_req{{c.svc.vip, c.svc.proto, c.svc.port}, c.node, c.weight, std::nullopt});
+    ask_all(std::move(reqs), [this, changes, done = std::move(done)](std::vector<gw_answer> answers) {
+        std::vector<weight_change> taken;
+        std::string said;
+        for (std::size_t i = 0; i < changes.size(); ++i) {
+            if (answers[i].as<capi::ok_rep>()) {
+                taken.push_back(changes[i]);
+                said += fmt::format(" {}={}", common::format_ipv4(changes[i].node), changes[i].weight);
+            } else {
+                ++_n.push_errors;
+            }
         }
-    }
-    _manager.sent(taken);
-    if (!taken.empty()) {
-        ++_n.pushes;
-        _n.weights_sent += taken.size();
-        log::info("weights sent:{}", said);
-    }
+        _manager.sent(taken);
+        if (!taken.empty()) {
+            ++_n.pushes;
+            _n.weights_sent += taken.size();
+            log::info("weights sent:{}", said);
+        }
+        done();
+    });
 }
 
 // ---- measurements between periods --------------------------------------------
@@ -278,33 +331,42 @@ void controld::listen_agents() {
 
 // ---- the control API ------------------------------------------------------------
 
-capi::reply controld::call(const capi::request& r) {
-    if (std::holds_alternative<capi::manager_show_req>(r)) return manager_view();
+void controld::call_async(const capi::request& r, completion done) {
+    if (std::holds_alternative<capi::manager_show_req>(r)) return done(manager_view());
     if (const auto* set = std::get_if<capi::manager_set_req>(&r)) {
-        if (auto err = _manager.set_param(set->name, set->value)) return capi::error_rep{*err, {}};
+        if (auto err = _manager.set_param(set->name, set->value)) return done(capi::error_rep{*err, {}});
         log::info("manager: {} = {}", set->name, set->value);
-        return capi::ok_rep{fmt::format("{} = {}", set->name, set->value)};
+        return done(capi::ok_rep{fmt::format("{} = {}", set->name, set->value)});
     }
     if (const auto* node = std::get_if<capi::manager_node_req>(&r)) {
-        if (node->action > 2) return capi::error_rep{fmt::format("unknown node action {}", node->action), {}};
+        if (node->action > 2) return done(capi::error_rep{fmt::format("unknown node action {}", node->action), {}});
         const auto action = static_cast<manager::node_action>(node->action);
         if (!_manager.set_node_mode(node->node, action, node->weight))
-            return capi::error_rep{fmt::format("{} is not a node of any cluster port", common::format_ipv4(node->node)), {}};
-        decide(clock::now(), false);
+            return done(capi::error_rep{
+                fmt::format("{} is not a node of any cluster port", common::format_ipv4(node->node)), {}});
         static constexpr std::string_view said[] = {"adaptive", "quiesced", "fixed"};
-        return capi::ok_rep{fmt::format("{} is {}", common::format_ipv4(node->node), said[node->action])};
+        // Answered once the weights it changes have been sent.
+        decide(clock::now(), false,
+               [done = std::move(done), msg = fmt::format("{} is {}", common::format_ipv4(node->node), said[node->action])] {
+                   done(capi::ok_rep{msg});
+               });
+        return;
     }
-    if (auto rep = ask_gateway(r)) {
-        // An edit that went through: read the tables now, so that a gatewayd
-        // dying the next moment gets it back (edits made on gatewayd's own
-        // socket are seen at the next period).
-        const bool edit = std::visit([](const auto& q) { return changes_tables<std::decay_t<decltype(q)>>; }, r);
-        if (edit && std::holds_alternative<capi::ok_rep>(*rep)) read_gateway(clock::now());
-        return std::move(*rep);
-    }
-    return capi::error_rep{fmt::format("gatewayd does not answer on {} ({})", _cfg.control_socket,
-                                      _supervisor ? "controld is restarting it" : "not supervised by this controld"),
-                          {}};
+    const bool edit = std::visit([](const auto& q) { return changes_tables<std::decay_t<decltype(q)>>; }, r);
+    _link.ask(r, [this, edit, done = std::move(done)](gw_answer a) mutable {
+        if (!a.reply)
+            return done(capi::error_rep{fmt::format("gatewayd does not answer on {} ({}): {}", _cfg.control_socket,
+                                                    _supervisor ? "controld is restarting it"
+                                                                : "not supervised by this controld",
+                                                    a.why),
+                                        {}});
+        // An edit that went through: read the tables before answering, so
+        // that a gatewayd dying the next moment gets it back (edits made on
+        // gatewayd's own socket are seen at the next period).
+        if (edit && std::holds_alternative<capi::ok_rep>(*a.reply))
+            return read_gateway([done = std::move(done), rep = std::move(*a.reply)] { done(rep); });
+        done(std::move(*a.reply));
+    });
 }
 
 capi::manager_rep controld::manager_view() const {
@@ -348,6 +410,10 @@ capi::manager_rep controld::manager_view() const {
     count("probes_failed", _n.probes_failed);
     count("metrics_ok", _n.metrics_ok);
     count("metrics_failed", _n.metrics_failed);
+    const gw_link::counts& link = _link.counters();
+    count("gateway_timeouts", link.timed_out);
+    count("gateway_busy", link.busy);
+    count("gateway_late_replies", link.late_replies);
     if (_receiver) {
         count("agent_reports", _receiver->accepted());
         for (std::size_t i = 0; i < agent::refusal_count; ++i) {

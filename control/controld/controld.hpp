@@ -5,6 +5,12 @@
 // socket: the manager's requests itself, every other one by asking gatewayd,
 // so that `gwctl -s <controld socket>` reaches both.
 //
+// Nothing blocks the io_context: every request to gatewayd goes through one
+// gw_link and continues in its completion handler. A reading (tables, then
+// stats) and a decision (compute, send the weights, record what went
+// through) each run one at a time; asked for while one runs, it runs once
+// more after it, for every asker (one_at_a_time).
+//
 // Thread-safety: none; everything runs on one io_context.
 #pragma once
 
@@ -22,14 +28,30 @@
 
 #include "common/api.hpp"
 #include "common/config.hpp"
-#include "common/ctl_client.hpp"
+#include "control/controld/gw_link.hpp"
 #include "control/controld/manager/manager.hpp"
 #include "control/controld/supervisor.hpp"
 #include "control/proto/agent_msg.hpp"
 
 namespace cg::control {
 
-class controld final : public common::api::api {
+/// Runs an asynchronous task one at a time. run() while the task runs makes
+/// it run once more after it; every `then` given meanwhile is called when
+/// that later run is done (whose result is at least as fresh as asked for).
+class one_at_a_time {
+public:
+    using task = std::function<void(std::function<void()> done)>;
+    explicit one_at_a_time(task t) : _task(std::move(t)) {}
+    void run(std::function<void()> then = {});
+
+private:
+    void start();
+    task _task;
+    bool _running = false, _again = false;
+    std::vector<std::function<void()>> _waiting;  ///< for the next run to start
+};
+
+class controld final : public common::api::async_api {
 public:
     struct options {
         std::string config_path;
@@ -46,7 +68,7 @@ public:
     void start();
 
     /// The control API of controld's socket.
-    common::api::reply call(const common::api::request& r) override;
+    void call_async(const common::api::request& r, completion done) override;
 
     /// The text of the Prometheus endpoint.
     std::string prometheus_text() const;
@@ -59,9 +81,18 @@ private:
     };
 
     void period();
-    void read_gateway(clock::time_point now);
-    void decide(clock::time_point now, bool step);
-    std::optional<common::api::reply> ask_gateway(const common::api::request& r);
+    /// Reads gatewayd's tables (giving them back first after a restart) and
+    /// counters, then calls `then`.
+    void read_gateway(std::function<void()> then = {});
+    void read_once(std::function<void()> done);
+    void take_tables(common::api::tables_rep t, std::function<void()> done);
+    /// Lets the manager decide at `now` (moving the adaptive weights if
+    /// `step`), sends the changes, then calls `then`.
+    void decide(clock::time_point now, bool step, std::function<void()> then = {});
+    void decide_once(std::function<void()> done);
+    /// Sends every request (the link queues what its window cannot take) and
+    /// gives their answers, in order, once all have come.
+    void ask_all(std::vector<common::api::request> reqs, std::function<void(std::vector<gw_answer>)> then);
     /// Runs body() every interval(), for as long as the daemon lives.
     void every(boost::asio::steady_timer& timer, std::function<std::chrono::milliseconds()> interval,
                std::function<void()> body);
@@ -78,7 +109,10 @@ private:
     options _opt;
     manager _manager;
     std::unique_ptr<supervisor> _supervisor;
-    std::optional<common::api::ctl_client> _link;
+    gw_link _link;
+    one_at_a_time _reading, _deciding;
+    bool _step_due = false;          ///< a decision asked for with step, not run yet
+    clock::time_point _decide_at{};  ///< the time of the latest decision asked for
     std::optional<common::api::tables_rep> _tables;
     std::optional<common::api::stats_rep> _stats;
     bool _resync_due = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -86,18 +87,75 @@ controller::controller(common::gateway_cfg cfg, std::vector<port_binding> ports,
     publish();
 }
 
-api::reply controller::handle(const api::request& r) {
+namespace {
+
+/// f(), or the error_rep of what it threw (counted as refused).
+template <class R, class F>
+R or_refusal(std::uint64_t& refusals, F&& f) {
+    try {
+        return f();
+    } catch (const refused& e) {
+        ++refusals;
+        return R{api::reply{api::error_rep{e.what(), e.details}}};
+    } catch (const std::exception& e) {
+        ++refusals;
+        return R{api::reply{api::error_rep{e.what(), {}}}};
+    }
+}
+
+}  // namespace
+
+bool pending_request::jobs_done() const {
+    return std::all_of(_jobs.begin(), _jobs.end(),
+                       [](const posted& p) { return p.job->done.load(std::memory_order_acquire); });
+}
+
+controller::started controller::begin(const api::request& r) {
     std::lock_guard guard(_lock);
     ++_counts.requests;
-    try {
-        return std::visit([this](const auto& req) { return on(req); }, r);
-    } catch (const refused& e) {
+    return or_refusal<started>(_counts.refused,
+                               [&] { return std::visit([this](const auto& req) -> started { return on(req); }, r); });
+}
+
+std::optional<api::reply> controller::poll(pending_request& p) {
+    // The done flags are atomics: no lock while the workers are still at it.
+    if (!p.jobs_done()) {
+        if (std::chrono::steady_clock::now() < p._deadline) return std::nullopt;
+        const auto late = std::find_if(p._jobs.begin(), p._jobs.end(), [](const pending_request::posted& j) {
+            return !j.job->done.load(std::memory_order_acquire);
+        });
+        std::lock_guard guard(_lock);
         ++_counts.refused;
-        return api::error_rep{e.what(), e.details};
-    } catch (const std::exception& e) {
-        ++_counts.refused;
-        return api::error_rep{e.what(), {}};
+        return api::error_rep{fmt::format("worker {} did not answer within {} ms", late->worker,
+                                          _opt.job_timeout.count()),
+                              {}};
     }
+    std::lock_guard guard(_lock);
+    auto step = std::move(p._step);
+    p._jobs.clear();
+    return or_refusal<std::optional<api::reply>>(_counts.refused, [&] { return step(p); });
+}
+
+api::reply controller::handle(const api::request& r) {
+    started s = begin(r);
+    if (auto* rep = std::get_if<api::reply>(&s)) return std::move(*rep);
+    auto& p = std::get<pending_request>(s);
+    for (;;) {
+        if (auto rep = poll(p)) return std::move(*rep);
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+}
+
+pending_request controller::waiting() const {
+    pending_request p;
+    p._deadline = std::chrono::steady_clock::now() + _opt.job_timeout;
+    return p;
+}
+
+void controller::post(pending_request& p, std::size_t w, std::shared_ptr<worker_job> job) {
+    if (!_dp.post_job(w, job))
+        throw refused(fmt::format("worker {} cannot take a job now (its job queue is full, or it is not running)", w));
+    p._jobs.push_back({w, std::move(job)});
 }
 
 void controller::count_bad_frame() {

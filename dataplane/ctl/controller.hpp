@@ -6,15 +6,28 @@
 // Every edit is checked with the rules of the config file
 // (config_check.hpp) on a copy of the model; a refused edit changes nothing.
 //
-// Thread-safety: handle() and housekeeping() serialise on an internal lock;
+// Requests that need worker jobs (show connections, simulate) never wait
+// for a worker under the lock: begin() posts the jobs and returns a
+// pending_request; poll() finishes it once the jobs are done, or fails it
+// once its deadline has passed. The control socket polls from an Asio timer
+// (ctl_service.hpp); handle() polls by itself, for callers that may wait
+// (the console of `gatewayd -i`, tests).
+//
+// Thread-safety: begin(), poll(), handle() and housekeeping() serialise on
+// an internal lock, held only while they compute, never while they wait;
 // they are called from the main lcore (control socket) and from the console
-// thread of `gatewayd -i`.
+// thread of `gatewayd -i`. A pending_request belongs to the thread that began
+// it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/config.hpp"
@@ -25,19 +38,54 @@
 
 namespace cg::dp {
 
+class controller;
+
+/// A request waiting for worker jobs. Made by controller::begin(), advanced
+/// by controller::poll(); dropping it abandons the request (the data plane
+/// keeps the jobs alive until the workers are done with them).
+class pending_request {
+public:
+    /// Every job posted so far is done: poll() can take the next step.
+    bool jobs_done() const;
+    std::chrono::steady_clock::time_point deadline() const { return _deadline; }
+
+private:
+    friend class controller;
+    struct posted {
+        std::size_t worker;
+        std::shared_ptr<worker_job> job;
+    };
+    std::vector<posted> _jobs;
+    std::chrono::steady_clock::time_point _deadline;
+    /// The next step, run under the controller's lock once the jobs are
+    /// done: the reply, or nullopt after posting the jobs of another step.
+    std::function<std::optional<common::api::reply>(pending_request&)> _step;
+};
+
 class controller {
 public:
     struct options {
         std::string config_path;  ///< what `reload` reads when given no path
         std::string software;     ///< version string for hello
+        /// How long a request may wait for the workers' jobs before it fails.
+        std::chrono::milliseconds job_timeout = std::chrono::seconds(2);
     };
+    /// What begin() gives: the reply, or the request waiting for workers.
+    using started = std::variant<common::api::reply, pending_request>;
 
     /// Publishes the snapshot of `cfg.clusters`. `cfg` must be valid
     /// (load_config_file said so); throws std::runtime_error if its tables
     /// do not fit the slots.
     controller(common::gateway_cfg cfg, std::vector<port_binding> ports, dp_adapter& dp, options opt);
 
-    /// Answers one request; never throws. Refusals come back as error_rep.
+    /// Starts one request; never throws, never waits for a worker. Refusals
+    /// come back as error_rep.
+    started begin(const common::api::request& r);
+    /// The reply of a pending request once its jobs are done (or an
+    /// error_rep once its deadline has passed); nullopt while it waits.
+    std::optional<common::api::reply> poll(pending_request& p);
+    /// begin(), then poll() until the reply, sleeping without the lock in
+    /// between. For callers that may wait: never on an event loop.
     common::api::reply handle(const common::api::request& r);
 
     /// Adopts node MACs learned by ARP and releases node slots that have
@@ -81,8 +129,8 @@ private:
     common::api::reply on(const common::api::hello_req& r);
     common::api::reply on(const common::api::show_tables_req& r);
     common::api::reply on(const common::api::show_stats_req& r);
-    common::api::reply on(const common::api::show_conns_req& r);
-    common::api::reply on(const common::api::simulate_req& r);
+    started on(const common::api::show_conns_req& r);
+    started on(const common::api::simulate_req& r);
     /// The manager's requests belong to controld.
     common::api::reply on(const common::api::manager_show_req& r);
     common::api::reply on(const common::api::manager_set_req& r);
@@ -92,6 +140,13 @@ private:
     void apply(std::vector<common::cluster_cfg> next, const std::string& what);
     void publish();
     void rebase_counters();
+    /// A pending request whose deadline is job_timeout from now.
+    pending_request waiting() const;
+    /// Posts a job to worker `w` for `p`; throws refused if it cannot take it.
+    void post(pending_request& p, std::size_t w, std::shared_ptr<worker_job> job);
+    /// One step of a page of connections: the jobs of worker `w` from `slot`.
+    void conns_step(pending_request& p, std::shared_ptr<common::api::conns_rep> page, std::uint32_t max,
+                    std::size_t w, std::uint32_t slot);
 
     node_stats sum_node(std::uint16_t slot) const;
     service_stats sum_service(std::uint16_t slot) const;
@@ -109,6 +164,13 @@ private:
     std::uint64_t _generation = 0;
     counts _counts;
     std::chrono::steady_clock::time_point _started = std::chrono::steady_clock::now();
+    /// Held while computing, never while waiting for a worker. The snapshot
+    /// `_dp.current()` returns is safe to read only under it: publish() runs
+    /// only under it, and publishing frees the previous snapshot. So no
+    /// reference to a snapshot outlives one locked section: a pending
+    /// request takes `_dp.current()` again in each step, worker jobs name
+    /// nodes by slot and generation (checked against that snapshot) or
+    /// carry the address the worker read from its own snapshot.
     mutable std::mutex _lock;
 };
 

@@ -13,8 +13,6 @@ namespace api = common::api;
 
 namespace {
 
-constexpr auto job_timeout = std::chrono::milliseconds(2000);
-
 void add_stats(node_stats& to, const node_stats& from) {
     to.new_conns.v += from.new_conns.read();
     to.completed.v += from.completed.read();
@@ -182,70 +180,86 @@ api::reply controller::on(const api::show_stats_req&) {
     return r;
 }
 
-api::reply controller::on(const api::show_conns_req& req) {
+controller::started controller::on(const api::show_conns_req& req) {
     // Cursor: worker index in the high 32 bits, table slot in the low ones.
-    api::conns_rep r;
-    r.total = live_connections();
-    const std::uint32_t max = std::clamp<std::uint32_t>(req.max, 1, api::max_conns_page);
-    const snapshot& snap = _dp.current();
-    std::uint32_t slot = static_cast<std::uint32_t>(req.cursor);
-    for (std::size_t w = req.cursor >> 32; w < _dp.worker_count(); ++w, slot = 0) {
-        auto job = std::make_shared<worker_job>();
-        job->what = worker_job::kind::dump;
-        job->cursor = slot;
-        job->page.resize(max - r.conns.size());
-        if (!_dp.run_on_worker(w, job, job_timeout))
-            throw std::runtime_error(fmt::format("worker {} did not answer within {} ms", w, job_timeout.count()));
+    auto page = std::make_shared<api::conns_rep>();
+    page->total = live_connections();
+    const std::size_t w = req.cursor >> 32;
+    if (w >= _dp.worker_count()) return api::reply{std::move(*page)};
+    pending_request p = waiting();
+    conns_step(p, page, std::clamp<std::uint32_t>(req.max, 1, api::max_conns_page), w, static_cast<std::uint32_t>(req.cursor));
+    return p;
+}
+
+void controller::conns_step(pending_request& p, std::shared_ptr<api::conns_rep> page, std::uint32_t max,
+                            std::size_t w, std::uint32_t slot) {
+    auto job = std::make_shared<worker_job>();
+    job->what = worker_job::kind::dump;
+    job->cursor = slot;
+    job->page.resize(max - page->conns.size());
+    post(p, w, job);
+    p._step = [this, page, max, w, job](pending_request& next) -> std::optional<api::reply> {
+        // Under the lock (poll): this snapshot stays until the step returns.
+        // An entry whose node slot has another generation in it names a node
+        // that is gone.
+        const snapshot& snap = _dp.current();
         for (std::uint32_t i = 0; i < job->count; ++i) {
             const conn_entry& e = job->page[i];
             const snap_node& n = snap.nodes[e.node];
-            r.conns.push_back({e.key, n.gen == e.node_gen ? n.address : 0, static_cast<std::uint8_t>(e.state),
-                               job->now_ms - e.last_seen, static_cast<std::uint16_t>(w)});
+            page->conns.push_back({e.key, n.gen == e.node_gen ? n.address : 0, static_cast<std::uint8_t>(e.state),
+                                   job->now_ms - e.last_seen, static_cast<std::uint16_t>(w)});
         }
         if (job->next_cursor < job->slot_count) {  // the page filled up inside this table
-            r.next_cursor = (std::uint64_t{w} << 32) | job->next_cursor;
-            return r;
+            page->next_cursor = (std::uint64_t{w} << 32) | job->next_cursor;
+            return std::move(*page);
         }
-        if (r.conns.size() >= max) {
-            r.next_cursor = w + 1 < _dp.worker_count() ? std::uint64_t{w + 1} << 32 : 0;
-            return r;
+        if (page->conns.size() >= max) {
+            page->next_cursor = w + 1 < _dp.worker_count() ? std::uint64_t{w + 1} << 32 : 0;
+            return std::move(*page);
         }
-    }
-    return r;
+        if (w + 1 >= _dp.worker_count()) return std::move(*page);
+        conns_step(next, page, max, w + 1, 0);
+        return std::nullopt;
+    };
 }
 
-api::reply controller::on(const api::simulate_req& req) {
-    const snapshot& snap = _dp.current();
-    api::simulate_rep r;
-    std::vector<simulation> per_worker;
+controller::started controller::on(const api::simulate_req& req) {
+    pending_request p = waiting();
+    std::vector<std::shared_ptr<worker_job>> jobs;
     for (std::size_t w = 0; w < _dp.worker_count(); ++w) {
         auto job = std::make_shared<worker_job>();
         job->what = worker_job::kind::simulate;
         job->flow = req.flow;
-        if (!_dp.run_on_worker(w, job, job_timeout))
-            throw std::runtime_error(fmt::format("worker {} did not answer within {} ms", w, job_timeout.count()));
-        if (job->sim.what == simulation::outcome::existing) {
+        post(p, w, job);
+        jobs.push_back(std::move(job));
+    }
+    // Reads no snapshot: each job carries the address its worker saw.
+    p._step = [flow = req.flow, jobs = std::move(jobs)](pending_request&) -> std::optional<api::reply> {
+        api::simulate_rep r;
+        for (std::size_t w = 0; w < jobs.size(); ++w) {
+            const simulation& s = jobs[w]->sim;
+            if (s.what != simulation::outcome::existing) continue;
             r.verdict = "existing";
-            r.node = snap.nodes[job->sim.node].address;
+            r.node = jobs[w]->sim_address;
             r.worker = static_cast<std::uint16_t>(w);
-            r.state = static_cast<std::uint8_t>(job->sim.state);
-            r.detail = fmt::format("idle {} ms", job->sim.idle_ms);
+            r.state = static_cast<std::uint8_t>(s.state);
+            r.detail = fmt::format("idle {} ms", s.idle_ms);
             return r;
         }
-        per_worker.push_back(job->sim);
-    }
-    const std::uint32_t w = worker_for_hash(common::flow_hash(req.flow), static_cast<std::uint32_t>(per_worker.size()));
-    const simulation& s = per_worker.at(w);
-    r.worker = static_cast<std::uint16_t>(w);
-    if (s.what == simulation::outcome::dropped) {
-        r.verdict = std::string(drop_reason_names[static_cast<std::size_t>(s.why)]);
+        const std::uint32_t w = worker_for_hash(common::flow_hash(flow), static_cast<std::uint32_t>(jobs.size()));
+        const worker_job& job = *jobs.at(w);
+        r.worker = static_cast<std::uint16_t>(w);
+        if (job.sim.what == simulation::outcome::dropped) {
+            r.verdict = std::string(drop_reason_names[static_cast<std::size_t>(job.sim.why)]);
+            return r;
+        }
+        r.verdict = "new";
+        r.node = job.sim_address;
+        if (jobs.size() > 1)
+            r.detail = "the worker is the one a dispatch lcore would choose; with RSS the NIC chooses";
         return r;
-    }
-    r.verdict = "new";
-    r.node = snap.nodes[s.node].address;
-    if (per_worker.size() > 1)
-        r.detail = "the worker is the one a dispatch lcore would choose; with RSS the NIC chooses";
-    return r;
+    };
+    return p;
 }
 
 }  // namespace cg::dp

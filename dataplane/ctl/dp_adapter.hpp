@@ -4,7 +4,6 @@
 // EAL (test/support/fake_dataplane.hpp).
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -35,9 +34,14 @@ public:
     /// The dispatch lcore's counters (drops included), if there is one.
     virtual const worker_stats* io_stats() const { return nullptr; }
 
-    /// Runs `job` on worker `w` and waits for it. Returns false if the worker
-    /// did not run it in time; the adapter then keeps the job alive itself.
-    virtual bool run_on_worker(std::size_t w, std::shared_ptr<worker_job> job, std::chrono::milliseconds timeout) = 0;
+    /// Hands `job` to worker `w`, which runs it between two bursts and then
+    /// sets `job->done`; never waits for that. Returns false if the worker
+    /// cannot take it now (its job ring is full, or the workers are not
+    /// running). The adapter keeps the job alive until the worker is done
+    /// with it, so a caller that stops waiting may drop its own reference.
+    /// Called from: the control thread, under the controller's lock (the job
+    /// rings have one producer).
+    virtual bool post_job(std::size_t w, std::shared_ptr<worker_job> job) = 0;
 
     /// Node MACs the workers saw in ARP traffic since the last call.
     virtual std::vector<arp_learned> take_learned() = 0;

@@ -32,6 +32,7 @@ struct worker_job {
     // simulate
     common::flow_key flow;
     simulation sim;
+    common::ipv4_addr sim_address = 0;  ///< of node slot sim.node in the snapshot the worker ran it with
 
     std::atomic<bool> done{false};
 };

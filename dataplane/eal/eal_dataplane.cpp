@@ -3,7 +3,6 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
-#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -134,18 +133,11 @@ void eal_dataplane::stop() noexcept {
     _started = false;
 }
 
-bool eal_dataplane::run_on_worker(std::size_t w, std::shared_ptr<worker_job> job, std::chrono::milliseconds timeout) {
-    std::erase_if(_abandoned, [](const auto& j) { return j->done.load(std::memory_order_acquire); });
+bool eal_dataplane::post_job(std::size_t w, std::shared_ptr<worker_job> job) {
+    std::erase_if(_posted, [](const auto& j) { return j->done.load(std::memory_order_acquire); });
     if (!_started) return false;  // no lcore polls its job ring yet
     if (!_workers[w]->post_job(job.get())) return false;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!job->done.load(std::memory_order_acquire)) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            _abandoned.push_back(std::move(job));
-            return false;
-        }
-        rte_delay_us_sleep(50);
-    }
+    _posted.push_back(std::move(job));  // at most a ring's worth per worker
     return true;
 }
 

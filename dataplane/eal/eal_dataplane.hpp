@@ -44,7 +44,7 @@ public:
     std::span<const node_stats> nodes(std::size_t w) const override { return _workers[w]->nodes(); }
     std::span<const service_stats> services(std::size_t w) const override { return _workers[w]->services(); }
     const worker_stats* io_stats() const override { return _dispatcher ? &_dispatcher->stats() : nullptr; }
-    bool run_on_worker(std::size_t w, std::shared_ptr<worker_job> job, std::chrono::milliseconds timeout) override;
+    bool post_job(std::size_t w, std::shared_ptr<worker_job> job) override;
     std::vector<arp_learned> take_learned() override;
     std::vector<common::api::port_view> port_views() const override;
     std::vector<common::api::lcore_view> lcore_views() const override;
@@ -74,7 +74,8 @@ private:
     bool _started = false;
     /// What each launched lcore runs; lives until stop() has joined them.
     std::list<std::function<void()>> _lcore_tasks;
-    std::vector<std::shared_ptr<worker_job>> _abandoned;  ///< jobs that timed out: kept until done
+    /// Jobs on the workers' rings or running: kept until done, whoever waits for them.
+    std::vector<std::shared_ptr<worker_job>> _posted;
 };
 
 }  // namespace cg::dp

@@ -18,6 +18,7 @@
 
 #include "common/ctl_client.hpp"
 #include "common/ctl_server.hpp"
+#include "dataplane/ctl/ctl_service.hpp"
 #include "dataplane/ctl/local_api.hpp"
 #include "dataplane/ctl/worker_job.hpp"
 #include "dataplane/pkt/arp_icmp.hpp"
@@ -443,7 +444,7 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
     gateway_harness h(config("ealtest-d", "eth:net_ring_ring_d", "{main: 0, workers: [1]}"));
     const std::string path = fmt::format("/tmp/cg-ealtest-{}.sock", getpid());
     boost::asio::io_context io;
-    dp::local_api local(h.controller());
+    dp::ctl_service local(io, h.controller());
     auto server = std::make_unique<common::ctl_server>(io, path, local, [&] { h.controller().count_bad_frame(); },
                                                        "gatewayd");
     std::thread loop([&] { io.run(); });
@@ -461,6 +462,12 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
     const auto out = h.sent(port, 1);
     REQUIRE(out.size() == 1);
     CHECK(out[0][5] == 4);  // weight 6 is the new maximum: the first pick
+    {
+        api::ctl_client c(path);  // a worker job, answered from the server's poll timer
+        const auto page = c.expect<api::conns_rep>(api::show_conns_req{0, 10});
+        REQUIRE(page.conns.size() == 1);
+        CHECK(page.conns[0].node == 0xc6120000 + 14);
+    }
 
     // Garbage: the server answers with an error, counts it, closes; others go on.
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);

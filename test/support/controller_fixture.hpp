@@ -14,24 +14,13 @@
 
 namespace cg::test {
 
-inline common::gateway_cfg base_config() {
-    common::gateway_cfg c;
-    c.name = "gw-test";
-    c.control_socket = "/run/clustergate/gw-test.sock";
-    c.lcores.workers = {1, 2};
-    c.ports = {{"lan", "net_null0", gw_ip, std::nullopt, 1024, 1024}};
-    c.tables.connections = 1000;
-    c.tables.services = 8;
-    c.tables.nodes = 16;
-    return c;
-}
-
 struct ctl_fixture {
     fake_dataplane fake{2, 500, 8, 16};
     dp::controller ctl;
 
-    explicit ctl_fixture(common::gateway_cfg cfg = base_config())
-        : ctl(std::move(cfg), {{"lan", 0, gw_mac, gw_ip}}, fake, {"/nonexistent.yaml", "test"}) {}
+    explicit ctl_fixture(common::gateway_cfg cfg = controller_config(),
+                         std::chrono::milliseconds job_timeout = std::chrono::seconds(2))
+        : ctl(std::move(cfg), {{"lan", 0, gw_mac, gw_ip}}, fake, {"/nonexistent.yaml", "test", job_timeout}) {}
 
     common::api::reply call(const common::api::request& r) { return ctl.handle(r); }
     /// The reply, which must be an R (a refusal fails the test with its message).

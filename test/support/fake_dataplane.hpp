@@ -1,5 +1,6 @@
 // dp_adapter with real routers and no EAL: each "worker" is a router over
-// its own table, driven by the test thread. Jobs run synchronously.
+// its own table, driven by the test thread. Jobs run at once when posted,
+// unless the test holds a worker's jobs (a worker that does not answer).
 #pragma once
 
 #include <memory>
@@ -17,6 +18,8 @@ public:
 
     fake_dataplane(std::size_t workers, std::uint32_t conns, std::uint32_t services, std::uint32_t nodes) {
         for (std::size_t i = 0; i < workers; ++i) _workers.push_back(std::make_unique<worker>(conns, services, nodes));
+        _held.resize(workers);
+        _held_jobs.resize(workers);
     }
 
     void publish(std::unique_ptr<dp::snapshot> s) override {
@@ -28,10 +31,18 @@ public:
     const dp::worker_stats& stats(std::size_t w) const override { return _workers[w]->stats; }
     std::span<const dp::node_stats> nodes(std::size_t w) const override { return _workers[w]->nstats; }
     std::span<const dp::service_stats> services(std::size_t w) const override { return _workers[w]->sstats; }
-    bool run_on_worker(std::size_t w, std::shared_ptr<dp::worker_job> job, std::chrono::milliseconds) override {
+    bool post_job(std::size_t w, std::shared_ptr<dp::worker_job> job) override {
+        ++jobs_posted;
+        if (_held[w]) {
+            _held_jobs[w].push_back(std::move(job));
+            return true;
+        }
         dp::run_job(*job, _workers[w]->router, *_snap, now);
         return true;
     }
+    /// Worker `w` keeps the jobs posted to it from now on, without running them.
+    void hold_jobs(std::size_t w) { _held[w] = true; }
+    std::size_t held_jobs(std::size_t w) const { return _held_jobs[w].size(); }
     std::vector<dp::arp_learned> take_learned() override {
         std::vector<dp::arp_learned> out;
         for (auto& w : _workers) {
@@ -58,9 +69,12 @@ public:
 
     std::uint32_t now = 0;
     int publishes = 0;
+    int jobs_posted = 0;
 
 private:
     std::vector<std::unique_ptr<worker>> _workers;
+    std::vector<bool> _held;
+    std::vector<std::vector<std::shared_ptr<dp::worker_job>>> _held_jobs;
     std::unique_ptr<dp::snapshot> _snap;
 };
 

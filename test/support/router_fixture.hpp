@@ -23,6 +23,20 @@ inline constexpr common::ipv4_addr client_ip = 0xc6120a01;  // 198.18.10.1
 inline common::ipv4_addr node_ip(int i) { return 0xc6120000u + 10 + i; }  // 198.18.0.1i
 inline common::mac_addr node_mac(int i) { return {{0x02, 0, 0, 0, 0x01, static_cast<std::uint8_t>(i)}}; }
 
+/// A gateway for a controller over fake_dataplane{2, 500, 8, 16}: two
+/// workers, the one port, no clusters.
+inline common::gateway_cfg controller_config() {
+    common::gateway_cfg c;
+    c.name = "gw-test";
+    c.control_socket = "/run/clustergate/gw-test.sock";
+    c.lcores.workers = {1, 2};
+    c.ports = {{"lan", "net_null0", gw_ip, std::nullopt, 1024, 1024}};
+    c.tables.connections = 1000;
+    c.tables.services = 8;
+    c.tables.nodes = 16;
+    return c;
+}
+
 struct router_fixture : test_worker {
     static constexpr std::uint32_t stale_ms = 10'000;
     static constexpr std::uint32_t fin_ms = 3'000;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "dataplane/pkt/wire.hpp"
 #include "support/controller_fixture.hpp"
@@ -170,6 +171,40 @@ TEST_CASE("simulate flow names the node an existing or a new flow goes to", "[co
     fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(2), 0, {}});
     k.sport = 702;
     CHECK(fx.expect<api::simulate_rep>(api::simulate_req{k}).verdict == "no_node");
+}
+
+TEST_CASE("a worker that does not answer holds up only the request that needs it, until its deadline",
+          "[controller]") {
+    using namespace std::chrono_literals;
+    ctl_fixture fx(controller_config(), 100ms);
+    fx.add_web();
+    for (std::uint16_t p = 0; p < 3; ++p) fx.tcp(0, static_cast<std::uint16_t>(1000 + p), dp::wire::tcp_syn);
+    fx.fake.hold_jobs(1);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto started = fx.ctl.begin(api::show_conns_req{0, 50});
+    REQUIRE(std::holds_alternative<dp::pending_request>(started));
+    auto& page = std::get<dp::pending_request>(started);
+    CHECK_FALSE(fx.ctl.poll(page));  // worker 0's part done; worker 1 holds the next job
+    CHECK(fx.fake.held_jobs(1) == 1);
+
+    // Meanwhile the controller serves the rest, edits (a new snapshot) included.
+    CHECK(fx.tables().clusters.size() == 1);
+    fx.expect<api::ok_rep>(api::set_node_req{fx.http(), node_ip(1), 7, {}});
+    CHECK(node(fx.tables(), node_ip(1)).weight == 7);
+
+    std::optional<api::reply> rep;
+    while (!(rep = fx.ctl.poll(page)) && std::chrono::steady_clock::now() - t0 < 5s)
+        std::this_thread::sleep_for(1ms);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(rep);
+    REQUIRE(std::holds_alternative<api::error_rep>(*rep));
+    CHECK(std::get<api::error_rep>(*rep).message == "worker 1 did not answer within 100 ms");
+    CHECK(took >= 100ms);
+    CHECK(took < 2s);
+    // And so does simulate, the other request that needs every worker.
+    common::flow_key k{client_ip, vip, 1000, 80, 6};
+    CHECK_THAT(fx.refusal(api::simulate_req{k}), Catch::Contains("worker 1 did not answer within 100 ms"));
 }
 
 TEST_CASE("a node MAC learned by ARP makes the node selectable", "[controller][arp]") {
