@@ -46,9 +46,10 @@ struct host_report {
     CG_FIELDS(s.load1, s.cpu_busy, s.mem_used, s.sock_mem, s.script)
 };
 
-/// Reserved for the takeover (SPEC 5.3): a gateway asks an agent for the
-/// connections its node holds to a cluster address. Decoded and counted
-/// today; answered when the takeover lands.
+/// Reserved for the takeover (SPEC 5.3) before it had a protocol of its
+/// own: the takeover query and its answer now go over TCP (shadow_msg.hpp),
+/// since an answer is far larger than a datagram. Still decoded, never
+/// sent, so that type 2 stays taken.
 struct shadow_query {
     std::uint64_t query = 0;
     common::ipv4_addr vip = 0;
