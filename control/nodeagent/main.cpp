@@ -2,6 +2,9 @@
 // the gateways' controld at an interval, as authenticated datagrams
 // (agent_msg.hpp). It keeps nothing the kernel already has: every report is
 // read from /proc afresh; only the previous CPU counters are remembered.
+// With --shadow-listen it also answers the takeover query (SPEC 5.3) with
+// the node's sockets on the cluster addresses, read from the kernel when
+// asked (shadow_server.hpp).
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +17,7 @@
 #include "common/log.hpp"
 #include "control/controld/manager/command_metric.hpp"
 #include "control/nodeagent/host_metrics.hpp"
+#include "control/nodeagent/shadow_server.hpp"
 #include "control/proto/agent_msg.hpp"
 
 namespace po = boost::program_options;
@@ -27,6 +31,8 @@ namespace {
 struct options {
     std::string node, key_file, interval = "1s", script, script_timeout = "500ms";
     std::vector<std::string> gateways;
+    std::string shadow_listen, max_skew = "30s", shadow_timeout = "5s";
+    std::vector<std::string> clusters;
 };
 
 class agent_loop {
@@ -121,7 +127,14 @@ int main(int argc, char** argv) {
         "key-file", po::value(&o.key_file)->required(), "the HMAC key, the same file as the gateways'")(
         "interval", po::value(&o.interval), "time between reports (default 1s)")(
         "script", po::value(&o.script), "a command whose output, a number, is reported as `script`")(
-        "script-timeout", po::value(&o.script_timeout), "how long the script may run (default 500ms)");
+        "script-timeout", po::value(&o.script_timeout), "how long the script may run (default 500ms)")(
+        "shadow-listen", po::value(&o.shadow_listen),
+        "answer the gateways' takeover queries on this TCP address:port (e.g. 0.0.0.0:9652; default: off)")(
+        "cluster", po::value(&o.clusters)->composing(),
+        "a cluster address the takeover queries may ask about; repeat for each (default: any they ask)")(
+        "max-skew", po::value(&o.max_skew), "how far a query's clock may be from this one (default 30s)")(
+        "shadow-timeout", po::value(&o.shadow_timeout),
+        "how long a querier may take to send its query, or to take each chunk of the answer (default 5s)");
     try {
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -141,14 +154,51 @@ int main(int argc, char** argv) {
         const auto interval = millis_flag("interval", o.interval);
         const auto script_timeout = millis_flag("script-timeout", o.script_timeout);
         auto key = agent::load_key(o.key_file);
+        std::optional<shadow_server_config> shadow_cfg;
+        if (!o.shadow_listen.empty()) {
+            const auto ep = common::parse_endpoint(o.shadow_listen);
+            if (!ep) throw po::error("--shadow-listen: expected address:port, got '" + o.shadow_listen + "'");
+            shadow_cfg.emplace();
+            shadow_cfg->listen = {asio::ip::address_v4(ep->address), ep->port};
+            shadow_cfg->node = *node;
+            for (const auto& c : o.clusters) {
+                const auto a = common::parse_ipv4(c);
+                if (!a) throw po::error("--cluster: expected an IPv4 address, got '" + c + "'");
+                shadow_cfg->clusters.push_back(*a);
+            }
+            shadow_cfg->key = key;
+            shadow_cfg->max_skew_ms = static_cast<std::uint64_t>(millis_flag("max-skew", o.max_skew).count());
+            shadow_cfg->io_timeout = millis_flag("shadow-timeout", o.shadow_timeout);
+        } else if (!o.clusters.empty()) {
+            throw po::error("--cluster is for the takeover queries: give --shadow-listen too");
+        }
 
         asio::io_context io;
         agent_loop loop(io, *node, std::move(to), std::move(key), interval, o.script, script_timeout);
+        std::optional<shadow_server> shadow;
+        if (shadow_cfg) {
+            shadow.emplace(io, std::move(*shadow_cfg));
+            shadow->start();
+            clog::info("answering takeover queries on {} ({} cluster address(es){})", o.shadow_listen,
+                       o.clusters.size(), o.clusters.empty() ? ": any asked" : "");
+        }
         asio::signal_set signals(io, SIGINT, SIGTERM);
         signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
         clog::info("reporting {} to {} gateway(s) every {}", o.node, o.gateways.size(), o.interval);
         loop.tick();
         io.run();
+        if (shadow) {
+            const auto& c = shadow->counters();
+            const auto& q = shadow->queries();
+            std::string refused;
+            for (std::size_t i = 0; i < shadow::refusal_count; ++i)
+                if (const auto n = q.count(static_cast<shadow::refusal>(i)))
+                    refused += fmt::format(" {}={}", shadow::refusal_name(static_cast<shadow::refusal>(i)), n);
+            clog::info("takeover queries: {} answered ({} sockets), refused:{}{}, not served {}, busy {}, "
+                       "timeouts {}, table errors {}, write errors {}",
+                       c.answered, c.entries_sent, refused.empty() ? " none" : "", refused, c.not_served, c.busy,
+                       c.timeouts, c.table_errors, c.write_errors);
+        }
     } catch (const po::error& e) {
         std::cerr << "nodeagent: " << e.what() << "\n" << desc << "\n";
         return 2;

@@ -1,29 +1,10 @@
 #include "control/proto/agent_msg.hpp"
 
-#include <fstream>
-#include <iterator>
-#include <stdexcept>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "common/wire_codec.hpp"
 
 namespace cg::control::agent {
 
 namespace {
-
-using mac_bytes = std::array<std::uint8_t, mac_size>;
-
-mac_bytes hmac(const key& k, std::span<const std::uint8_t> data) {
-    mac_bytes out{};
-    unsigned int len = 0;
-    if (!HMAC(EVP_sha256(), k.data(), static_cast<int>(k.size()), data.data(), data.size(), out.data(), &len) ||
-        len != mac_size)
-        throw std::runtime_error("HMAC-SHA256 failed");
-    return out;
-}
 
 struct header {
     std::uint32_t magic = 0;
@@ -44,19 +25,6 @@ std::string_view refusal_name(refusal r) {
     return names[static_cast<std::size_t>(r)];
 }
 
-key load_key(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error("cannot read the key file " + path);
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto first = s.find_first_not_of(" \t\r\n");
-    const auto last = s.find_last_not_of(" \t\r\n");
-    s = first == std::string::npos ? std::string{} : s.substr(first, last - first + 1);
-    if (s.size() < min_key_size)
-        throw std::runtime_error(fmt::format("the key in {} has {} bytes; at least {} are needed", path, s.size(),
-                                             min_key_size));
-    return key(s.begin(), s.end());
-}
-
 std::vector<std::uint8_t> seal(const envelope& e, const key& k) {
     std::vector<std::uint8_t> out(header_size);
     common::wire::writer w(out);
@@ -67,8 +35,7 @@ std::vector<std::uint8_t> seal(const envelope& e, const key& k) {
     common::wire::writer hw(head);
     hw.write(h);
     std::memcpy(out.data(), head.data(), header_size);
-    const mac_bytes m = hmac(k, out);
-    out.insert(out.end(), m.begin(), m.end());
+    auth::sign(out, k);
     return out;
 }
 
@@ -86,8 +53,7 @@ std::variant<envelope, refused> open(std::span<const std::uint8_t> d, const key&
         return refused{refusal::truncated,
                        fmt::format("{} bytes, the header says {}", d.size(), header_size + h.length + mac_size)};
     const auto signed_part = d.first(header_size + h.length);
-    const mac_bytes want = hmac(k, signed_part);
-    if (CRYPTO_memcmp(want.data(), d.data() + signed_part.size(), mac_size) != 0)
+    if (!auth::verify(k, signed_part, d.subspan(signed_part.size())))
         return refused{refusal::bad_mac, "the MAC does not match (another key, or changed on the way)"};
     constexpr std::size_t types = std::variant_size_v<message>;
     if (h.type < 1 || h.type > types) return refused{refusal::unknown_type, fmt::format("message type {}", h.type)};
@@ -113,13 +79,9 @@ std::variant<envelope, refused> receiver::accept(std::span<const std::uint8_t> d
     if (source != e.sender)
         return note({refusal::unknown_peer, fmt::format("names {} but came from {}", common::format_ipv4(e.sender),
                                                         common::format_ipv4(source))});
-    const std::uint64_t skew = e.sent_ms > now_ms ? e.sent_ms - now_ms : now_ms - e.sent_ms;
-    if (skew > _max_skew_ms)
-        return note({refusal::clock_skew, fmt::format("sent {} ms away from this clock (limit {} ms)", skew,
-                                                      _max_skew_ms)});
-    if (e.seq <= peer->second)
-        return note({refusal::replayed, fmt::format("seq {} from {}, already at {}", e.seq,
-                                                    common::format_ipv4(e.sender), peer->second)});
+    if (auto s = auth::check_fresh({0, peer->second}, {0, e.seq}, e.sent_ms, now_ms, _max_skew_ms,
+                                   common::format_ipv4(e.sender)))
+        return note({s->replayed ? refusal::replayed : refusal::clock_skew, std::move(s->detail)});
     peer->second = e.seq;
     ++_accepted;
     return e;

@@ -25,15 +25,16 @@
 
 #include "common/net_types.hpp"
 #include "common/wire_fields.hpp"
+#include "control/proto/auth.hpp"
 
 namespace cg::control::agent {
 
 inline constexpr std::uint32_t magic = 0x31414743;  // "CGA1" read as little-endian u32
 inline constexpr std::uint16_t version = 1;
 inline constexpr std::size_t header_size = 30;
-inline constexpr std::size_t mac_size = 32;
+inline constexpr std::size_t mac_size = auth::mac_size;
 inline constexpr std::size_t max_datagram = 1400;  // fits one Ethernet frame
-inline constexpr std::size_t min_key_size = 16;
+inline constexpr std::size_t min_key_size = auth::min_key_size;
 
 /// A node's host figures (SPEC 4.2). Higher = busier, each a level.
 struct host_report {
@@ -45,9 +46,10 @@ struct host_report {
     CG_FIELDS(s.load1, s.cpu_busy, s.mem_used, s.sock_mem, s.script)
 };
 
-/// Reserved for the takeover (SPEC 5.3): a gateway asks an agent for the
-/// connections its node holds to a cluster address. Decoded and counted
-/// today; answered when the takeover lands.
+/// Reserved for the takeover (SPEC 5.3) before it had a protocol of its
+/// own: the takeover query and its answer now go over TCP (shadow_msg.hpp),
+/// since an answer is far larger than a datagram. Still decoded, never
+/// sent, so that type 2 stays taken.
 struct shadow_query {
     std::uint64_t query = 0;
     common::ipv4_addr vip = 0;
@@ -83,11 +85,8 @@ struct refused {
     std::string detail;
 };
 
-using key = std::vector<std::uint8_t>;
-
-/// Reads a key file: its bytes, surrounding whitespace trimmed. Throws
-/// std::runtime_error when unreadable or shorter than min_key_size.
-key load_key(const std::string& path);
+using auth::key;
+using auth::load_key;
 
 std::vector<std::uint8_t> seal(const envelope& e, const key& k);
 

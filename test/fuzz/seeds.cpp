@@ -1,7 +1,7 @@
 // fuzz_seeds DIR: writes the seed corpus of every harness, DIR/router,
-// DIR/ctl_msg, DIR/config and DIR/agent, one file per seed. Seeds are generated rather
-// than checked in so that they follow the frame builders, the codec and the
-// reference configuration as those change.
+// DIR/ctl_msg, DIR/config, DIR/agent and DIR/shadow, one file per seed.
+// Seeds are generated rather than checked in so that they follow the frame
+// builders, the codecs and the reference configuration as those change.
 //
 // Router seeds are single frames of every kind the classifier tells apart,
 // and bursts in fuzz_router's record format (router_input.hpp) that open,
@@ -17,7 +17,9 @@
 
 #include "common/ctl_msg.hpp"
 #include "control/proto/agent_msg.hpp"
+#include "control/proto/shadow_msg.hpp"
 #include "router_input.hpp"
+#include "support/diag_msgs.hpp"
 #include "support/frames.hpp"
 #include "support/router_fixture.hpp"
 
@@ -286,17 +288,84 @@ void agent_seeds(const fs::path& dir) {
     }
 }
 
+// ---- shadow -----------------------------------------------------------------
+
+/// fuzz_shadow's inputs: a target byte, then its bytes (see fuzz_shadow.cpp);
+/// frames under its key, sealed and unsigned (the harness signs those).
+void shadow_seeds(const fs::path& dir) {
+    using namespace control::shadow;
+    auto with = [](std::uint8_t target, std::vector<std::uint8_t> rest) {
+        rest.insert(rest.begin(), target);
+        return rest;
+    };
+    auto u8 = [](std::uint8_t v) { return std::vector<std::uint8_t>{v}; };
+
+    // sock_diag messages: the target byte 0, then 0 (TCP) or 1 (UDP).
+    test::diag_spec established;
+    established.attrs = {{8, u8(0)}, {21, std::vector<std::uint8_t>(8, 1)}, {22, {0, 0}}};  // shutdown, cgroup, sockopt
+    test::diag_spec listener;
+    listener.state = 10, listener.remote = 0, listener.remote_port = 0;
+    test::diag_spec dual = established;  // an IPv4 connection of a dual-stack server
+    dual.family = 10;
+    dual.attrs.push_back({20, u8(0)});   // not IPV6_V6ONLY
+    test::diag_spec udp;
+    udp.state = 7, udp.remote = 0, udp.remote_port = 0, udp.local_port = 53;
+    auto diag = [&](const char* name, std::uint8_t protocol_bit, const test::diag_spec& spec) {
+        auto m = test::make_diag_msg(spec);
+        m.insert(m.begin(), protocol_bit);
+        write(dir, name, with(0, m));
+    };
+    diag("diag-established", 0, established);
+    diag("diag-listen", 0, listener);
+    diag("diag-dual-stack", 0, dual);
+    diag("diag-udp", 1, udp);
+
+    const key k(32, 0x42);
+    const std::vector<std::pair<std::string, envelope>> queries = {
+        {"query-one", {test::node_ip(1), 1, 7, 1'700'000'000'000, query{{test::vip}, false}}},
+        {"query-wildcard", {test::node_ip(1), 2, 1, 0, query{{test::vip, test::vip + 1, test::vip + 2}, true}}},
+    };
+    std::vector<control::shadow::socket_entry> entries;
+    for (std::uint16_t i = 0; i < 40; ++i)
+        entries.push_back({6, static_cast<std::uint8_t>(1 + i % 11), test::vip, 80, test::client_ip, static_cast<std::uint16_t>(40000 + i)});
+    entries.push_back({17, 7, test::vip, 53, 0, 0});
+    const std::vector<std::pair<std::string, std::vector<std::uint8_t>>> chunks = {
+        {"chunk-entries", seal_chunk(entries, 0, test::node_ip(2), {1, 7}, 1'700'000'000'000, k)},
+        {"chunk-empty", seal_chunk({}, 0, test::node_ip(2), {1, 8}, 0, k)},
+        {"chunk-not-last", seal(envelope{test::node_ip(2), 1, 9, 0, chunk{3, false, entries}}, k)},
+    };
+    auto both = [&](const std::string& name, std::uint8_t target, std::vector<std::uint8_t> d) {
+        write(dir, "sealed-" + name, with(target, d));
+        d.resize(d.size() - mac_size);
+        write(dir, "unsigned-" + name, with(target, d));
+    };
+    for (const auto& [name, e] : queries) both(name, 1, seal(e, k));
+    for (const auto& [name, d] : chunks) both(name, 2, d);
+
+    // Filters: target 3, then family/wildcard bits, then addresses (little-endian u32).
+    auto addrs = [](std::uint8_t bits, std::vector<common::ipv4_addr> as) {
+        std::vector<std::uint8_t> out{3, bits};
+        for (auto a : as)
+            for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(a >> (8 * i)));
+        return out;
+    };
+    write(dir, "filter-one", addrs(0, {test::vip}));
+    write(dir, "filter-three-v6-wildcard", addrs(3, {test::vip, test::vip + 1, 0x7f000001}));
+    write(dir, "filter-wildcard-only", addrs(2, {}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 2) {
-        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg, DIR/config and DIR/agent\n", argv[0]);
+        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg, DIR/config, DIR/agent and DIR/shadow\n", argv[0]);
         return 2;
     }
     try {
         const fs::path root = argv[1];
         const std::pair<const char*, void (*)(const fs::path&)> harnesses[] = {
-            {"router", router_seeds}, {"ctl_msg", ctl_msg_seeds}, {"config", config_seeds}, {"agent", agent_seeds}};
+            {"router", router_seeds}, {"ctl_msg", ctl_msg_seeds}, {"config", config_seeds}, {"agent", agent_seeds},
+            {"shadow", shadow_seeds}};
         for (const auto& [name, make] : harnesses) {
             fs::create_directories(root / name);
             make(root / name);

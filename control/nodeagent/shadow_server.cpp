@@ -1,0 +1,209 @@
+#include "control/nodeagent/shadow_server.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+
+namespace cg::control {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+namespace clog = common::log;
+
+namespace {
+
+std::uint64_t now_ms() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+/// Logs the 1st, 2nd, 4th, 8th... of a kind: a flood of bad queries does not flood the log.
+bool worth_logging(std::uint64_t n) { return (n & (n - 1)) == 0; }
+
+}  // namespace
+
+/// One connection: a query in, the answer out, closed.
+class shadow_server::session : public std::enable_shared_from_this<session> {
+public:
+    session(shadow_server& s, tcp::socket sock)
+        : _s(s), _alive(s._alive), _socket(std::move(sock)), _timer(s._io) {
+        boost::system::error_code ec;
+        _peer = _socket.remote_endpoint(ec);
+        ++_s._sessions;
+    }
+    ~session() {
+        if (*_alive) --_s._sessions;
+    }
+
+    void start() {
+        arm();
+        _frame.resize(shadow::header_size);
+        asio::async_read(_socket, asio::buffer(_frame),
+                         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                             self->on_header(ec, n);
+                         });
+    }
+
+private:
+    bool gone() const { return !*_alive || _closed; }
+
+    void arm() {
+        _timer.expires_after(_s._cfg.io_timeout);
+        _timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || self->gone()) return;
+            ++self->_s._counters.timeouts;
+            if (worth_logging(self->_s._counters.timeouts))
+                clog::warn("shadow query from {}: nothing for {} ms, closed ({} such so far)", self->peer(),
+                           self->_s._cfg.io_timeout.count(), self->_s._counters.timeouts);
+            self->close();
+        });
+    }
+
+    void close() {
+        if (_closed) return;
+        _closed = true;
+        _timer.cancel();
+        boost::system::error_code ignored;
+        _socket.shutdown(tcp::socket::shutdown_both, ignored);
+        _socket.close(ignored);
+    }
+
+    std::string peer() const { return _peer.address().to_string() + ":" + std::to_string(_peer.port()); }
+
+    void refuse(shadow::refused r) {
+        const auto n = _s._receiver.count(r.why);
+        if (worth_logging(n))
+            clog::warn("shadow query from {} refused: {}: {} ({} such so far)", peer(), shadow::refusal_name(r.why),
+                       r.detail, n);
+        close();
+    }
+
+    /// The stream ended (or failed) before a whole query came.
+    void cut_short(const boost::system::error_code& ec, std::size_t got) {
+        if (gone()) return;
+        refuse(_s._receiver.note(
+            {shadow::refusal::truncated, fmt::format("the connection ended after {} bytes of a query ({})", got,
+                                                     ec.message())}));
+    }
+
+    void on_header(const boost::system::error_code& ec, std::size_t n) {
+        if (gone()) return;
+        if (ec) return cut_short(ec, n);
+        auto size = shadow::frame_size(_frame, shadow::max_query_frame);
+        if (auto* r = std::get_if<shadow::refused>(&size)) return refuse(_s._receiver.note(std::move(*r)));
+        _frame.resize(std::get<std::size_t>(size));
+        asio::async_read(_socket, asio::buffer(_frame.data() + shadow::header_size, _frame.size() - shadow::header_size),
+                         [self = shared_from_this()](const boost::system::error_code& ec2, std::size_t m) {
+                             if (self->gone()) return;
+                             if (ec2) return self->cut_short(ec2, shadow::header_size + m);
+                             self->on_query();
+                         });
+    }
+
+    void on_query() {
+        auto r = _s._receiver.accept(_frame, now_ms());
+        if (auto* why = std::get_if<shadow::refused>(&r)) return refuse(std::move(*why));
+        const auto& e = std::get<shadow::envelope>(r);
+        const auto& q = std::get<shadow::query>(e.body);
+        _query = {e.epoch, e.seq};
+        const auto& served = _s._cfg.clusters;
+        if (!served.empty())
+            for (const auto a : q.clusters)
+                if (std::find(served.begin(), served.end(), a) == served.end()) {
+                    ++_s._counters.not_served;
+                    clog::warn("shadow query from {} ({}) asks for {}, not a cluster of this node (--cluster)", peer(),
+                               common::format_ipv4(e.sender), common::format_ipv4(a));
+                    return close();
+                }
+        try {
+            _entries = _s._read(sockdiag::filter{q.clusters, q.wildcard});
+        } catch (const std::exception& ex) {
+            ++_s._counters.table_errors;
+            clog::error("shadow query from {}: reading the sockets failed: {}", peer(), ex.what());
+            return close();
+        }
+        _chunks = shadow::answer_chunks(_entries.size());
+        send(0);
+    }
+
+    void send(std::size_t i) {
+        arm();
+        _frame = shadow::seal_chunk(_entries, i, _s._cfg.node, _query, now_ms(), _s._cfg.key);
+        asio::async_write(_socket, asio::buffer(_frame),
+                          [self = shared_from_this(), i](const boost::system::error_code& ec, std::size_t) {
+                              if (self->gone()) return;
+                              if (ec) {
+                                  ++self->_s._counters.write_errors;
+                                  clog::warn("shadow answer to {}: {} after {} of {} chunks", self->peer(),
+                                             ec.message(), i, self->_chunks);
+                                  return self->close();
+                              }
+                              if (i + 1 < self->_chunks) return self->send(i + 1);
+                              ++self->_s._counters.answered;
+                              self->_s._counters.entries_sent += self->_entries.size();
+                              clog::info("shadow answer to {}: {} sockets in {} chunks", self->peer(),
+                                         self->_entries.size(), self->_chunks);
+                              self->close();
+                          });
+    }
+
+    shadow_server& _s;
+    std::shared_ptr<bool> _alive;
+    tcp::socket _socket;
+    asio::steady_timer _timer;
+    tcp::endpoint _peer;
+    std::vector<std::uint8_t> _frame;
+    auth::position _query;
+    std::vector<shadow::socket_entry> _entries;
+    std::size_t _chunks = 0;
+    bool _closed = false;
+};
+
+shadow_server::shadow_server(asio::io_context& io, shadow_server_config cfg, table_reader read)
+    : _io(io), _cfg(std::move(cfg)), _read(std::move(read)), _acceptor(io), _retry(io),
+      _receiver(_cfg.key, _cfg.max_skew_ms) {}
+
+shadow_server::~shadow_server() {
+    *_alive = false;
+    boost::system::error_code ignored;
+    _acceptor.close(ignored);
+    _retry.cancel();
+}
+
+void shadow_server::start() {
+    _acceptor.open(_cfg.listen.protocol());
+    _acceptor.set_option(tcp::acceptor::reuse_address(true));
+    _acceptor.bind(_cfg.listen);
+    _acceptor.listen();
+    accept();
+}
+
+std::uint16_t shadow_server::port() const { return _acceptor.local_endpoint().port(); }
+
+void shadow_server::accept() {
+    _acceptor.async_accept([this, alive = _alive](const boost::system::error_code& ec, tcp::socket s) {
+        if (!*alive) return;
+        if (ec) {
+            if (ec == asio::error::operation_aborted) return;
+            // Out of file descriptors, say: try again a little later, not in a loop.
+            clog::warn("shadow listener: {}", ec.message());
+            _retry.expires_after(std::chrono::milliseconds(100));
+            _retry.async_wait([this, alive](const boost::system::error_code& tec) {
+                if (!tec && *alive) accept();
+            });
+            return;
+        }
+        if (_sessions >= _cfg.max_sessions) {
+            ++_counters.busy;
+            if (worth_logging(_counters.busy))
+                clog::warn("shadow listener: {} queries in progress, a connection closed ({} such so far)", _sessions,
+                           _counters.busy);
+        } else {
+            std::make_shared<session>(*this, std::move(s))->start();
+        }
+        accept();
+    });
+}
+
+}  // namespace cg::control

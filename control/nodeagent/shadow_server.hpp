@@ -1,0 +1,84 @@
+// nodeagent's answer to the takeover query (SPEC 5.3, shadow_msg.hpp): a TCP
+// listener. On each connection it reads one query, checks it (framing, MAC,
+// freshness, payload: query_receiver), reads the node's sockets on the asked
+// cluster addresses from the kernel (shadow_table.hpp), streams the answer's
+// chunks and closes. A bad query is refused, counted and logged, and its
+// connection closed; the server goes on.
+//
+// Bounded against strangers: a connection must bring its whole query within
+// io_timeout, a frame's length is checked before the rest is read, a query
+// is at most max_query_frame bytes, and at most max_sessions connections
+// are served at once (others are closed at once, counted `busy`). A
+// querier that stops reading the answer for io_timeout is dropped.
+//
+// Thread-safety: none; runs on nodeagent's io_context. The kernel read runs
+// on it too (a few ms per 10,000 sockets: see docs/operations.md).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange
+#include <boost/asio.hpp>
+
+#include "control/nodeagent/shadow_table.hpp"
+#include "control/proto/shadow_msg.hpp"
+
+namespace cg::control {
+
+struct shadow_server_config {
+    boost::asio::ip::tcp::endpoint listen;
+    common::ipv4_addr node = 0;                ///< the sender the chunks name: the agent's --node
+    std::vector<common::ipv4_addr> clusters;   ///< the addresses it answers for; empty: any a query asks
+    shadow::key key;
+    std::uint64_t max_skew_ms = 30'000;
+    std::chrono::milliseconds io_timeout{5'000};  ///< for the query to arrive, for each chunk to be taken
+    std::size_t max_sessions = 4;
+};
+
+/// What the server reads the sockets with (the kernel, or a test's table).
+using table_reader = std::function<std::vector<shadow::socket_entry>(const sockdiag::filter&)>;
+
+struct shadow_server_counters {
+    std::uint64_t answered = 0;      ///< answers sent whole
+    std::uint64_t entries_sent = 0;
+    std::uint64_t not_served = 0;    ///< authentic queries for an address not in `clusters`
+    std::uint64_t busy = 0;          ///< connections closed at once: max_sessions were being served
+    std::uint64_t timeouts = 0;      ///< no whole query in io_timeout, or a chunk not taken in it
+    std::uint64_t table_errors = 0;  ///< the kernel read failed
+    std::uint64_t write_errors = 0;  ///< the querier went away during the answer
+};
+
+class shadow_server {
+public:
+    shadow_server(boost::asio::io_context& io, shadow_server_config cfg,
+                  table_reader read = [](const sockdiag::filter& f) { return sockdiag::read_shadow_table(f); });
+    ~shadow_server();
+
+    /// Starts accepting. Throws boost::system::system_error when it cannot listen.
+    void start();
+    std::uint16_t port() const;
+
+    const shadow::query_receiver& queries() const { return _receiver; }
+    const shadow_server_counters& counters() const { return _counters; }
+    std::size_t sessions() const { return _sessions; }  ///< connections being served
+
+private:
+    class session;
+    void accept();
+
+    boost::asio::io_context& _io;
+    shadow_server_config _cfg;
+    table_reader _read;
+    boost::asio::ip::tcp::acceptor _acceptor;
+    boost::asio::steady_timer _retry;
+    shadow::query_receiver _receiver;
+    shadow_server_counters _counters;
+    std::size_t _sessions = 0;
+    std::shared_ptr<bool> _alive = std::make_shared<bool>(true);  // sessions outliving the server stop touching it
+};
+
+}  // namespace cg::control

@@ -1,0 +1,184 @@
+// The takeover query and its answer (SPEC 5.3). When a gatewayd restarts or
+// a backup gateway takes over, controld asks each node's agent for the
+// node's own sockets toward the cluster addresses (its shadow connection
+// table, socket_entry.hpp), merges the answers and puts the connections
+// back into gatewayd's table. One TCP connection per query (an answer of
+// 100,000 connections is 1.4 MB):
+//
+//   controld  -> nodeagent: a query frame
+//   nodeagent -> controld : chunk frames 0, 1, 2, ..., the last one flagged; then it closes
+//
+//   frame   = header payload mac                       (at most max_frame = 64 KiB)
+//   header  = magic u32 "CGS1" | version u16 | type u16 | sender u32 (IPv4)
+//             | epoch u64 | seq u64 | sent_ms u64 (sender's wall clock)
+//             | length u32 (of the payload)             (40 bytes, little-endian)
+//   payload = type 1, query: clusters (u32 count, u32 IPv4 each) | wildcard u8
+//             type 2, chunk: index u32 | last u8 | entries (u32 count, 14 bytes each:
+//                            proto u8 | state u8 | local u32 | local_port u16 | remote u32 | remote_port u16)
+//   mac     = HMAC-SHA256(key, header payload), 32 bytes: the agents' key (auth.hpp)
+//
+// A query's sender is the querier (its gateway address), its epoch and seq
+// its place in the querier's sequence: the epoch grows with every start of
+// the querier, the seq with every query. A chunk's sender is the node, its
+// epoch and seq are the query's it answers, echoed; a chunk holds at most
+// entries_per_chunk entries and only the last one may hold fewer.
+//
+// Receivers check, in this order: the framing (magic, version, length:
+// before the rest of a frame is read off a stream, so a stranger cannot
+// make a receiver wait for or keep 4 GB); the MAC; the type; then the
+// freshness: a query's (epoch, seq) above the last one accepted from its
+// querier and its sent_ms within the clock skew, a chunk's echo of the
+// query being answered and its sender the node asked (a chunk copied from
+// an earlier answer names another query); then the payload; then a chunk's
+// index is the next one. Answers are authenticated, not encrypted.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/net_types.hpp"
+#include "common/wire_fields.hpp"
+#include "control/proto/auth.hpp"
+#include "control/proto/socket_entry.hpp"
+
+namespace cg::control::shadow {
+
+using auth::key;
+
+inline constexpr std::uint32_t magic = 0x31534743;  // "CGS1" read as little-endian u32
+inline constexpr std::uint16_t version = 1;
+inline constexpr std::size_t header_size = 40;
+inline constexpr std::size_t mac_size = auth::mac_size;
+inline constexpr std::size_t max_frame = 64 * 1024;
+inline constexpr std::size_t max_clusters = 256;
+/// A chunk's payload besides its entries: index, last, the entries' count.
+inline constexpr std::size_t chunk_overhead = 4 + 1 + 4;
+inline constexpr std::size_t entries_per_chunk =
+    (max_frame - header_size - mac_size - chunk_overhead) / entry_wire_size;  // 4,675
+/// The largest query: max_clusters addresses.
+inline constexpr std::size_t max_query_frame = header_size + 4 + 4 * max_clusters + 1 + mac_size;
+
+/// Which sockets the querier wants: those whose local address is one of
+/// `clusters` (1 to max_clusters), and with `wildcard` also those bound to
+/// every address (listeners and UDP servers that serve the clusters without
+/// naming them).
+struct query {
+    std::vector<common::ipv4_addr> clusters;
+    bool wildcard = false;
+    CG_FIELDS(s.clusters, s.wildcard)
+};
+
+struct chunk {
+    std::uint32_t index = 0;
+    bool last = false;
+    std::vector<socket_entry> entries;
+    CG_FIELDS(s.index, s.last, s.entries)
+};
+
+using message = std::variant<query, chunk>;  ///< type = index + 1
+
+struct envelope {
+    common::ipv4_addr sender = 0;
+    std::uint64_t epoch = 0, seq = 0, sent_ms = 0;
+    message body;
+};
+
+/// Why a frame was refused: each has a counter, by this name.
+enum class refusal : std::uint8_t {
+    truncated,     ///< shorter than a header and a MAC, or than its length says; a stream that ended inside a frame
+    bad_magic,
+    bad_version,
+    too_large,     ///< its length is beyond what the receiver takes (a frame, a query, the entries it expects)
+    bad_mac,       ///< another key, or changed on the way
+    unknown_type,
+    wrong_type,    ///< a chunk where a query is due, or the other way round
+    replayed,      ///< a query not above its querier's last; a chunk that answers another query
+    clock_skew,    ///< a query's sent_ms too far from the receiver's clock
+    wrong_peer,    ///< a chunk from another node than the one asked
+    malformed,     ///< authentic but its payload does not decode, or asks for no cluster or too many
+    out_of_order,  ///< a chunk that is not the next one, or after the last
+};
+inline constexpr std::size_t refusal_count = 12;
+std::string_view refusal_name(refusal r);
+
+struct refused {
+    refusal why;
+    std::string detail;
+};
+
+std::vector<std::uint8_t> seal(const envelope& e, const key& k);
+
+/// Chunks an answer of `entries` entries takes: at least one (the last, empty).
+std::size_t answer_chunks(std::size_t entries);
+/// Chunk `index` of the answer `all` from `node` to the query (epoch, seq).
+std::vector<std::uint8_t> seal_chunk(std::span<const socket_entry> all, std::size_t index, common::ipv4_addr node,
+                                     auth::position query, std::uint64_t sent_ms, const key& k);
+
+/// The size of a whole frame (header, payload, MAC) from its first
+/// header_size bytes, or why it is refused before more is read: not one of
+/// ours, another version, or larger than `limit`.
+std::variant<std::size_t, refused> frame_size(std::span<const std::uint8_t> header, std::size_t limit = max_frame);
+
+/// Checks framing and MAC, then decodes. Stateless (freshness and order are
+/// the receivers' below).
+std::variant<envelope, refused> open(std::span<const std::uint8_t> frame, const key& k);
+
+/// The node agent's side: takes query frames.
+class query_receiver {
+public:
+    query_receiver(key k, std::uint64_t max_skew_ms) : _key(std::move(k)), _max_skew_ms(max_skew_ms) {}
+
+    /// The query if the frame is authentic, fresh and well-formed; else the
+    /// refusal (counted).
+    std::variant<envelope, refused> accept(std::span<const std::uint8_t> frame, std::uint64_t now_ms);
+    /// Counts a refusal found before a whole frame was read (frame_size's, a
+    /// stream that ended early) with the others.
+    refused note(refused r);
+
+    std::uint64_t count(refusal r) const { return _refused[static_cast<std::size_t>(r)]; }
+    std::uint64_t accepted() const { return _accepted; }
+
+private:
+    key _key;
+    std::uint64_t _max_skew_ms;
+    std::map<common::ipv4_addr, auth::position> _last;  // per querier
+    std::array<std::uint64_t, refusal_count> _refused{};
+    std::uint64_t _accepted = 0;
+};
+
+/// The querier's side: takes the chunks of the answer to one query, in order.
+class answer_collector {
+public:
+    /// The answer `node` owes to the query at `query`; at most `max_entries` in all.
+    answer_collector(key k, common::ipv4_addr node, auth::position query, std::size_t max_entries = 10'000'000)
+        : _key(std::move(k)), _node(node), _query(query), _max_entries(max_entries) {}
+
+    /// Takes one chunk frame: nullopt when taken, else the refusal (counted).
+    std::optional<refused> accept(std::span<const std::uint8_t> frame);
+    refused note(refused r);
+
+    bool complete() const { return _complete; }
+    std::uint32_t chunks() const { return _next; }
+    std::vector<socket_entry>& entries() { return _entries; }
+
+    std::uint64_t count(refusal r) const { return _refused[static_cast<std::size_t>(r)]; }
+
+private:
+    key _key;
+    common::ipv4_addr _node;
+    auth::position _query;
+    std::size_t _max_entries;
+    std::uint32_t _next = 0;
+    bool _complete = false;
+    std::vector<socket_entry> _entries;
+    std::array<std::uint64_t, refusal_count> _refused{};
+};
+
+}  // namespace cg::control::shadow
