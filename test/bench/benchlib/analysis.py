@@ -63,15 +63,15 @@ def analysis(args, add):
             "put the table on 1 GiB pages (fewer TLB misses; in this VM a 2 MiB guest page may still be backed by "
             "4 KiB host pages: to be checked on bare metal with `perf stat -e dTLB-load-misses`), and measure again "
             "on a machine with hardware counters.")
-    flushes = {name: p.get("cg::dp::worker::flush", 0) + p.get("cg::dp::worker::flush_all", 0) for name, p in prof.items()}
+    flushes = {name: p.get("cg::dp::tx_batch::flush", 0) + p.get("cg::dp::tx_batch::flush_all", 0)
+               for name, p in prof.items()}
     if any(v > 0 for v in flushes.values()):
-        add("- **Per-loop overhead.** `worker::flush` + `worker::flush_all` take "
+        add("- **Per-loop overhead.** `tx_batch::flush` + `tx_batch::flush_all` take "
             + ", ".join(f"{v:.0f} % ({n})" for n, v in flushes.items())
-            + " of the worker's samples: `flush_all` (dataplane/worker.cpp) walks all RTE_MAX_ETHPORTS (32) TX "
-            "buffers and calls the out-of-line `flush` for each on every loop, though one port is in use. "
-            "Walking only the worker's own ports would give that time back. `worker::run` ("
-            + ", ".join(f"{p.get('cg::dp::worker::run', 0):.0f} %" for p in prof.values())
-            + ") reads the TSC and divides it (`clock_ms`) on every loop, and ages the table on every loop.")
+            + " of the worker's samples (dataplane/eal/tx_batch.cpp: the flush job visits only the ports "
+            "with packets queued, every loop). `lcore_loop::run` ("
+            + ", ".join(f"{p.get('cg::dp::lcore_loop::run', 0):.0f} %" for p in prof.values())
+            + ") reads the TSC and divides it (`clock_ms`) on every loop, and runs the age job on every loop.")
     if any(p.get("__memif") for p in prof.values()):
         add("- **The port.** The memif PMD (copying each frame into and out of shared memory) takes "
             + ", ".join(f"{p['__memif']:.0f} % ({n})" for n, p in prof.items())
