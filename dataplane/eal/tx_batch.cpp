@@ -30,14 +30,9 @@ void tx_batch::flush(std::uint16_t port) noexcept {
     _pending &= ~(std::uint64_t{1} << port);
 }
 
-unsigned tx_batch::flush_all() noexcept {
-    unsigned n = 0;
-    for (std::uint64_t pending = _pending; pending; pending &= pending - 1) {
-        const auto port = static_cast<std::uint16_t>(__builtin_ctzll(pending));
-        n += _by_port[port].n;
-        flush(port);
-    }
-    return n;
+void tx_batch::flush_all() noexcept {
+    for (std::uint64_t pending = _pending; pending; pending &= pending - 1)
+        flush(static_cast<std::uint16_t>(__builtin_ctzll(pending)));
 }
 
 }  // namespace cg::dp

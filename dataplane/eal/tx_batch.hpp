@@ -20,8 +20,8 @@ public:
     tx_batch(burst_io& io, worker_stats& stats);
     /// Queues `m` for `port` (sets m->port). Called from: the owning lcore.
     void send(std::uint16_t port, rte_mbuf* m) noexcept;
-    /// Sends every non-empty buffer; returns the packets handed on.
-    unsigned flush_all() noexcept;
+    /// Sends every non-empty buffer.
+    void flush_all() noexcept;
 
 private:
     void flush(std::uint16_t port) noexcept;
