@@ -527,7 +527,7 @@ def sc_mgr_restart(L, step):
 
 
 def agent_datagram(key, sender, seq, body=b"", typ=1):
-    """What nodeagent sends (control/agent_msg.hpp), signed with `key`."""
+    """What nodeagent sends (control/proto/agent_msg.hpp), signed with `key`."""
     if not body:
         body = struct.pack("<dddd", 0.1, 0.1, 0.1, 0.1) + b"\x00"
     ms = int(time.time() * 1000)

@@ -45,4 +45,9 @@ TEST_CASE("protocols are spelled tcp and udp", "[net_types]") {
     CHECK_FALSE(parse_proto("sctp").has_value());
     CHECK(proto_name(l4_proto::tcp) == "tcp");
     CHECK(proto_name(l4_proto::udp) == "udp");
+    // by IP protocol number, as the API carries it: other protocols by number
+    CHECK(proto_name(std::uint8_t{6}) == "tcp");
+    CHECK(proto_name(std::uint8_t{17}) == "udp");
+    CHECK(proto_name(std::uint8_t{1}) == "1");
+    CHECK(proto_name(std::uint8_t{132}) == "132");
 }
