@@ -513,13 +513,18 @@ def sc_mgr_restart(L, step):
     want = f'clustergate_node_weight{{cluster="{CLUSTER_IP}",port="tcp/80",node="{L.ip("n3")}"}} 7'
     seen = {}
 
+    # Every family of common/view_fields.hpp reaches Prometheus: nodes, ports, lcores.
+    families = ("clustergate_node_active_connections{", "clustergate_port_rx_packets_total{port=\"lan\"}",
+                "clustergate_lcore_rx_packets_total{lcore=")
+
     def prom_has_weight():
         seen["prom"] = gw.prometheus()
-        return want in seen["prom"]
+        return want in seen["prom"] and all(f in seen["prom"] for f in families)
     try:
-        wait_for(prom_has_weight, 3, "Prometheus shows n3's weight 7", interval=0.1)
+        wait_for(prom_has_weight, 3, "Prometheus shows n3's weight 7 and every counter family", interval=0.1)
     except topology.WaitTimeout:
-        check(False, f"Prometheus text lacks n3's weight 7 after 3 s: {seen.get('prom', '')[:400]}")
+        missing = [f for f in (want,) + families if f not in seen.get("prom", "")]
+        check(False, f"Prometheus text lacks {missing} after 3 s: {seen.get('prom', '')[:400]}")
     prom = seen["prom"]
     check('clustergate_controld{counter="gateway_deaths"} 1' in prom, "Prometheus text lacks the death")
     return (f"kill -9 of gatewayd: pid {new} took over with its tables in {took:.2f}s (port 8080 and its node, "
