@@ -62,23 +62,18 @@ struct del_cluster_req {
     ipv4_addr vip = 0;
     CG_FIELDS(s.vip)
 };
-struct service_ref {
-    ipv4_addr vip = 0;
-    std::uint8_t proto = 6;
-    std::uint16_t port = 0;
-    CG_FIELDS(s.vip, s.proto, s.port)
-};
+using common::service_key;
 struct add_port_req {
-    service_ref svc;
+    service_key svc;
     std::optional<std::uint32_t> msl_ms, fin_ms, stale_ms, weight_bound;  ///< unset: the defaults
     CG_FIELDS(s.svc, s.msl_ms, s.fin_ms, s.stale_ms, s.weight_bound)
 };
 struct del_port_req {
-    service_ref svc;
+    service_key svc;
     CG_FIELDS(s.svc)
 };
 struct add_node_req {
-    service_ref svc;
+    service_key svc;
     ipv4_addr node = 0;
     std::optional<mac_addr> mac;  ///< unset: resolve by ARP
     std::uint32_t weight = 1;
@@ -88,13 +83,13 @@ struct add_node_req {
     CG_FIELDS(s.svc, s.node, s.mac, s.weight, s.weight_bound, s.port, s.quiesced)
 };
 struct del_node_req {
-    service_ref svc;
+    service_key svc;
     ipv4_addr node = 0;
     CG_FIELDS(s.svc, s.node)
 };
 /// Changes what is set, leaves the rest.
 struct set_node_req {
-    service_ref svc;
+    service_key svc;
     ipv4_addr node = 0;
     std::optional<std::uint32_t> weight;
     std::optional<bool> quiesced;
@@ -193,7 +188,7 @@ struct node_view {
               s.draining, s.new_conns, s.active, s.fin, s.completed, s.pkts, s.bytes)
 };
 struct service_view {
-    std::uint8_t proto = 6;
+    common::l4_proto proto = common::l4_proto::tcp;
     std::uint16_t port = 0;
     std::uint32_t msl_ms = 0, fin_ms = 0, stale_ms = 0, weight_bound = 0;
     std::uint64_t pkts = 0, new_conns = 0, no_node = 0;
@@ -265,7 +260,7 @@ struct manager_node {
     CG_FIELDS(s.node, s.mode, s.blocks, s.weight, s.sent, s.dataplane, s.metrics, s.base)
 };
 struct manager_service {
-    service_ref svc;
+    service_key svc;
     std::vector<manager_node> nodes;
     CG_FIELDS(s.svc, s.nodes)
 };

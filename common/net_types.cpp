@@ -76,4 +76,8 @@ std::string proto_name(std::uint8_t ip_proto) {
     return std::to_string(ip_proto);
 }
 
+std::string format_service(const service_key& s) {
+    return format_ipv4(s.vip) + " " + proto_name(s.proto) + "/" + std::to_string(s.port);
+}
+
 }  // namespace cg::common

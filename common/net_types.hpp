@@ -46,4 +46,15 @@ std::optional<l4_proto> parse_proto(std::string_view s);
 std::string proto_name(std::uint8_t ip_proto);
 inline std::string proto_name(l4_proto p) { return proto_name(static_cast<std::uint8_t>(p)); }
 
+/// A cluster port: what the data plane, controld and the control API all
+/// call a service (cluster address, protocol, port).
+struct service_key {
+    ipv4_addr vip = 0;
+    l4_proto proto = l4_proto::tcp;
+    std::uint16_t port = 0;
+    auto operator<=>(const service_key&) const = default;
+};
+/// "198.18.0.1 tcp/80"
+std::string format_service(const service_key& s);
+
 }  // namespace cg::common

@@ -1,7 +1,8 @@
 // The little-endian field codec behind every clustergate wire format (the
 // control API, the node agents' reports): integers fixed width, doubles as
 // their IEEE-754 bits, strings and vectors as u32 count + elements,
-// optionals as u8 flag + value, structs through their CG_FIELDS visit().
+// optionals as u8 flag + value, protocols as u8 (tcp or udp, else refused),
+// structs through their CG_FIELDS visit().
 #pragma once
 
 #include <bit>
@@ -46,6 +47,10 @@ public:
         } else if constexpr (std::is_same_v<T, std::string>) {
             put_int(static_cast<std::uint32_t>(v.size()));
             _out.insert(_out.end(), v.begin(), v.end());
+        } else if constexpr (std::is_same_v<T, l4_proto>) {
+            put_int(static_cast<std::uint8_t>(v));
+        } else if constexpr (std::is_same_v<T, service_key>) {
+            write(v.vip), write(v.proto), write(v.port);
         } else if constexpr (std::is_same_v<T, mac_addr>) {
             _out.insert(_out.end(), v.b.begin(), v.b.end());
         } else if constexpr (std::is_same_v<T, flow_key>) {
@@ -95,6 +100,13 @@ public:
             if (!need(n)) return;
             v.assign(reinterpret_cast<const char*>(_in.data() + _pos), n);
             _pos += n;
+        } else if constexpr (std::is_same_v<T, l4_proto>) {
+            std::uint8_t p = 0;
+            get_int(p);
+            if (_ok && p != 6 && p != 17) fail(fmt::format("protocol {} is neither tcp (6) nor udp (17)", p));
+            if (_ok) v = static_cast<l4_proto>(p);
+        } else if constexpr (std::is_same_v<T, service_key>) {
+            read(v.vip), read(v.proto), read(v.port);
         } else if constexpr (std::is_same_v<T, mac_addr>) {
             if (!need(6)) return;
             std::memcpy(v.b.data(), _in.data() + _pos, 6);

@@ -59,7 +59,7 @@ void render_nodes(const std::vector<api::node_view>& nodes, std::string& out, st
 
 void render_service(const api::service_view& s, std::string& out) {
     // UDP flows live by the stale timer alone (SPEC 2.7): MSL and FIN mean nothing there.
-    const std::string timers = s.proto == 6 ? fmt::format("msl {}, fin {}, stale {}", format_ms(s.msl_ms),
+    const std::string timers = s.proto == common::l4_proto::tcp ? fmt::format("msl {}, fin {}, stale {}", format_ms(s.msl_ms),
                                                           format_ms(s.fin_ms), format_ms(s.stale_ms))
                                             : fmt::format("stale {}", format_ms(s.stale_ms));
     out += fmt::format("  {} {}: {}, weight bound {}, pkts {}, new connections {}, no-node drops {}\n",
@@ -93,8 +93,8 @@ constexpr arg_spec port_arg{"port", "", "cluster port, 1-65535"};
 constexpr arg_spec node_arg{"node-ip", "", "node address"};
 
 /// <vip> tcp|udp <port> at the start of the arguments.
-api::service_ref service_of(const parsed& p) {
-    return {ipv4_arg("vip", p.args.at(0)), static_cast<std::uint8_t>(proto_arg("proto", p.args.at(1))),
+api::service_key service_of(const parsed& p) {
+    return {ipv4_arg("vip", p.args.at(0)), proto_arg("proto", p.args.at(1)),
             static_cast<std::uint16_t>(uint_arg("port", p.args.at(2), 1, 65535))};
 }
 

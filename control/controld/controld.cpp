@@ -47,8 +47,8 @@ std::string_view mode_name(node_mode m) {
     }
 }
 
-service_id probe_service(const common::probe_cfg& p) {
-    return {p.cluster, static_cast<std::uint8_t>(p.protocol), p.port};
+service_key probe_service(const common::probe_cfg& p) {
+    return {p.cluster, p.protocol, p.port};
 }
 
 }  // namespace
@@ -217,7 +217,7 @@ void controld::decide_once(std::function<void()> done) {
     if (changes.empty()) return done();
     std::vector<capi::request> reqs;
     for (const weight_change& c : changes)
-        reqs.push_back(capi::set_node_req{{c.svc.vip, c.svc.proto, c.svc.port}, c.node, c.weight, std::nullopt});
+        reqs.push_back(capi::set_node_req{c.svc, c.node, c.weight, std::nullopt});
     ask_all(std::move(reqs), [this, changes, done = std::move(done)](std::vector<gw_answer> answers) {
         std::vector<weight_change> taken;
         std::string said;
@@ -241,7 +241,7 @@ void controld::decide_once(std::function<void()> done) {
 
 // ---- measurements between periods --------------------------------------------
 
-std::vector<ipv4_addr> controld::nodes_of(const service_id& svc) const {
+std::vector<ipv4_addr> controld::nodes_of(const service_key& svc) const {
     std::vector<ipv4_addr> out;
     for (const auto& s : _manager.view(clock::now()))
         if (s.svc == svc)
@@ -269,7 +269,7 @@ void controld::every(asio::steady_timer& timer, std::function<std::chrono::milli
 
 void controld::probe_all(std::size_t i) {
     const common::probe_cfg p = _manager.config().probes[i];
-    const service_id svc = probe_service(p);
+    const service_key svc = probe_service(p);
     for (ipv4_addr node : nodes_of(svc)) {
         run_probe(_io, p, node, [this, i, svc, node](probe_outcome o) {
             o.ms ? ++_n.probes_ok : ++_n.probes_failed;
@@ -388,7 +388,7 @@ capi::manager_rep controld::manager_view() const {
         param("importance." + p.name, fmt::format("{:g}", p.importance));
     }
     for (const auto& s : _manager.view(clock::now())) {
-        capi::manager_service svc{{s.svc.vip, s.svc.proto, s.svc.port}, {}};
+        capi::manager_service svc{s.svc, {}};
         for (const auto& n : s.nodes)
             svc.nodes.push_back({n.node, std::string(mode_name(n.mode)), format_blocks(n.blocks), n.weight, n.sent,
                                  n.dataplane, n.metrics, n.base});

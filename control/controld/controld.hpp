@@ -101,7 +101,7 @@ private:
     void listen_agents();
     void minute_of_day();
     common::api::manager_rep manager_view() const;
-    std::vector<common::ipv4_addr> nodes_of(const service_id& svc) const;
+    std::vector<common::ipv4_addr> nodes_of(const service_key& svc) const;
     std::vector<common::ipv4_addr> all_nodes() const;
 
     boost::asio::io_context& _io;

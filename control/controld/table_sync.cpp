@@ -9,7 +9,7 @@ namespace api = common::api;
 
 namespace {
 
-using port_key = std::tuple<std::uint8_t, std::uint16_t>;
+using port_key = std::tuple<common::l4_proto, std::uint16_t>;
 
 std::map<common::ipv4_addr, const api::cluster_view*> by_vip(const api::tables_rep& t) {
     std::map<common::ipv4_addr, const api::cluster_view*> m;
@@ -32,7 +32,7 @@ std::map<common::ipv4_addr, const api::node_view*> live_nodes(const api::service
     return m;
 }
 
-api::add_node_req add_node(const api::service_ref& svc, const api::node_view& n) {
+api::add_node_req add_node(const api::service_key& svc, const api::node_view& n) {
     api::add_node_req r{svc, n.address};
     if (n.mac_source == 0) r.mac = n.mac;  // configured; learned ones are learned again
     r.weight = n.weight;
@@ -57,7 +57,7 @@ std::vector<api::request> resync(const api::tables_rep& want, const api::tables_
         for (const auto& [key, s] : have_p)
             if (!want_p.contains(key)) out.push_back(api::del_port_req{{vip, s->proto, s->port}});
         for (const auto& [key, s] : want_p) {
-            const api::service_ref svc{vip, s->proto, s->port};
+            const api::service_key svc{vip, s->proto, s->port};
             const auto hp = have_p.find(key);
             const api::service_view* had_s = hp == have_p.end() ? nullptr : hp->second;
             if (!had_s) out.push_back(api::add_port_req{svc, s->msl_ms, s->fin_ms, s->stale_ms, s->weight_bound});

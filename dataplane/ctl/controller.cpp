@@ -27,33 +27,23 @@ public:
     std::vector<std::string> details;
 };
 
-common::l4_proto proto_of(std::uint8_t p) {
-    if (p == 6) return common::l4_proto::tcp;
-    if (p == 17) return common::l4_proto::udp;
-    throw refused(fmt::format("protocol {} is neither tcp (6) nor udp (17)", p));
-}
-
-std::string name_of(const api::service_ref& s) {
-    return fmt::format("{} {}/{}", common::format_ipv4(s.vip), common::proto_name(proto_of(s.proto)), s.port);
-}
-
 cluster_cfg& find_cluster(std::vector<cluster_cfg>& cs, common::ipv4_addr vip) {
     for (auto& c : cs)
         if (c.address == vip) return c;
     throw refused(fmt::format("no cluster {}", common::format_ipv4(vip)));
 }
 
-service_cfg& find_service(std::vector<cluster_cfg>& cs, const api::service_ref& ref) {
-    const auto proto = proto_of(ref.proto);
+service_cfg& find_service(std::vector<cluster_cfg>& cs, const api::service_key& ref) {
+    const auto proto = ref.proto;
     for (auto& s : find_cluster(cs, ref.vip).ports)
         if (s.protocol == proto && s.port == ref.port) return s;
     throw refused(fmt::format("cluster {} has no port {}/{}", common::format_ipv4(ref.vip),
                               common::proto_name(proto), ref.port));
 }
 
-std::vector<node_cfg>::iterator find_node(service_cfg& s, const api::service_ref& ref, common::ipv4_addr node) {
+std::vector<node_cfg>::iterator find_node(service_cfg& s, const api::service_key& ref, common::ipv4_addr node) {
     const auto it = std::find_if(s.nodes.begin(), s.nodes.end(), [&](const node_cfg& n) { return n.address == node; });
-    if (it == s.nodes.end()) throw refused(fmt::format("{} has no node {}", name_of(ref), common::format_ipv4(node)));
+    if (it == s.nodes.end()) throw refused(fmt::format("{} has no node {}", common::format_service(ref), common::format_ipv4(node)));
     return it;
 }
 
@@ -249,10 +239,10 @@ api::reply controller::on(const api::del_cluster_req& r) {
 api::reply controller::on(const api::add_port_req& r) {
     auto next = _cfg.clusters;
     cluster_cfg& c = find_cluster(next, r.svc.vip);
-    const auto proto = proto_of(r.svc.proto);
+    const auto proto = r.svc.proto;
     if (std::any_of(c.ports.begin(), c.ports.end(),
                     [&](const service_cfg& s) { return s.protocol == proto && s.port == r.svc.port; }))
-        throw refused(fmt::format("{} exists already", name_of(r.svc)));
+        throw refused(fmt::format("{} exists already", common::format_service(r.svc)));
     service_cfg s;
     s.protocol = proto;
     s.port = r.svc.port;
@@ -262,24 +252,24 @@ api::reply controller::on(const api::add_port_req& r) {
     s.weight_bound = r.weight_bound.value_or(s.weight_bound);
     c.ports.push_back(std::move(s));
     apply(std::move(next), "add port");
-    return api::ok_rep{fmt::format("{} added", name_of(r.svc))};
+    return api::ok_rep{fmt::format("{} added", common::format_service(r.svc))};
 }
 
 api::reply controller::on(const api::del_port_req& r) {
     auto next = _cfg.clusters;
     find_service(next, r.svc);
-    const auto proto = proto_of(r.svc.proto);
+    const auto proto = r.svc.proto;
     std::erase_if(find_cluster(next, r.svc.vip).ports,
                   [&](const service_cfg& s) { return s.protocol == proto && s.port == r.svc.port; });
     apply(std::move(next), "del port");
-    return api::ok_rep{fmt::format("{} removed; its nodes drain", name_of(r.svc))};
+    return api::ok_rep{fmt::format("{} removed; its nodes drain", common::format_service(r.svc))};
 }
 
 api::reply controller::on(const api::add_node_req& r) {
     auto next = _cfg.clusters;
     service_cfg& s = find_service(next, r.svc);
     if (std::any_of(s.nodes.begin(), s.nodes.end(), [&](const node_cfg& n) { return n.address == r.node; }))
-        throw refused(fmt::format("{} has node {} already", name_of(r.svc), common::format_ipv4(r.node)));
+        throw refused(fmt::format("{} has node {} already", common::format_service(r.svc), common::format_ipv4(r.node)));
     node_cfg n;
     n.address = r.node;
     n.mac = r.mac;
@@ -289,7 +279,7 @@ api::reply controller::on(const api::add_node_req& r) {
     n.quiesced = r.quiesced;
     s.nodes.push_back(std::move(n));
     apply(std::move(next), "add node");
-    return api::ok_rep{fmt::format("node {} added to {}", common::format_ipv4(r.node), name_of(r.svc))};
+    return api::ok_rep{fmt::format("node {} added to {}", common::format_ipv4(r.node), common::format_service(r.svc))};
 }
 
 api::reply controller::on(const api::del_node_req& r) {
@@ -298,7 +288,7 @@ api::reply controller::on(const api::del_node_req& r) {
     s.nodes.erase(find_node(s, r.svc, r.node));
     apply(std::move(next), "del node");
     return api::ok_rep{fmt::format("node {} removed from {}; its connections drain", common::format_ipv4(r.node),
-                                   name_of(r.svc))};
+                                   common::format_service(r.svc))};
 }
 
 api::reply controller::on(const api::set_node_req& r) {
@@ -308,7 +298,7 @@ api::reply controller::on(const api::set_node_req& r) {
     if (r.weight) n.weight = *r.weight;
     if (r.quiesced) n.quiesced = *r.quiesced;
     apply(std::move(next), "set node");
-    return api::ok_rep{fmt::format("node {} of {}: weight {}{}", common::format_ipv4(r.node), name_of(r.svc),
+    return api::ok_rep{fmt::format("node {} of {}: weight {}{}", common::format_ipv4(r.node), common::format_service(r.svc),
                                    n.weight, n.quiesced ? " (quiesced)" : "")};
 }
 

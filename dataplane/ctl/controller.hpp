@@ -112,7 +112,7 @@ private:
     };
     struct service_base {
         bool used = false;
-        service_id id;
+        service_key id;
         service_stats at{};
     };
 

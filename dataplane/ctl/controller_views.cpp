@@ -101,12 +101,12 @@ api::reply controller::on(const api::show_tables_req& req) {
         if (req.vip != 0 && c.address != req.vip) continue;
         api::cluster_view cv{c.name, c.address, {}};
         for (const auto& s : c.ports) {
-            const service_id sid{c.address, s.protocol, s.port};
+            const service_key sid{c.address, s.protocol, s.port};
             const std::uint16_t sslot = *_slots.find_service(sid);
             const service_stats sc = sum_service(sslot);
             const service_stats& base = _service_base[sslot].at;
             api::service_view sv;
-            sv.proto = static_cast<std::uint8_t>(s.protocol);
+            sv.proto = s.protocol;
             sv.port = s.port;
             sv.msl_ms = static_cast<std::uint32_t>(s.msl.count());
             sv.fin_ms = static_cast<std::uint32_t>(s.fin_timeout.count());

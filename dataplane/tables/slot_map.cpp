@@ -9,7 +9,7 @@ namespace cg::dp {
 
 slot_map::slot_map(std::uint32_t services, std::uint32_t nodes) : _services(services), _nodes(nodes) {}
 
-std::optional<std::uint16_t> slot_map::find_service(const service_id& id) const {
+std::optional<std::uint16_t> slot_map::find_service(const service_key& id) const {
     for (std::size_t i = 0; i < _services.size(); ++i)
         if (_services[i].used && _services[i].id == id) return static_cast<std::uint16_t>(i);
     return std::nullopt;
@@ -33,11 +33,11 @@ void slot_map::sync(const std::vector<common::cluster_cfg>& clusters) {
         const common::node_cfg* cfg;
         const common::service_cfg* svc;
     };
-    std::map<service_id, const common::service_cfg*> want_services;
+    std::map<service_key, const common::service_cfg*> want_services;
     std::map<node_id, wanted_node> want_nodes;
     for (const auto& c : clusters)
         for (const auto& s : c.ports) {
-            const service_id sid{c.address, s.protocol, s.port};
+            const service_key sid{c.address, s.protocol, s.port};
             want_services[sid] = &s;
             for (const auto& n : s.nodes) want_nodes[node_id{sid, n.address}] = {&n, &s};
         }

@@ -18,15 +18,10 @@
 
 namespace cg::dp {
 
-struct service_id {
-    common::ipv4_addr vip = 0;
-    common::l4_proto proto = common::l4_proto::tcp;
-    std::uint16_t port = 0;
-    auto operator<=>(const service_id&) const = default;
-};
+using common::service_key;
 
 struct node_id {
-    service_id svc;
+    service_key svc;
     common::ipv4_addr addr = 0;
     auto operator<=>(const node_id&) const = default;
 };
@@ -45,7 +40,7 @@ struct node_slot {
 
 struct service_slot {
     bool used = false;
-    service_id id;
+    service_key id;
     friend bool operator==(const service_slot&, const service_slot&) = default;
 };
 
@@ -74,7 +69,7 @@ public:
         return out;
     }
 
-    std::optional<std::uint16_t> find_service(const service_id& id) const;
+    std::optional<std::uint16_t> find_service(const service_key& id) const;
     std::optional<std::uint16_t> find_node(const node_id& id) const;
     const std::vector<service_slot>& services() const { return _services; }
     const std::vector<node_slot>& nodes() const { return _nodes; }

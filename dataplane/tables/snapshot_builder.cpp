@@ -67,7 +67,7 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
         keys.emplace_back(vip_lookup_key(c.address), 0);
         s->cluster_addresses.push_back(c.address);
         for (const auto& svc : c.ports) {
-            const service_id sid{c.address, svc.protocol, svc.port};
+            const service_key sid{c.address, svc.protocol, svc.port};
             const std::uint16_t slot = *in.slots.find_service(sid);
             snap_service& out = s->services[slot];
             out.vip = c.address;

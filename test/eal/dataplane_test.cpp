@@ -451,7 +451,7 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
 
     {
         api::ctl_client c(path);
-        c.expect<api::ok_rep>(api::add_node_req{{vip, 6, 80}, 0xc6120000 + 14, node_mac(4), 6, {}, "", false});
+        c.expect<api::ok_rep>(api::add_node_req{{vip, common::l4_proto::tcp, 80}, 0xc6120000 + 14, node_mac(4), 6, {}, "", false});
         const auto hello = c.expect<api::hello_rep>(api::hello_req{"test"});
         CHECK(hello.gateway == "ealtest-d");
         CHECK(hello.lcores.size() == 2);

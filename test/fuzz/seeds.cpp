@@ -195,7 +195,7 @@ void router_seeds(const fs::path& dir) {
 
 void ctl_msg_seeds(const fs::path& dir) {
     using namespace common::api;
-    const service_ref http{test::vip, 6, 80};
+    const service_key http{test::vip, common::l4_proto::tcp, 80};
     common::flow_key k;
     k.saddr = test::client_ip, k.daddr = test::vip, k.sport = 40000, k.dport = 80, k.proto = 6;
 

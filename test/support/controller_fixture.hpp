@@ -41,7 +41,7 @@ struct ctl_fixture {
         return all;
     }
 
-    common::api::service_ref http() const { return {vip, 6, 80}; }
+    common::api::service_key http() const { return {vip, common::l4_proto::tcp, 80}; }
     /// Cluster "web" with tcp/80 and nodes 1 and 2 at weights w1 and w2.
     void add_web(std::uint32_t w1 = 3, std::uint32_t w2 = 2) {
         expect<common::api::ok_rep>(common::api::add_cluster_req{"web", vip});

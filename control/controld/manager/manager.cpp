@@ -11,10 +11,6 @@ namespace cg::control {
 
 using common::ipv4_addr;
 
-std::string format_service(const service_id& s) {
-    return fmt::format("{} {}/{}", common::format_ipv4(s.vip), common::proto_name(s.proto), s.port);
-}
-
 std::string format_blocks(std::uint8_t b) {
     std::string out;
     for (auto [bit, name] : {std::pair{block_probe, "probe"}, {block_stale, "stale"}, {block_rule, "rule"}})
@@ -45,10 +41,10 @@ void manager::rebuild_metric_params() {
 void manager::observe_tables(const common::api::tables_rep& t, clock::time_point now) {
     const double dt = _last_reading ? std::chrono::duration<double>(now - *_last_reading).count() : 0.0;
     _last_reading = now;
-    std::map<service_id, std::map<ipv4_addr, node_rec>> seen;
+    std::map<service_key, std::map<ipv4_addr, node_rec>> seen;
     for (const auto& c : t.clusters) {
         for (const auto& s : c.ports) {
-            const service_id svc{c.vip, s.proto, s.port};
+            const service_key svc{c.vip, s.proto, s.port};
             auto& old_nodes = _services[svc];
             auto& nodes = seen[svc];
             for (const auto& n : s.nodes) {
@@ -77,7 +73,7 @@ void manager::observe_tables(const common::api::tables_rep& t, clock::time_point
     _services = std::move(seen);
 }
 
-void manager::probe_result(const service_id& svc, ipv4_addr node, std::optional<double> ms) {
+void manager::probe_result(const service_key& svc, ipv4_addr node, std::optional<double> ms) {
     const auto s = _services.find(svc);
     if (s == _services.end()) return;
     const auto n = s->second.find(node);

@@ -25,18 +25,12 @@ namespace cg::control {
 
 using clock = std::chrono::steady_clock;
 
-/// A cluster port, as the control API names it.
-struct service_id {
-    common::ipv4_addr vip = 0;
-    std::uint8_t proto = 6;
-    std::uint16_t port = 0;
-    auto operator<=>(const service_id&) const = default;
-};
-std::string format_service(const service_id& s);
+using common::service_key;
+using common::format_service;
 
 /// One weight to send: set_node_req for the data plane.
 struct weight_change {
-    service_id svc;
+    service_key svc;
     common::ipv4_addr node = 0;
     std::uint32_t weight = 0;
 };
@@ -68,7 +62,7 @@ public:
     void observe_tables(const common::api::tables_rep& t, clock::time_point now);
     /// A probe of one node of a port: answered in `ms`, or not (nullopt).
     /// The answer-time metric is the running mean (each answer weighs half).
-    void probe_result(const service_id& svc, common::ipv4_addr node, std::optional<double> ms);
+    void probe_result(const service_key& svc, common::ipv4_addr node, std::optional<double> ms);
     void host_report(common::ipv4_addr node, const agent::host_report& r, clock::time_point now);
     /// A user metric's value for a node; nullopt: the command failed.
     void user_metric(std::size_t index, common::ipv4_addr node, std::optional<double> value);
@@ -106,7 +100,7 @@ public:
         std::vector<std::optional<double>> metrics;
     };
     struct service_view {
-        service_id svc;
+        service_key svc;
         std::vector<node_view> nodes;
     };
     std::vector<service_view> view(clock::time_point now) const;
@@ -148,7 +142,7 @@ private:
     std::optional<clock::time_point> _last_reading;
     unsigned _minute = 0;
     std::vector<metric_param> _metrics;
-    std::map<service_id, std::map<common::ipv4_addr, node_rec>> _services;
+    std::map<service_key, std::map<common::ipv4_addr, node_rec>> _services;
     std::map<common::ipv4_addr, host_rec> _hosts;
     std::map<common::ipv4_addr, mode_rec> _modes;
     std::uint64_t _pushes = 0, _hand_edits = 0;

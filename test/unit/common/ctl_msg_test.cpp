@@ -89,7 +89,7 @@ tables_rep sample_tables() {
     n.new_conns = 1ull << 40;
     n.bytes = 12345;
     service_view s;
-    s.proto = 17;
+    s.proto = l4_proto::udp;
     s.port = 53;
     s.fin_ms = 90'000;
     s.nodes = {n, n};
@@ -99,7 +99,7 @@ tables_rep sample_tables() {
 }  // namespace
 
 TEST_CASE("every request survives encode and decode", "[api]") {
-    add_node_req node{{0xc6120064, 6, 80}, 0xc612000b, mac_addr{{2, 0, 0, 0, 0, 1}}, 7, 9, "lan", true};
+    add_node_req node{{0xc6120064, l4_proto::tcp, 80}, 0xc612000b, mac_addr{{2, 0, 0, 0, 0, 1}}, 7, 9, "lan", true};
     CHECK(std::get<add_node_req>(round_trip(node)).mac == node.mac);
     CHECK(std::get<add_node_req>(round_trip(node)).weight_bound == 9);
     CHECK(std::get<add_node_req>(round_trip(node)).quiesced);
@@ -116,7 +116,7 @@ TEST_CASE("every request survives encode and decode", "[api]") {
     CHECK(std::get<set_node_req>(round_trip(set_node_req{{}, 1, {}, false})).quiesced == false);
     CHECK(std::get<reload_req>(round_trip(reload_req{"/etc/x.yaml"})).path == "/etc/x.yaml");
     CHECK(std::holds_alternative<show_stats_req>(round_trip(show_stats_req{})));
-    CHECK(std::get<add_port_req>(round_trip(add_port_req{{1, 6, 443}, 1, {}, 3, {}})).stale_ms == 3u);
+    CHECK(std::get<add_port_req>(round_trip(add_port_req{{1, l4_proto::tcp, 443}, 1, {}, 3, {}})).stale_ms == 3u);
 }
 
 TEST_CASE("replies survive encode and decode, nested vectors included", "[api]") {
@@ -145,7 +145,7 @@ TEST_CASE("the manager's messages survive encode and decode, real numbers includ
     manager_rep m;
     m.params = {{"smoothing", "4"}};
     m.metrics = {{"answer_time", "level", 1.5}};
-    m.services = {{{0xc6120064, 6, 80}, {{0xc612000b, "adaptive", "probe", 33.3333, 33, 30, {std::nullopt, 0.1}}}}};
+    m.services = {{{0xc6120064, l4_proto::tcp, 80}, {{0xc612000b, "adaptive", "probe", 33.3333, 33, 30, {std::nullopt, 0.1}}}}};
     m.counters = {{"pushes", 7}};
     const auto back = std::get<manager_rep>(round_trip(m));
     REQUIRE(back.services.size() == 1);
@@ -205,6 +205,16 @@ TEST_CASE("malformed payloads are refused", "[api]") {
     std::vector<std::uint8_t> qp(payload_of(q).begin(), payload_of(q).end());
     qp.back() = 2;  // bool neither 0 nor 1
     CHECK_THAT(std::get<std::string>(decode_request(h.type, qp)), Catch::Contains("boolean"));
+
+    // A cluster port of protocol 47 (GRE): only tcp and udp exist.
+    auto port = encode_request(add_port_req{{0xc6120064, l4_proto::udp, 53}, {}, {}, {}, {}}, 1);
+    h = header_of(port);
+    std::vector<std::uint8_t> pp(payload_of(port).begin(), payload_of(port).end());
+    REQUIRE(pp[4] == 17);  // after the 4-byte address
+    pp[4] = 47;
+    CHECK_THAT(std::get<std::string>(decode_request(h.type, pp)), Catch::Contains("protocol 47 is neither tcp"));
+    pp[4] = 6;
+    CHECK(std::get<add_port_req>(std::get<request>(decode_request(h.type, pp))).svc.proto == l4_proto::tcp);
 
     // A vector count of four billion: refused before anything is allocated.
     auto t = encode_reply(tables_rep{}, 1);

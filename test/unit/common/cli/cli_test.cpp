@@ -114,7 +114,7 @@ TEST_CASE("add node maps to add_node_req with every option", "[cli]") {
     f.ok("add node 198.18.0.100 tcp 80 198.18.0.11 mac 02:00:00:00:00:11 weight 3");
     const auto& r = f.api.last<add_node_req>();
     CHECK(r.svc.vip == ip("198.18.0.100"));
-    CHECK(r.svc.proto == 6);
+    CHECK(r.svc.proto == cg::common::l4_proto::tcp);
     CHECK(r.svc.port == 80);
     CHECK(r.node == ip("198.18.0.11"));
     REQUIRE(r.mac);
@@ -126,7 +126,7 @@ TEST_CASE("add node maps to add_node_req with every option", "[cli]") {
 
     f.ok("add node 198.18.0.100 udp 53 198.18.0.12 quiesced bound 10 port p1");
     const auto& q = f.api.last<add_node_req>();
-    CHECK(q.svc.proto == 17);
+    CHECK(q.svc.proto == cg::common::l4_proto::udp);
     CHECK(q.svc.port == 53);
     CHECK_FALSE(q.mac);
     CHECK(q.weight == 1);
@@ -160,7 +160,7 @@ TEST_CASE("every table command maps to its request", "[cli]") {
     CHECK_FALSE(f.api.last<add_port_req>().weight_bound);
 
     f.ok("del port 198.18.0.100 udp 53");
-    CHECK(f.api.last<del_port_req>().svc.proto == 17);
+    CHECK(f.api.last<del_port_req>().svc.proto == cg::common::l4_proto::udp);
 
     f.ok("del node 198.18.0.100 tcp 80 198.18.0.11");
     CHECK(f.api.last<del_node_req>().node == ip("198.18.0.11"));
@@ -343,7 +343,7 @@ TEST_CASE("show clusters renders ports and aligned node rows", "[cli]") {
     s.nodes.push_back(gone);
     c.ports.push_back(s);
     service_view dns;
-    dns.proto = 17;
+    dns.proto = cg::common::l4_proto::udp;
     dns.port = 53;
     dns.msl_ms = 30'000;
     dns.fin_ms = 90'000;

@@ -22,7 +22,7 @@ std::string shape(const api::tables_rep& t) {
     for (const auto& c : t.clusters) {
         out += fmt::format("{} {}\n", c.name, common::format_ipv4(c.vip));
         for (const auto& s : c.ports) {
-            out += fmt::format(" {}/{} msl {} fin {} stale {} bound {}\n", s.proto, s.port, s.msl_ms, s.fin_ms,
+            out += fmt::format(" {}/{} msl {} fin {} stale {} bound {}\n", common::proto_name(s.proto), s.port, s.msl_ms, s.fin_ms,
                                s.stale_ms, s.weight_bound);
             for (const auto& n : s.nodes)
                 if (!n.draining)
@@ -41,8 +41,8 @@ TEST_CASE("resync turns a restarted gateway's tables into the ones it had", "[ta
     before.add_web(5, 4);
     before.expect<api::ok_rep>(api::add_node_req{before.http(), node_ip(3), node_mac(3), 7, 9, "", true});
     before.expect<api::ok_rep>(api::set_node_req{before.http(), node_ip(1), 2, {}});
-    before.expect<api::ok_rep>(api::add_port_req{{vip, 17, 53}, 5'000, 15'000, 20'000, 50});
-    before.expect<api::ok_rep>(api::add_node_req{{vip, 17, 53}, node_ip(4), node_mac(4), 1, {}, "", false});
+    before.expect<api::ok_rep>(api::add_port_req{{vip, common::l4_proto::udp, 53}, 5'000, 15'000, 20'000, 50});
+    before.expect<api::ok_rep>(api::add_node_req{{vip, common::l4_proto::udp, 53}, node_ip(4), node_mac(4), 1, {}, "", false});
     before.expect<api::ok_rep>(api::add_cluster_req{"other", vip + 1});
 
     ctl_fixture after;  // gatewayd started again from a file that differs

@@ -52,7 +52,7 @@ TEST_CASE("gatewayd's socket: a worker that never answers holds up only its requ
     constexpr auto tick = 10ms;
     fake_dataplane fake{2, 500, 8, 16};
     dp::controller ctl(controller_config(), {{"lan", 0, gw_mac, gw_ip}}, fake, {"/nonexistent.yaml", "test", job_timeout});
-    const api::service_ref http{vip, 6, 80};
+    const api::service_key http{vip, common::l4_proto::tcp, 80};
     REQUIRE(std::holds_alternative<api::ok_rep>(ctl.handle(api::add_cluster_req{"web", vip})));
     REQUIRE(std::holds_alternative<api::ok_rep>(ctl.handle(api::add_port_req{http, {}, {}, {}, {}})));
     REQUIRE(std::holds_alternative<api::ok_rep>(

@@ -7,7 +7,7 @@ using namespace cg::dp;
 using namespace cg::test;
 
 namespace {
-const service_id http_id{vip, common::l4_proto::tcp, 80};
+const service_key http_id{vip, common::l4_proto::tcp, 80};
 }
 
 TEST_CASE("slots stay put while their service or node exists", "[slots]") {

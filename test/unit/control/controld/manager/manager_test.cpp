@@ -14,7 +14,7 @@ namespace {
 
 const ipv4_addr vip = 0xc6120064;  // 198.18.0.100
 const ipv4_addr n1 = 0xc612000b, n2 = 0xc612000c, n3 = 0xc612000d;
-const service_id web{vip, 6, 80};
+const service_key web{vip, cg::common::l4_proto::tcp, 80};
 
 /// A data plane's tables: one port, three nodes.
 struct fake_tables {
