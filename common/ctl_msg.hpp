@@ -111,6 +111,41 @@ struct simulate_req {
     flow_key flow;
     CG_FIELDS(s.flow)
 };
+/// One connection as it moves in bulk between processes (dump, insert):
+/// 18 bytes on the wire.
+struct conn_record {
+    flow_key flow;
+    ipv4_addr node = 0;      ///< the node its packets go to
+    std::uint8_t state = 1;  ///< 1 ACTIVE, 2 FIN
+    CG_FIELDS(s.flow, s.node, s.state)
+    friend bool operator==(const conn_record&, const conn_record&) = default;
+};
+/// Most records in one bulk request or reply (about 1.2 MB): a million
+/// connections move in 16 of them.
+inline constexpr std::uint32_t max_bulk_conns = 65536;
+/// Bulk dump: up to `max` entries of worker `worker`'s table, from table slot
+/// `cursor` (0 at the start, then the reply's next_cursor).
+struct dump_conns_req {
+    std::uint16_t worker = 0;
+    std::uint32_t cursor = 0;
+    std::uint32_t max = max_bulk_conns;  ///< clamped to 1..max_bulk_conns
+    CG_FIELDS(s.worker, s.cursor, s.max)
+};
+/// Bulk insert: each record goes into the table of the worker that owns its
+/// flow (every worker's, when the NIC spreads flows by RSS), toward the node
+/// of that address in the flow's cluster port. An entry that exists already
+/// is kept as it is, unless `replace`.
+struct insert_conns_req {
+    std::vector<conn_record> conns;  ///< at most max_bulk_conns
+    bool replace = false;
+    CG_FIELDS(s.conns, s.replace)
+};
+/// Makes this gateway the active one of its pair (forwards, answers ARP for
+/// the cluster addresses, announces them) or the standby (neither).
+struct set_role_req {
+    std::string role;  ///< "active" or "standby"
+    CG_FIELDS(s.role)
+};
 /// Re-reads the cluster tables from a file (the running config file if empty).
 struct reload_req {
     std::string path;
@@ -173,7 +208,8 @@ struct hello_rep {
     std::uint64_t uptime_ms = 0;
     std::vector<port_view> ports;
     std::vector<lcore_view> lcores;
-    CG_FIELDS(s.version, s.gateway, s.software, s.uptime_ms, s.ports, s.lcores)
+    std::string role;  ///< "active" or "standby"
+    CG_FIELDS(s.version, s.gateway, s.software, s.uptime_ms, s.ports, s.lcores, s.role)
 };
 struct node_view {
     ipv4_addr address = 0;
@@ -230,6 +266,26 @@ struct conns_rep {
     std::uint64_t total = 0;        ///< entries in all tables when the page was taken
     CG_FIELDS(s.conns, s.next_cursor, s.total)
 };
+struct dump_conns_rep {
+    std::uint16_t worker = 0;
+    std::uint16_t workers = 0;      ///< tables there are: ask worker 0 .. workers-1
+    std::uint32_t next_cursor = 0;  ///< where the next page of this worker starts
+    bool done = false;              ///< this worker's table has no more
+    std::uint32_t table_size = 0;   ///< entries in this worker's table when the page was taken
+    std::vector<conn_record> conns; ///< entries whose node is gone are left out
+    CG_FIELDS(s.worker, s.workers, s.next_cursor, s.done, s.table_size, s.conns)
+};
+/// What a bulk insert did with its records: each counted once (a record
+/// copied to every worker counts by its first copy).
+struct insert_conns_rep {
+    std::uint32_t inserted = 0;  ///< new entries
+    std::uint32_t replaced = 0;  ///< existing entries given the record's node and state
+    std::uint32_t kept = 0;      ///< existing entries left alone
+    std::uint32_t no_service = 0, no_node = 0;  ///< the flow's cluster port, or the node in it, is not in the tables
+    std::uint32_t full = 0;      ///< the table was full
+    std::uint32_t bad = 0;       ///< a state other than 1 or 2
+    CG_FIELDS(s.inserted, s.replaced, s.kept, s.no_service, s.no_node, s.full, s.bad)
+};
 struct simulate_rep {
     std::string verdict;  ///< "existing", "new", or the drop reason
     ipv4_addr node = 0;
@@ -275,8 +331,9 @@ struct manager_rep {
 using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cluster_req, add_port_req,
                              del_port_req, add_node_req, del_node_req, set_node_req, show_stats_req,
                              show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
-                             manager_node_req>;
-using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep>;
+                             manager_node_req, dump_conns_req, insert_conns_req, set_role_req>;
+using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep,
+                           dump_conns_rep, insert_conns_rep>;
 
 // ---- wire type ids ------------------------------------------------------
 
@@ -308,6 +365,9 @@ template <> inline constexpr msg_type type_of<reload_req>{13, "reload"};
 template <> inline constexpr msg_type type_of<manager_show_req>{14, "manager_show"};
 template <> inline constexpr msg_type type_of<manager_set_req>{15, "manager_set"};
 template <> inline constexpr msg_type type_of<manager_node_req>{16, "manager_node"};
+template <> inline constexpr msg_type type_of<dump_conns_req>{17, "dump_conns"};
+template <> inline constexpr msg_type type_of<insert_conns_req>{18, "insert_conns"};
+template <> inline constexpr msg_type type_of<set_role_req>{19, "set_role"};
 
 template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
 template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};
@@ -317,6 +377,8 @@ template <> inline constexpr msg_type type_of<stats_rep>{0x8004, "stats"};
 template <> inline constexpr msg_type type_of<conns_rep>{0x8005, "conns"};
 template <> inline constexpr msg_type type_of<simulate_rep>{0x8006, "simulate_reply"};
 template <> inline constexpr msg_type type_of<manager_rep>{0x8007, "manager"};
+template <> inline constexpr msg_type type_of<dump_conns_rep>{0x8008, "dump_conns_reply"};
+template <> inline constexpr msg_type type_of<insert_conns_rep>{0x8009, "insert_conns_reply"};
 
 /// The entries of every alternative of `request` or `reply`, in variant order.
 template <class V>

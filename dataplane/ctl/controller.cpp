@@ -19,14 +19,6 @@ using common::service_cfg;
 
 namespace {
 
-/// A request the controller turns down; becomes an error_rep.
-class refused : public std::runtime_error {
-public:
-    explicit refused(const std::string& why, std::vector<std::string> details = {})
-        : std::runtime_error(why), details(std::move(details)) {}
-    std::vector<std::string> details;
-};
-
 cluster_cfg& find_cluster(std::vector<cluster_cfg>& cs, common::ipv4_addr vip) {
     for (auto& c : cs)
         if (c.address == vip) return c;
@@ -71,7 +63,8 @@ controller::controller(common::gateway_cfg cfg, std::vector<port_binding> ports,
       _opt(std::move(opt)),
       _slots(_cfg.tables.services, _cfg.tables.nodes),
       _node_base(_cfg.tables.nodes),
-      _service_base(_cfg.tables.services) {
+      _service_base(_cfg.tables.services),
+      _role(_opt.role) {
     _slots.sync(_cfg.clusters);
     rebase_counters();
     publish();
@@ -171,7 +164,8 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
 
 void controller::publish() {
     _dp.publish(build_snapshot({_cfg.clusters, _slots, _ports, _arp,
-                                static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation}));
+                                static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation,
+                                _role}));
     ++_counts.publishes;
 }
 
@@ -317,6 +311,15 @@ api::reply controller::on(const api::reload_req& r) {
     }
     apply(std::move(loaded.cfg.clusters), path);
     return api::ok_rep{fmt::format("{} applied: {} clusters", path, _cfg.clusters.size())};
+}
+
+api::reply controller::on(const api::set_role_req& r) {
+    const auto role = parse_role(r.role);
+    if (!role) throw refused(fmt::format("role '{}': neither active nor standby", r.role));
+    if (*role == _role) return api::ok_rep{fmt::format("{} already", role_name(_role))};
+    _role = *role;
+    publish();  // one snapshot: the workers change role between two bursts, never halfway
+    return api::ok_rep{fmt::format("now {}", role_name(_role))};
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // The control API's implementation inside gatewayd: owns the cluster tables
-// (the model), their slots and the ARP cache; turns each request into a
-// validated edit, a new snapshot and a publish; answers show/stats/
-// connection/simulate requests from counters and worker jobs.
+// (the model), their slots, the ARP cache and the gateway's role; turns each
+// request into a validated edit, a new snapshot and a publish; answers
+// show/stats/connection/simulate requests from counters and worker jobs,
+// and moves connections in bulk (dump, insert) through worker jobs.
 //
 // Every edit is checked with the rules of the config file
 // (config_check.hpp) on a copy of the model; a refused edit changes nothing.
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
@@ -39,6 +41,15 @@
 namespace cg::dp {
 
 class controller;
+
+/// A request the controller turns down; begin() and poll() make it an
+/// error_rep with the reason and its details.
+class refused : public std::runtime_error {
+public:
+    explicit refused(const std::string& why, std::vector<std::string> details = {})
+        : std::runtime_error(why), details(std::move(details)) {}
+    std::vector<std::string> details;
+};
 
 /// A request waiting for worker jobs. Made by controller::begin(), advanced
 /// by controller::poll(); dropping it abandons the request (the data plane
@@ -69,6 +80,9 @@ public:
         std::string software;     ///< version string for hello
         /// How long a request may wait for the workers' jobs before it fails.
         std::chrono::milliseconds job_timeout = std::chrono::seconds(2);
+        /// The role it starts in: a gatewayd that must get its connections
+        /// back before it forwards starts as the standby.
+        gateway_role role = gateway_role::active;
     };
     /// What begin() gives: the reply, or the request waiting for workers.
     using started = std::variant<common::api::reply, pending_request>;
@@ -125,12 +139,16 @@ private:
     common::api::reply on(const common::api::del_node_req& r);
     common::api::reply on(const common::api::set_node_req& r);
     common::api::reply on(const common::api::reload_req& r);
+    common::api::reply on(const common::api::set_role_req& r);
     // Views (controller_views.cpp)
     common::api::reply on(const common::api::hello_req& r);
     common::api::reply on(const common::api::show_tables_req& r);
     common::api::reply on(const common::api::show_stats_req& r);
-    started on(const common::api::show_conns_req& r);
     started on(const common::api::simulate_req& r);
+    // Connections: pages for the console, and in bulk (controller_conns.cpp)
+    started on(const common::api::show_conns_req& r);
+    started on(const common::api::dump_conns_req& r);
+    started on(const common::api::insert_conns_req& r);
     /// The manager's requests belong to controld.
     common::api::reply on(const common::api::manager_show_req& r);
     common::api::reply on(const common::api::manager_set_req& r);
@@ -162,6 +180,7 @@ private:
     std::vector<node_base> _node_base;
     std::vector<service_base> _service_base;
     std::uint64_t _generation = 0;
+    gateway_role _role;
     counts _counts;
     std::chrono::steady_clock::time_point _started = std::chrono::steady_clock::now();
     /// Held while computing, never while waiting for a worker. The snapshot

@@ -91,6 +91,7 @@ api::reply controller::on(const api::hello_req&) {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - _started).count());
     r.ports = _dp.port_views();
     r.lcores = _dp.lcore_views();
+    r.role = std::string(role_name(_role));
     return r;
 }
 
@@ -178,49 +179,6 @@ api::reply controller::on(const api::show_stats_req&) {
                  named("arp_not_answered", &worker_stats::consumed),
                  {"node_slots_released", _counts.released}};
     return r;
-}
-
-controller::started controller::on(const api::show_conns_req& req) {
-    // Cursor: worker index in the high 32 bits, table slot in the low ones.
-    auto page = std::make_shared<api::conns_rep>();
-    page->total = live_connections();
-    const std::size_t w = req.cursor >> 32;
-    if (w >= _dp.worker_count()) return api::reply{std::move(*page)};
-    pending_request p = waiting();
-    conns_step(p, page, std::clamp<std::uint32_t>(req.max, 1, api::max_conns_page), w, static_cast<std::uint32_t>(req.cursor));
-    return p;
-}
-
-void controller::conns_step(pending_request& p, std::shared_ptr<api::conns_rep> page, std::uint32_t max,
-                            std::size_t w, std::uint32_t slot) {
-    auto job = std::make_shared<worker_job>();
-    job->what = worker_job::kind::dump;
-    job->cursor = slot;
-    job->page.resize(max - page->conns.size());
-    post(p, w, job);
-    p._step = [this, page, max, w, job](pending_request& next) -> std::optional<api::reply> {
-        // Under the lock (poll): this snapshot stays until the step returns.
-        // An entry whose node slot has another generation in it names a node
-        // that is gone.
-        const snapshot& snap = _dp.current();
-        for (std::uint32_t i = 0; i < job->count; ++i) {
-            const conn_entry& e = job->page[i];
-            const snap_node& n = snap.nodes[e.node];
-            page->conns.push_back({e.key, n.gen == e.node_gen ? n.address : 0, static_cast<std::uint8_t>(e.state),
-                                   job->now_ms - e.last_seen, static_cast<std::uint16_t>(w)});
-        }
-        if (job->next_cursor < job->slot_count) {  // the page filled up inside this table
-            page->next_cursor = (std::uint64_t{w} << 32) | job->next_cursor;
-            return std::move(*page);
-        }
-        if (page->conns.size() >= max) {
-            page->next_cursor = w + 1 < _dp.worker_count() ? std::uint64_t{w + 1} << 32 : 0;
-            return std::move(*page);
-        }
-        if (w + 1 >= _dp.worker_count()) return std::move(*page);
-        conns_step(next, page, max, w + 1, 0);
-        return std::nullopt;
-    };
 }
 
 controller::started controller::on(const api::simulate_req& req) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -42,6 +43,14 @@ public:
     /// Called from: the control thread, under the controller's lock (the job
     /// rings have one producer).
     virtual bool post_job(std::size_t w, std::shared_ptr<worker_job> job) = 0;
+
+    /// The worker whose table holds the flows of `hash`: the one the
+    /// dispatch lcore picks, or the only one. nullopt when the NIC picks
+    /// (RSS over several queues, a hash software does not know): a flow put
+    /// back then goes into every worker's table.
+    virtual std::optional<std::size_t> owner_of(std::uint32_t hash) const {
+        return worker_for_hash(hash, static_cast<std::uint32_t>(worker_count()));
+    }
 
     /// Node MACs the workers saw in ARP traffic since the last call.
     virtual std::vector<arp_learned> take_learned() = 0;

@@ -37,8 +37,16 @@ unsigned control_job::run(const loop_tick& t) noexcept {
         _stats.arp_learn_lost.add(learned.size() - n);
         _router.clear_learned();
     }
-    void* job = nullptr;
-    while (rte_ring_sc_dequeue(_jobs, &job) == 0) run_job(*static_cast<worker_job*>(job), _router, *t.snap, t.now_ms);
+    std::uint32_t budget = job_budget;
+    while (budget > 0) {
+        if (!_current) {
+            void* job = nullptr;
+            if (rte_ring_sc_dequeue(_jobs, &job) != 0) break;
+            _current = static_cast<worker_job*>(job);
+        }
+        if (!run_job(*_current, _router, *t.snap, t.now_ms, budget)) break;
+        _current = nullptr;
+    }
     return 0;
 }
 

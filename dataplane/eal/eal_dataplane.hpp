@@ -45,6 +45,10 @@ public:
     std::span<const service_stats> services(std::size_t w) const override { return _workers[w]->services(); }
     const worker_stats* io_stats() const override { return _dispatcher ? &_dispatcher->stats() : nullptr; }
     bool post_job(std::size_t w, std::shared_ptr<worker_job> job) override;
+    std::optional<std::size_t> owner_of(std::uint32_t hash) const override {
+        if (!_dispatcher && _workers.size() > 1) return std::nullopt;  // RSS: the NIC's choice
+        return dp_adapter::owner_of(hash);
+    }
     std::vector<arp_learned> take_learned() override;
     std::vector<common::api::port_view> port_views() const override;
     std::vector<common::api::lcore_view> lcore_views() const override;

@@ -1,5 +1,6 @@
 #include "dataplane/router/conn_table.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace cg::dp {
@@ -32,10 +33,11 @@ void conn_table::erase(conn_entry* e) noexcept {
     _slots[hole] = conn_entry{};
 }
 
-std::uint32_t conn_table::dump(std::uint32_t& cursor, std::span<conn_entry> out) const noexcept {
+std::uint32_t conn_table::dump(std::uint32_t& cursor, std::span<conn_entry> out, std::uint32_t max_slots) const noexcept {
     std::uint32_t n = 0;
     std::uint32_t i = cursor;
-    for (; i <= _mask && n < out.size(); ++i)
+    const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{cursor} + max_slots, std::uint64_t{_mask} + 1);
+    for (; i < end && n < out.size(); ++i)
         if (_slots[i].state != conn_state::empty) out[n++] = _slots[i];
     cursor = i;
     return n;

@@ -86,9 +86,10 @@ public:
     }
 
     /// Copies up to out.size() entries found at or after slot `cursor`,
-    /// sets `cursor` to the slot after the last one copied (slot_count() at the end).
+    /// visiting at most `max_slots` slots; sets `cursor` to the slot after
+    /// the last one visited (slot_count() at the end).
     /// Entries that move between two calls may be missed or seen twice.
-    std::uint32_t dump(std::uint32_t& cursor, std::span<conn_entry> out) const noexcept;
+    std::uint32_t dump(std::uint32_t& cursor, std::span<conn_entry> out, std::uint32_t max_slots = ~0u) const noexcept;
 
     std::uint32_t size() const noexcept { return _size; }
     bool full() const noexcept { return _size >= _max_entries; }

@@ -34,11 +34,12 @@ enum class conn_event : std::uint8_t {
     expired_stale,  ///< ACTIVE entry idle for STALE_TIME_OUT
     expired_fin,    ///< FIN entry idle for FIN_TIME_OUT
     node_gone,      ///< the entry's node slot was released
+    restored,       ///< put back by a bulk insert (after a restart or a takeover)
     count_
 };
 inline constexpr std::size_t conn_event_count = static_cast<std::size_t>(conn_event::count_);
 inline constexpr std::array<std::string_view, conn_event_count> conn_event_names = {
-    "created", "syn_reopened", "fin_seen", "reset", "expired_stale", "expired_fin", "node_gone",
+    "created", "syn_reopened", "fin_seen", "reset", "expired_stale", "expired_fin", "node_gone", "restored",
 };
 
 /// How long busy poll iterations took, in power-of-two microsecond buckets:

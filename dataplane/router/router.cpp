@@ -193,6 +193,35 @@ void router::leave(const conn_entry& e, conn_exit why) noexcept {
     }
 }
 
+router::restore_result router::restore(const conn_entry& in, bool replace, std::uint32_t now) noexcept {
+    const auto counted = [this](const conn_entry& e) -> counter& {
+        node_stats& ns = _s.nodes[e.node];
+        return e.state == conn_state::fin ? ns.fin : ns.active;
+    };
+    auto pr = _s.conns.lookup(in.key, in.hash);
+    if (pr.hit) {
+        conn_entry& e = *pr.e;
+        if (!replace || (e.node == in.node && e.node_gen == in.node_gen && e.state == in.state))
+            return restore_result::kept;
+        counted(e).sub();
+        e.node = in.node;
+        e.node_gen = in.node_gen;
+        e.state = in.state;
+        e.last_seen = now;
+        counted(e).add();
+        return restore_result::replaced;
+    }
+    conn_entry* e = _s.conns.insert(pr, in.key, in.hash);
+    if (!e) return restore_result::full;
+    e->node = in.node;
+    e->node_gen = in.node_gen;
+    e->state = in.state;
+    e->last_seen = now;
+    counted(*e).add();
+    _s.stats.event(conn_event::restored).add();
+    return restore_result::inserted;
+}
+
 simulation router::simulate(const snapshot& snap, const common::flow_key& k, std::uint32_t now) noexcept {
     simulation sim;
     const auto pr = _s.conns.lookup(k, flow_hash(k));

@@ -86,6 +86,14 @@ public:
     /// changing any state: the existing entry's node, or the next WRR pick.
     simulation simulate(const snapshot& snap, const common::flow_key& k, std::uint32_t now_ms) noexcept;
 
+    /// What restore() did with an entry.
+    enum class restore_result : std::uint8_t { inserted, replaced, kept, full };
+    /// Puts a connection back (bulk insert, after a restart or a takeover):
+    /// `in` gives its key, hash, node slot and generation, and state. An
+    /// entry that exists is kept as it is or, with `replace`, given `in`'s
+    /// node and state. Counted as a connection of that node, idle from now.
+    restore_result restore(const conn_entry& in, bool replace, std::uint32_t now_ms) noexcept;
+
     /// Node MACs learned since the last clear_learned(); the caller forwards them.
     std::span<const arp_learned> learned() const noexcept { return {_learned.data(), _n_learned}; }
     void clear_learned() noexcept { _n_learned = 0; }

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "common/net_types.hpp"
@@ -87,6 +89,12 @@ inline std::uint64_t arp_target_lookup_key(common::ipv4_addr ip) noexcept {
 /// answers only for its ports' own addresses), so that the pair never has
 /// two gateways for one address.
 enum class gateway_role : std::uint8_t { active, standby };
+constexpr std::string_view role_name(gateway_role r) { return r == gateway_role::active ? "active" : "standby"; }
+constexpr std::optional<gateway_role> parse_role(std::string_view s) {
+    if (s == "active") return gateway_role::active;
+    if (s == "standby") return gateway_role::standby;
+    return std::nullopt;
+}
 
 struct snapshot {
     std::uint64_t generation = 0;

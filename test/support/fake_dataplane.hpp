@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "dataplane/ctl/dp_adapter.hpp"
@@ -40,6 +41,10 @@ public:
         dp::run_job(*job, _workers[w]->router, *_snap, now);
         return true;
     }
+    std::optional<std::size_t> owner_of(std::uint32_t hash) const override {
+        if (rss) return std::nullopt;
+        return dp_adapter::owner_of(hash);
+    }
     /// Worker `w` keeps the jobs posted to it from now on, without running them.
     void hold_jobs(std::size_t w) { _held[w] = true; }
     std::size_t held_jobs(std::size_t w) const { return _held_jobs[w].size(); }
@@ -68,6 +73,7 @@ public:
     worker& at(std::size_t w) { return *_workers[w]; }
 
     std::uint32_t now = 0;
+    bool rss = false;  ///< flows spread by the "NIC": no software knows their worker
     int publishes = 0;
     int jobs_posted = 0;
 

@@ -287,7 +287,9 @@ TEST_CASE("the ids of protocol version 1 never change", "[api]") {
         {6, "del_port"}, {7, "add_node"}, {8, "del_node"}, {9, "set_node"}, {10, "show_stats"},
         {11, "show_conns"}, {12, "simulate"}, {13, "reload"}, {14, "manager_show"}, {15, "manager_set"},
         {16, "manager_node"}, {0x8000, "ok"}, {0x8001, "error"}, {0x8002, "hello_reply"}, {0x8003, "tables"},
-        {0x8004, "stats"}, {0x8005, "conns"}, {0x8006, "simulate_reply"}, {0x8007, "manager"}};
+        {0x8004, "stats"}, {0x8005, "conns"}, {0x8006, "simulate_reply"}, {0x8007, "manager"},
+        {17, "dump_conns"}, {18, "insert_conns"}, {19, "set_role"}, {0x8008, "dump_conns_reply"},
+        {0x8009, "insert_conns_reply"}};
     for (const auto& [id, name] : released) {
         INFO("id " << id);
         CHECK(type_name(id) == name);
@@ -311,4 +313,31 @@ TEST_CASE("type names cover every message", "[api]") {
     CHECK(names.size() == std::variant_size_v<request> + std::variant_size_v<reply>);
     CHECK(type_name(500) == "type 500");
     CHECK(type_name(0) == "type 0");
+}
+
+TEST_CASE("bulk connection messages survive encode and decode, 18 bytes a record", "[api][bulk]") {
+    insert_conns_req ins;
+    ins.replace = true;
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+        flow_key k;
+        k.saddr = 0xc612000a + i, k.daddr = 0xc6120064, k.sport = static_cast<std::uint16_t>(40000 + i),
+        k.dport = 80, k.proto = i % 2 ? 17 : 6;
+        ins.conns.push_back({k, 0xc612000b + i % 3, static_cast<std::uint8_t>(1 + i % 2)});
+    }
+    const auto frame = encode_request(ins, 1);
+    CHECK(frame.size() == header_size + 4 + 1000 * 18 + 1);  // count, records, the flag
+    const auto back = std::get<insert_conns_req>(round_trip(ins));
+    CHECK(back.conns == ins.conns);
+    CHECK(back.replace);
+
+    dump_conns_rep page{2, 4, 77, false, 1000, ins.conns};
+    const auto d = std::get<dump_conns_rep>(round_trip(page));
+    CHECK(d.conns == ins.conns);
+    CHECK((d.worker == 2 && d.workers == 4 && d.next_cursor == 77 && !d.done && d.table_size == 1000));
+    const auto r = std::get<dump_conns_req>(round_trip(dump_conns_req{3, 1u << 20, 500}));
+    CHECK((r.worker == 3 && r.cursor == 1u << 20 && r.max == 500));
+    const auto c = std::get<insert_conns_rep>(round_trip(insert_conns_rep{1, 2, 3, 4, 5, 6, 7}));
+    CHECK((c.inserted == 1 && c.replaced == 2 && c.kept == 3 && c.no_service == 4 && c.no_node == 5 && c.full == 6 &&
+           c.bad == 7));
+    CHECK(std::get<set_role_req>(round_trip(set_role_req{"standby"})).role == "standby");
 }

@@ -208,3 +208,56 @@ TEST_CASE("worker_for_hash splits the hash space into equal contiguous ranges, o
     CHECK(worker_for_hash(0xaaaaaaab, 3) == 2);
     CHECK(worker_for_hash(0xffffffff, 1) == 0);
 }
+
+TEST_CASE("an insert job runs in slices of its budget and counts every entry's outcome", "[worker_job][bulk]") {
+    router_fixture fx(100);
+    REQUIRE(fx.tcp(7, tcp_syn, 0).act == action::forward);  // one entry there already
+    worker_job job;
+    job.what = worker_job::kind::insert;
+    for (std::uint16_t p = 0; p < 120; ++p) {  // 99 fit beside the one there; sport 7 is that one
+        conn_entry e;
+        e.key = client_flow(p);
+        e.hash = common::flow_hash(e.key);
+        e.node = fx.slot_of(2);
+        e.node_gen = fx.snap->nodes[e.node].gen;
+        e.state = conn_state::active;
+        job.page.push_back(e);
+    }
+    int calls = 0;
+    for (;;) {
+        std::uint32_t budget = 25;
+        ++calls;
+        const bool finished = run_job(job, fx.router, *fx.snap, 50, budget);
+        CHECK(budget == 25 - std::min(25u, 120 - (calls - 1) * 25u));  // spent what it did
+        if (finished) break;
+        CHECK_FALSE(job.done.load());
+        REQUIRE(calls < 10);
+    }
+    CHECK(calls == 5);  // 25 + 25 + 25 + 25 + 20
+    CHECK(job.done.load());
+    using rr = router::restore_result;
+    CHECK(job.results[static_cast<std::size_t>(rr::kept)] == 1);
+    CHECK(job.results[static_cast<std::size_t>(rr::inserted)] == 99);
+    CHECK(job.results[static_cast<std::size_t>(rr::full)] == 20);
+    CHECK(job.table_size == 100);
+    CHECK(fx.table.size() == 100);
+}
+
+TEST_CASE("a dump job in slices gives the same page as one run", "[worker_job][bulk]") {
+    router_fixture fx;
+    for (std::uint16_t p = 0; p < 40; ++p) REQUIRE(fx.tcp(static_cast<std::uint16_t>(2000 + p), tcp_syn, 0).act == action::forward);
+    const auto whole = dump(fx, 0, 30, 0);
+    worker_job job;
+    job.what = worker_job::kind::dump;
+    job.page.resize(30);
+    int calls = 0;
+    for (bool finished = false; !finished;) {
+        std::uint32_t budget = 4;
+        finished = run_job(job, fx.router, *fx.snap, 0, budget);
+        REQUIRE(++calls < 100);
+    }
+    CHECK(calls >= 8);  // 30 entries at most 4 a slice
+    REQUIRE(job.count == whole.entries.size());
+    for (std::uint32_t i = 0; i < job.count; ++i) CHECK(job.page[i].key == whole.entries[i].key);
+    CHECK(job.next_cursor == whole.next_cursor);
+}

@@ -474,3 +474,65 @@ TEST_CASE("loop durations fall in power-of-two microsecond buckets", "[counters]
     CHECK(loop_time_bucket(16'384) == 15);
     CHECK(loop_time_bucket(~0ull) == 15);
 }
+
+TEST_CASE("a restored connection forwards its next segment to its node without a SYN", "[router][bulk]") {
+    router_fixture fx;
+    const auto flow = [](std::uint16_t sport) {
+        common::flow_key k;
+        k.saddr = client_ip, k.daddr = vip, k.sport = sport, k.dport = 80, k.proto = 6;
+        return k;
+    };
+    const auto entry = [&](std::uint16_t sport, int node, conn_state st) {
+        conn_entry e;
+        e.key = flow(sport);
+        e.hash = common::flow_hash(e.key);
+        e.node = fx.slot_of(node);
+        e.node_gen = fx.snap->nodes[e.node].gen;
+        e.state = st;
+        return e;
+    };
+    // Without an entry an ACK is dropped: that is what a restarted gateway did.
+    CHECK(fx.tcp(5000, wire::tcp_ack, 10).act == action::drop);
+    CHECK(fx.drops(drop_reason::no_connection) == 1);
+
+    using rr = router::restore_result;
+    CHECK(fx.router.restore(entry(5000, 3, conn_state::active), false, 20) == rr::inserted);
+    CHECK(fx.router.restore(entry(5001, 2, conn_state::fin), false, 20) == rr::inserted);
+    CHECK(fx.nstats[fx.slot_of(3)].active.read() == 1);
+    CHECK(fx.nstats[fx.slot_of(2)].fin.read() == 1);
+    CHECK(fx.stats.event(conn_event::restored).read() == 2);
+    CHECK(fx.nstats[fx.slot_of(3)].new_conns.read() == 0);  // not a new connection
+
+    bytes f;
+    REQUIRE(fx.tcp(5000, wire::tcp_ack, 30, &f).act == action::forward);
+    CHECK(router_fixture::node_of(f) == 3);  // not the WRR's first pick (node 1)
+
+    // Kept unless replace; replace moves the counters with the entry.
+    CHECK(fx.router.restore(entry(5000, 1, conn_state::active), false, 40) == rr::kept);
+    CHECK(fx.router.restore(entry(5000, 3, conn_state::active), true, 40) == rr::kept);  // the same already
+    CHECK(fx.router.restore(entry(5000, 1, conn_state::fin), true, 40) == rr::replaced);
+    CHECK(fx.nstats[fx.slot_of(3)].active.read() == 0);
+    CHECK(fx.nstats[fx.slot_of(1)].fin.read() == 1);
+    REQUIRE(fx.tcp(5000, wire::tcp_ack, 50, &f).act == action::forward);
+    CHECK(router_fixture::node_of(f) == 1);
+    CHECK(fx.table.size() == 2);
+
+    // A restored entry ages like any other: idle from when it was restored.
+    CHECK(fx.router.restore(entry(5002, 2, conn_state::active), false, 1000) == rr::inserted);
+    CHECK(fx.tcp(5002, wire::tcp_ack, 1000 + router_fixture::stale_ms + 1).act == action::drop);
+}
+
+TEST_CASE("a full table refuses a restored connection and changes nothing", "[router][bulk]") {
+    router_fixture fx(2);
+    REQUIRE(fx.tcp(1, wire::tcp_syn, 0).act == action::forward);
+    REQUIRE(fx.tcp(2, wire::tcp_syn, 0).act == action::forward);
+    conn_entry e;
+    e.key.saddr = client_ip, e.key.daddr = vip, e.key.sport = 3, e.key.dport = 80, e.key.proto = 6;
+    e.hash = common::flow_hash(e.key);
+    e.node = fx.slot_of(1);
+    e.node_gen = fx.snap->nodes[e.node].gen;
+    e.state = conn_state::active;
+    CHECK(fx.router.restore(e, true, 5) == router::restore_result::full);
+    CHECK(fx.table.size() == 2);
+    CHECK(fx.stats.event(conn_event::restored).read() == 0);
+}
