@@ -48,6 +48,7 @@ struct options {
     bool interactive = false;
     bool check_only = false;
     bool print_eal = false;
+    std::string role = "active";
     std::vector<std::string> eal_extra;
 };
 
@@ -67,6 +68,9 @@ options parse_options(int argc, char** argv) {
         "config,c", po::value(&o.config)->default_value(o.config), "configuration file (docs/config.md)")(
         "interactive,i", po::bool_switch(&o.interactive), "console on stdin (testpmd-style prompt)")(
         "socket,s", po::value(&o.socket), "control socket path (default: gateway.control_socket)")(
+        "role", po::value(&o.role)->default_value(o.role),
+        "active or standby: a standby forwards nothing until `set role active` (controld starts a restarted "
+        "gatewayd so, to give it its connections first)")(
         "check-config", po::bool_switch(&o.check_only), "validate the configuration and exit")(
         "print-eal-args", po::bool_switch(&o.print_eal), "print the EAL command line and exit");
     po::variables_map vm;
@@ -86,6 +90,10 @@ options parse_options(int argc, char** argv) {
     if (vm.count("version")) {
         fmt::print("gatewayd {}\n", CG_VERSION);
         std::exit(0);
+    }
+    if (!dp::parse_role(o.role)) {
+        fmt::print(stderr, "gatewayd: --role {}: neither active nor standby\n", o.role);
+        std::exit(2);
     }
     return o;
 }
@@ -115,7 +123,8 @@ asio::awaitable<void> housekeeping(dp::controller& ctl) {
 int run(const options& o, const common::gateway_cfg& cfg, dp::eal_runtime& eal) {
     dp::eal_dataplane dataplane(cfg);
     dp::controller ctl(cfg, dataplane.bindings(), dataplane,
-                       {std::filesystem::absolute(o.config).string(), CG_VERSION});
+                       {std::filesystem::absolute(o.config).string(), CG_VERSION, std::chrono::seconds(2),
+                        *dp::parse_role(o.role)});
     dataplane.start();
     dp::telemetry_attach(ctl);
     eal.enable_capture();

@@ -174,6 +174,7 @@ void show_info(context& ctx) {
     about.add_row({"software", h.software});
     about.add_row({"protocol", str(h.version)});
     about.add_row({"uptime", format_ms(h.uptime_ms / 1000 * 1000)});
+    about.add_row({"role", h.role});
     about.render(ctx.out);
     ctx.out += "ports:\n";
     table ports({{"port"}, {"device"}, {"mac"}, {"address"}, {"link"}});
@@ -206,7 +207,7 @@ std::vector<command> stats_commands() {
         {{"show", "drops"}, {}, {}, "Drops per reason, zeros included.", cmd_show_drops},
         {{"show", "ports"}, {}, {}, "NIC counters and link of each port.", cmd_show_ports},
         {{"show", "lcores"}, {}, {}, "Packets, drops, connections and busy% of each lcore, and how long its busy loops took.", cmd_show_lcores},
-        {{"show", "info"}, {}, {}, "Gateway name, software version, uptime, ports and lcores.", cmd_show_info},
+        {{"show", "info"}, {}, {}, "Gateway name, software version, uptime, role, ports and lcores.", cmd_show_info},
     };
 }
 

@@ -76,6 +76,7 @@ std::vector<command> table_commands();  ///< clusters, ports, nodes (cmd_tables.
 std::vector<command> stats_commands();  ///< counters, ports, lcores (cmd_stats.cpp)
 std::vector<command> conn_commands();   ///< connections, simulate (cmd_conns.cpp)
 std::vector<command> manager_commands();  ///< controld's manager (cmd_manager.cpp)
+std::vector<command> ha_commands();       ///< the gateway's role in its pair (cmd_ha.cpp)
 
 // ---- syntax ------------------------------------------------------------
 

@@ -167,6 +167,7 @@ console::console(common::api::api& api, std::string prompt, std::function<void()
                {"statistics", stats_commands()},
                {"connections", conn_commands()},
                {"manager (controld)", manager_commands()},
+               {"gateway pair", ha_commands()},
                {"console", builtin_commands()}};
     for (const grammar::area& a : g.areas) {
         for (const command& c : a.commands) {

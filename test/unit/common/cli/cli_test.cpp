@@ -196,9 +196,16 @@ TEST_CASE("stats, connection and simulate commands map to their requests", "[cli
         f.ok(line);
         f.api.last<show_stats_req>();
     }
-    f.api.replies.push_back(hello_rep{});
-    f.ok("show info");
+    hello_rep h;
+    h.role = "standby";
+    f.api.replies.push_back(h);
+    CHECK(contains(f.ok("show info"), "role      standby"));
     f.api.last<hello_req>();
+
+    f.api.replies.push_back(ok_rep{"now active"});
+    CHECK(f.ok("set role active") == "now active\n");
+    CHECK(f.api.last<set_role_req>().role == "active");
+    CHECK_THAT(f.refused("set role primary"), Catch::Contains("active|standby"));
 
     f.api.replies.push_back(conns_rep{});
     f.ok("show connections");
@@ -298,7 +305,8 @@ TEST_CASE("help lists every command; help <word> only those", "[cli]") {
           "del node <vip> tcp|udp <port> <node-ip>", "set weight <vip> tcp|udp <port> <node-ip> <weight>",
           "set quiesce <vip> tcp|udp <port> <node-ip> on|off", "reload [<file>]", "show stats", "show drops",
           "show ports", "show lcores", "show info", "show connections [count <n>] [from <cursor>]",
-          "simulate flow <src-ip> <src-port> <dst-ip> <dst-port> tcp|udp", "help [<word>]", "quit"}) {
+          "simulate flow <src-ip> <src-port> <dst-ip> <dst-port> tcp|udp", "set role active|standby",
+          "help [<word>]", "quit"}) {
         INFO(syntax);
         CHECK(contains(all, std::string("  ") + syntax + "\n"));
     }
