@@ -150,6 +150,11 @@ struct agents_cfg {
     std::string key_file;  ///< the HMAC key both sides read
     millis stale{3000};    ///< no report for this long: the node takes no new connections (SPEC 4.2)
     millis max_skew{30000};
+    /// Where each node's agent answers takeover queries (nodeagent
+    /// --shadow-listen), at the node's address. Set: a restarted gatewayd
+    /// starts as standby, gets the connections the nodes hold, then forwards.
+    std::optional<std::uint16_t> shadow_port;
+    millis shadow_deadline{1000};  ///< a node silent this long is presumed down: its connections are not restored
     friend bool operator==(const agents_cfg&, const agents_cfg&) = default;
 };
 

@@ -319,6 +319,8 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
                     fmt::format("expected address:port such as 198.18.0.2:9651, got '{}'", m.agents->listen));
         out.timeout("manager.agents.stale", m.agents->stale, millis{10});
         out.timeout("manager.agents.max_skew", m.agents->max_skew);
+        if (m.agents->shadow_port == 0) out.add("manager.agents.shadow_port", "must be a TCP port, 1-65535, got 0");
+        out.timeout("manager.agents.shadow_deadline", m.agents->shadow_deadline, millis{10});
     }
     std::set<ipv4_addr> nodes;
     for (const cluster_cfg& c : cfg.clusters)

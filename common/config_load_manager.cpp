@@ -38,6 +38,8 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  must(set("key_file", a.key_file, &loader::read_string)),
                  set("stale", a.stale, &loader::read_millis),
                  set("max_skew", a.max_skew, &loader::read_millis),
+                 set("shadow_port", a.shadow_port, &loader::read_uint<std::uint16_t>),
+                 set("shadow_deadline", a.shadow_deadline, &loader::read_millis),
              });
              m.agents = std::move(a);
          }},

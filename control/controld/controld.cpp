@@ -77,7 +77,8 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
       _link(io, {_cfg.control_socket}),
       _reading([this](std::function<void()> done) { read_once(std::move(done)); }),
       _deciding([this](std::function<void()> done) { decide_once(std::move(done)); }),
-      _period(io) {
+      _period(io),
+      _kick(io) {
     if (const auto& a = _cfg.manager.agents) {
         _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
         const auto at = common::parse_endpoint(a->listen);
@@ -89,14 +90,23 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         if (!ec) _agents->bind(ep, ec);
         if (ec) throw std::runtime_error(fmt::format("agent reports on {}: {}", a->listen, ec.message()));
     }
+    if (_cfg.manager.agents && _cfg.manager.agents->shadow_port && _opt.supervise) {
+        const auto& a = *_cfg.manager.agents;
+        _restore.emplace(io, _link,
+                         conn_restore::options{agent::load_key(a.key_file), common::parse_endpoint(a.listen)->address,
+                                               *a.shadow_port, a.shadow_deadline});
+    }
     if (_opt.supervise) {
         std::vector<std::string> argv{_opt.gatewayd, "-c", _opt.config_path};
+        if (_restore) argv.insert(argv.end(), {"--role", "standby"});  // active once its connections are back
         argv.insert(argv.end(), _opt.gatewayd_args.begin(), _opt.gatewayd_args.end());
         _supervisor = std::make_unique<supervisor>(
             io, std::move(argv),
             [this](pid_t) {
                 _link.reset("gatewayd was started again");
                 _resync_due = _tables.has_value();
+                _restore_due = _restore.has_value();
+                kick();
             },
             [this](const std::string& why) {
                 ++_n.gateway_deaths;
@@ -200,8 +210,43 @@ void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
     _manager.observe_tables(*_tables, now);
     if (_receiver)
         for (ipv4_addr n : all_nodes()) _receiver->allow(n);
-    _link.ask(capi::show_stats_req{}, [this, done = std::move(done)](gw_answer s) {
+    _link.ask(capi::show_stats_req{}, [this, done = std::move(done)](gw_answer s) mutable {
         if (const auto* stats = s.as<capi::stats_rep>()) _stats = *stats;
+        if (!_restore_due) return done();
+        restore_connections(std::move(done));
+    });
+}
+
+void controld::kick() {
+    if (_kicking) return;
+    _kicking = true;
+    _kick.expires_after(std::chrono::milliseconds(50));
+    _kick.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        read_gateway([this] {
+            _kicking = false;
+            if (_supervisor && _supervisor->pid() > 0 && (_resync_due || _restore_due || !_gateway_up)) kick();
+        });
+    });
+}
+
+void controld::restore_connections(std::function<void()> done) {
+    _restore_due = false;
+    std::vector<ipv4_addr> clusters;
+    for (const auto& c : _tables->clusters) clusters.push_back(c.vip);
+    _restore->run(all_nodes(), std::move(clusters), [this, done = std::move(done)](conn_restore::outcome o) {
+        ++_n.restores;
+        _n.restored_conns += o.inserted.inserted + o.inserted.replaced;
+        _n.restore_nodes_failed += o.failures.size();
+        _n.last_restore_ms = static_cast<std::uint64_t>(o.took.count());
+        const auto& i = o.inserted;
+        log::info("gatewayd started: {} connections put back ({} new, {} replaced) from {} of {} nodes ({} sockets) "
+                  "in {} ms; refused: {} without their port, {} without their node, {} table full; {}",
+                  i.inserted + i.replaced, i.inserted, i.replaced, o.answered, o.nodes, o.sockets, o.took.count(),
+                  i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active);
+        for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
+        if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
+        if (!o.active) _restore_due = true;  // tried again at the next reading
         done();
     });
 }
@@ -406,6 +451,10 @@ capi::manager_rep controld::manager_view() const {
     count("push_errors", _n.push_errors);
     count("resyncs", _n.resyncs);
     count("resync_requests", _n.resync_requests);
+    count("restores", _n.restores);
+    count("restored_connections", _n.restored_conns);
+    count("restore_nodes_failed", _n.restore_nodes_failed);
+    count("last_restore_ms", _n.last_restore_ms);
     count("probes_ok", _n.probes_ok);
     count("probes_failed", _n.probes_failed);
     count("metrics_ok", _n.metrics_ok);

@@ -28,6 +28,7 @@
 
 #include "common/api.hpp"
 #include "common/config.hpp"
+#include "control/controld/conn_restore.hpp"
 #include "control/controld/gw_link.hpp"
 #include "control/controld/manager/manager.hpp"
 #include "control/controld/supervisor.hpp"
@@ -77,7 +78,8 @@ private:
     struct counts {
         std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
                       resyncs = 0, resync_requests = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
-                      metrics_failed = 0, gateway_deaths = 0, agent_errors = 0;
+                      metrics_failed = 0, gateway_deaths = 0, agent_errors = 0, restores = 0,
+                      restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0;
     };
 
     void period();
@@ -86,6 +88,11 @@ private:
     void read_gateway(std::function<void()> then = {});
     void read_once(std::function<void()> done);
     void take_tables(common::api::tables_rep t, std::function<void()> done);
+    /// Reads gatewayd every 50 ms until a (re)started one has its tables
+    /// and connections back, rather than waiting for the next period.
+    void kick();
+    /// Gives a started gatewayd the nodes' connections and makes it active.
+    void restore_connections(std::function<void()> done);
     /// Lets the manager decide at `now` (moving the adaptive weights if
     /// `step`), sends the changes, then calls `then`.
     void decide(clock::time_point now, bool step, std::function<void()> then = {});
@@ -116,6 +123,10 @@ private:
     std::optional<common::api::tables_rep> _tables;
     std::optional<common::api::stats_rep> _stats;
     bool _resync_due = false;
+    std::optional<conn_restore> _restore;  ///< with manager.agents.shadow_port
+    bool _restore_due = false;             ///< a started gatewayd waits, as standby, for its connections
+    bool _kicking = false;
+    boost::asio::steady_timer _kick;
     bool _gateway_up = false;
     boost::asio::steady_timer _period;
     std::vector<std::unique_ptr<boost::asio::steady_timer>> _timers;

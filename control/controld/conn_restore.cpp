@@ -1,0 +1,100 @@
+#include "control/controld/conn_restore.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "control/controld/shadow_query.hpp"
+
+namespace cg::control {
+
+namespace asio = boost::asio;
+namespace capi = common::api;
+using clock = std::chrono::steady_clock;
+
+struct conn_restore::state {
+    std::vector<common::ipv4_addr> clusters;
+    std::vector<node_sockets> answers;
+    std::size_t waiting = 0;
+    outcome out;
+    clock::time_point started = clock::now();
+    std::function<void(outcome)> done;
+};
+
+conn_restore::conn_restore(asio::io_context& io, gw_link& link, options opt)
+    : _io(io),
+      _link(link),
+      _opt(std::move(opt)),
+      _epoch(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count())) {}
+
+void conn_restore::run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters,
+                       std::function<void(outcome)> done) {
+    auto s = std::make_shared<state>();
+    s->clusters = std::move(clusters);
+    s->done = std::move(done);
+    s->out.nodes = nodes.size();
+    if (nodes.empty() || s->clusters.empty()) {
+        asio::post(_io, [this, s] { insert_all(s); });
+        return;
+    }
+    s->waiting = nodes.size();
+    const shadow_request req{_opt.querier, _epoch, ++_seq, s->clusters, false};
+    for (common::ipv4_addr node : nodes) {
+        const asio::ip::tcp::endpoint agent(asio::ip::address_v4(node), _opt.shadow_port);
+        query_shadow_table(_io, agent, node, _opt.key, req, _opt.deadline, [this, s, node](shadow_result r) {
+            if (r.ok()) {
+                ++s->out.answered;
+                s->out.sockets += r.entries.size();
+                s->answers.push_back({node, std::move(r.entries)});
+            } else {
+                s->out.failures.push_back(fmt::format("{}: {}", common::format_ipv4(node), r.error));
+            }
+            if (--s->waiting == 0) insert_all(s);
+        });
+    }
+}
+
+void conn_restore::insert_all(std::shared_ptr<state> s) {
+    // Answers in node order, so that the merge's "first node" is the same
+    // whichever agent answered first.
+    std::sort(s->answers.begin(), s->answers.end(),
+              [](const node_sockets& a, const node_sockets& b) { return a.node < b.node; });
+    merged_conns m = merge_shadow(s->answers, s->clusters);
+    s->answers.clear();
+    std::vector<capi::conn_record> all = std::move(m.conns);
+    s->out.merged = std::move(m);
+    if (all.empty()) return activate(s);
+
+    const std::size_t pages = (all.size() + capi::max_bulk_conns - 1) / capi::max_bulk_conns;
+    auto left = std::make_shared<std::size_t>(pages);
+    for (std::size_t p = 0; p < pages; ++p) {
+        const auto from = all.begin() + static_cast<std::ptrdiff_t>(p * capi::max_bulk_conns);
+        const auto to = all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), (p + 1) * capi::max_bulk_conns));
+        _link.ask(capi::insert_conns_req{{from, to}, true}, [this, s, left](gw_answer a) {
+            if (const auto* r = a.as<capi::insert_conns_rep>()) {
+                capi::insert_conns_rep& t = s->out.inserted;
+                t.inserted += r->inserted, t.replaced += r->replaced, t.kept += r->kept;
+                t.no_service += r->no_service, t.no_node += r->no_node, t.full += r->full, t.bad += r->bad;
+            } else {
+                ++s->out.inserts_failed;
+            }
+            if (--*left == 0) activate(s);
+        });
+    }
+}
+
+void conn_restore::activate(std::shared_ptr<state> s) {
+    _link.ask(capi::set_role_req{"active"}, [s](gw_answer a) {
+        s->out.active = a.as<capi::ok_rep>() != nullptr;
+        if (!s->out.active) {
+            const auto* e = a.as<capi::error_rep>();
+            s->out.why_not_active = e ? e->message : a.why;
+        }
+        s->out.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - s->started);
+        s->done(std::move(s->out));
+    });
+}
+
+}  // namespace cg::control

@@ -1,0 +1,70 @@
+// Gives a gatewayd that lost its connection table (restarted, started as
+// standby) the connections the cluster still holds, then makes it active:
+//  1. asks every node's agent for its sockets on the cluster addresses, all
+//     in parallel (shadow_query.hpp); a node that has not answered by the
+//     deadline is presumed down, and its connections are not put back;
+//  2. merges the answers (shadow_merge.hpp);
+//  3. puts them into gatewayd with bulk inserts of up to max_bulk_conns
+//     records each, pipelined on the link (gw_link.hpp), a node's own
+//     answer replacing whatever gatewayd may have made meanwhile;
+//  4. sets gatewayd's role to active, whatever came of 1-3: a gateway that
+//     forwards nothing is worse than one that lost some connections.
+//
+// Thread-safety: none; runs on controld's io_context.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange
+#include <boost/asio.hpp>
+
+#include "control/controld/gw_link.hpp"
+#include "control/controld/shadow_merge.hpp"
+#include "control/proto/shadow_msg.hpp"
+
+namespace cg::control {
+
+class conn_restore {
+public:
+    struct options {
+        shadow::key key;                ///< the agents' key
+        common::ipv4_addr querier = 0;  ///< this controld's address, as the agents know it
+        std::uint16_t shadow_port = 0;  ///< where every node's agent answers
+        std::chrono::milliseconds deadline{1000};
+    };
+    struct outcome {
+        std::size_t nodes = 0, answered = 0;
+        std::vector<std::string> failures;  ///< "198.18.0.12: connection refused", one per node that did not answer
+        std::uint64_t sockets = 0;          ///< in all answers
+        merged_conns merged;                ///< counts only: its conns are gone into gatewayd
+        common::api::insert_conns_rep inserted;  ///< summed over the inserts
+        std::size_t inserts_failed = 0;     ///< bulk inserts gatewayd refused or did not answer
+        bool active = false;                ///< gatewayd said yes to set_role active
+        std::string why_not_active;
+        std::chrono::milliseconds took{0};  ///< from run() to gatewayd's answer to set_role
+    };
+
+    conn_restore(boost::asio::io_context& io, gw_link& link, options opt);
+
+    /// One restore, of the connections `nodes` hold toward `clusters`; calls
+    /// `done` once, on the io_context. One at a time: not again before done.
+    void run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters,
+             std::function<void(outcome)> done);
+
+private:
+    struct state;
+    void insert_all(std::shared_ptr<state> s);
+    void activate(std::shared_ptr<state> s);
+
+    boost::asio::io_context& _io;
+    gw_link& _link;
+    options _opt;
+    std::uint64_t _epoch;  ///< this controld's start, in wall-clock ms: above any earlier one's
+    std::uint64_t _seq = 0;
+};
+
+}  // namespace cg::control
