@@ -76,37 +76,6 @@ class CompareTopology(Topology):
         for n in self.nodes:  # the routed cluster address, like the gateway's, on each node's loopback
             self.ip(self.ns(n), "addr", "add", f"{ROUTED_VIP}/32", "dev", "lo")
 
-    def start_nginx(self):
-        """nginx (one worker) on every node, answering GET / with its name."""
-        procs = []
-        for n in self.nodes:
-            d = os.path.join(self.dir, "nginx-" + n)
-            os.makedirs(d, exist_ok=True)
-            conf = os.path.join(d, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(f"""worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 8192; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
-        listen 80 backlog=8192;
-        location / {{ return 200 "{n}\\n"; }}
-    }}
-}}
-""")
-            procs.append(self.spawn(self.ns(n), ["nginx", "-c", conf, "-g", "daemon off;"], name=f"nginx-{n}"))
-        for n in self.nodes:
-            wait_for(lambda n=n: self.exec(self.ns(n), "ss", "-Hltn", "sport = :80").stdout.strip(), 10,
-                     f"nginx on {n} listening")
-        return procs
-
     def start_haproxy(self):
         conf = os.path.join(self.dir, "haproxy.cfg")
         servers = "\n".join(f"    server {n} {self.node_ips[n]}:80 weight {w}" for n, w in WEIGHTS.items())

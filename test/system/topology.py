@@ -395,6 +395,42 @@ class Topology:
         self.ip(self.gw, "link", "set", "mgmt0", "up")
         return address
 
+    def start_nginx(self, port=80, nodes=None, connections=8192):
+        """nginx (one worker) on every node (or `nodes`), answering GET / on
+        `port` with the node's name; keep-alive connections stay open for
+        300 s and any number of requests. Returns once each listens."""
+        procs = []
+        for n in nodes or self.nodes:
+            d = os.path.join(self.dir, f"nginx-{n}-{port}")
+            os.makedirs(d, exist_ok=True)
+            conf = os.path.join(d, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(f"""worker_processes 1;
+worker_rlimit_nofile {2 * connections + 64};
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log off;
+    keepalive_timeout 300s;
+    keepalive_requests 1000000;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen {port} backlog=8192;
+        location / {{ return 200 "{n}\\n"; }}
+    }}
+}}
+""")
+            procs.append(self.spawn(self.ns(n), ["nginx", "-c", conf, "-g", "daemon off;"], name=f"nginx-{n}"))
+        for n in nodes or self.nodes:
+            wait_for(lambda n=n: self.exec(self.ns(n), "ss", "-Hltn", f"sport = :{port}").stdout.strip(), 10,
+                     f"nginx on {n} listening on {port}")
+        return procs
+
     def start_client(self):
         """The request driver in the client namespace (node_server.py
         client), talked to through Client."""

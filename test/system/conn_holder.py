@@ -1,0 +1,203 @@
+"""A client that holds many keep-alive HTTP connections and checks, after a
+failure, that each one carries on: the same socket, no reset, the right
+bytes from the same node.
+
+Runs in the client namespace; one command per line on stdin, one JSON line
+per command on stdout:
+
+    open N       opens N connections to ADDRESS:PORT, one GET / on each;
+                 remembers the node that answered (the body: its name)
+    send         one GET / on every connection, without waiting
+    collect T    waits up to T seconds for the answers of the last send
+    quit
+
+`collect` reports, over all connections: ok (an answer from the node that
+answered at open), wrong_node, reset (ECONNRESET), closed (EOF), timeout,
+and the slowest answer in ms. Single-threaded, selectors; Python stdlib only.
+"""
+
+import errno
+import json
+import resource
+import selectors
+import socket
+import sys
+import time
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: cluster\r\n\r\n"
+
+
+class Conn:
+    __slots__ = ("sock", "node", "buf", "want", "sent_at", "took", "error")
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.node = None     # the body of the first answer
+        self.buf = b""
+        self.want = False    # an answer is due
+        self.sent_at = 0.0
+        self.took = None     # ms of the last answer
+        self.error = None    # "reset", "closed", or None
+
+
+def answer_in(buf):
+    """(body, rest) once buf holds a whole HTTP answer, else None."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    length = 0
+    for line in buf[:end].split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v.strip())
+    if len(buf) < end + 4 + length:
+        return None
+    return buf[end + 4:end + 4 + length], buf[end + 4 + length:]
+
+
+class Holder:
+    def __init__(self, address, port):
+        self.address, self.port = address, port
+        self.conns = []
+        self.sel = selectors.DefaultSelector()
+
+    def _pump(self, pending, deadline, on_answer):
+        """Reads until no connection in `pending` waits, or the deadline."""
+        while pending and time.monotonic() < deadline:
+            for key, _ in self.sel.select(timeout=min(0.1, max(0.0, deadline - time.monotonic()))):
+                c = key.data
+                if c not in pending:
+                    continue
+                try:
+                    data = c.sock.recv(65536)
+                except ConnectionResetError:
+                    c.error = "reset"
+                    pending.discard(c)
+                    continue
+                except BlockingIOError:
+                    continue
+                if not data:
+                    c.error = "closed"
+                    pending.discard(c)
+                    continue
+                c.buf += data
+                got = answer_in(c.buf)
+                if got:
+                    body, c.buf = got
+                    c.want = False
+                    c.took = (time.monotonic() - c.sent_at) * 1000
+                    on_answer(c, body.decode(errors="replace").strip())
+                    pending.discard(c)
+
+    def open(self, n, batch=500, timeout=60):
+        t0 = time.monotonic()
+        errors = []
+        for start in range(0, n, batch):
+            fresh = []
+            for _ in range(min(batch, n - start)):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                err = s.connect_ex((self.address, self.port))
+                if err not in (0, errno.EINPROGRESS):
+                    errors.append(f"connect: {errno.errorcode.get(err, err)}")
+                    s.close()
+                    continue
+                fresh.append(Conn(s))
+            # Writable once connected; then the first request.
+            wsel = selectors.DefaultSelector()
+            for c in fresh:
+                wsel.register(c.sock, selectors.EVENT_WRITE, c)
+            waiting, deadline = set(fresh), time.monotonic() + timeout
+            while waiting and time.monotonic() < deadline:
+                for key, _ in wsel.select(timeout=0.5):
+                    c = key.data
+                    wsel.unregister(c.sock)
+                    waiting.discard(c)
+                    err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        errors.append(f"connect: {errno.errorcode.get(err, err)}")
+                        c.error = "connect"
+                        continue
+                    c.sock.send(REQUEST)
+                    c.sent_at, c.want = time.monotonic(), True
+            wsel.close()
+            ok = [c for c in fresh if c.want]
+            for c in ok:
+                self.sel.register(c.sock, selectors.EVENT_READ, c)
+
+            def first(c, body):
+                c.node = body
+            pending = set(ok)
+            self._pump(pending, time.monotonic() + timeout, first)
+            errors += [f"first answer: {c.error or 'timeout'}" for c in ok if c.node is None]
+            self.conns += [c for c in ok if c.node is not None]
+        by_node = {}
+        for c in self.conns:
+            by_node[c.node] = by_node.get(c.node, 0) + 1
+        return {"opened": len(self.conns), "errors": errors[:20], "error_count": len(errors),
+                "by_node": by_node, "seconds": round(time.monotonic() - t0, 2)}
+
+    def send(self):
+        sent, failed = 0, 0
+        for c in self.conns:
+            if c.error:
+                continue
+            c.took, c.buf = None, b""
+            try:
+                c.sock.send(REQUEST)
+                c.sent_at, c.want = time.monotonic(), True
+                sent += 1
+            except ConnectionResetError:
+                c.error = "reset"
+                failed += 1
+            except OSError as e:
+                c.error = f"send: {e.strerror}"
+                failed += 1
+        return {"sent": sent, "failed": failed}
+
+    def collect(self, timeout):
+        t0 = time.monotonic()
+        wrong = []
+
+        def check(c, body):
+            if body != c.node:
+                wrong.append(f"{c.node} -> {body}")
+        pending = {c for c in self.conns if c.want and not c.error}
+        self._pump(pending, time.monotonic() + timeout, check)
+        took = [c.took for c in self.conns if c.took is not None]
+        out = {"ok": sum(1 for c in self.conns if c.took is not None) - len(wrong), "wrong_node": len(wrong),
+               "reset": sum(1 for c in self.conns if c.error == "reset"),
+               "closed": sum(1 for c in self.conns if c.error == "closed"),
+               "other_errors": sum(1 for c in self.conns if c.error not in (None, "reset", "closed")),
+               "timeout": len(pending), "slowest_ms": round(max(took), 1) if took else None,
+               "seconds": round(time.monotonic() - t0, 2), "examples": wrong[:5]}
+        return out
+
+
+def main():
+    address, port = sys.argv[1], int(sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    h = Holder(address, port)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        try:
+            if words[0] == "open":
+                out = h.open(int(words[1]))
+            elif words[0] == "send":
+                out = h.send()
+            elif words[0] == "collect":
+                out = h.collect(float(words[1]))
+            elif words[0] == "quit":
+                break
+            else:
+                out = {"error": f"unknown command {words[0]!r}"}
+        except Exception as e:  # reported, not fatal: the test reads it
+            out = {"error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
