@@ -73,7 +73,7 @@ def sc_mgr_adaptive(L, step):
 
 
 def sc_mgr_probe(L, step):
-    gw, victim = L.gw, "n3"
+    victim = "n3"
     wait_for(lambda: manager_row(L, victim)["answer_time"] != "-", 5, "probes measured every node")
     t_stop = time.time()
     L.topo.stop_node_server(victim)
