@@ -27,9 +27,7 @@ std::uint16_t id_of(const V& msg) {
 template <class V>
 std::optional<std::size_t> alternative_of(std::uint16_t id) {
     static constexpr auto table = type_table<V>();
-    for (std::size_t i = 0; i < table.size(); ++i)
-        if (table[i].id == id) return i;
-    return std::nullopt;
+    return index_of(table, id);
 }
 
 template <class V>

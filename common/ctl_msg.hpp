@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "flow_key.hpp"
+#include "msg_type.hpp"
 #include "net_types.hpp"
 #include "wire_fields.hpp"
 
@@ -337,12 +338,9 @@ using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, 
 
 // ---- wire type ids ------------------------------------------------------
 
-/// A message's wire type: its id (requests below reply_type_base, replies
-/// from it) and its name, for logs and errors.
-struct msg_type {
-    std::uint16_t id = 0;  ///< 0: not in the table
-    std::string_view name;
-};
+/// A message's wire type (common/msg_type.hpp): its id (requests below
+/// reply_type_base, replies from it) and its name, for logs and errors.
+using common::msg_type;
 
 /// The type table, the one place where ids are given. A message without an
 /// entry has {0, ""}, which ctl_msg.cpp refuses at compile time.
@@ -383,37 +381,21 @@ template <> inline constexpr msg_type type_of<insert_conns_rep>{0x8009, "insert_
 /// The entries of every alternative of `request` or `reply`, in variant order.
 template <class V>
 constexpr auto type_table() {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-        return std::array<msg_type, sizeof...(I)>{type_of<std::variant_alternative_t<I, V>>...};
-    }(std::make_index_sequence<std::variant_size_v<V>>{});
+    return common::type_table<V>([]<class M>(std::type_identity<M>) { return type_of<M>; });
 }
 
-/// A flaw of the type tables: what is wrong, and the entries concerned
-/// (`second` only for a clash).
-struct type_flaw {
-    std::string_view what;
-    msg_type first, second;
-};
+using common::type_flaw;
 
 /// The first flaw of the request and reply tables, or nullopt: an entry
 /// without an id or a name, a request id at or above reply_type_base, a
 /// reply id below it, two entries (of either table) with the same id or
 /// the same name.
 constexpr std::optional<type_flaw> find_flaw(std::span<const msg_type> requests, std::span<const msg_type> replies) {
-    const auto at = [&](std::size_t i) { return i < requests.size() ? requests[i] : replies[i - requests.size()]; };
-    const std::size_t n = requests.size() + replies.size();
-    for (std::size_t i = 0; i < n; ++i) {
-        const msg_type t = at(i);
-        if (t.id == 0) return type_flaw{"no id", t, {}};
-        if (t.name.empty()) return type_flaw{"no name", t, {}};
-        if (i < requests.size() && t.id >= reply_type_base) return type_flaw{"a request id in the reply range", t, {}};
-        if (i >= requests.size() && t.id < reply_type_base) return type_flaw{"a reply id in the request range", t, {}};
-        for (std::size_t j = 0; j < i; ++j) {
-            if (at(j).id == t.id) return type_flaw{"two messages with one id", at(j), t};
-            if (at(j).name == t.name) return type_flaw{"two messages with one name", at(j), t};
-        }
-    }
-    return std::nullopt;
+    const common::type_group groups[] = {
+        {requests, 1, reply_type_base - 1, "a request id in the reply range"},
+        {replies, reply_type_base, 0xffff, "a reply id in the request range"},
+    };
+    return common::find_flaw(groups);
 }
 
 /// The wire type id of a message.

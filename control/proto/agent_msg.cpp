@@ -6,6 +6,11 @@ namespace cg::control::agent {
 
 namespace {
 
+static_assert(!find_flaw(type_table()),
+              "every agent message needs an id and a name of its own in the type table (agent_msg.hpp)");
+
+constexpr auto types = type_table();
+
 struct header {
     std::uint32_t magic = 0;
     std::uint16_t version = 0, type = 0;
@@ -29,8 +34,8 @@ std::vector<std::uint8_t> seal(const envelope& e, const key& k) {
     std::vector<std::uint8_t> out(header_size);
     common::wire::writer w(out);
     std::visit([&](const auto& m) { w.write(m); }, e.body);
-    const header h{magic,  version,   static_cast<std::uint16_t>(e.body.index() + 1), e.sender,
-                   e.seq,  e.sent_ms, static_cast<std::uint16_t>(out.size() - header_size)};
+    const header h{magic, version,   types[e.body.index()].id, e.sender,
+                   e.seq, e.sent_ms, static_cast<std::uint16_t>(out.size() - header_size)};
     std::vector<std::uint8_t> head;
     common::wire::writer hw(head);
     hw.write(h);
@@ -55,10 +60,11 @@ std::variant<envelope, refused> open(std::span<const std::uint8_t> d, const key&
     const auto signed_part = d.first(header_size + h.length);
     if (!auth::verify(k, signed_part, d.subspan(signed_part.size())))
         return refused{refusal::bad_mac, "the MAC does not match (another key, or changed on the way)"};
-    constexpr std::size_t types = std::variant_size_v<message>;
-    if (h.type < 1 || h.type > types) return refused{refusal::unknown_type, fmt::format("message type {}", h.type)};
-    auto body = common::wire::decode_alternative<message>(h.type - 1u, signed_part.subspan(header_size));
-    if (auto* error = std::get_if<std::string>(&body)) return refused{refusal::malformed, std::move(*error)};
+    const auto alternative = common::index_of(types, h.type);
+    if (!alternative) return refused{refusal::unknown_type, fmt::format("message type {}", h.type)};
+    auto body = common::wire::decode_alternative<message>(*alternative, signed_part.subspan(header_size));
+    if (auto* error = std::get_if<std::string>(&body))
+        return refused{refusal::malformed, fmt::format("{}: {}", types[*alternative].name, *error)};
     return envelope{h.sender, h.seq, h.sent_ms, std::move(std::get<message>(body))};
 }
 

@@ -20,9 +20,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
+#include "common/msg_type.hpp"
 #include "common/net_types.hpp"
 #include "common/wire_fields.hpp"
 #include "control/proto/auth.hpp"
@@ -49,14 +51,43 @@ struct host_report {
 /// Reserved for the takeover (SPEC 5.3) before it had a protocol of its
 /// own: the takeover query and its answer now go over TCP (shadow_msg.hpp),
 /// since an answer is far larger than a datagram. Still decoded, never
-/// sent, so that type 2 stays taken.
+/// sent, so that its id (2) stays taken.
 struct shadow_query {
     std::uint64_t query = 0;
     common::ipv4_addr vip = 0;
     CG_FIELDS(s.query, s.vip)
 };
 
-using message = std::variant<host_report, shadow_query>;  ///< type = index + 1
+using message = std::variant<host_report, shadow_query>;
+
+// ---- wire type ids (common/msg_type.hpp) ---------------------------------
+//
+// A message's type on the wire is its id in the table below, never its
+// place in `message`. The ids are the numbers agents sent when the type was
+// that place + 1, so that a controld of this build understands an agent of
+// an older one during a rolling upgrade. An id, once given, never changes
+// and is never reused; a new message takes a new id.
+
+/// The type table, the one place where ids are given. A message without an
+/// entry has {0, ""}, which agent_msg.cpp refuses at compile time.
+template <class M>
+inline constexpr common::msg_type type_of{};
+
+template <> inline constexpr common::msg_type type_of<host_report>{1, "host_report"};
+template <> inline constexpr common::msg_type type_of<shadow_query>{2, "shadow_query"};
+
+/// The entries of every alternative of V (`message`), in variant order.
+template <class V = message>
+constexpr auto type_table() {
+    return common::type_table<V>([]<class M>(std::type_identity<M>) { return type_of<M>; });
+}
+
+/// The first flaw of a type table (common::find_flaw: an entry without an
+/// id or a name, two with the same id or name), or nullopt.
+constexpr std::optional<common::type_flaw> find_flaw(std::span<const common::msg_type> types) {
+    const common::type_group all[] = {{types}};
+    return common::find_flaw(all);
+}
 
 struct envelope {
     common::ipv4_addr sender = 0;  ///< the node (or gateway) the sender says it is

@@ -4,12 +4,12 @@
 #include <type_traits>
 #include <utility>
 
-#include <fmt/format.h>
-
 #include "common/ctl_msg.hpp"
+#include "support/type_flaw_text.hpp"
 
 using namespace cg::common;
 using namespace cg::common::api;
+using cg::test::describe;
 
 namespace {
 
@@ -67,13 +67,6 @@ std::variant<V, std::string> decode(std::uint16_t type, std::span<const std::uin
         return decode_request(type, payload);
     else
         return decode_reply(type, payload);
-}
-
-std::string describe(const std::optional<type_flaw>& f) {
-    if (!f) return "none";
-    const auto entry = [](const msg_type& t) { return fmt::format("'{}' {}", t.name, t.id); };
-    const bool clash = f->second.id != 0 || !f->second.name.empty();
-    return fmt::format("{}: {}{}", f->what, entry(f->first), clash ? " and " + entry(f->second) : "");
 }
 
 tables_rep sample_tables() {

@@ -1,18 +1,25 @@
-// The node agents' datagrams: codec, authentication, replay and peer checks.
+// The node agents' datagrams: codec, type ids, authentication, replay and peer checks.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "common/net_types.hpp"
 #include "control/proto/agent_msg.hpp"
+#include "support/type_flaw_text.hpp"
 
 using namespace cg::control::agent;
 using cg::common::ipv4_addr;
+using cg::common::msg_type;
+using cg::test::describe;
 
 namespace {
 
@@ -43,6 +50,15 @@ refusal why(const std::variant<envelope, refused>& r) {
     REQUIRE(std::holds_alternative<refused>(r));
     return std::get<refused>(r).why;
 }
+
+/// The type field of a sealed datagram's header (little endian, after magic and version).
+std::uint16_t wire_type(const std::vector<std::uint8_t>& d) { return static_cast<std::uint16_t>(d[6] | d[7] << 8); }
+
+struct unlisted_msg {  // a message someone forgot to give an id
+    CG_FIELDS()
+};
+
+std::string flaw_in(const std::vector<msg_type>& types) { return describe(find_flaw(types)); }
 
 }  // namespace
 
@@ -105,6 +121,7 @@ TEST_CASE("authentic but wrong inside: unknown type, bad payload, other version"
     const auto r = open(d, the_key);
     CHECK(why(r) == refusal::malformed);
     CHECK_THAT(std::get<refused>(r).detail, Catch::Contains("boolean"));
+    CHECK_THAT(std::get<refused>(r).detail, Catch::StartsWith("host_report: "));  // the message's name
 
     d = seal(report(1), the_key);
     d[4] = 2;  // version
@@ -155,4 +172,56 @@ TEST_CASE("key files: trimmed, and too short ones refused", "[agent]") {
     CHECK_THROWS_WITH(load_key(path.string()), Catch::Contains("at least 16"));
     std::filesystem::remove(path);
     CHECK_THROWS_WITH(load_key(path.string()), Catch::Contains("cannot read"));
+}
+
+TEST_CASE("the type table gives every agent message an id and a name of its own", "[agent]") {
+    // type_table() has an entry for every alternative of `message`, {0, ""}
+    // for one missing from the table.
+    const auto types = type_table();
+    REQUIRE(types.size() == std::variant_size_v<message>);
+    const auto flaw = find_flaw(types);
+    INFO(describe(flaw));
+    CHECK_FALSE(flaw.has_value());
+}
+
+TEST_CASE("the agents' type table check finds a message without an id or a name, and two that share one",
+          "[agent]") {
+    const auto forgot = type_table<std::variant<host_report, unlisted_msg>>();
+    REQUIRE(forgot.size() == 2);
+    CHECK(forgot[0].id == 1);
+    CHECK(forgot[1].id == 0);
+    CHECK(describe(find_flaw(forgot)) == "no id: '' 0");
+
+    CHECK(flaw_in({{1, "host_report"}, {2, "shadow_query"}}) == "none");
+    CHECK(flaw_in({{1, "host_report"}, {2, ""}}) == "no name: '' 2");
+    CHECK(flaw_in({{1, "host_report"}, {1, "shadow_query"}}) ==
+          "two messages with one id: 'host_report' 1 and 'shadow_query' 1");
+    CHECK(flaw_in({{1, "host_report"}, {2, "host_report"}}) ==
+          "two messages with one name: 'host_report' 1 and 'host_report' 2");
+}
+
+TEST_CASE("the ids of agent protocol version 1 never change", "[agent]") {
+    // Agents and controld of different builds talk by these numbers: they
+    // are what agents sent when the type was the variant index + 1. A
+    // message may be added (with a new id, and a line here), never
+    // renumbered; the takeover query's 2 stays taken though nobody sends it.
+    const std::pair<std::uint16_t, std::string_view> released[] = {{1, "host_report"}, {2, "shadow_query"}};
+    CHECK(std::size(released) == std::variant_size_v<message>);
+    const auto types = type_table();
+    for (const auto& [id, name] : released) {
+        INFO("id " << id);
+        const auto k = cg::common::index_of(types, id);
+        REQUIRE(k);
+        CHECK(types[*k].name == name);
+    }
+    CHECK(type_of<host_report>.id == 1);
+    CHECK(type_of<shadow_query>.id == 2);
+
+    // On the wire, both ways: what seal() writes, and what open() reads as which message.
+    const auto r = seal(report(1), the_key);
+    const auto q = seal(envelope{node2, 1, 5, shadow_query{9, 0xc6120064}}, the_key);
+    CHECK(wire_type(r) == 1);
+    CHECK(wire_type(q) == 2);
+    CHECK(std::holds_alternative<host_report>(std::get<envelope>(open(r, the_key)).body));
+    CHECK(std::holds_alternative<shadow_query>(std::get<envelope>(open(q, the_key)).body));
 }
