@@ -176,7 +176,9 @@ class Holder:
 
 def main():
     address, port = sys.argv[1], int(sys.argv[2])
-    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    # One descriptor per connection: as many as this process may have.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     h = Holder(address, port)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:

@@ -23,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 MANAGED_CONFIG = os.path.join(ROOT, "conf", "managed.yaml")
 MGMT_IP = "198.18.0.3"
 AGENT_PORT = 9651
+SHADOW_PORT = 9652              # conf/managed.yaml manager.agents.shadow_port
 PROMETHEUS = "127.0.0.1:9650"   # inside the gateway namespace: its own loopback
 
 
@@ -64,6 +65,9 @@ class Managed(Gateway):
         super().wait_ready(timeout)
         wait_for(lambda: len(self.manager()["nodes"]) == len(self.topo.nodes), 10,
                  "controld read the gateway's tables", interval=0.1)
+        # controld starts gatewayd as standby, and makes it active once the
+        # nodes' connections are back in it.
+        wait_for(lambda: "role      active" in self.ctl("show", "info"), 10, "gatewayd made active", interval=0.1)
 
     def _log_note(self):
         return "controld and gatewayd log, last lines:\n" + "".join("  " + l for l in self.log_tail(30).splitlines(True))
@@ -110,7 +114,8 @@ class Managed(Gateway):
         for n in nodes or self.topo.nodes:
             procs[n] = self.topo.spawn(self.topo.ns(n), [
                 self.nodeagent, "--node", self.topo.node_ips[n], "--gateway", f"{MGMT_IP}:{AGENT_PORT}",
-                "--key-file", self.key_file, "--interval", interval], name=f"agent-{n}")
+                "--key-file", self.key_file, "--interval", interval,
+                "--shadow-listen", f"0.0.0.0:{SHADOW_PORT}", "--cluster", CLUSTER_IP], name=f"agent-{n}")
         return procs
 
 
@@ -143,4 +148,4 @@ def percentile(values, p):
     return s[int(k)]
 
 
-__all__ = ["MGMT_IP", "Managed", "ManagedLab", "mlab", "percentile", "pid_alive", "split_row", "wait_for"]
+__all__ = ["MGMT_IP", "SHADOW_PORT", "Managed", "ManagedLab", "mlab", "percentile", "pid_alive", "split_row", "wait_for"]

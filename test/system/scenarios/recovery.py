@@ -1,0 +1,95 @@
+"""Failures that established connections must not notice (docs/operations.md,
+"Connections that outlive gatewayd").
+
+    kill9_conns     kill -9 of gatewayd under controld with many keep-alive
+                    connections to nginx on the nodes: every connection
+                    carries on, on the same socket, without a reset
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from manager_lab import SHADOW_PORT
+from topology import CLUSTER_IP, wait_for
+
+from scenarios.helpers import check
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOLDER = os.path.join(HERE, "conn_holder.py")
+PORT = 8081  # nginx's, beside the node servers' port 80
+
+
+class Holder:
+    """conn_holder.py in the client namespace: many connections, one process."""
+
+    def __init__(self, topo, address, port):
+        self.p = topo.spawn(topo.client, [sys.executable, HOLDER, address, str(port)], name="holder",
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._read(10)
+
+    def _read(self, timeout):
+        ready, _, _ = select.select([self.p.stdout], [], [], timeout)
+        if not ready:
+            raise AssertionError(f"conn_holder said nothing in {timeout}s")
+        line = self.p.stdout.readline()
+        if not line:
+            raise AssertionError("conn_holder ended")
+        out = json.loads(line)
+        if "error" in out:
+            raise AssertionError(f"conn_holder: {out['error']}")
+        return out
+
+    def call(self, command, timeout=120):
+        self.p.stdin.write((command + "\n").encode())
+        self.p.stdin.flush()
+        return self._read(timeout)
+
+
+def sc_restore_kill9(L, step, count=10000):
+    gw, topo = L.gw, L.topo
+    topo.start_nginx(port=PORT, connections=8192)
+    gw.mctl("add", "port", CLUSTER_IP, "tcp", str(PORT), "stale", "10m")
+    for n in topo.nodes:
+        gw.mctl("add", "node", CLUSTER_IP, "tcp", str(PORT), L.ip(n))
+    wait_for(lambda: len(gw.clusters().get(("tcp", PORT), {}).get("nodes", {})) == len(topo.nodes), 5,
+             f"port {PORT} with every node")
+    h = Holder(topo, CLUSTER_IP, PORT)
+    opened = h.call(f"open {count}")
+    check(opened["opened"] == count, f"opened {opened['opened']} of {count}: {opened['errors'][:3]}")
+    step(f"{count} keep-alive connections to nginx in {opened['seconds']}s: {opened['by_node']}")
+    h.call("send")
+    before = h.call("collect 20")
+    check(before["ok"] == count, f"before the kill: {before}")
+
+    old = gw.gatewayd_pid()
+    check(old, "no gatewayd under controld")
+    os.kill(old, signal.SIGKILL)
+    t0 = time.monotonic()
+    sent = h.call("send")  # in flight while no gateway forwards
+    check(sent["sent"] == count, f"requests sent during the outage: {sent}")
+
+    def restored():
+        c = gw.manager()["counters"]
+        return c if c.get("restores", 0) >= 2 and gw.gatewayd_pid() not in (None, old) else None
+    c = wait_for(restored, 20, "controld restored the connections into a new gatewayd", interval=0.1)
+    took = time.monotonic() - t0
+    step(f"gatewayd {old} killed; restore done {took:.2f}s later: {c['restored_connections']} connections put back "
+         f"in {c['last_restore_ms']} ms, {c['restore_nodes_failed']} nodes failed")
+    after = h.call("collect 30")
+    check(after["ok"] == count and after["reset"] == 0 and after["closed"] == 0 and after["wrong_node"] == 0,
+          f"after the restart: {after}")
+    step(f"the requests sent during the outage: {after['ok']} of {count} answered by their own node on the same "
+         f"socket, slowest {after['slowest_ms']} ms; reset {after['reset']}, closed {after['closed']}")
+    h.call("send")
+    again = h.call("collect 20")
+    check(again["ok"] == count, f"a round after the restart: {again}")
+    drops = gw.drops()
+    return (f"kill -9 of gatewayd with {count} connections: {after['ok']}/{count} carried on (same socket, same "
+            f"node, none reset), restore {c['last_restore_ms']} ms after the new gatewayd answered, "
+            f"{took:.2f}s from the kill; slowest in-flight request {after['slowest_ms']} ms; "
+            f"standby drops {drops.get('standby', 0)}")
