@@ -17,7 +17,10 @@ struct header {
     CG_FIELDS(s.magic, s.version, s.type, s.sender, s.epoch, s.seq, s.sent_ms, s.length)
 };
 
-constexpr std::uint16_t type_query = 1, type_chunk = 2;
+static_assert(!find_flaw(type_table()), "shadow_msg.hpp: every message needs an id and a name of its own");
+
+constexpr auto types = type_table();
+constexpr std::uint16_t type_query = type_of<query>.id, type_chunk = type_of<chunk>.id;
 
 header read_header(std::span<const std::uint8_t> d) {
     header h;
@@ -38,14 +41,15 @@ std::variant<header, refused> authenticate(std::span<const std::uint8_t> d, cons
     if (!auth::verify(k, signed_part, d.last(mac_size)))
         return refused{refusal::bad_mac, "the MAC does not match (another key, or changed on the way)"};
     const header h = read_header(d);
-    if (h.type < 1 || h.type > std::variant_size_v<message>)
-        return refused{refusal::unknown_type, fmt::format("message type {}", h.type)};
+    if (!common::index_of(types, h.type)) return refused{refusal::unknown_type, fmt::format("message type {}", h.type)};
     return h;
 }
 
 std::variant<message, refused> decode(const header& h, std::span<const std::uint8_t> d) {
-    auto body = common::wire::decode_alternative<message>(h.type - 1u, d.subspan(header_size, h.length));
-    if (auto* error = std::get_if<std::string>(&body)) return refused{refusal::malformed, std::move(*error)};
+    const std::size_t alternative = *common::index_of(types, h.type);  // authenticate() checked it
+    auto body = common::wire::decode_alternative<message>(alternative, d.subspan(header_size, h.length));
+    if (auto* error = std::get_if<std::string>(&body))
+        return refused{refusal::malformed, fmt::format("{}: {}", types[alternative].name, *error)};
     return std::move(std::get<message>(body));
 }
 
@@ -66,7 +70,7 @@ std::vector<std::uint8_t> seal(const envelope& e, const key& k) {
     common::wire::writer w(out);
     w.write(header{});  // room for the header, written once the length is known
     std::visit([&](const auto& m) { w.write(m); }, e.body);
-    const header h{magic,   version, static_cast<std::uint16_t>(e.body.index() + 1),
+    const header h{magic,   version, types[e.body.index()].id,
                    e.sender, e.epoch, e.seq, e.sent_ms, static_cast<std::uint32_t>(out.size() - header_size)};
     std::vector<std::uint8_t> head;
     common::wire::writer hw(head);

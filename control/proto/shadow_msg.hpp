@@ -43,6 +43,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/msg_type.hpp"
 #include "common/net_types.hpp"
 #include "common/wire_fields.hpp"
 #include "control/proto/auth.hpp"
@@ -82,7 +83,33 @@ struct chunk {
     CG_FIELDS(s.index, s.last, s.entries)
 };
 
-using message = std::variant<query, chunk>;  ///< type = index + 1
+using message = std::variant<query, chunk>;
+
+// ---- wire type ids (common/msg_type.hpp) ---------------------------------
+//
+// A message's type on the wire is its id in the table below, never its
+// place in `message` (the ids are the numbers of protocol version 1). An
+// id, once given, never changes and is never reused.
+
+/// The type table, the one place where ids are given. A message without an
+/// entry has {0, ""}, which shadow_msg.cpp refuses at compile time.
+template <class M>
+inline constexpr common::msg_type type_of{};
+
+template <> inline constexpr common::msg_type type_of<query>{1, "query"};
+template <> inline constexpr common::msg_type type_of<chunk>{2, "chunk"};
+
+/// The entries of every alternative of V (`message`), in variant order.
+template <class V = message>
+constexpr auto type_table() {
+    return common::type_table<V>([]<class M>(std::type_identity<M>) { return type_of<M>; });
+}
+
+/// The first flaw of a type table (common::find_flaw), or nullopt.
+constexpr std::optional<common::type_flaw> find_flaw(std::span<const common::msg_type> types) {
+    const common::type_group all[] = {{types}};
+    return common::find_flaw(all);
+}
 
 struct envelope {
     common::ipv4_addr sender = 0;

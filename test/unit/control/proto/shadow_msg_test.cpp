@@ -322,3 +322,21 @@ TEST_CASE("timing: sealing and opening an answer of 100,000 entries", "[.shadow-
     std::printf("shadow answer: 100000 entries, %zu bytes in %zu chunks: seal %.2f ms, open %.2f ms (median of 7)\n",
                 bytes, answer_chunks(all.size()), seal_ms[3], open_ms[3]);
 }
+
+TEST_CASE("the takeover messages have ids and names of their own, and the ids of version 1 never change",
+          "[shadow]") {
+    const auto types = type_table();
+    REQUIRE(types.size() == std::variant_size_v<message>);
+    CHECK_FALSE(find_flaw(types).has_value());
+    CHECK(type_of<query>.id == 1);
+    CHECK(type_of<chunk>.id == 2);
+    CHECK(find_flaw(type_table<std::variant<query, std::monostate>>()).has_value());  // one without an entry
+
+    // On the wire (the u16 after magic u32 and version u16), both ways.
+    const auto q = seal(a_query(3, 9, 1234), the_key);
+    const auto c = seal_chunk(entries(2), 0, node1, {3, 9}, 555, the_key);
+    CHECK((q[6] | q[7] << 8) == 1);
+    CHECK((c[6] | c[7] << 8) == 2);
+    CHECK(std::holds_alternative<query>(std::get<envelope>(open(q, the_key)).body));
+    CHECK(std::holds_alternative<chunk>(std::get<envelope>(open(c, the_key)).body));
+}
