@@ -81,4 +81,10 @@ constexpr std::optional<type_flaw> find_flaw(std::span<const type_group> groups)
     return std::nullopt;
 }
 
+/// The same for a protocol whose messages are all of one kind.
+constexpr std::optional<type_flaw> find_flaw(std::span<const msg_type> types) {
+    const type_group all[] = {{types}};
+    return find_flaw(all);
+}
+
 }  // namespace cg::common

@@ -81,13 +81,7 @@ template <class V = message>
 constexpr auto type_table() {
     return common::type_table<V>([]<class M>(std::type_identity<M>) { return type_of<M>; });
 }
-
-/// The first flaw of a type table (common::find_flaw: an entry without an
-/// id or a name, two with the same id or name), or nullopt.
-constexpr std::optional<common::type_flaw> find_flaw(std::span<const common::msg_type> types) {
-    const common::type_group all[] = {{types}};
-    return common::find_flaw(all);
-}
+using common::find_flaw;
 
 struct envelope {
     common::ipv4_addr sender = 0;  ///< the node (or gateway) the sender says it is

@@ -87,12 +87,9 @@ using message = std::variant<query, chunk>;
 
 // ---- wire type ids (common/msg_type.hpp) ---------------------------------
 //
-// A message's type on the wire is its id in the table below, never its
-// place in `message` (the ids are the numbers of protocol version 1). An
-// id, once given, never changes and is never reused.
-
-/// The type table, the one place where ids are given. A message without an
-/// entry has {0, ""}, which shadow_msg.cpp refuses at compile time.
+// As agent_msg.hpp's: ids, not places in `message`, go on the wire; the
+// ids are those of protocol version 1. A message without an entry is
+// refused at compile time (shadow_msg.cpp).
 template <class M>
 inline constexpr common::msg_type type_of{};
 
@@ -104,12 +101,7 @@ template <class V = message>
 constexpr auto type_table() {
     return common::type_table<V>([]<class M>(std::type_identity<M>) { return type_of<M>; });
 }
-
-/// The first flaw of a type table (common::find_flaw), or nullopt.
-constexpr std::optional<common::type_flaw> find_flaw(std::span<const common::msg_type> types) {
-    const common::type_group all[] = {{types}};
-    return common::find_flaw(all);
-}
+using common::find_flaw;
 
 struct envelope {
     common::ipv4_addr sender = 0;
