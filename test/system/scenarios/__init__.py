@@ -5,6 +5,8 @@
     operator_tools  the console under tmux, DPDK telemetry and dpdk-dumpcap
     manager         controld's closed loop (mgr_*): adaptive weights, probes,
                     gatewayd's restart, node agents
+    recovery        failures established connections must not notice
+                    (kill9_conns)
 
 Each scenario takes (lab, step) and returns a one-line summary, or raises
 AssertionError with what a user would see as wrong. The modules import the
