@@ -71,11 +71,13 @@ def hold_connections(L, count):
 def kill_gatewayd(L, h):
     """kill -9 of the gatewayd under controld, a request sent on every held
     connection at once, and the wait for controld's restore into the new
-    one. Returns (controld's counters, seconds from the kill to the restore)."""
+    one. Returns (controld's counters, seconds from the kill to the restore);
+    restore_nodes_failed is this restore's alone."""
     gw = L.gw
     old = gw.gatewayd_pid()
     check(old, "no gatewayd under controld")
-    restores = gw.manager()["counters"].get("restores", 0)
+    before = gw.manager()["counters"]
+    restores = before.get("restores", 0)
     os.kill(old, signal.SIGKILL)
     t0 = time.monotonic()
     sent = h.call("send")  # in flight while no gateway forwards
@@ -85,7 +87,27 @@ def kill_gatewayd(L, h):
         c = gw.manager()["counters"]
         return c if c.get("restores", 0) > restores and gw.gatewayd_pid() not in (None, old) else None
     c = wait_for(restored, 20, "controld restored the connections into a new gatewayd", interval=0.1)
-    return c, time.monotonic() - t0
+    took = time.monotonic() - t0
+    c["restore_nodes_failed"] -= before.get("restore_nodes_failed", 0)
+    c["restored_connections"] -= before.get("restored_connections", 0)
+    return c, took
+
+
+class ResetCapture:
+    """tcpdump on the client's interface, keeping every TCP segment with RST
+    set, either way: what the client's stack would have seen as a reset."""
+
+    def __init__(self, topo):
+        self.topo, self.path = topo, os.path.join(topo.dir, "resets.pcap")
+        self.p = topo.spawn(topo.client, ["tcpdump", "-i", "eth0", "-n", "-U", "-w", self.path,
+                                          "tcp[tcpflags] & tcp-rst != 0"], name="rst-capture")
+        wait_for(lambda: "listening on" in open(self.p.log).read(), 10, "tcpdump listening")
+
+    def stop(self):
+        """The RST segments captured, one line each."""
+        self.topo.stop(self.p)
+        r = self.topo.exec(self.topo.client, "tcpdump", "-n", "-r", self.path, check=False)
+        return [l for l in r.stdout.splitlines() if l.strip()]
 
 
 def carried_on(after, count):
@@ -95,6 +117,7 @@ def carried_on(after, count):
 def sc_restore_kill9(L, step, count=10000):
     h, opened = hold_connections(L, count)
     step(f"{count} keep-alive connections to nginx in {opened['seconds']}s: {opened['by_node']}")
+    capture = ResetCapture(L.topo)
     c, took = kill_gatewayd(L, h)
     step(f"gatewayd killed; restore done {took:.2f}s later: {c['restored_connections']} connections put back "
          f"in {c['last_restore_ms']} ms, {c['restore_nodes_failed']} nodes failed")
@@ -105,8 +128,10 @@ def sc_restore_kill9(L, step, count=10000):
     h.call("send")
     again = h.call("collect 20")
     check(again["ok"] == count, f"a round after the restart: {again}")
+    resets = capture.stop()
+    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
     drops = L.gw.drops()
     return (f"kill -9 of gatewayd with {count} connections: {after['ok']}/{count} carried on (same socket, same "
-            f"node, none reset), restore {c['last_restore_ms']} ms after the new gatewayd answered, "
+            f"node, no RST in the capture), restore {c['last_restore_ms']} ms after the new gatewayd answered, "
             f"{took:.2f}s from the kill; slowest in-flight request {after['slowest_ms']} ms; "
             f"standby drops {drops.get('standby', 0)}")
