@@ -214,6 +214,9 @@ void ctl_msg_seeds(const fs::path& dir) {
         show_conns_req{(1ull << 32) | 17, 50},
         simulate_req{k},
         reload_req{"/etc/clustergate/gateway.yaml"},
+        dump_conns_req{1, 4096, 1000},
+        insert_conns_req{{conn_record{k, test::node_ip(1), 1}, conn_record{k, test::node_ip(2), 2}}, true},
+        set_role_req{"standby"},
     };
     for (std::uint32_t i = 0; i < requests.size(); ++i)
         write(dir, "req-" + std::to_string(i), encode_request(requests[i], i + 1));
@@ -239,6 +242,8 @@ void ctl_msg_seeds(const fs::path& dir) {
         stats_rep{99, {port}, {lcore}, {{"no_service", 4}, {"truncated", 1}}, {{"created", 7}}, {{"reloads", 1}}},
         conns_rep{{conn_view{k, test::node_ip(1), 1, 250, 0}, conn_view{k, test::node_ip(2), 2, 10, 1}}, 7, 2},
         simulate_rep{"new", test::node_ip(2), 1, 0, "wrr pick"},
+        dump_conns_rep{0, 2, 1024, false, 3, {conn_record{k, test::node_ip(1), 1}}},
+        insert_conns_rep{1, 2, 3, 4, 5, 6, 7},
     };
     for (std::uint32_t i = 0; i < replies.size(); ++i)
         write(dir, "rep-" + std::to_string(i), encode_reply(replies[i], i + 100));
