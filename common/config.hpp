@@ -155,6 +155,9 @@ struct agents_cfg {
     /// starts as standby, gets the connections the nodes hold, then forwards.
     std::optional<std::uint16_t> shadow_port;
     millis shadow_deadline{1000};  ///< a node silent this long is presumed down: its connections are not restored
+    /// After a restore, for this long a TCP segment of a connection no live
+    /// node holds gets a reset (its client reconnects at once); 0: dropped.
+    millis reset_window{60000};
     friend bool operator==(const agents_cfg&, const agents_cfg&) = default;
 };
 

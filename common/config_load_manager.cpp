@@ -40,6 +40,7 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  set("max_skew", a.max_skew, &loader::read_millis),
                  set("shadow_port", a.shadow_port, &loader::read_uint<std::uint16_t>),
                  set("shadow_deadline", a.shadow_deadline, &loader::read_millis),
+                 set("reset_window", a.reset_window, &loader::read_millis),
              });
              m.agents = std::move(a);
          }},

@@ -145,7 +145,11 @@ struct insert_conns_req {
 /// the cluster addresses, announces them) or the standby (neither).
 struct set_role_req {
     std::string role;  ///< "active" or "standby"
-    CG_FIELDS(s.role)
+    /// With active: for this long, a TCP segment of a connection the tables
+    /// do not know is answered with a reset, so that its client reconnects
+    /// at once (after the tables were rebuilt from every live node). 0: none.
+    std::uint32_t reset_unknown_ms = 0;
+    CG_FIELDS(s.role, s.reset_unknown_ms)
 };
 /// Re-reads the cluster tables from a file (the running config file if empty).
 struct reload_req {

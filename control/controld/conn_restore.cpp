@@ -86,7 +86,9 @@ void conn_restore::insert_all(std::shared_ptr<state> s) {
 }
 
 void conn_restore::activate(std::shared_ptr<state> s) {
-    _link.ask(capi::set_role_req{"active"}, [s](gw_answer a) {
+    const bool complete = s->out.inserts_failed == 0 && s->out.inserted.full == 0;
+    const auto window = complete ? static_cast<std::uint32_t>(_opt.reset_window.count()) : 0u;
+    _link.ask(capi::set_role_req{"active", window}, [s](gw_answer a) {
         s->out.active = a.as<capi::ok_rep>() != nullptr;
         if (!s->out.active) {
             const auto* e = a.as<capi::error_rep>();

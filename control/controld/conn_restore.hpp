@@ -8,7 +8,11 @@
 //     records each, pipelined on the link (gw_link.hpp), a node's own
 //     answer replacing whatever gatewayd may have made meanwhile;
 //  4. sets gatewayd's role to active, whatever came of 1-3: a gateway that
-//     forwards nothing is worse than one that lost some connections.
+//     forwards nothing is worse than one that lost some connections; for
+//     `reset_window` after, it resets the connections nobody holds (their
+//     node is down, or they ended meanwhile), so their clients reconnect at
+//     once instead of hanging. A restore whose inserts failed opens no
+//     window: a connection it did not put back may be alive.
 //
 // Thread-safety: none; runs on controld's io_context.
 #pragma once
@@ -35,6 +39,7 @@ public:
         common::ipv4_addr querier = 0;  ///< this controld's address, as the agents know it
         std::uint16_t shadow_port = 0;  ///< where every node's agent answers
         std::chrono::milliseconds deadline{1000};
+        std::chrono::milliseconds reset_window{0};  ///< set_role_req::reset_unknown_ms
     };
     struct outcome {
         std::size_t nodes = 0, answered = 0;

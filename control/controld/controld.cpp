@@ -94,7 +94,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         const auto& a = *_cfg.manager.agents;
         _restore.emplace(io, _link,
                          conn_restore::options{agent::load_key(a.key_file), common::parse_endpoint(a.listen)->address,
-                                               *a.shadow_port, a.shadow_deadline});
+                                               *a.shadow_port, a.shadow_deadline, a.reset_window});
     }
     if (_opt.supervise) {
         std::vector<std::string> argv{_opt.gatewayd, "-c", _opt.config_path};

@@ -165,7 +165,7 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
 void controller::publish() {
     _dp.publish(build_snapshot({_cfg.clusters, _slots, _ports, _arp,
                                 static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation,
-                                _role}));
+                                _role, _reset_until}));
     ++_counts.publishes;
 }
 
@@ -187,6 +187,10 @@ void controller::rebase_counters() {
 void controller::housekeeping() {
     std::lock_guard guard(_lock);
     bool changed = false;
+    if (_reset_until != 0 && static_cast<std::int32_t>(_reset_until - _dp.now_ms()) <= 0) {
+        _reset_until = 0;  // the window is over: before the clock could wrap into it again
+        changed = true;
+    }
     for (const arp_learned& l : _dp.take_learned()) {
         for (const node_slot& n : _slots.nodes()) {
             if (!n.used || n.cfg.mac || n.id.addr != l.ip) continue;
@@ -316,10 +320,19 @@ api::reply controller::on(const api::reload_req& r) {
 api::reply controller::on(const api::set_role_req& r) {
     const auto role = parse_role(r.role);
     if (!role) throw refused(fmt::format("role '{}': neither active nor standby", r.role));
-    if (*role == _role) return api::ok_rep{fmt::format("{} already", role_name(_role))};
+    if (r.reset_unknown_ms != 0 && *role != gateway_role::active)
+        throw refused("a reset window needs the active role: a standby answers nothing");
+    if (r.reset_unknown_ms > max_reset_window_ms)
+        throw refused(fmt::format("reset window {} ms: at most {} ms", r.reset_unknown_ms, max_reset_window_ms));
+    const bool same = *role == _role;
+    if (same && r.reset_unknown_ms == 0) return api::ok_rep{fmt::format("{} already", role_name(_role))};
     _role = *role;
+    _reset_until = 0;
+    if (r.reset_unknown_ms != 0) _reset_until = std::max(1u, _dp.now_ms() + r.reset_unknown_ms);  // 0 means none
     publish();  // one snapshot: the workers change role between two bursts, never halfway
-    return api::ok_rep{fmt::format("now {}", role_name(_role))};
+    const std::string window =
+        r.reset_unknown_ms ? fmt::format("; unknown connections reset for {} ms", r.reset_unknown_ms) : "";
+    return api::ok_rep{fmt::format("{}{}{}", same ? "" : "now ", role_name(_role), window)};
 }
 
 namespace {

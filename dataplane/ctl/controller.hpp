@@ -149,6 +149,9 @@ private:
     started on(const common::api::show_conns_req& r);
     started on(const common::api::dump_conns_req& r);
     started on(const common::api::insert_conns_req& r);
+    /// The longest reset window set_role takes: far below the 24 days after
+    /// which the worker clock's difference would wrap.
+    static constexpr std::uint32_t max_reset_window_ms = 3'600'000;
     /// The manager's requests belong to controld.
     common::api::reply on(const common::api::manager_show_req& r);
     common::api::reply on(const common::api::manager_set_req& r);
@@ -181,6 +184,7 @@ private:
     std::vector<service_base> _service_base;
     std::uint64_t _generation = 0;
     gateway_role _role;
+    std::uint32_t _reset_until = 0;  ///< snapshot::reset_unknown_until
     counts _counts;
     std::chrono::steady_clock::time_point _started = std::chrono::steady_clock::now();
     /// Held while computing, never while waiting for a worker. The snapshot

@@ -177,6 +177,8 @@ api::reply controller::on(const api::show_stats_req&) {
                  {"arp_macs_learned", _counts.arp_learned},
                  named("arp_learn_lost", &worker_stats::arp_learn_lost),
                  named("arp_not_answered", &worker_stats::consumed),
+                 named("tcp_resets_sent", &worker_stats::tcp_resets),
+                 named("tcp_resets_limited", &worker_stats::resets_limited),
                  {"node_slots_released", _counts.released}};
     return r;
 }

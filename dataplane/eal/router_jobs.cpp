@@ -44,7 +44,11 @@ void route_job::handle(rte_mbuf** pkts, std::uint16_t n, const snapshot& snap, s
             rte_mbuf* m = pkts[off + i];
             switch (v[i].act) {
             case action::forward: _tx.send(v[i].tx_port, m); break;
-            case action::reply: _tx.send(m->port, m); break;
+            case action::reply:
+                if (v[i].len != 0 && v[i].len < rte_pktmbuf_pkt_len(m))
+                    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_pkt_len(m) - v[i].len));
+                _tx.send(m->port, m);
+                break;
             case action::drop:
             case action::consume: dead[n_dead++] = m; break;
             }

@@ -1,6 +1,8 @@
-// ARP and ICMP echo for the gateway's own addresses and its cluster
-// addresses (SPEC 2.2), and the ARP requests that resolve node MACs.
-// Replies are written in place over the request. Pure functions of bytes.
+// The frames the gateway answers with: ARP and ICMP echo for its own
+// addresses and its cluster addresses (SPEC 2.2), the TCP reset for a
+// connection nobody knows, and the ARP requests that resolve node MACs and
+// announce the cluster addresses. Replies are written in place over the
+// request. Pure functions of bytes.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,15 @@ void make_arp_reply(std::uint8_t* frame, const pkt_info& info, const common::mac
 
 /// Turns an ICMP echo request into its reply (TTL 64, checksums recomputed).
 void make_icmp_echo_reply(std::uint8_t* frame, const pkt_info& info, const common::mac_addr& our_mac) noexcept;
+
+/// Turns a TCP segment into the reset its receiver sends for a connection it
+/// has no record of (RFC 793 "Reset Generation", as Linux's
+/// tcp_v4_send_reset): addresses and ports swapped, no options, no data;
+/// for a segment with ACK, RST with seq = its ack (the sender's RCV.NXT,
+/// which RFC 5961 accepts at once); without ACK, RST|ACK with seq 0 and ack =
+/// its seq + its length (SYN and FIN count one). The segment must not be a
+/// RST. Returns the reset's frame length (VLAN tags kept).
+std::uint32_t make_tcp_reset(std::uint8_t* frame, const pkt_info& info, const common::mac_addr& our_mac) noexcept;
 
 /// Writes a broadcast ARP request "who has `target`" into `buf` (at least
 /// 60 bytes, the minimum Ethernet frame). Returns the frame length.

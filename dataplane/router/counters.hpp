@@ -59,6 +59,8 @@ struct alignas(64) worker_stats {
     counter arp_replies, icmp_replies, arp_requests, arp_learn_lost;
     counter garps_sent;            ///< gratuitous ARP announcements (on becoming active)
     counter consumed;              ///< ARP taken without an answer: replies, requests for other hosts
+    counter tcp_resets;            ///< TCP segments of unknown connections answered with a reset
+    counter resets_limited;        ///< of those, dropped instead by the rate limit (counted as no_connection too)
 
     std::array<counter, conn_event_count> conn_events;
     counter loops, busy_loops;     ///< poll iterations, and those that found packets
@@ -68,7 +70,8 @@ struct alignas(64) worker_stats {
 
     /// Every received packet ends in exactly one of these.
     std::uint64_t accounted() const noexcept {
-        return fwd_pkts.read() + arp_replies.read() + icmp_replies.read() + consumed.read() + drops_total();
+        return fwd_pkts.read() + arp_replies.read() + icmp_replies.read() + tcp_resets.read() + consumed.read() +
+               drops_total();
     }
 
     counter& event(conn_event e) noexcept { return conn_events[static_cast<std::size_t>(e)]; }

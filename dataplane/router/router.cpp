@@ -56,14 +56,14 @@ verdict router::route_one(const snapshot& snap, std::uint8_t* frame, std::uint32
     case pkt_kind::tcp:
     case pkt_kind::udp:
         if (snap.role == gateway_role::standby) return drop(drop_reason::standby);
-        return route_flow(snap, frame, len, info, hash, now);
+        return route_flow(snap, frame, len, info, hash, in_port, now);
     case pkt_kind::other_ip: break;
     }
     return drop(drop_reason::unsupported_protocol);
 }
 
 verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
-                           std::uint32_t hash, std::uint32_t now) noexcept {
+                           std::uint32_t hash, std::uint16_t in_port, std::uint32_t now) noexcept {
     const bool tcp = info.kind == pkt_kind::tcp;
     const std::uint8_t flags = tcp ? info.tcp_flags : 0;
     auto pr = _s.conns.lookup(info.key, hash);
@@ -110,7 +110,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
     if (!svc) return drop(drop_reason::no_service);
     const auto svc_slot = static_cast<std::size_t>(svc - snap.services.data());
     _s.services[svc_slot].pkts.add();
-    if (tcp && !(flags & wire::tcp_syn)) return drop(drop_reason::no_connection);
+    if (tcp && !(flags & wire::tcp_syn)) return unknown_segment(snap, frame, info, in_port, now);
     // Before the pick: a SYN the full table refuses must not move the round
     // robin on, or the accepted connections drift off the weights.
     if (_s.conns.full()) return drop(drop_reason::conn_table_full);
@@ -133,6 +133,27 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
     _s.services[svc_slot].new_conns.add();
     _s.stats.event(conn_event::created).add();
     return forward(snap, frame, len, slot);
+}
+
+verdict router::unknown_segment(const snapshot& snap, std::uint8_t* frame, const pkt_info& info,
+                                std::uint16_t in_port, std::uint32_t now) noexcept {
+    const bool in_window = snap.reset_unknown_until != 0 &&
+                           static_cast<std::int32_t>(snap.reset_unknown_until - now) > 0;
+    if (!in_window || (info.tcp_flags & wire::tcp_rst)) return drop(drop_reason::no_connection);
+    // Token bucket: resets_per_s a second, refilled by whole milliseconds.
+    if (const std::uint32_t ms = now - _reset_refilled_ms; ms > 0) {
+        _reset_tokens = static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(resets_per_s, _reset_tokens + std::uint64_t{ms} * resets_per_s / 1000));
+        _reset_refilled_ms = now;
+    }
+    if (_reset_tokens == 0) {
+        _s.stats.resets_limited.add();
+        return drop(drop_reason::no_connection);
+    }
+    --_reset_tokens;
+    const std::uint32_t n = make_tcp_reset(frame, info, snap.ports[in_port].mac);
+    _s.stats.tcp_resets.add();
+    return {action::reply, drop_reason::count_, in_port, static_cast<std::uint16_t>(n)};
 }
 
 verdict router::forward(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, std::uint16_t slot) noexcept {

@@ -31,6 +31,7 @@ struct verdict {
     action act = action::drop;
     drop_reason why = drop_reason::count_;
     std::uint16_t tx_port = 0;
+    std::uint16_t len = 0;  ///< reply: the frame's new length, when it shrank (a TCP reset); 0: unchanged
 };
 
 /// A node MAC seen in ARP traffic, for the control thread to adopt.
@@ -62,6 +63,9 @@ class router {
 public:
     static constexpr std::uint32_t max_burst = 64;
     static constexpr std::uint32_t max_learned = 16;
+    /// TCP resets a worker sends per second at most (a burst of as many);
+    /// segments beyond are dropped as no_connection, and counted.
+    static constexpr std::uint32_t resets_per_s = 10'000;
 
     explicit router(router_state st) noexcept : _s(st) {}
 
@@ -109,10 +113,14 @@ private:
     verdict route_one(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
                       std::uint32_t hash, std::uint16_t in_port, std::uint32_t now) noexcept;
     verdict route_flow(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
-                       std::uint32_t hash, std::uint32_t now) noexcept;
+                       std::uint32_t hash, std::uint16_t in_port, std::uint32_t now) noexcept;
     verdict handle_arp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port) noexcept;
     verdict handle_icmp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port) noexcept;
     verdict forward(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, std::uint16_t node) noexcept;
+    /// A TCP segment without SYN and without an entry: a reset inside the
+    /// snapshot's reset window (rate-limited), else a drop.
+    verdict unknown_segment(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port,
+                            std::uint32_t now) noexcept;
     verdict drop(drop_reason r) noexcept {
         _s.stats.drops[static_cast<std::size_t>(r)].add();
         return {action::drop, r, 0};
@@ -128,6 +136,8 @@ private:
     std::array<arp_learned, max_learned> _learned{};
     std::uint32_t _n_learned = 0;
     std::uint32_t _last_age_ms = 0;
+    std::uint32_t _reset_tokens = resets_per_s;
+    std::uint32_t _reset_refilled_ms = 0;
     bool _aged_once = false;
 };
 

@@ -99,6 +99,11 @@ constexpr std::optional<gateway_role> parse_role(std::string_view s) {
 struct snapshot {
     std::uint64_t generation = 0;
     gateway_role role = gateway_role::active;
+    /// Until this worker-clock time (ms, compared by difference), a TCP
+    /// segment of a connection the table does not know is answered with a
+    /// reset: set after the table was rebuilt from every live node's own
+    /// sockets, when such a connection is one nobody holds. 0: never.
+    std::uint32_t reset_unknown_until = 0;
     std::vector<common::ipv4_addr> cluster_addresses;  ///< announced by gratuitous ARP on becoming active
     std::vector<snap_port> ports;        ///< by DPDK port id
     std::vector<snap_service> services;  ///< by service slot

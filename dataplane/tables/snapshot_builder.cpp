@@ -28,6 +28,7 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
     auto s = std::make_unique<snapshot>();
     s->generation = in.generation;
     s->role = in.role;
+    s->reset_unknown_until = in.reset_unknown_until;
     s->default_stale_ms = in.default_stale_ms;
 
     std::uint16_t max_port = 0;

@@ -37,6 +37,7 @@ struct snapshot_inputs {
     std::uint32_t default_stale_ms;
     std::uint64_t generation;
     gateway_role role = gateway_role::active;
+    std::uint32_t reset_unknown_until = 0;
 };
 
 /// Every cluster port of `clusters` must have its slots (slot_map::sync).

@@ -18,7 +18,8 @@
 //    byte from offset 12 on is unchanged;
 //  - a drop names a reason below count_, each drop and forward is counted
 //    exactly once, and every received packet is accounted for exactly once
-//    (worker_stats::accounted); a reply leaves by the port it came in on.
+//    (worker_stats::accounted); a reply leaves by the port it came in on, and
+//    a shortened one (a TCP reset) is a RST of the reversed flow.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +27,8 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/pkt/classify.hpp"
+#include "dataplane/pkt/wire.hpp"
 #include "router_input.hpp"
 #include "support/router_fixture.hpp"
 
@@ -59,10 +62,14 @@ struct tables {
 
         // .12 leaves tcp/80 (drains, keeps its connections); .11 quiesced
         // there; udp/53's only node at weight 0, so it has no node at all.
+        // And a reset window open across the clock's wrap: unknown
+        // connections' segments are answered with resets.
         fx.http().nodes.erase(fx.http().nodes.begin() + 1);
         fx.http().nodes[0].quiesced = true;
         fx.clusters[0].ports[1].nodes[0].weight = 0;
+        fx.reset_until = start_ms + 0x2000u;
         take();
+        fx.reset_until = 0;
 
         // .12's slot is released (generation bumped) and taken by a new .14:
         // entries that still name the slot must be recognised as gone.
@@ -160,6 +167,16 @@ void route(worker& w, const dp::snapshot& snap, burst& b, std::uint32_t now) {
             break;
         case dp::action::reply:
             if (v.tx_port != b.ports[i]) fail("a reply does not leave by its ingress port");
+            if (v.len != 0) {  // a TCP reset: a well-formed RST of the reversed flow
+                dp::pkt_info in, out;
+                if (v.len > len) fail("a reply longer than its frame");
+                if (dp::classify(b.original[i].data(), len, in) || dp::classify(f, v.len, out))
+                    fail("a reset of a frame that does not classify, or that does not classify itself");
+                if (out.kind != dp::pkt_kind::tcp || !(out.tcp_flags & dp::wire::tcp_rst) ||
+                    out.key.saddr != in.key.daddr || out.key.daddr != in.key.saddr ||
+                    out.key.sport != in.key.dport || out.key.dport != in.key.sport)
+                    fail("a reset that is not a RST of the reversed flow");
+            }
             break;
         case dp::action::consume: break;
         default: fail("a verdict with an unknown action");

@@ -48,6 +48,7 @@ struct router_fixture : test_worker {
     std::unique_ptr<dp::snapshot> snap;
     std::uint64_t generation = 0;
     dp::gateway_role role = dp::gateway_role::active;
+    std::uint32_t reset_until = 0;  ///< snapshot::reset_unknown_until
 
     explicit router_fixture(std::uint32_t max_conns = 1000) : test_worker(max_conns, 16, 64) {
         common::cluster_cfg c;
@@ -81,7 +82,7 @@ struct router_fixture : test_worker {
 
     void rebuild() {
         slots.sync(clusters);
-        snap = dp::build_snapshot({clusters, slots, ports, arp, stale_ms, ++generation, role});
+        snap = dp::build_snapshot({clusters, slots, ports, arp, stale_ms, ++generation, role, reset_until});
     }
 
     /// A client frame to the VIP, routed at `now`.

@@ -13,7 +13,8 @@ per command on stdout:
 
 `collect` reports, over all connections: ok (an answer from the node that
 answered at open), wrong_node, reset (ECONNRESET), closed (EOF), timeout,
-and the slowest answer in ms. Single-threaded, selectors; Python stdlib only.
+the slowest answer and the slowest reset in ms (from the send), and the
+outcomes by node. Single-threaded, selectors; Python stdlib only.
 """
 
 import errno
@@ -28,7 +29,7 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: cluster\r\n\r\n"
 
 
 class Conn:
-    __slots__ = ("sock", "node", "buf", "want", "sent_at", "took", "error")
+    __slots__ = ("sock", "node", "buf", "want", "sent_at", "took", "error", "reset_ms")
 
     def __init__(self, sock):
         self.sock = sock
@@ -38,6 +39,7 @@ class Conn:
         self.sent_at = 0.0
         self.took = None     # ms of the last answer
         self.error = None    # "reset", "closed", or None
+        self.reset_ms = None  # from the last send to the reset
 
 
 def answer_in(buf):
@@ -72,6 +74,7 @@ class Holder:
                     data = c.sock.recv(65536)
                 except ConnectionResetError:
                     c.error = "reset"
+                    c.reset_ms = (time.monotonic() - c.sent_at) * 1000
                     pending.discard(c)
                     continue
                 except BlockingIOError:
@@ -165,11 +168,18 @@ class Holder:
         pending = {c for c in self.conns if c.want and not c.error}
         self._pump(pending, time.monotonic() + timeout, check)
         took = [c.took for c in self.conns if c.took is not None]
+        resets = [c.reset_ms for c in self.conns if c.reset_ms is not None]
+        by_node = {}
+        for c in self.conns:
+            outcome = c.error or ("ok" if c.took is not None else "timeout")
+            by_node.setdefault(c.node, {}).setdefault(outcome, 0)
+            by_node[c.node][outcome] += 1
         out = {"ok": sum(1 for c in self.conns if c.took is not None) - len(wrong), "wrong_node": len(wrong),
                "reset": sum(1 for c in self.conns if c.error == "reset"),
                "closed": sum(1 for c in self.conns if c.error == "closed"),
                "other_errors": sum(1 for c in self.conns if c.error not in (None, "reset", "closed")),
                "timeout": len(pending), "slowest_ms": round(max(took), 1) if took else None,
+               "slowest_reset_ms": round(max(resets), 1) if resets else None, "by_node": by_node,
                "seconds": round(time.monotonic() - t0, 2), "examples": wrong[:5]}
         return out
 

@@ -4,6 +4,9 @@
     kill9_conns     kill -9 of gatewayd under controld with many keep-alive
                     connections to nginx on the nodes: every connection
                     carries on, on the same socket, without a reset
+    kill9_lost      the same while a node is dead (its link down): the other
+                    nodes' connections carry on; the dead node's clients get
+                    a reset at their next segment, not a hang
 """
 
 import json
@@ -68,10 +71,10 @@ def hold_connections(L, count):
     return h, opened
 
 
-def kill_gatewayd(L, h):
+def kill_gatewayd(L, h, in_flight=True):
     """kill -9 of the gatewayd under controld, a request sent on every held
-    connection at once, and the wait for controld's restore into the new
-    one. Returns (controld's counters, seconds from the kill to the restore);
+    connection at once (unless not `in_flight`), and the wait for
+    controld's restore into the new one. Returns (controld's counters, seconds from the kill to the restore);
     restore_nodes_failed is this restore's alone."""
     gw = L.gw
     old = gw.gatewayd_pid()
@@ -80,8 +83,9 @@ def kill_gatewayd(L, h):
     restores = before.get("restores", 0)
     os.kill(old, signal.SIGKILL)
     t0 = time.monotonic()
-    sent = h.call("send")  # in flight while no gateway forwards
-    check(sent["failed"] == 0, f"requests sent during the outage: {sent}")
+    if in_flight:
+        sent = h.call("send")  # in flight while no gateway forwards
+        check(sent["failed"] == 0, f"requests sent during the outage: {sent}")
 
     def restored():
         c = gw.manager()["counters"]
@@ -135,3 +139,28 @@ def sc_restore_kill9(L, step, count=10000):
             f"node, no RST in the capture), restore {c['last_restore_ms']} ms after the new gatewayd answered, "
             f"{took:.2f}s from the kill; slowest in-flight request {after['slowest_ms']} ms; "
             f"standby drops {drops.get('standby', 0)}")
+
+
+def sc_kill9_lost(L, step, count=600):
+    h, opened = hold_connections(L, count)
+    dead = "n3"
+    lost = opened["by_node"][dead]
+    step(f"{count} connections: {opened['by_node']}")
+    L.topo.exec(L.topo.ns(dead), "ip", "link", "set", "eth0", "down")  # the node dies: nothing in, nothing out
+    c, took = kill_gatewayd(L, h, in_flight=False)
+    step(f"{dead} down, gatewayd killed; restore {took:.2f}s later: {c['restored_connections']} put back, "
+         f"{c['restore_nodes_failed']} node presumed down")
+    check(c["restore_nodes_failed"] == 1, f"one node presumed down: {c}")
+    check(c["restored_connections"] == count - lost, f"the live nodes' {count - lost} put back: {c}")
+    h.call("send")
+    after = h.call("collect 10")
+    by = after["by_node"]
+    check(by.get(dead) == {"reset": lost}, f"{dead}'s {lost} clients reset: {by}")
+    check(all(by[n] == {"ok": opened["by_node"][n]} for n in by if n != dead), f"the others carried on: {by}")
+    check(after["slowest_reset_ms"] is not None and after["slowest_reset_ms"] < 100,
+          f"reset within 100 ms of the next segment: slowest {after['slowest_reset_ms']} ms")
+    sent = L.gw.stats()["control"].get("tcp_resets_sent")
+    check(sent is not None and sent >= lost, f"gatewayd counted {sent} resets sent, {lost} expected at least")
+    return (f"{dead} dead and gatewayd killed: {count - lost} connections of the live nodes carried on; "
+            f"{dead}'s {lost} clients reset at their next segment, slowest {after['slowest_reset_ms']} ms "
+            f"(gatewayd sent {sent} resets); restore {took:.2f}s after the kill (the dead node's deadline)")

@@ -154,7 +154,8 @@ manager:
   threshold: 0.1
   min_weight: 2
   importance: {conns: 2, conn_rate: 0.5, answer_time: 3, load: 1, cpu: 0.25, memory: 0.125, sockets: 4, script: 5}
-  agents: {listen: 198.18.0.2:9651, key_file: /etc/cg/agent.key, stale: 2s, max_skew: 10s}
+  agents: {listen: 198.18.0.2:9651, key_file: /etc/cg/agent.key, stale: 2s, max_skew: 10s, shadow_port: 9652,
+           shadow_deadline: 300ms, reset_window: 30s}
   probes:
     - {cluster: 198.18.0.100, port: 80, type: http, target: 8080, path: /health, expect: 204, interval: 2s, timeout: 300ms}
     - {cluster: 198.18.0.100, port: 80}
@@ -175,7 +176,7 @@ manager:
     expected.threshold = 0.1;
     expected.min_weight = 2;
     expected.importance = {2, 0.5, 3, 1, 0.25, 0.125, 4, 5};
-    expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s};
+    expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s, 9652, 300ms, 30s};
     expected.probes = {{0xc6120064, l4_proto::tcp, 80, probe_kind::http, 8080, "/health", 204, 2s, 300ms},
                        {0xc6120064, l4_proto::tcp, 80, probe_kind::tcp, std::nullopt, "/", 200, 1s, 500ms}};
     expected.rules = {{"backup", {0xc612000b}, 23 * 60 + 30, 75}};
@@ -196,6 +197,10 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
         {base + "  importance: {cpu: 1, gpu: 2}\n", 13, "manager.importance.gpu", "unknown key"},
         {base + "  agents: {listen: 198.18.0.2:0, key_file: k}\n", 13, "manager.agents.listen", "address:port"},
         {base + "  agents: {listen: 198.18.0.2:9651}\n", 13, "manager.agents.key_file", "required"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 0}\n", 13, "manager.agents.shadow_port",
+         "1-65535"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, reset_window: 2h}\n", 13,
+         "manager.agents.reset_window", "at most 1h"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 81}]\n", 13, "manager.probes[0].port",
          "not a cluster port"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 80, type: icmp}]\n", 13, "manager.probes[0].type",

@@ -197,3 +197,25 @@ TEST_CASE("[.bulk-bench] a million connections in and out through the controller
     CHECK(inserted == total);
     CHECK(dumped == total);
 }
+
+TEST_CASE("set role active with a reset window puts its end in the snapshot, and housekeeping closes it", "[controller][tcp_reset]") {
+    ctl_fixture fx;
+    fx.add_web();
+    fx.fake.now = 1000;
+    CHECK(fx.fake.current().reset_unknown_until == 0);
+    CHECK_THAT(fx.refusal(api::set_role_req{"standby", 500}), Catch::Contains("needs the active role"));
+    CHECK_THAT(fx.refusal(api::set_role_req{"active", 3'600'001}), Catch::Contains("at most 3600000 ms"));
+    CHECK(fx.expect<api::ok_rep>(api::set_role_req{"active", 500}).message ==
+          "active; unknown connections reset for 500 ms");
+    CHECK(fx.fake.current().reset_unknown_until == 1500);
+    fx.fake.now = 1499;
+    fx.ctl.housekeeping();
+    CHECK(fx.fake.current().reset_unknown_until == 1500);
+    fx.fake.now = 1500;
+    fx.ctl.housekeeping();
+    CHECK(fx.fake.current().reset_unknown_until == 0);
+    // Standby closes it too.
+    fx.expect<api::ok_rep>(api::set_role_req{"active", 500});
+    fx.expect<api::ok_rep>(api::set_role_req{"standby"});
+    CHECK(fx.fake.current().reset_unknown_until == 0);
+}

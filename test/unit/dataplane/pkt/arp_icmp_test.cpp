@@ -194,3 +194,72 @@ TEST_CASE("a gratuitous ARP announces the address with the port's MAC to everyon
     CHECK(a.target_ip == vip);
     CHECK(std::all_of(f.begin() + 14 + 28, f.end(), [](std::uint8_t b) { return b == 0; }));  // padding zeroed
 }
+
+TEST_CASE("a TCP reset written over a segment: swapped, no options or data, sequence the receiver accepts", "[tcp_reset]") {
+    struct row {
+        std::uint8_t flags;
+        std::string payload;
+        std::uint8_t ip_options;
+        std::vector<std::uint16_t> vlans;
+        std::uint32_t want_seq, want_ack;
+        std::uint8_t want_flags;
+    };
+    const std::uint8_t ack = wire::tcp_ack, psh = 0x08, fin = wire::tcp_fin, rst = wire::tcp_rst;
+    // The test frames carry seq 1000, and ack 2000 when ACK is set.
+    const row rows[] = {
+        {ack, "", 0, {}, 2000, 0, rst},                                   // a pure ACK: seq = its ack
+        {static_cast<std::uint8_t>(ack | psh), "GET / HTTP/1.1\r\n\r\n", 4, {7}, 2000, 0, rst},
+        {static_cast<std::uint8_t>(fin | psh), "abc", 0, {}, 0, 1004, static_cast<std::uint8_t>(rst | ack)},  // no ACK: ack = seq + data + FIN
+        {fin, "", 0, {3, 4}, 0, 1001, static_cast<std::uint8_t>(rst | ack)},  // FIN counts one
+    };
+    for (const row& r : rows) {
+        frame_spec s;
+        s.tcp_flags = r.flags;
+        s.payload = r.payload;
+        s.ip_options = r.ip_options;
+        s.vlans = r.vlans;
+        s.src_mac = peer_mac;
+        s.src = peer_ip;
+        s.dst = vip;
+        const bytes seg = make_ipv4(s);
+        const auto info = classified(seg);
+        INFO("flags " << int(r.flags) << ", " << r.payload.size() << " bytes, " << int(r.ip_options)
+                      << " bytes of IP options, " << r.vlans.size() << " VLAN tags");
+        bytes f = seg;
+        const std::uint32_t n = make_tcp_reset(f.data(), info, our_mac);
+        CHECK(n == info.l3_off + 40u);
+        f.resize(n);
+        CHECK(mac_at(&f[0]) == peer_mac);
+        CHECK(mac_at(&f[6]) == our_mac);
+        CHECK(std::equal(f.begin() + 12, f.begin() + info.l3_off, seg.begin() + 12));  // VLAN tags, ethertype
+
+        const std::uint8_t* ip = &f[info.l3_off];
+        CHECK(ip[0] == 0x45);
+        CHECK(wire::load16(ip + 2) == 40);
+        CHECK(ip[8] == 64);
+        CHECK(ip[9] == 6);
+        CHECK(wire::load32(ip + 12) == vip);
+        CHECK(wire::load32(ip + 16) == peer_ip);
+        CHECK(wire::inet_checksum(ip, 20) == 0);
+
+        const std::uint8_t* tcp = ip + 20;
+        CHECK(wire::load16(tcp) == 80);
+        CHECK(wire::load16(tcp + 2) == 40000);
+        CHECK(wire::load32(tcp + 4) == r.want_seq);
+        CHECK(wire::load32(tcp + 8) == r.want_ack);
+        CHECK(tcp[12] == 0x50);
+        CHECK(tcp[13] == r.want_flags);
+        CHECK(wire::load16(tcp + 14) == 0);
+        // The checksum over the pseudo-header and the segment comes out 0.
+        std::uint8_t pseudo[12 + 20];
+        std::memcpy(pseudo, ip + 12, 8);
+        pseudo[8] = 0, pseudo[9] = 6, pseudo[10] = 0, pseudo[11] = 20;
+        std::memcpy(pseudo + 12, tcp, 20);
+        CHECK(wire::inet_checksum(pseudo, sizeof pseudo) == 0);
+        // The reset classifies as a well-formed TCP segment of the reversed flow.
+        pkt_info back;
+        REQUIRE_FALSE(classify(f.data(), n, back));
+        CHECK((back.key.saddr == vip && back.key.daddr == peer_ip && back.key.sport == 80 && back.key.dport == 40000));
+        CHECK(back.tcp_flags == r.want_flags);
+    }
+}

@@ -536,3 +536,39 @@ TEST_CASE("a full table refuses a restored connection and changes nothing", "[ro
     CHECK(fx.table.size() == 2);
     CHECK(fx.stats.event(conn_event::restored).read() == 0);
 }
+
+TEST_CASE("inside the reset window an unknown connection's segment gets a reset, rate-limited; outside it is dropped",
+          "[router][tcp_reset]") {
+    router_fixture fx;
+    // No window: dropped, as always.
+    CHECK(fx.tcp(6000, wire::tcp_ack, 100).why == drop_reason::no_connection);
+    fx.reset_until = 5000;
+    fx.rebuild();
+    bytes f;
+    const verdict v = fx.tcp(6000, wire::tcp_ack, 200, &f);
+    REQUIRE(v.act == action::reply);
+    CHECK(v.len == 54);
+    CHECK(f[14 + 20 + 13] == wire::tcp_rst);  // the frame is the reset
+    CHECK(fx.stats.tcp_resets.read() == 1);
+    CHECK(fx.drops(drop_reason::no_connection) == 1);
+    CHECK(fx.table.size() == 0);  // a reset makes no entry
+    // A RST is never answered; a SYN still opens a connection; a known one forwards.
+    CHECK(fx.tcp(6001, wire::tcp_rst, 300).why == drop_reason::no_connection);
+    CHECK(fx.tcp(6002, wire::tcp_syn, 300).act == action::forward);
+    CHECK(fx.tcp(6002, wire::tcp_ack, 301).act == action::forward);
+    CHECK(fx.stats.tcp_resets.read() == 1);
+    // After the window (by difference of the worker clock): dropped again.
+    CHECK(fx.tcp(6003, wire::tcp_ack, 5000).why == drop_reason::no_connection);
+    CHECK(fx.tcp(6003, wire::tcp_ack, 4999).act == action::reply);
+    CHECK(fx.stats.accounted() == fx.stats.rx_pkts.read());
+
+    // The rate limit: a burst of resets_per_s, then one more per 1/resets_per_s s.
+    std::uint32_t replied = 0;
+    for (std::uint32_t i = 0; i < router::resets_per_s + 100; ++i)
+        replied += fx.tcp(static_cast<std::uint16_t>(7000 + i % 50000), wire::tcp_ack, 1000).act == action::reply;
+    CHECK(replied <= router::resets_per_s);
+    CHECK(replied >= router::resets_per_s - 2);  // the two above, refilled by the time they were sent
+    CHECK(fx.stats.resets_limited.read() == router::resets_per_s + 100 - replied);
+    CHECK(fx.tcp(1, wire::tcp_ack, 1001).act == action::reply);  // 1 ms later: 10 more
+    CHECK(fx.stats.accounted() == fx.stats.rx_pkts.read());
+}
