@@ -145,6 +145,11 @@ struct user_metric_cfg {
     friend bool operator==(const user_metric_cfg&, const user_metric_cfg&) = default;
 };
 
+/// The longest reset window (agents_cfg::reset_window, set_role_req): far
+/// below the 24 days after which the worker clock's difference would wrap,
+/// and below any sane stale timer.
+inline constexpr std::uint32_t max_reset_window_ms = 3'600'000;
+
 struct agents_cfg {
     std::string listen;    ///< address:port where controld takes node reports (UDP)
     std::string key_file;  ///< the HMAC key both sides read

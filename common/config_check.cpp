@@ -321,7 +321,7 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
         out.timeout("manager.agents.max_skew", m.agents->max_skew);
         if (m.agents->shadow_port == 0) out.add("manager.agents.shadow_port", "must be a TCP port, 1-65535, got 0");
         out.timeout("manager.agents.shadow_deadline", m.agents->shadow_deadline, millis{10});
-        if (m.agents->reset_window > millis{3'600'000})
+        if (m.agents->reset_window > millis{max_reset_window_ms})
             out.add("manager.agents.reset_window",
                     fmt::format("at most 1h (a reset after the stale timer could hit a live connection), got {} ms",
                                 m.agents->reset_window.count()));

@@ -322,8 +322,8 @@ api::reply controller::on(const api::set_role_req& r) {
     if (!role) throw refused(fmt::format("role '{}': neither active nor standby", r.role));
     if (r.reset_unknown_ms != 0 && *role != gateway_role::active)
         throw refused("a reset window needs the active role: a standby answers nothing");
-    if (r.reset_unknown_ms > max_reset_window_ms)
-        throw refused(fmt::format("reset window {} ms: at most {} ms", r.reset_unknown_ms, max_reset_window_ms));
+    if (r.reset_unknown_ms > common::max_reset_window_ms)
+        throw refused(fmt::format("reset window {} ms: at most {} ms", r.reset_unknown_ms, common::max_reset_window_ms));
     const bool same = *role == _role;
     if (same && r.reset_unknown_ms == 0) return api::ok_rep{fmt::format("{} already", role_name(_role))};
     _role = *role;

@@ -149,9 +149,6 @@ private:
     started on(const common::api::show_conns_req& r);
     started on(const common::api::dump_conns_req& r);
     started on(const common::api::insert_conns_req& r);
-    /// The longest reset window set_role takes: far below the 24 days after
-    /// which the worker clock's difference would wrap.
-    static constexpr std::uint32_t max_reset_window_ms = 3'600'000;
     /// The manager's requests belong to controld.
     common::api::reply on(const common::api::manager_show_req& r);
     common::api::reply on(const common::api::manager_set_req& r);

@@ -118,6 +118,8 @@ controller::started controller::on(const api::insert_conns_req& req) {
     const snapshot& snap = _dp.current();
     const node_index nodes(snap);
     const std::size_t workers = _dp.worker_count();
+    // Under RSS no hash has a known owner: every record goes to every worker.
+    const bool copies = !_dp.owner_of(0).has_value();
     std::vector<std::shared_ptr<worker_job>> jobs(workers);
     for (auto& j : jobs) {
         j = std::make_shared<worker_job>();
@@ -149,16 +151,15 @@ controller::started controller::on(const api::insert_conns_req& req) {
         e.node = *slot;
         e.node_gen = snap.nodes[*slot].gen;
         e.state = static_cast<conn_state>(c.state);
-        if (const auto w = _dp.owner_of(e.hash)) {
-            jobs[*w]->page.push_back(e);
-        } else {
+        if (copies) {
             for (auto& j : jobs) j->page.push_back(e);
+        } else {
+            jobs[*_dp.owner_of(e.hash)]->page.push_back(e);
         }
     }
     pending_request p = waiting();
     for (std::size_t w = 0; w < workers; ++w)
         if (!jobs[w]->page.empty()) post(p, w, jobs[w]);
-    const bool copies = workers > 1 && !_dp.owner_of(0);
     p._step = [out, jobs = std::move(jobs), copies](pending_request&) -> std::optional<api::reply> {
         // A record copied to every worker is counted by worker 0's copy.
         for (std::size_t w = 0; w < (copies ? 1 : jobs.size()); ++w) {
