@@ -166,6 +166,21 @@ struct agents_cfg {
     friend bool operator==(const agents_cfg&, const agents_cfg&) = default;
 };
 
+/// The gateway pair (docs/operations.md "Gateway pair"): this controld and
+/// its peer on the other gateway exchange heartbeats over UDP on an
+/// internal link; the backup takes over when the active one, or its
+/// gatewayd, stops.
+struct pair_cfg {
+    std::string listen;    ///< address:port of this controld's heartbeats (UDP)
+    std::string peer;      ///< address:port of the peer's
+    std::string key_file;  ///< the HMAC key both controlds read
+    millis interval{10};   ///< between two heartbeats
+    millis dead_time{50};  ///< no heartbeat for this long: the peer is down
+    std::uint8_t priority = 100;  ///< when both start at once, the higher one becomes active
+    millis max_skew{30000};
+    friend bool operator==(const pair_cfg&, const pair_cfg&) = default;
+};
+
 struct manager_cfg {
     std::string gatewayd;        ///< the program controld starts; default: gatewayd beside controld
     std::string control_socket;  ///< controld's own; default /run/clustergate/<gateway.name>-controld.sock
@@ -176,6 +191,7 @@ struct manager_cfg {
     double min_weight = 1;
     importance_cfg importance;
     std::optional<agents_cfg> agents;
+    std::optional<pair_cfg> pair;
     std::vector<probe_cfg> probes;
     std::vector<rule_cfg> rules;
     std::vector<user_metric_cfg> metrics;

@@ -326,6 +326,22 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
                     fmt::format("at most 1h (a reset after the stale timer could hit a live connection), got {} ms",
                                 m.agents->reset_window.count()));
     }
+    if (const auto& p = m.pair) {
+        const auto listen = parse_endpoint(p->listen), peer = parse_endpoint(p->peer);
+        if (!listen)
+            out.add("manager.pair.listen", fmt::format("expected address:port such as 198.18.0.3:9653, got '{}'", p->listen));
+        if (!peer) out.add("manager.pair.peer", fmt::format("expected address:port such as 198.18.0.4:9653, got '{}'", p->peer));
+        if (listen && peer && listen->address == peer->address)
+            out.add("manager.pair.peer", "is this controld's own address: the peer runs on the other gateway");
+        out.timeout("manager.pair.interval", p->interval);
+        out.timeout("manager.pair.max_skew", p->max_skew);
+        if (p->dead_time < 2 * p->interval)
+            out.add("manager.pair.dead_time",
+                    fmt::format("must be at least two intervals ({} ms), or one lost heartbeat is a takeover; got {} ms",
+                                2 * p->interval.count(), p->dead_time.count()));
+        if (!m.agents || !m.agents->shadow_port)
+            out.add("manager.pair", "needs manager.agents.shadow_port: a takeover asks the nodes for their connections");
+    }
     std::set<ipv4_addr> nodes;
     for (const cluster_cfg& c : cfg.clusters)
         for (const service_cfg& s : c.ports)

@@ -1,5 +1,5 @@
 // controld's manager section (SPEC 4): its parameters, the importance of
-// each metric, the agents, and the lists of probes, rules and user metrics.
+// each metric, the agents, the gateway pair, and the lists of probes, rules and user metrics.
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +43,19 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  set("reset_window", a.reset_window, &loader::read_millis),
              });
              m.agents = std::move(a);
+         }},
+        {"pair", [&](const YAML::Node& pv, const std::string& pk) {
+             pair_cfg p;
+             read_map(pv, pk, {
+                 must(set("listen", p.listen, &loader::read_string)),
+                 must(set("peer", p.peer, &loader::read_string)),
+                 must(set("key_file", p.key_file, &loader::read_string)),
+                 set("interval", p.interval, &loader::read_millis),
+                 set("dead_time", p.dead_time, &loader::read_millis),
+                 set("priority", p.priority, &loader::read_uint<std::uint8_t>),
+                 set("max_skew", p.max_skew, &loader::read_millis),
+             });
+             m.pair = std::move(p);
          }},
         list_of<probe_cfg>("probes", m.probes, false, [&](probe_cfg& p) {
             return std::vector<field>{

@@ -175,6 +175,16 @@ struct manager_node_req {
     CG_FIELDS(s.node, s.action, s.weight)
 };
 
+// ---- controld's gateway pair (docs/operations.md); gatewayd refuses these --
+
+struct ha_show_req {
+    CG_FIELDS()
+};
+/// The active asks its backup to take over, and stays active until it has.
+struct ha_switchover_req {
+    CG_FIELDS()
+};
+
 // ---- replies ----------------------------------------------------------
 
 struct ok_rep {
@@ -333,12 +343,29 @@ struct manager_rep {
     CG_FIELDS(s.params, s.metrics, s.services, s.counters)
 };
 
+/// This gateway's place in the pair and what it last heard from its peer.
+struct ha_rep {
+    std::string role;         ///< starting, backup, taking_over, active
+    std::uint64_t epoch = 0;
+    std::string health;       ///< of this gateway's gatewayd: up, hung, down
+    std::string health_why;
+    std::string why;          ///< the latest change of role, in words
+    ipv4_addr address = 0, peer = 0;
+    bool peer_alive = false;
+    std::string peer_role, peer_health;  ///< empty: never heard
+    std::uint64_t peer_epoch = 0, peer_conns = 0, peer_heard_ms = 0;
+    std::vector<named_count> counters;
+    CG_FIELDS(s.role, s.epoch, s.health, s.health_why, s.why, s.address, s.peer, s.peer_alive, s.peer_role,
+              s.peer_health, s.peer_epoch, s.peer_conns, s.peer_heard_ms, s.counters)
+};
+
 using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cluster_req, add_port_req,
                              del_port_req, add_node_req, del_node_req, set_node_req, show_stats_req,
                              show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
-                             manager_node_req, dump_conns_req, insert_conns_req, set_role_req>;
+                             manager_node_req, dump_conns_req, insert_conns_req, set_role_req, ha_show_req,
+                             ha_switchover_req>;
 using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep,
-                           dump_conns_rep, insert_conns_rep>;
+                           dump_conns_rep, insert_conns_rep, ha_rep>;
 
 // ---- wire type ids ------------------------------------------------------
 
@@ -370,6 +397,8 @@ template <> inline constexpr msg_type type_of<manager_node_req>{16, "manager_nod
 template <> inline constexpr msg_type type_of<dump_conns_req>{17, "dump_conns"};
 template <> inline constexpr msg_type type_of<insert_conns_req>{18, "insert_conns"};
 template <> inline constexpr msg_type type_of<set_role_req>{19, "set_role"};
+template <> inline constexpr msg_type type_of<ha_show_req>{20, "ha_show"};
+template <> inline constexpr msg_type type_of<ha_switchover_req>{21, "ha_switchover"};
 
 template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
 template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};
@@ -381,6 +410,7 @@ template <> inline constexpr msg_type type_of<simulate_rep>{0x8006, "simulate_re
 template <> inline constexpr msg_type type_of<manager_rep>{0x8007, "manager"};
 template <> inline constexpr msg_type type_of<dump_conns_rep>{0x8008, "dump_conns_reply"};
 template <> inline constexpr msg_type type_of<insert_conns_rep>{0x8009, "insert_conns_reply"};
+template <> inline constexpr msg_type type_of<ha_rep>{0x800a, "ha"};
 
 /// The entries of every alternative of `request` or `reply`, in variant order.
 template <class V>

@@ -79,7 +79,7 @@ std::vector<command> manager_commands() {
         {{"manager", "set"},
          {{"param", "", "e.g. smoothing, threshold, period, min_weight, importance.cpu, probes.0.timeout"},
           {"value", "", "a number or a duration such as 500ms"}},
-         {}, "controld: changes a manager parameter at run time (SPEC 4.5).", cmd_manager_set},
+         {}, "controld: changes a manager parameter at run time (docs/weights.md).", cmd_manager_set},
         {{"manager", "node"},
          {{"node-ip", "", "the node, in every cluster port it serves"},
           {"mode", "adapt#quiesce#fix", "adapt: the formula sets its weight; quiesce: 0; fix: the weight given"},

@@ -125,19 +125,6 @@ void render_loop_times(const std::vector<api::lcore_view>& lcores, std::string& 
     }
 }
 
-/// name/count rows; `skip_zero` leaves out the counters that never moved;
-/// `total` adds their sum.
-void render_counts(const std::vector<api::named_count>& counts, std::string& out, bool skip_zero, bool total) {
-    table t({{"name"}, {"count", al::right}});
-    std::uint64_t sum = 0;
-    for (const api::named_count& c : counts) {
-        sum += c.value;
-        if (!skip_zero || c.value != 0) t.add_row({c.name, str(c.value)});
-    }
-    if (total) t.add_row({"total", str(sum)});
-    t.render(out, "  ");
-}
-
 // ---- actions -------------------------------------------------------------
 
 api::stats_rep get_stats(context& ctx) { return ctx.api.expect<api::stats_rep>(api::show_stats_req{}); }

@@ -54,4 +54,15 @@ std::string_view conn_state_text(std::uint8_t state) {
     }
 }
 
+void render_counts(const std::vector<common::api::named_count>& counts, std::string& out, bool skip_zero, bool total) {
+    table t({{"name"}, {"count", table::align::right}});
+    std::uint64_t sum = 0;
+    for (const auto& c : counts) {
+        sum += c.value;
+        if (!skip_zero || c.value != 0) t.add_row({c.name, std::to_string(c.value)});
+    }
+    if (total) t.add_row({"total", std::to_string(sum)});
+    t.render(out, "  ");
+}
+
 }  // namespace cg::cli

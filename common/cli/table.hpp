@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ctl_msg.hpp"
+
 namespace cg::cli {
 
 class table {
@@ -35,6 +37,11 @@ private:
     std::vector<column> _columns;
     std::vector<std::vector<std::string>> _rows;
 };
+
+/// name/count rows; `skip_zero` leaves out the counters that never moved;
+/// `total` adds their sum.
+void render_counts(const std::vector<common::api::named_count>& counts, std::string& out, bool skip_zero,
+                   bool total = false);
 
 /// "1h2m3s" for a timer or an uptime given in milliseconds.
 std::string format_ms(std::uint64_t ms);

@@ -77,8 +77,8 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
       _link(io, {_cfg.control_socket}),
       _reading([this](std::function<void()> done) { read_once(std::move(done)); }),
       _deciding([this](std::function<void()> done) { decide_once(std::move(done)); }),
-      _period(io),
-      _kick(io) {
+      _kick(io),
+      _period(io) {
     if (const auto& a = _cfg.manager.agents) {
         _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
         const auto at = common::parse_endpoint(a->listen);
@@ -96,6 +96,13 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
                          conn_restore::options{agent::load_key(a.key_file), common::parse_endpoint(a.listen)->address,
                                                *a.shadow_port, a.shadow_deadline, a.reset_window});
     }
+    if (_cfg.manager.pair) {
+        if (!_restore) throw std::runtime_error("manager.pair needs manager.agents.shadow_port and a supervised gatewayd");
+        const auto& p = *_cfg.manager.pair;
+        _health = std::make_unique<gw_health>(io, _cfg.control_socket, p.interval, p.dead_time);
+        _pair = std::make_unique<pair::pair_peer>(io, p, [this] { return pair_local(); },
+                                                  [this](pair::action a) { on_pair(a); });
+    }
     if (_opt.supervise) {
         std::vector<std::string> argv{_opt.gatewayd, "-c", _opt.config_path};
         if (_restore) argv.insert(argv.end(), {"--role", "standby"});  // active once its connections are back
@@ -104,6 +111,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
             io, std::move(argv),
             [this](pid_t) {
                 _link.reset("gatewayd was started again");
+                if (_health) _health->restarted();
                 _resync_due = _tables.has_value();
                 _restore_due = _restore.has_value();
                 kick();
@@ -111,6 +119,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
             [this](const std::string& why) {
                 ++_n.gateway_deaths;
                 _gateway_up = false;
+                if (_health) _health->restarted();
                 _link.reset("gatewayd " + why);
             });
     }
@@ -128,6 +137,10 @@ void controld::start() {
         every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
               [this, i] { return _manager.config().metrics[i].interval; }, [this, i] { measure_all(i); });
     if (_agents) listen_agents();
+    if (_pair) {
+        _health->start();
+        _pair->start();
+    }
     period();
 }
 
@@ -212,7 +225,7 @@ void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
         for (ipv4_addr n : all_nodes()) _receiver->allow(n);
     _link.ask(capi::show_stats_req{}, [this, done = std::move(done)](gw_answer s) mutable {
         if (const auto* stats = s.as<capi::stats_rep>()) _stats = *stats;
-        if (!_restore_due) return done();
+        if (!_restore_due || _restoring || !may_forward()) return done();
         restore_connections(std::move(done));
     });
 }
@@ -225,16 +238,19 @@ void controld::kick() {
         if (ec) return;
         read_gateway([this] {
             _kicking = false;
-            if (_supervisor && _supervisor->pid() > 0 && (_resync_due || _restore_due || !_gateway_up)) kick();
+            if (_supervisor && _supervisor->pid() > 0 && (_resync_due || (_restore_due && may_forward()) || !_gateway_up))
+                kick();
         });
     });
 }
 
 void controld::restore_connections(std::function<void()> done) {
     _restore_due = false;
+    _restoring = true;
     std::vector<ipv4_addr> clusters;
     for (const auto& c : _tables->clusters) clusters.push_back(c.vip);
     _restore->run(all_nodes(), std::move(clusters), [this, done = std::move(done)](conn_restore::outcome o) {
+        _restoring = false;
         ++_n.restores;
         _n.restored_conns += o.inserted.inserted + o.inserted.replaced;
         _n.restore_nodes_failed += o.failures.size();
@@ -247,7 +263,35 @@ void controld::restore_connections(std::function<void()> done) {
         for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
         if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
         if (!o.active) _restore_due = true;  // tried again at the next reading
+        if (_pair) _pair->taken_over(o.active);
         done();
+    });
+}
+
+bool controld::may_forward() const { return !_pair || _pair->state().may_forward(); }
+
+pair::pair_peer::local controld::pair_local() const {
+    const auto now = pair::clock::now();
+    const bool running = _supervisor && _supervisor->pid() > 0;
+    std::uint64_t conns = 0;
+    if (_stats)
+        for (const auto& l : _stats->lcores) conns += l.conns;
+    return {_health->at(now, running), _health->why(now, running), conns};
+}
+
+void controld::on_pair(pair::action a) {
+    if (a == pair::action::take_over) {
+        // Fence, query, merge, insert, go active (SPEC 5.3): the epoch went
+        // out with the last heartbeat; the rest is the restore's.
+        _restore_due = true;
+        kick();
+        return;
+    }
+    // Demoted: gatewayd stops forwarding at once, and needs the cluster's
+    // connections again before it may ever forward.
+    _restore_due = true;
+    _link.ask(capi::set_role_req{"standby", 0}, [](gw_answer a) {
+        if (!a.as<capi::ok_rep>()) log::warn("pair: gatewayd not made standby: {}", a.why);
     });
 }
 
@@ -378,6 +422,12 @@ void controld::listen_agents() {
 
 void controld::call_async(const capi::request& r, completion done) {
     if (std::holds_alternative<capi::manager_show_req>(r)) return done(manager_view());
+    if (std::holds_alternative<capi::ha_show_req>(r) || std::holds_alternative<capi::ha_switchover_req>(r)) {
+        if (!_pair) return done(capi::error_rep{"this controld runs no gateway pair (manager.pair)", {}});
+        if (std::holds_alternative<capi::ha_show_req>(r)) return done(_pair->view());
+        if (auto err = _pair->switchover()) return done(capi::error_rep{"no switchover: " + *err, {}});
+        return done(capi::ok_rep{"asked the backup to take over; this gateway forwards until it has"});
+    }
     if (const auto* set = std::get_if<capi::manager_set_req>(&r)) {
         if (auto err = _manager.set_param(set->name, set->value)) return done(capi::error_rep{*err, {}});
         log::info("manager: {} = {}", set->name, set->value);
@@ -511,6 +561,20 @@ std::string controld::prometheus_text() const {
                                           {"node", common::format_ipv4(n.address)}},
                                          static_cast<double>(f.get(n)));
         }
+    if (_pair) {
+        const auto h = _pair->view();
+        out += "# TYPE clustergate_pair_role gauge\n";
+        for (std::uint8_t r = 0; r < pair::role_count; ++r) {
+            const auto name = pair::role_name(static_cast<pair::role>(r));
+            out += prom_line("clustergate_pair_role", {{"role", std::string(name)}}, h.role == name ? 1 : 0);
+        }
+        out += prom_line("clustergate_pair_epoch", {}, static_cast<double>(h.epoch));
+        out += prom_line("clustergate_pair_peer_up", {}, h.peer_alive ? 1 : 0);
+        out += prom_line("clustergate_pair_gatewayd_up", {}, h.health == "up" ? 1 : 0);
+        out += "# TYPE clustergate_pair counter\n";
+        for (const auto& c : h.counters)
+            out += prom_line("clustergate_pair", {{"counter", c.name}}, static_cast<double>(c.value));
+    }
     if (_stats) {
         for (const auto& d : _stats->drops)
             out += prom_line("clustergate_drops_total", {{"reason", d.name}}, static_cast<double>(d.value));

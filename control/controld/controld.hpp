@@ -29,8 +29,10 @@
 #include "common/api.hpp"
 #include "common/config.hpp"
 #include "control/controld/conn_restore.hpp"
+#include "control/controld/gw_health.hpp"
 #include "control/controld/gw_link.hpp"
 #include "control/controld/manager/manager.hpp"
+#include "control/controld/pair/pair_peer.hpp"
 #include "control/controld/supervisor.hpp"
 #include "control/proto/agent_msg.hpp"
 
@@ -93,6 +95,12 @@ private:
     void kick();
     /// Gives a started gatewayd the nodes' connections and makes it active.
     void restore_connections(std::function<void()> done);
+    /// Whether gatewayd may be made active: always without a pair; with one,
+    /// when this gateway is (or is becoming) the active one.
+    bool may_forward() const;
+    /// What the pair's state machine asks for (pair_state.hpp).
+    void on_pair(pair::action a);
+    pair::pair_peer::local pair_local() const;
     /// Lets the manager decide at `now` (moving the adaptive weights if
     /// `step`), sends the changes, then calls `then`.
     void decide(clock::time_point now, bool step, std::function<void()> then = {});
@@ -125,6 +133,7 @@ private:
     bool _resync_due = false;
     std::optional<conn_restore> _restore;  ///< with manager.agents.shadow_port
     bool _restore_due = false;             ///< a started gatewayd waits, as standby, for its connections
+    bool _restoring = false;
     bool _kicking = false;
     boost::asio::steady_timer _kick;
     bool _gateway_up = false;
@@ -135,6 +144,8 @@ private:
     std::optional<boost::asio::ip::udp::socket> _agents;
     boost::asio::ip::udp::endpoint _agent_from;
     std::array<std::uint8_t, agent::max_datagram + 1> _agent_buf{};
+    std::unique_ptr<gw_health> _health;       ///< with manager.pair
+    std::unique_ptr<pair::pair_peer> _pair;   ///< with manager.pair
     counts _n;
 };
 

@@ -58,7 +58,21 @@ struct shadow_query {
     CG_FIELDS(s.query, s.vip)
 };
 
-using message = std::variant<host_report, shadow_query>;
+/// A controld's heartbeat to its peer in a gateway pair (SPEC 5.1), every
+/// pair interval, signed with the pair's key (not the agents'). The same
+/// framing as the agents' datagrams, on the pair's own socket; the fields
+/// are control/controld/pair/pair_state.hpp's, checked there.
+struct heartbeat {
+    std::uint64_t epoch = 0;     ///< the pair's epoch the sender is in: one more at every takeover
+    std::uint8_t role = 0;       ///< pair::role
+    std::uint8_t health = 0;     ///< pair::health: of the sender's own gatewayd
+    std::uint8_t priority = 0;   ///< who becomes active when both start at once
+    bool handover = false;       ///< the active asks its backup to take over (ha switchover)
+    std::uint64_t conns = 0;     ///< connections in the sender's gatewayd, for `ha show`
+    CG_FIELDS(s.epoch, s.role, s.health, s.priority, s.handover, s.conns)
+};
+
+using message = std::variant<host_report, shadow_query, heartbeat>;
 
 // ---- wire type ids (common/msg_type.hpp) ---------------------------------
 //
@@ -75,6 +89,7 @@ inline constexpr common::msg_type type_of{};
 
 template <> inline constexpr common::msg_type type_of<host_report>{1, "host_report"};
 template <> inline constexpr common::msg_type type_of<shadow_query>{2, "shadow_query"};
+template <> inline constexpr common::msg_type type_of<heartbeat>{3, "heartbeat"};
 
 /// The entries of every alternative of V (`message`), in variant order.
 template <class V = message>

@@ -337,6 +337,10 @@ api::reply controller::on(const api::set_role_req& r) {
 
 namespace {
 
+api::reply not_a_pair() {
+    throw refused("this is gatewayd: the gateway pair is controld's (ha commands go to manager.control_socket)");
+}
+
 api::reply not_a_manager() {
     throw refused("this is gatewayd: manager commands go to controld's socket (manager.control_socket)");
 }
@@ -346,5 +350,7 @@ api::reply not_a_manager() {
 api::reply controller::on(const api::manager_show_req&) { return not_a_manager(); }
 api::reply controller::on(const api::manager_set_req&) { return not_a_manager(); }
 api::reply controller::on(const api::manager_node_req&) { return not_a_manager(); }
+api::reply controller::on(const api::ha_show_req&) { return not_a_pair(); }
+api::reply controller::on(const api::ha_switchover_req&) { return not_a_pair(); }
 
 }  // namespace cg::dp

@@ -153,6 +153,9 @@ private:
     common::api::reply on(const common::api::manager_show_req& r);
     common::api::reply on(const common::api::manager_set_req& r);
     common::api::reply on(const common::api::manager_node_req& r);
+    /// So do the gateway pair's.
+    common::api::reply on(const common::api::ha_show_req& r);
+    common::api::reply on(const common::api::ha_switchover_req& r);
 
     /// Validates `next` as the new cluster tables, moves the slots, publishes.
     void apply(std::vector<common::cluster_cfg> next, const std::string& what);

@@ -126,6 +126,39 @@ TEST_CASE("replies survive encode and decode, nested vectors included", "[api]")
     CHECK(e.details == std::vector<std::string>{"a", "b"});
 }
 
+TEST_CASE("the gateway pair's messages survive encode and decode", "[api][pair]") {
+    CHECK(std::holds_alternative<ha_show_req>(round_trip(ha_show_req{})));
+    CHECK(std::holds_alternative<ha_switchover_req>(round_trip(ha_switchover_req{})));
+    ha_rep h;
+    h.role = "active";
+    h.epoch = 1ull << 40;
+    h.health = "up";
+    h.health_why = "forwarding";
+    h.why = "peer silent for 52 ms";
+    h.address = 0xc6120003;
+    h.peer = 0xc6120004;
+    h.peer_alive = true;
+    h.peer_role = "backup";
+    h.peer_health = "hung";
+    h.peer_epoch = 7;
+    h.peer_conns = 100000;
+    h.peer_heard_ms = 9;
+    h.counters = {{"takeovers", 2}};
+    const auto back = std::get<ha_rep>(round_trip(h));
+    CHECK(back.role == "active");
+    CHECK(back.epoch == 1ull << 40);
+    CHECK(back.health_why == "forwarding");
+    CHECK(back.why == h.why);
+    CHECK(back.peer == 0xc6120004);
+    CHECK(back.peer_alive);
+    CHECK(back.peer_role == "backup");
+    CHECK(back.peer_health == "hung");
+    CHECK(back.peer_conns == 100000);
+    CHECK(back.peer_heard_ms == 9);
+    REQUIRE(back.counters.size() == 1);
+    CHECK(back.counters[0].value == 2);
+}
+
 TEST_CASE("the manager's messages survive encode and decode, real numbers included", "[api][manager]") {
     const auto set = std::get<manager_set_req>(round_trip(manager_set_req{"importance.cpu", "2.5"}));
     CHECK(set.name == "importance.cpu");
@@ -282,7 +315,7 @@ TEST_CASE("the ids of protocol version 1 never change", "[api]") {
         {16, "manager_node"}, {0x8000, "ok"}, {0x8001, "error"}, {0x8002, "hello_reply"}, {0x8003, "tables"},
         {0x8004, "stats"}, {0x8005, "conns"}, {0x8006, "simulate_reply"}, {0x8007, "manager"},
         {17, "dump_conns"}, {18, "insert_conns"}, {19, "set_role"}, {0x8008, "dump_conns_reply"},
-        {0x8009, "insert_conns_reply"}};
+        {0x8009, "insert_conns_reply"}, {20, "ha_show"}, {21, "ha_switchover"}, {0x800a, "ha"}};
     for (const auto& [id, name] : released) {
         INFO("id " << id);
         CHECK(type_name(id) == name);

@@ -205,7 +205,8 @@ TEST_CASE("the ids of agent protocol version 1 never change", "[agent]") {
     // are what agents sent when the type was the variant index + 1. A
     // message may be added (with a new id, and a line here), never
     // renumbered; the takeover query's 2 stays taken though nobody sends it.
-    const std::pair<std::uint16_t, std::string_view> released[] = {{1, "host_report"}, {2, "shadow_query"}};
+    const std::pair<std::uint16_t, std::string_view> released[] = {
+        {1, "host_report"}, {2, "shadow_query"}, {3, "heartbeat"}};
     CHECK(std::size(released) == std::variant_size_v<message>);
     const auto types = type_table();
     for (const auto& [id, name] : released) {
@@ -216,12 +217,16 @@ TEST_CASE("the ids of agent protocol version 1 never change", "[agent]") {
     }
     CHECK(type_of<host_report>.id == 1);
     CHECK(type_of<shadow_query>.id == 2);
+    CHECK(type_of<heartbeat>.id == 3);
 
     // On the wire, both ways: what seal() writes, and what open() reads as which message.
     const auto r = seal(report(1), the_key);
     const auto q = seal(envelope{node2, 1, 5, shadow_query{9, 0xc6120064}}, the_key);
+    const auto h = seal(envelope{node2, 2, 5, heartbeat{4, 3, 1, 100, false, 10}}, the_key);
     CHECK(wire_type(r) == 1);
     CHECK(wire_type(q) == 2);
+    CHECK(wire_type(h) == 3);
     CHECK(std::holds_alternative<host_report>(std::get<envelope>(open(r, the_key)).body));
     CHECK(std::holds_alternative<shadow_query>(std::get<envelope>(open(q, the_key)).body));
+    CHECK(std::holds_alternative<heartbeat>(std::get<envelope>(open(h, the_key)).body));
 }

@@ -1,0 +1,200 @@
+#include "control/controld/pair/pair_peer.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+
+namespace cg::control::pair {
+
+namespace asio = boost::asio;
+namespace capi = common::api;
+namespace log = common::log;
+
+namespace {
+
+std::uint64_t wall_ms() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+asio::ip::udp::endpoint endpoint_of(const std::string& text, std::string_view key) {
+    const auto ep = common::parse_endpoint(text);
+    if (!ep) throw std::runtime_error(fmt::format("manager.pair.{}: not address:port: '{}'", key, text));
+    return {asio::ip::address_v4(ep->address), ep->port};
+}
+
+bool power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+}  // namespace
+
+std::optional<peer_state> read_heartbeat(common::ipv4_addr from, const agent::heartbeat& h) {
+    if (h.role >= role_count || h.health >= health_count) return std::nullopt;
+    return peer_state{from, static_cast<role>(h.role), h.epoch, static_cast<health>(h.health), h.priority, h.handover,
+                      h.conns};
+}
+
+pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::function<local()> local_state,
+                     action_handler on_action)
+    : _io(io),
+      _cfg(cfg),
+      _local(std::move(local_state)),
+      _on_action(std::move(on_action)),
+      _key(agent::load_key(cfg.key_file)),
+      _socket(io),
+      _timer(io),
+      _receiver(_key, static_cast<std::uint64_t>(cfg.max_skew.count())),
+      _machine({common::parse_endpoint(cfg.listen) ? common::parse_endpoint(cfg.listen)->address : 0, cfg.priority,
+                cfg.dead_time},
+               clock::now()),
+      // A restarted controld goes on above what its last run sent: its
+      // first seq is the wall clock in microseconds.
+      _seq(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count())) {
+    const auto listen = endpoint_of(cfg.listen, "listen");
+    _peer = endpoint_of(cfg.peer, "peer");
+    _self = listen.address().to_v4().to_uint();
+    _peer_ip = _peer.address().to_v4().to_uint();
+    _receiver.allow(_peer_ip);
+    boost::system::error_code ec;
+    _socket.open(listen.protocol(), ec);
+    if (!ec) _socket.bind(listen, ec);
+    if (ec) throw std::runtime_error(fmt::format("pair heartbeats on {}: {}", cfg.listen, ec.message()));
+}
+
+void pair_peer::start() {
+    log::info("pair: heartbeats from {} to {} every {} ms, peer dead after {} ms", _cfg.listen, _cfg.peer,
+              _cfg.interval.count(), _cfg.dead_time.count());
+    receive();
+    beat();
+}
+
+void pair_peer::beat() {
+    act(_machine.tick(_local().own, clock::now()));
+    send();
+    _timer.expires_after(_cfg.interval);
+    _timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) beat();
+    });
+}
+
+void pair_peer::send() {
+    const local l = _local();
+    const agent::heartbeat h{_machine.epoch(),
+                             static_cast<std::uint8_t>(_machine.current()),
+                             static_cast<std::uint8_t>(l.own),
+                             _cfg.priority,
+                             _machine.handing_over(),
+                             l.conns};
+    auto bytes = std::make_shared<std::vector<std::uint8_t>>(agent::seal({_self, ++_seq, wall_ms(), h}, _key));
+    _socket.async_send_to(asio::buffer(*bytes), _peer, [this, bytes](const boost::system::error_code& ec, std::size_t) {
+        // The peer's link down is the normal case of a dead peer: counted, not logged each time.
+        ec ? ++_n.send_errors : ++_n.sent;
+    });
+}
+
+void pair_peer::receive() {
+    _socket.async_receive_from(asio::buffer(_buf), _from, [this](const boost::system::error_code& ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted) return;
+        if (!ec) {
+            const common::ipv4_addr from = _from.address().is_v4() ? _from.address().to_v4().to_uint() : 0;
+            auto r = _receiver.accept(std::span(_buf).first(n), from, wall_ms());
+            if (auto* e = std::get_if<agent::envelope>(&r)) {
+                const auto* h = std::get_if<agent::heartbeat>(&e->body);
+                const auto p = h ? read_heartbeat(e->sender, *h) : std::nullopt;
+                if (!h) {
+                    ++_n.wrong_type;
+                } else if (!p) {
+                    ++_n.bad_fields;
+                } else {
+                    ++_n.received;
+                    const role before = _machine.current();
+                    act(_machine.heard(*p, clock::now()));
+                    if (before != _machine.current()) send();  // tell the peer at once
+                }
+            } else {
+                const auto& why = std::get<agent::refused>(r);
+                if (power_of_two(_receiver.count(why.why)))
+                    log::warn("pair: datagram from {} refused: {}: {} ({} so far)", _from.address().to_string(),
+                              agent::refusal_name(why.why), why.detail, _receiver.count(why.why));
+            }
+        }
+        receive();
+    });
+}
+
+void pair_peer::act(action a) {
+    if (a == action::none) return;
+    if (a == action::take_over) {
+        _takeover_began = clock::now();
+        log::warn("pair: taking over at epoch {}: {}", _machine.epoch(), _machine.why());
+        send();  // the epoch fences the old active before the takeover is done
+    } else {
+        log::warn("pair: backup at epoch {}: {}", _machine.epoch(), _machine.why());
+    }
+    _on_action(a);
+}
+
+void pair_peer::taken_over(bool ok) {
+    const auto now = clock::now();
+    const role before = _machine.current();
+    act(_machine.taken_over(ok, now));
+    if (before == role::taking_over && _machine.current() == role::active && _takeover_began) {
+        _n.last_takeover_ms = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<milliseconds>(now - *_takeover_began).count());
+        log::info("pair: active at epoch {}, {} ms after the takeover began", _machine.epoch(), _n.last_takeover_ms);
+        send();
+    }
+}
+
+std::optional<std::string> pair_peer::switchover() {
+    auto err = _machine.switchover(clock::now());
+    if (!err) {
+        log::info("pair: switchover: asking the backup to take over");
+        send();
+    }
+    return err;
+}
+
+capi::ha_rep pair_peer::view() const {
+    const auto now = clock::now();
+    capi::ha_rep v;
+    v.role = std::string(role_name(_machine.current()));
+    v.epoch = _machine.epoch();
+    const local l = _local();
+    v.health = std::string(health_name(l.own));
+    v.health_why = l.why;
+    v.why = _machine.why();
+    v.address = _self;
+    v.peer = _peer_ip;
+    v.peer_alive = _machine.peer_alive(now);
+    if (const auto& p = _machine.peer()) {
+        v.peer_role = std::string(role_name(p->r));
+        v.peer_health = std::string(health_name(p->h));
+        v.peer_epoch = p->epoch;
+        v.peer_conns = p->conns;
+        v.peer_heard_ms = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<milliseconds>(now - *_machine.peer_heard()).count());
+    }
+    auto count = [&](std::string name, std::uint64_t value) { v.counters.push_back({std::move(name), value}); };
+    const auto& m = _machine.counters();
+    count("takeovers", m.takeovers);
+    count("demotions", m.demotions);
+    count("split_brains", m.split_brains);
+    count("switchovers", m.switchovers);
+    count("last_takeover_ms", _n.last_takeover_ms);
+    count("heartbeats_sent", _n.sent);
+    count("heartbeat_send_errors", _n.send_errors);
+    count("heartbeats_received", _n.received);
+    count("heartbeats_wrong_type", _n.wrong_type);
+    count("heartbeats_bad_fields", _n.bad_fields);
+    for (std::size_t i = 0; i < agent::refusal_count; ++i) {
+        const auto why = static_cast<agent::refusal>(i);
+        count(fmt::format("heartbeats_refused_{}", agent::refusal_name(why)), _receiver.count(why));
+    }
+    return v;
+}
+
+}  // namespace cg::control::pair

@@ -1,0 +1,84 @@
+// This controld's side of the gateway pair on the wire: a UDP socket on the
+// internal link, a heartbeat to the peer every interval (agent_msg.hpp's
+// signed datagram, under the pair's key), the peer's heartbeats checked
+// (MAC, sender, replay, clock skew, fields) and given to the state machine
+// (pair_state.hpp), whose actions go to controld through `on_action`.
+//
+// The heartbeat is sent from a timer on controld's io_context, which never
+// blocks (gw_link is asynchronous), so that nothing delays it but the CPU.
+//
+// Thread-safety: none; controld's io_context.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange
+#include <boost/asio.hpp>
+
+#include "common/config.hpp"
+#include "common/ctl_msg.hpp"
+#include "control/controld/pair/pair_state.hpp"
+#include "control/proto/agent_msg.hpp"
+
+namespace cg::control::pair {
+
+/// A heartbeat's fields as the state machine takes them, or why not (its
+/// role or health is not one of ours).
+std::optional<peer_state> read_heartbeat(common::ipv4_addr from, const agent::heartbeat& h);
+
+class pair_peer {
+public:
+    /// What this gateway tells its peer besides the machine's state.
+    struct local {
+        health own = health::down;
+        std::string why;  ///< of `own`
+        std::uint64_t conns = 0;
+    };
+    using action_handler = std::function<void(action)>;
+
+    /// Throws std::runtime_error when the key cannot be read or the socket
+    /// not bound.
+    pair_peer(boost::asio::io_context& io, const common::pair_cfg& cfg, std::function<local()> local_state,
+              action_handler on_action);
+
+    void start();
+    /// The takeover that an action::take_over asked for ended.
+    void taken_over(bool ok);
+    std::optional<std::string> switchover();
+
+    const machine& state() const { return _machine; }
+    /// `ha show`.
+    common::api::ha_rep view() const;
+
+private:
+    void beat();
+    void send();
+    void receive();
+    void act(action a);
+
+    boost::asio::io_context& _io;
+    common::pair_cfg _cfg;
+    std::function<local()> _local;
+    action_handler _on_action;
+    agent::key _key;
+    common::ipv4_addr _self = 0, _peer_ip = 0;
+    boost::asio::ip::udp::endpoint _peer;
+    boost::asio::ip::udp::socket _socket;
+    boost::asio::steady_timer _timer;
+    agent::receiver _receiver;
+    machine _machine;
+    std::uint64_t _seq;
+    std::optional<clock::time_point> _takeover_began;
+    std::array<std::uint8_t, agent::max_datagram + 1> _buf{};
+    boost::asio::ip::udp::endpoint _from;
+    struct counts {
+        std::uint64_t sent = 0, send_errors = 0, received = 0, wrong_type = 0, bad_fields = 0, last_takeover_ms = 0;
+    } _n;
+};
+
+}  // namespace cg::control::pair

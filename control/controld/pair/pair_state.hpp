@@ -1,0 +1,129 @@
+// The gateway pair's decisions (SPEC 5.1, 5.3, 5.4), as a pure state
+// machine: heartbeats heard, the clock, this gateway's own gatewayd health
+// and the operator go in; what controld must do comes out (take over, or
+// demote its gatewayd to standby). No sockets, no timers: pair_peer.hpp
+// feeds it, and a unit test drives every transition with a table.
+//
+//   starting --peer active-----------------------------------> backup
+//   starting --start wait over, no active peer, I win-------> taking_over
+//   backup   --peer dead | peer's gatewayd sick | handover
+//              | nobody active and I win -------------------> taking_over (epoch + 1)
+//   taking_over --takeover done------------------------------> active
+//   taking_over, active --peer active with a higher epoch,
+//              or the same epoch and the peer wins ----------> backup (demote)
+//
+// "I win" (two gateways that could both become active): the higher
+// priority, then the lower address. Epochs only grow: a gateway that takes
+// over announces epoch + 1 before it has finished, so that an old active
+// that comes back (or that was only cut off) sees it and demotes itself.
+// Only a healthy gateway (its gatewayd up and its workers' loops advancing)
+// takes over; a recovered one comes back as the backup (no pre-emption).
+//
+// Thread-safety: none; controld's io_context.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/net_types.hpp"
+
+namespace cg::control::pair {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+enum class role : std::uint8_t { starting, backup, taking_over, active };
+inline constexpr std::uint8_t role_count = 4;
+std::string_view role_name(role r);
+
+/// The health of a gateway's own gatewayd, as its controld sees it.
+enum class health : std::uint8_t {
+    down,  ///< not running, or not answering its control socket yet
+    up,    ///< answering, its workers' loops advancing
+    hung,  ///< running, but its main loop or a worker's stopped past the dead time
+};
+inline constexpr std::uint8_t health_count = 3;
+std::string_view health_name(health h);
+
+/// What a heartbeat says (agent::heartbeat, its numbers checked).
+struct peer_state {
+    common::ipv4_addr address = 0;
+    role r = role::starting;
+    std::uint64_t epoch = 0;
+    health h = health::down;
+    std::uint8_t priority = 0;
+    bool handover = false;
+    std::uint64_t conns = 0;
+};
+
+/// What controld must do now.
+enum class action : std::uint8_t {
+    none,
+    take_over,  ///< fence, query the nodes, insert, make gatewayd active, then call taken_over()
+    demote,     ///< make gatewayd standby at once
+};
+
+class machine {
+public:
+    struct options {
+        common::ipv4_addr address = 0;  ///< this controld's, for the tie-break
+        std::uint8_t priority = 100;
+        milliseconds dead_time{50};
+        milliseconds handover_wait{3000};  ///< a switchover the backup has not taken by then is called off
+    };
+
+    machine(options o, clock::time_point now);
+
+    /// A heartbeat from the peer, authentic and fresh.
+    action heard(const peer_state& p, clock::time_point now);
+    /// The passing of time and this gateway's own health; call it at least
+    /// every interval.
+    action tick(health own, clock::time_point now);
+    /// The takeover ended: gatewayd active (ok), or not (tried again at the
+    /// next tick).
+    action taken_over(bool ok, clock::time_point now);
+    /// `ha switchover`: the active asks its backup to take over, and stays
+    /// active until it has. An error text when refused.
+    std::optional<std::string> switchover(clock::time_point now);
+
+    role current() const { return _role; }
+    std::uint64_t epoch() const { return _epoch; }
+    bool handing_over() const { return _handover_until.has_value(); }
+    /// Whether gatewayd may forward: active, or taking over (then once its
+    /// connections are back).
+    bool may_forward() const { return _role == role::active || _role == role::taking_over; }
+    bool peer_alive(clock::time_point now) const;
+    const std::optional<peer_state>& peer() const { return _peer; }
+    std::optional<clock::time_point> peer_heard() const { return _heard; }
+    /// Why the latest transition happened, in words ("peer silent for 52 ms").
+    const std::string& why() const { return _why; }
+    health own() const { return _own; }
+
+    struct counts {
+        std::uint64_t takeovers = 0, demotions = 0, split_brains = 0, switchovers = 0;
+    };
+    const counts& counters() const { return _n; }
+
+private:
+    action begin_takeover(std::string why);
+    action demote(std::string why);
+    /// Whether this gateway wins against the peer for the active role.
+    bool wins(const peer_state& p) const;
+    action decide(clock::time_point now);
+
+    options _opt;
+    role _role = role::starting;
+    std::uint64_t _epoch = 0;
+    health _own = health::down;
+    clock::time_point _started;
+    std::optional<peer_state> _peer;
+    std::optional<clock::time_point> _heard;
+    std::optional<clock::time_point> _handover_until;
+    std::string _why = "starting: listening for the peer";
+    counts _n;
+};
+
+}  // namespace cg::control::pair

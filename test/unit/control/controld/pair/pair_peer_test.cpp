@@ -1,0 +1,177 @@
+// Two pair peers over loopback, real UDP sockets and timers: one becomes
+// active and the other its backup; the backup takes over when the active
+// stops; forged, replayed and foreign datagrams are refused and counted,
+// and never move a role.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "control/controld/pair/pair_peer.hpp"
+
+using namespace cg::control;
+using namespace cg::control::pair;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+std::uint16_t base_port() { return static_cast<std::uint16_t>(20000 + ::getpid() % 20000); }
+
+struct key_file {
+    std::string path = fmt::format("/tmp/cg-pair-test-{}.key", ::getpid());
+    key_file() { std::ofstream(path) << std::string(32, 'k') << "\n"; }
+    ~key_file() { std::filesystem::remove(path); }
+};
+
+cg::common::pair_cfg cfg(const key_file& k, int self, int other) {
+    cg::common::pair_cfg c;
+    c.listen = fmt::format("127.0.0.{}:{}", self, base_port() + self);
+    c.peer = fmt::format("127.0.0.{}:{}", other, base_port() + other);
+    c.key_file = k.path;
+    c.interval = 5ms;
+    c.dead_time = 40ms;
+    return c;
+}
+
+struct side {
+    std::vector<action> actions;
+    std::unique_ptr<pair_peer> peer;
+    side(asio::io_context& io, const cg::common::pair_cfg& c) {
+        peer = std::make_unique<pair_peer>(io, c, [] { return pair_peer::local{health::up, "forwarding", 7}; },
+                                           [this](action a) {
+                                               actions.push_back(a);
+                                               // controld's restore takes a while; here it is at once
+                                               if (a == action::take_over) peer->taken_over(true);
+                                           });
+        peer->start();
+    }
+};
+
+void run_for(asio::io_context& io, std::chrono::milliseconds d) {
+    io.restart();
+    io.run_for(d);
+}
+
+std::uint64_t counter(const cg::common::api::ha_rep& v, std::string_view name) {
+    for (const auto& c : v.counters)
+        if (c.name == name) return c.value;
+    FAIL("no counter " << name);
+    return 0;
+}
+
+/// Sends raw bytes to `to` from 127.0.0.<from_host>.
+void send_raw(const std::vector<std::uint8_t>& bytes, const cg::common::pair_cfg& to, int from_host) {
+    asio::io_context io;
+    asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address_v4(fmt::format("127.0.0.{}", from_host)), 0));
+    const auto ep = cg::common::parse_endpoint(to.listen);
+    s.send_to(asio::buffer(bytes), asio::ip::udp::endpoint(asio::ip::address_v4(ep->address), ep->port));
+}
+
+}  // namespace
+
+TEST_CASE("two peers settle as active and backup; the backup takes over when the active stops", "[pair][udp]") {
+    key_file k;
+    asio::io_context io;
+    const auto ca = cfg(k, 1, 2), cb = cfg(k, 2, 1);
+    auto a = std::make_unique<side>(io, ca);
+    side b(io, cb);
+    run_for(io, 300ms);
+    // 127.0.0.1 wins the tie-break (equal priority, lower address).
+    CHECK(a->peer->state().current() == role::active);
+    CHECK(b.peer->state().current() == role::backup);
+    CHECK(b.peer->state().epoch() == a->peer->state().epoch());
+    const auto va = a->peer->view();
+    CHECK(va.peer_alive);
+    CHECK(va.peer_role == "backup");
+    CHECK(va.peer_conns == 7);
+    CHECK(counter(va, "heartbeats_received") > 20);
+    CHECK(counter(va, "takeovers") == 1);
+    CHECK(counter(b.peer->view(), "takeovers") == 0);
+
+    const auto epoch = a->peer->state().epoch();
+    a.reset();  // the active's controld is gone
+    run_for(io, 200ms);
+    CHECK(b.peer->state().current() == role::active);
+    CHECK(b.peer->state().epoch() == epoch + 1);
+    CHECK_FALSE(b.peer->view().peer_alive);
+    CHECK(counter(b.peer->view(), "takeovers") == 1);
+
+    // It comes back: as the backup, at the new epoch.
+    side again(io, ca);
+    run_for(io, 300ms);
+    CHECK(again.peer->state().current() == role::backup);
+    CHECK(again.peer->state().epoch() == epoch + 1);
+    CHECK(b.peer->state().current() == role::active);
+}
+
+TEST_CASE("forged, replayed and foreign heartbeats are refused, counted, and move nothing", "[pair][udp]") {
+    key_file k;
+    asio::io_context io;
+    const auto cb = cfg(k, 4, 3);  // its peer 127.0.0.3 never runs
+    side b(io, cb);
+    run_for(io, 100ms);
+    REQUIRE(b.peer->state().current() == role::active);  // nobody heard: it took over
+    const auto epoch = b.peer->state().epoch();
+
+    const agent::key right(32, 'k'), wrong(32, 'x');
+    const cg::common::ipv4_addr peer_ip = 0x7f000003;
+    const auto now_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                       .count());
+    // A higher epoch would demote it, if it were believed.
+    const agent::heartbeat usurper{epoch + 10, static_cast<std::uint8_t>(role::active), 1, 200, false, 0};
+    send_raw(agent::seal({peer_ip, 1, now_ms, usurper}, wrong), cb, 3);                  // another key
+    send_raw(agent::seal({0x7f000009, 1, now_ms, usurper}, right), cb, 9);               // not the peer
+    send_raw(agent::seal({peer_ip, 1, now_ms - 3'600'000, usurper}, right), cb, 3);      // an old one
+    send_raw(agent::seal({peer_ip, 2, now_ms, agent::host_report{}}, right), cb, 3);     // not a heartbeat
+    agent::heartbeat strange = usurper;
+    strange.role = 9;
+    send_raw(agent::seal({peer_ip, 3, now_ms, strange}, right), cb, 3);                  // no such role
+    auto cut = agent::seal({peer_ip, 4, now_ms, usurper}, right);
+    cut.resize(cut.size() - 5);
+    send_raw(cut, cb, 3);                                                                 // truncated
+    run_for(io, 100ms);
+
+    const auto v = b.peer->view();
+    CHECK(counter(v, "heartbeats_refused_bad_mac") == 1);
+    CHECK(counter(v, "heartbeats_refused_unknown_peer") == 1);
+    CHECK(counter(v, "heartbeats_refused_clock_skew") == 1);
+    CHECK(counter(v, "heartbeats_wrong_type") == 1);
+    CHECK(counter(v, "heartbeats_bad_fields") == 1);
+    CHECK(counter(v, "heartbeats_refused_truncated") == 1);
+    CHECK(counter(v, "heartbeats_received") == 0);
+    CHECK(b.peer->state().current() == role::active);
+    CHECK(b.peer->state().epoch() == epoch);
+
+    // A real one from the peer, then the same bytes again: the copy is refused.
+    const agent::heartbeat backup{epoch, static_cast<std::uint8_t>(role::backup), 1, 100, false, 0};
+    const auto real = agent::seal({peer_ip, 10, now_ms, backup}, right);
+    send_raw(real, cb, 3);
+    send_raw(real, cb, 3);
+    run_for(io, 50ms);
+    CHECK(counter(b.peer->view(), "heartbeats_received") == 1);
+    CHECK(counter(b.peer->view(), "heartbeats_refused_replayed") == 1);
+    CHECK(b.peer->view().peer_role == "backup");
+}
+
+TEST_CASE("read_heartbeat takes our roles and healths, nothing else", "[pair]") {
+    agent::heartbeat h{3, 3, 2, 9, true, 5};
+    const auto p = read_heartbeat(0x01020304, h);
+    REQUIRE(p);
+    CHECK(p->r == role::active);
+    CHECK(p->h == health::hung);
+    CHECK(p->epoch == 3);
+    CHECK(p->handover);
+    h.health = 3;
+    CHECK_FALSE(read_heartbeat(0, h));
+    h.health = 0;
+    h.role = 4;
+    CHECK_FALSE(read_heartbeat(0, h));
+}
