@@ -27,47 +27,78 @@ SHADOW_PORT = 9652              # conf/managed.yaml manager.agents.shadow_port
 PROMETHEUS = "127.0.0.1:9650"   # inside the gateway namespace: its own loopback
 
 
-class Managed(Gateway):
-    """controld (and through it gatewayd) in `topo`'s gateway namespace."""
+PAIR_PORT = 9653
 
-    def __init__(self, topo, build, manager_lines=()):
+
+class Managed(Gateway):
+    """controld (and through it gatewayd) in `topo`'s gateway namespace, or,
+    with side "b", in the pair's other gateway namespace `ns` (its own mgmt0
+    address, port address and files). With `pair`, the two controlds of
+    sides a and b are a gateway pair (manager.pair, one key file in topo.dir)."""
+
+    SIDES = {"a": {"mgmt": MGMT_IP, "port": "198.18.0.2"}, "b": {"mgmt": "198.18.0.4", "port": "198.18.0.5"}}
+
+    def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active"):
+        self.expect_role = role
         self.controld = os.path.join(build, "control", "controld", "controld")
         self.nodeagent = os.path.join(build, "control", "nodeagent", "nodeagent")
         for b in (self.controld, self.nodeagent):
             if not os.access(b, os.X_OK):
                 raise GatewayError(f"{b}: not built (ninja -C {build})")
-        self.ctl_socket = os.path.join(topo.dir, "controld.sock")
-        self.key_file = os.path.join(topo.dir, "agent.key")
-        with open(self.key_file, "w") as f:
-            f.write(secrets.token_hex(16) + "\n")
-        os.chmod(self.key_file, 0o600)
+        self.side = side
+        suffix = "" if side == "a" else side
+        self.mgmt_ip = self.SIDES[side]["mgmt"]
+        self.ctl_socket = os.path.join(topo.dir, f"controld{suffix}.sock")
+        self.key_file = shared_key(topo, "agent.key")
         with open(MANAGED_CONFIG) as f:
             text = f.read()
         text = text.replace("control_socket: /run/clustergate/managed-controld.sock", f"control_socket: {self.ctl_socket}")
         text = text.replace("key_file: /etc/clustergate/agent.key", f"key_file: {self.key_file}")
+        text = text.replace(f"listen: {MGMT_IP}:{AGENT_PORT}", f"listen: {self.mgmt_ip}:{AGENT_PORT}")
+        text = text.replace("address: 198.18.0.2", f"address: {self.SIDES[side]['port']}")
         for line in manager_lines:  # more keys of the manager section, e.g. "  rules: [...]"
             text += line + "\n"
-        source = os.path.join(topo.dir, "managed-source.yaml")
+        if pair:  # {key: value} of manager.pair beyond the addresses and the key
+            other = self.SIDES["b" if side == "a" else "a"]["mgmt"]
+            keys = {"listen": f"{self.mgmt_ip}:{PAIR_PORT}", "peer": f"{other}:{PAIR_PORT}",
+                    "key_file": shared_key(topo, "pair.key"), **pair}
+            text += "  pair: {" + ", ".join(f"{k}: {v}" for k, v in keys.items()) + "}\n"
+        source = os.path.join(topo.dir, f"managed-source{suffix}.yaml")
         with open(source, "w") as f:
             f.write(text)
-        super().__init__(topo, build, config=source)
+        super().__init__(topo, build, config=source, ns=ns, suffix=suffix)
 
     def argv(self):
         return [self.controld, "-c", self.config, "-s", self.ctl_socket, "--gatewayd", self.gatewayd]
 
     def start(self):
-        self._proc = self.topo.spawn(self.topo.gw, self.argv(), name="controld")
+        self._proc = self.topo.spawn(self.ns, self.argv(), name="controld" + ("" if self.side == "a" else "-" + self.side))
         self.log = self._proc.log
         self.pid = self._proc.pid
 
-    def wait_ready(self, timeout=30):
-        """gatewayd ready (Gateway.wait_ready), and controld has read its tables."""
+    def wait_ready(self, timeout=30, role=None):
+        """gatewayd ready (Gateway.wait_ready), controld has read its tables,
+        and gatewayd has `role` (a pair's backup keeps it standby)."""
         super().wait_ready(timeout)
         wait_for(lambda: len(self.manager()["nodes"]) == len(self.topo.nodes), 10,
                  "controld read the gateway's tables", interval=0.1)
         # controld starts gatewayd as standby, and makes it active once the
         # nodes' connections are back in it.
-        wait_for(lambda: "role      active" in self.ctl("show", "info"), 10, "gatewayd made active", interval=0.1)
+        role = role or self.expect_role
+        wait_for(lambda: f"role      {role}" in self.ctl("show", "info"), 10, f"gatewayd made {role}", interval=0.1)
+
+    def ha(self):
+        """`ha show` -> {"role", "epoch", "peer" (its line), "counters": {name: int}}."""
+        text = self.mctl("ha", "show")
+        head, _, rest = text.partition("counters:\n")
+        rows = dict(split_row(l)[:2] for l in head.splitlines() if len(split_row(l)) >= 2)
+        words = rows.get("this gateway", "").split()
+        line = rows.get("this gateway", "")
+        out = {"role": words[1] if len(words) > 1 else "", "epoch": int(words[4]) if len(words) > 4 else -1,
+               "why": line[line.find("(") + 1:line.rfind(")")] if "(" in line else "",
+               "peer": rows.get("peer", ""), "gatewayd": rows.get("its gatewayd", "")}
+        out["counters"] = {r["name"]: int(r["count"]) for r in parse_table(rest.splitlines())} if rest else {}
+        return out
 
     def _log_note(self):
         return "controld and gatewayd log, last lines:\n" + "".join("  " + l for l in self.log_tail(30).splitlines(True))
@@ -106,17 +137,29 @@ class Managed(Gateway):
         return {"nodes": nodes, "counters": counters}
 
     def prometheus(self):
-        r = self.topo.exec(self.topo.gw, "curl", "-s", "--max-time", "5", f"http://{PROMETHEUS}/metrics")
+        r = self.topo.exec(self.ns, "curl", "-s", "--max-time", "5", f"http://{PROMETHEUS}/metrics")
         return r.stdout
 
-    def start_agents(self, interval="300ms", nodes=None):
+    def start_agents(self, interval="300ms", nodes=None, gateways=(MGMT_IP,)):
         procs = {}
+        reports = [a for g in gateways for a in ("--gateway", f"{g}:{AGENT_PORT}")]
         for n in nodes or self.topo.nodes:
             procs[n] = self.topo.spawn(self.topo.ns(n), [
-                self.nodeagent, "--node", self.topo.node_ips[n], "--gateway", f"{MGMT_IP}:{AGENT_PORT}",
+                self.nodeagent, "--node", self.topo.node_ips[n], *reports,
                 "--key-file", self.key_file, "--interval", interval,
                 "--shadow-listen", f"0.0.0.0:{SHADOW_PORT}", "--cluster", CLUSTER_IP], name=f"agent-{n}")
         return procs
+
+
+def shared_key(topo, name):
+    """A key file in topo.dir that every gateway and agent of the test reads:
+    made by the first who asks."""
+    path = os.path.join(topo.dir, name)
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(secrets.token_hex(16) + "\n")
+        os.chmod(path, 0o600)
+    return path
 
 
 class ManagedLab(Lab):
@@ -141,6 +184,41 @@ def mlab(tag, build, log=lambda m: None, manager_lines=(), agents=True):
             yield ManagedLab(topo, gw, topo.start_client(), procs)
 
 
+class PairLab(ManagedLab):
+    """Two gateways, a (active) and b (its backup), in front of the same
+    nodes; gw is a; gws both."""
+
+    def __init__(self, topo, a, b, client, agents):
+        super().__init__(topo, a, client, agents)
+        self.a, self.b = a, b
+        self.gws = [a, b]
+
+
+PAIR_B_MGMT = Managed.SIDES["b"]["mgmt"]
+
+
+@contextlib.contextmanager
+def pair_lab(tag, build, log=lambda m: None, pair_keys=None):
+    """The pair bench: a second gateway namespace with its own mgmt0, a's
+    controld started first (it becomes active: nobody else is there), then
+    b's (the backup), agents reporting to both."""
+    keys = {"interval": "10ms", "dead_time": "100ms", **(pair_keys or {})}
+    with Topology(tag, log=log) as topo:
+        topo.add_mgmt(MGMT_IP)
+        nsb = topo.add_gateway("gwb")
+        topo.add_mgmt(PAIR_B_MGMT, ns=nsb)
+        topo.start_node_servers()
+        with Managed(topo, build, pair=keys) as a:
+            wait_for(lambda: a.ha()["role"] == "active", 10, "a active", interval=0.1)
+            with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby") as b:
+                wait_for(lambda: b.ha()["role"] == "backup" and "alive" in b.ha()["peer"], 10, "b a's backup",
+                         interval=0.1)
+                log(f"a: controld {a.pid}, gatewayd {a.gatewayd_pid()} active; b: controld {b.pid}, "
+                    f"gatewayd {b.gatewayd_pid()} backup")
+                procs = a.start_agents(gateways=(MGMT_IP, PAIR_B_MGMT))
+                yield PairLab(topo, a, b, topo.start_client(), procs)
+
+
 def percentile(values, p):
     """Nearest-rank percentile (p in 0..100) of a non-empty list."""
     s = sorted(values)
@@ -148,4 +226,4 @@ def percentile(values, p):
     return s[int(k)]
 
 
-__all__ = ["MGMT_IP", "SHADOW_PORT", "Managed", "ManagedLab", "mlab", "percentile", "pid_alive", "split_row", "wait_for"]
+__all__ = ["MGMT_IP", "SHADOW_PORT", "Managed", "ManagedLab", "PairLab", "mlab", "pair_lab", "percentile", "pid_alive", "split_row", "wait_for"]

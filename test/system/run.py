@@ -25,10 +25,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import topology  # noqa: E402
 from gateway import CommandError, lab, preflight, sweep_stale  # noqa: E402
-from manager_lab import mlab  # noqa: E402
+from manager_lab import mlab, pair_lab  # noqa: E402
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
+from scenarios.pair import sc_pair_freeze, sc_pair_kill, sc_pair_switch  # noqa: E402
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
 from scenarios.routing import sc_drain, sc_long_lived, sc_spread, sc_udp  # noqa: E402
 from topology import Topology  # noqa: E402
@@ -65,6 +66,9 @@ SCENARIOS = {
         lambda: "  metrics: [{name: queue, command: 'echo 2', interval: 300ms, timeout: 200ms, importance: 0.5}]"]}),
     "kill9_conns": (sc_restore_kill9, {"bench": "managed"}),
     "kill9_lost": (sc_kill9_lost, {"bench": "managed"}),
+    "pair_kill": (sc_pair_kill, {"bench": "pair"}),
+    "pair_freeze": (sc_pair_freeze, {"bench": "pair"}),
+    "pair_switch": (sc_pair_switch, {"bench": "pair"}),
 }
 
 
@@ -85,9 +89,12 @@ def run_one(name, build, verbose):
     old = signal.signal(signal.SIGALRM, on_alarm)
     t0 = time.monotonic()
     options = dict(options)
-    if options.pop("bench", None) == "managed":
+    kind = options.pop("bench", None)
+    if kind == "managed":
         bench = mlab
         options["manager_lines"] = [make() for make in options.get("manager_lines", [])]
+    elif kind == "pair":
+        bench = pair_lab
     else:
         bench = lab
     try:

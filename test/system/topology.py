@@ -389,15 +389,40 @@ class Topology:
         """Stops node `node`'s servers: connections to it are refused."""
         self.stop(self.servers.pop(node))
 
-    def add_mgmt(self, address="198.18.0.3"):
-        """A kernel interface for the gateway namespace (mgmt0, `address`):
-        what controld probes nodes and takes agent reports through; gw0
-        stays gatewayd's alone."""
-        self.ip(self.lan, "link", "add", "v-mgmt", "type", "veth", "peer", "name", "mgmt0", "netns", self.gw)
-        self.ip(self.lan, "link", "set", "v-mgmt", "master", "br0", "up")
-        self.ip(self.gw, "addr", "add", f"{address}/{SUBNET_PREFIX}", "dev", "mgmt0")
-        self.ip(self.gw, "link", "set", "mgmt0", "up")
+    def add_mgmt(self, address="198.18.0.3", ns=None):
+        """A kernel interface for the gateway namespace (or `ns`): mgmt0 with
+        `address`, what controld probes nodes, takes agent reports and
+        speaks to its pair peer through; gw0 stays gatewayd's alone."""
+        ns = ns or self.gw
+        lan_end = "v-mgmt" + ns[len(self.prefix):]
+        self.ip(self.lan, "link", "add", lan_end, "type", "veth", "peer", "name", "mgmt0", "netns", ns)
+        self.ip(self.lan, "link", "set", lan_end, "master", "br0", "up")
+        self.ip(ns, "addr", "add", f"{address}/{SUBNET_PREFIX}", "dev", "mgmt0")
+        self.ip(ns, "link", "set", "mgmt0", "up")
         return address
+
+    def add_gateway(self, tag="gwb"):
+        """A second gateway namespace, the pair's other gateway: gw0 on the
+        bridge for its gatewayd, like the first. Returns its name."""
+        ns = self.prefix + tag
+        self._add_host(ns, "gw0", "v-" + tag)
+        self.exec(ns, "ethtool", "-K", "gw0", "gro", "off")
+        return ns
+
+    def set_links(self, ns, up):
+        """Cuts (or mends) every link of namespace `ns` to the bridge, at the
+        bridge's end: its processes live on, and nobody hears them."""
+        for line in self.ip(self.lan, "-o", "link", "show", "master", "br0").stdout.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            peer_ns = self._link_ns(name)
+            if peer_ns == ns:
+                self.ip(self.lan, "link", "set", name, "up" if up else "down")
+
+    def _link_ns(self, lan_end):
+        """The namespace at the other end of bridge port `lan_end`."""
+        if lan_end.startswith("v-mgmt"):
+            return self.prefix + lan_end[len("v-mgmt"):]
+        return {"v-gw": self.gw, "v-cl": self.client}.get(lan_end, self.prefix + lan_end[2:])
 
     def start_nginx(self, port=80, nodes=None, connections=8192):
         """nginx (one worker) on every node (or `nodes`), answering GET / on

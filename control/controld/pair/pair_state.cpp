@@ -88,7 +88,7 @@ action machine::taken_over(bool ok, clock::time_point now) {
     if (_role != role::taking_over) return action::none;  // demoted meanwhile
     if (!ok) return decide(now);
     _role = role::active;
-    _why = fmt::format("active at epoch {}", _epoch);
+    _why = fmt::format("active at epoch {}: {}", _epoch, _why);  // and why it took over
     return action::none;
 }
 

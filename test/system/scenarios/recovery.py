@@ -55,13 +55,14 @@ class Holder:
 def hold_connections(L, count):
     """nginx on every node behind cluster port PORT, and `count` keep-alive
     connections to it from the client; returns the Holder and what open said."""
-    gw, topo = L.gw, L.topo
+    topo = L.topo
     topo.start_nginx(port=PORT, connections=8192)
-    gw.mctl("add", "port", CLUSTER_IP, "tcp", str(PORT), "stale", "10m")
-    for n in topo.nodes:
-        gw.mctl("add", "node", CLUSTER_IP, "tcp", str(PORT), L.ip(n))
-    wait_for(lambda: len(gw.clusters().get(("tcp", PORT), {}).get("nodes", {})) == len(topo.nodes), 5,
-             f"port {PORT} with every node")
+    for gw in getattr(L, "gws", [L.gw]):  # a pair: both gateways
+        gw.mctl("add", "port", CLUSTER_IP, "tcp", str(PORT), "stale", "10m")
+        for n in topo.nodes:
+            gw.mctl("add", "node", CLUSTER_IP, "tcp", str(PORT), L.ip(n))
+        wait_for(lambda: len(gw.clusters().get(("tcp", PORT), {}).get("nodes", {})) == len(topo.nodes), 5,
+                 f"port {PORT} with every node")
     h = Holder(topo, CLUSTER_IP, PORT)
     opened = h.call(f"open {count}")
     check(opened["opened"] == count, f"opened {opened['opened']} of {count}: {opened['errors'][:3]}")

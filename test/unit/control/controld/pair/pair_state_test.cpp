@@ -85,6 +85,7 @@ TEST_CASE("the backup takes over when the peer falls silent for the dead time, w
     CHECK_THAT(m.why(), Catch::Contains("silent for 50 ms"));
     CHECK(m.taken_over(true, t0 + 200ms) == action::none);
     CHECK(m.current() == role::active);
+    CHECK(m.why() == "active at epoch 4: peer silent for 50 ms");
 }
 
 TEST_CASE("a half-failed active (controld alive, gatewayd hung or down) is taken over at once", "[pair]") {

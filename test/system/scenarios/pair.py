@@ -1,0 +1,185 @@
+"""The gateway pair (docs/operations.md, "Gateway pair"): two gateways in
+front of the same nodes, a active and b its backup, with many keep-alive
+connections to nginx on the nodes.
+
+    pair_kill     both processes of the active gateway killed: b takes over,
+                  every established connection carries on (same socket, same
+                  node, no RST in a capture), new connections succeed
+    pair_freeze   the active's gatewayd frozen (SIGSTOP) while its controld
+                  lives: b takes over; the old one, resumed, is the backup,
+                  forwards nothing and answers no ARP for the cluster address
+    pair_switch   `ha switchover` and back: no connection lost, each side
+                  comes back as the backup
+"""
+
+import os
+import signal
+import time
+
+from topology import CLUSTER_IP, wait_for
+
+from scenarios.helpers import check
+from scenarios.recovery import PORT, ResetCapture, carried_on, hold_connections
+
+
+class NewConns:
+    """A stream of new connections from the client, one every 20 ms, each a
+    curl with a 2 s deadline: (start time, ok) per attempt."""
+
+    def __init__(self, topo):
+        self.topo, self.path = topo, os.path.join(topo.dir, "new-conns.txt")
+        loop = (f"while :; do t=$(date +%s.%N); if curl -s -m 2 -o /dev/null http://{CLUSTER_IP}:{PORT}/; "
+                f"then echo \"$t ok\"; else echo \"$t fail\"; fi >> {self.path}; sleep 0.02; done")
+        self.p = topo.spawn(topo.client, ["sh", "-c", loop], name="new-conns")
+
+    def stop(self):
+        self.topo.stop(self.p)
+        out = []
+        with open(self.path) as f:
+            for line in f:
+                t, _, what = line.partition(" ")
+                out.append((float(t), what.strip() == "ok"))
+        return out
+
+
+def settled(L):
+    a, b = L.a.ha(), L.b.ha()
+    return {"a": a["role"], "b": b["role"], "epoch": (a["epoch"], b["epoch"])}
+
+
+def wait_roles(L, active, backup, timeout=15):
+    """Until `active` (a Managed) is active with its gatewayd active, and
+    `backup` its backup with its gatewayd standby; returns the seconds it took."""
+    t0 = time.monotonic()
+
+    def ok():
+        return (active.ha()["role"] == "active" and backup.ha()["role"] == "backup"
+                and "role      active" in active.ctl("show", "info")
+                and "role      standby" in backup.ctl("show", "info"))
+    wait_for(ok, timeout, f"{active.side} active, {backup.side} its backup", interval=0.05)
+    return time.monotonic() - t0
+
+
+def fwd_packets(gw):
+    """Packets gatewayd's lcores forwarded, summed (`show stats`)."""
+    return sum(int(r["fwd"]) for r in gw.stats()["lcores"])
+
+
+def gw0_mac(topo, ns):
+    return topo.mac(ns, "gw0")
+
+
+def client_sees(topo):
+    """The MAC the client's ARP cache holds for the cluster address."""
+    r = topo.exec(topo.client, "ip", "neigh", "show", CLUSTER_IP, check=False)
+    words = r.stdout.split()
+    return words[words.index("lladdr") + 1].lower() if "lladdr" in words else None
+
+
+def sc_pair_kill(L, step, count=10000):
+    a, b, topo = L.a, L.b, L.topo
+    h, opened = hold_connections(L, count)
+    step(f"{count} keep-alive connections through a in {opened['seconds']}s: {opened['by_node']}")
+    check(client_sees(topo) == gw0_mac(topo, a.ns), "the client sends to a")
+    capture = ResetCapture(topo)
+    stream = NewConns(topo)
+    time.sleep(0.5)
+    before = b.ha()
+    os.kill(a.gatewayd_pid(), signal.SIGKILL)
+    os.kill(a.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    t_kill = time.time()
+    a.stop()  # reaps both: nothing of gateway a is left
+    sent = h.call("send")  # in flight while nobody forwards
+    check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
+    wait_for(lambda: b.ha()["role"] == "active" and "role      active" in b.ctl("show", "info"), 15,
+             "b active", interval=0.02)
+    took = time.monotonic() - t0
+    after = h.call("collect 30")
+    time.sleep(1.0)
+    attempts = stream.stop()
+    resets = capture.stop()
+    ha = b.ha()
+    check(carried_on(after, count), f"after the takeover: {after}")
+    check(ha["epoch"] == before["epoch"] + 1, f"b took over at the next epoch: {before['epoch']} -> {ha['epoch']}")
+    check(ha["counters"]["takeovers"] == 1, f"one takeover: {ha['counters']}")
+    check(client_sees(topo) == gw0_mac(topo, b.ns), "the client sends to b after its gratuitous ARP")
+    t_active = t_kill + took
+    late = [ok for t, ok in attempts if t > t_active]
+    early = [ok for t, ok in attempts if t <= t_kill]
+    check(late and all(late), f"new connections after the takeover: {late.count(True)} of {len(late)} ok")
+    check(all(early), f"new connections before the kill: {early.count(True)} of {len(early)} ok")
+    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    h.call("send")
+    again = h.call("collect 20")
+    check(again["ok"] == count, f"a round after the takeover: {again}")
+    during = [ok for t, ok in attempts if t_kill < t <= t_active]
+    return (f"a killed (controld and gatewayd) with {count} connections: b active {took * 1000:.0f} ms later "
+            f"(takeover {ha['counters']['last_takeover_ms']} ms of it, epoch {ha['epoch']}); {after['ok']}/{count} "
+            f"carried on (same socket, same node, no RST in the capture), slowest in-flight request "
+            f"{after['slowest_ms']} ms; new connections: {len(late)}/{len(late)} after, {during.count(True)}/"
+            f"{len(during)} started during the takeover")
+
+
+def sc_pair_freeze(L, step, count=2000):
+    a, b, topo = L.a, L.b, L.topo
+    h, opened = hold_connections(L, count)
+    step(f"{count} connections through a: {opened['by_node']}")
+    capture = ResetCapture(topo)
+    frozen = a.gatewayd_pid()
+    os.kill(frozen, signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        sent = h.call("send")
+        check(sent["failed"] == 0, f"requests sent while a is frozen: {sent}")
+        wait_for(lambda: b.ha()["role"] == "active", 15, "b took over from a's frozen gatewayd", interval=0.02)
+        took = time.monotonic() - t0
+        why = b.ha()["why"]
+        after = h.call("collect 30")
+        check(carried_on(after, count), f"after the takeover: {after}")
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    step(f"b active {took * 1000:.0f} ms after the freeze; {after['ok']}/{count} carried on; a resumed")
+    wait_roles(L, b, a)
+    check(a.gatewayd_pid() == frozen, "a's gatewayd is the same process, resumed (not restarted)")
+    # The resumed one forwards nothing: a round of requests all goes through b.
+    fwd = fwd_packets(a)
+    h.call("send")
+    again = h.call("collect 20")
+    check(again["ok"] == count, f"a round through b: {again}")
+    check(fwd_packets(a) == fwd, f"a's gatewayd forwarded {fwd_packets(a) - fwd} packets while standby")
+    # ... and answers no ARP for the cluster address: ask afresh.
+    topo.exec(topo.client, "ip", "neigh", "flush", "dev", "eth0")
+    h.call("send")
+    third = h.call("collect 20")
+    check(third["ok"] == count, f"a round after the client asked ARP again: {third}")
+    check(client_sees(topo) == gw0_mac(topo, b.ns), f"the client's ARP answer is b's: {client_sees(topo)}")
+    resets = capture.stop()
+    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    return (f"a's gatewayd frozen: b active {took * 1000:.0f} ms later ({why}); "
+            f"{after['ok']}/{count} carried on, no RST; resumed a is the backup: standby, 0 packets forwarded, "
+            f"the client's ARP answered by b")
+
+
+def sc_pair_switch(L, step, count=2000):
+    a, b, topo = L.a, L.b, L.topo
+    h, opened = hold_connections(L, count)
+    step(f"{count} connections through a: {opened['by_node']}")
+    capture = ResetCapture(topo)
+    out = []
+    for old, new in ((a, b), (b, a)):
+        t0 = time.monotonic()
+        said = old.mctl("ha", "switchover")
+        check("asked the backup" in said, f"ha switchover on {old.side}: {said}")
+        took = wait_roles(L, new, old)
+        h.call("send")
+        r = h.call("collect 20")
+        check(carried_on(r, count), f"after the switchover to {new.side}: {r}")
+        check(client_sees(topo) == gw0_mac(topo, new.ns), f"the client sends to {new.side}")
+        out.append(f"{old.side}->{new.side} {took * 1000:.0f} ms, {r['ok']}/{count}")
+        step(f"switchover {old.side} -> {new.side} in {took * 1000:.0f} ms: {r['ok']}/{count} carried on")
+    resets = capture.stop()
+    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    ca, cb = a.ha()["counters"], b.ha()["counters"]
+    check(ca["switchovers"] == 1 and cb["switchovers"] == 1, f"one switchover each: a {ca}, b {cb}")
+    return f"ha switchover and back with {count} connections: {'; '.join(out)}; no RST in the capture"
