@@ -10,13 +10,17 @@ connections to nginx on the nodes.
                   forwards nothing and answers no ARP for the cluster address
     pair_switch   `ha switchover` and back: no connection lost, each side
                   comes back as the backup
+    pair_forged   replayed, changed and foreign heartbeats: refused, counted,
+                  no takeover
 """
 
 import os
 import signal
+import sys
 import time
 
-from topology import CLUSTER_IP, wait_for
+from manager_lab import PAIR_PORT
+from topology import CLIENT_IP, CLUSTER_IP, wait_for
 
 from scenarios.helpers import check
 from scenarios.recovery import PORT, ResetCapture, carried_on, hold_connections
@@ -183,3 +187,52 @@ def sc_pair_switch(L, step, count=2000):
     ca, cb = a.ha()["counters"], b.ha()["counters"]
     check(ca["switchovers"] == 1 and cb["switchovers"] == 1, f"one switchover each: a {ca}, b {cb}")
     return f"ha switchover and back with {count} connections: {'; '.join(out)}; no RST in the capture"
+
+
+def heartbeat_from_capture(topo, ns, seconds=1.0):
+    """One heartbeat datagram's UDP payload, as captured on `ns`'s mgmt0."""
+    path = os.path.join(topo.dir, "heartbeat.pcap")
+    topo.exec(ns, "timeout", str(seconds + 2), "tcpdump", "-i", "mgmt0", "-n", "-c", "1", "-w", path,
+              f"udp dst port {PAIR_PORT}", check=False)
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) > 24 + 16 + 42, f"a heartbeat captured on {ns}'s mgmt0 ({len(data)} bytes of pcap)")
+    frame = data[24 + 16:]
+    ihl = (frame[14] & 0x0F) * 4
+    return frame[14 + ihl + 8:]
+
+
+def send_udp(topo, ns, source, payload, to):
+    """`payload` to `to` (address, port) from `source` inside `ns`."""
+    code = ("import socket,sys;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
+            f"s.bind(({source!r},0));s.sendto(bytes.fromhex(sys.argv[1]),({to[0]!r},{to[1]}))")
+    topo.exec(ns, sys.executable, "-c", code, payload.hex())
+
+
+def sc_pair_forged(L, step):
+    """Forged, replayed and foreign heartbeats reach b: each is refused and
+    counted, and none moves a role or an epoch."""
+    a, b, topo = L.a, L.b, L.topo
+    before = (a.ha(), b.ha())
+    real = heartbeat_from_capture(topo, b.ns)  # a's, on its way to b
+    flipped = bytearray(real)
+    flipped[40] ^= 0x01  # in the payload: the MAC no longer matches
+    to = (b.mgmt_ip, PAIR_PORT)
+    for _ in range(3):
+        send_udp(topo, a.ns, a.mgmt_ip, real, to)          # a copy of a's own: replayed
+        send_udp(topo, a.ns, a.mgmt_ip, bytes(flipped), to)  # changed on the way
+        send_udp(topo, topo.client, CLIENT_IP, real, to)    # from another address than it names
+        send_udp(topo, a.ns, a.mgmt_ip, real[:30], to)      # cut short
+    time.sleep(0.5)
+    after_a, after_b = a.ha(), b.ha()
+    c = after_b["counters"]
+    want = {"heartbeats_refused_replayed": 3, "heartbeats_refused_bad_mac": 3, "heartbeats_refused_unknown_peer": 3,
+            "heartbeats_refused_truncated": 3}
+    got = {k: c[k] - before[1]["counters"][k] for k in want}
+    check(got == want, f"b's refusals: {got}, expected {want}")
+    check((after_a["role"], after_b["role"]) == ("active", "backup"), f"roles kept: a {after_a['role']}, b {after_b['role']}")
+    check(after_a["epoch"] == before[0]["epoch"] and after_b["epoch"] == before[1]["epoch"], "epochs kept")
+    check(c["takeovers"] == 0 and after_a["counters"]["demotions"] == 0, f"no takeover: {c}")
+    check("alive" in after_b["peer"], f"b still hears a: {after_b['peer']}")
+    return (f"12 forged heartbeats sent to b (replayed, changed, from the client's address, cut short): "
+            f"refused and counted {got}; a still active, b its backup, epoch {after_b['epoch']}, no takeover")
