@@ -1,5 +1,6 @@
-// libFuzzer harness for the node agents' datagrams (control/agent_msg.hpp):
-// what controld reads from the network, from anybody.
+// libFuzzer harness for the node agents' datagrams and the gateway pair's
+// heartbeats (control/agent_msg.hpp): what controld reads from the network,
+// from anybody.
 //
 // Each input is tried twice: as it is (almost always refused: the MAC), and
 // signed by the harness with the receiver's key, so that the payload decoder
