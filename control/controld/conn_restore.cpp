@@ -13,7 +13,9 @@ namespace capi = common::api;
 using clock = std::chrono::steady_clock;
 
 struct conn_restore::state {
-    std::vector<common::ipv4_addr> clusters;
+    std::vector<common::ipv4_addr> nodes, clusters;
+    bool catch_up = false;
+    bool second = false;  ///< the catch-up pass runs
     std::vector<node_sockets> answers;
     std::size_t waiting = 0;
     outcome out;
@@ -29,26 +31,34 @@ conn_restore::conn_restore(asio::io_context& io, gw_link& link, options opt)
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count())) {}
 
-void conn_restore::run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters,
+void conn_restore::run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters, bool catch_up,
                        std::function<void(outcome)> done) {
     auto s = std::make_shared<state>();
+    s->nodes = std::move(nodes);
     s->clusters = std::move(clusters);
+    s->catch_up = catch_up;
     s->done = std::move(done);
-    s->out.nodes = nodes.size();
-    if (nodes.empty() || s->clusters.empty()) {
+    s->out.nodes = s->nodes.size();
+    query_all(s);
+}
+
+void conn_restore::query_all(std::shared_ptr<state> s) {
+    if (s->nodes.empty() || s->clusters.empty()) {
         asio::post(_io, [this, s] { insert_all(s); });
         return;
     }
-    s->waiting = nodes.size();
+    s->waiting = s->nodes.size();
     const shadow_request req{_opt.querier, _epoch, ++_seq, s->clusters, false};
-    for (common::ipv4_addr node : nodes) {
+    for (common::ipv4_addr node : s->nodes) {
         const asio::ip::tcp::endpoint agent(asio::ip::address_v4(node), _opt.shadow_port);
         query_shadow_table(_io, agent, node, _opt.key, req, _opt.deadline, [this, s, node](shadow_result r) {
             if (r.ok()) {
-                ++s->out.answered;
-                s->out.sockets += r.entries.size();
+                if (!s->second) {
+                    ++s->out.answered;
+                    s->out.sockets += r.entries.size();
+                }
                 s->answers.push_back({node, std::move(r.entries)});
-            } else {
+            } else if (!s->second) {
                 s->out.failures.push_back(fmt::format("{}: {}", common::format_ipv4(node), r.error));
             }
             if (--s->waiting == 0) insert_all(s);
@@ -72,9 +82,12 @@ void conn_restore::insert_all(std::shared_ptr<state> s) {
     for (std::size_t p = 0; p < pages; ++p) {
         const auto from = all.begin() + static_cast<std::ptrdiff_t>(p * capi::max_bulk_conns);
         const auto to = all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), (p + 1) * capi::max_bulk_conns));
-        _link.ask(capi::insert_conns_req{{from, to}, true}, [this, s, left](gw_answer a) {
+        // The first pass: a node's answer wins over what gatewayd may have
+        // made meanwhile. The catch-up: what gatewayd learned by forwarding
+        // since it went active is newer than the answer.
+        _link.ask(capi::insert_conns_req{{from, to}, !s->second}, [this, s, left](gw_answer a) {
             if (const auto* r = a.as<capi::insert_conns_rep>()) {
-                capi::insert_conns_rep& t = s->out.inserted;
+                capi::insert_conns_rep& t = s->second ? s->out.caught_up : s->out.inserted;
                 t.inserted += r->inserted, t.replaced += r->replaced, t.kept += r->kept;
                 t.no_service += r->no_service, t.no_node += r->no_node, t.full += r->full, t.bad += r->bad;
             } else {
@@ -86,15 +99,23 @@ void conn_restore::insert_all(std::shared_ptr<state> s) {
 }
 
 void conn_restore::activate(std::shared_ptr<state> s) {
-    const bool complete = s->out.inserts_failed == 0 && s->out.inserted.full == 0;
-    const auto window = complete ? static_cast<std::uint32_t>(_opt.reset_window.count()) : 0u;
-    _link.ask(capi::set_role_req{"active", window}, [s](gw_answer a) {
-        s->out.active = a.as<capi::ok_rep>() != nullptr;
-        if (!s->out.active) {
+    const bool complete = s->out.inserts_failed == 0 && s->out.inserted.full == 0 && s->out.caught_up.full == 0;
+    const bool first_of_two = s->catch_up && !s->second;
+    const auto window = complete && !first_of_two ? static_cast<std::uint32_t>(_opt.reset_window.count()) : 0u;
+    _link.ask(capi::set_role_req{"active", window}, [this, s, first_of_two](gw_answer a) {
+        const bool active = a.as<capi::ok_rep>() != nullptr;
+        if (!s->second) {
+            s->out.active = active;
+            s->out.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - s->started);
+        }
+        if (!active) {
             const auto* e = a.as<capi::error_rep>();
             s->out.why_not_active = e ? e->message : a.why;
         }
-        s->out.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - s->started);
+        if (active && first_of_two) {
+            s->second = true;
+            return query_all(s);
+        }
         s->done(std::move(s->out));
     });
 }

@@ -14,6 +14,12 @@
 //     once instead of hanging. A restore whose inserts failed opens no
 //     window: a connection it did not put back may be alive.
 //
+// With catch_up (a planned handover, while the old active still forwards),
+// 1-3 run once more after 4, keeping what gatewayd has learned since it
+// went active, and the reset window opens only then: a connection opened
+// through the old gateway between the first query and this gateway's
+// gratuitous ARP is not reset.
+//
 // Thread-safety: none; runs on controld's io_context.
 #pragma once
 
@@ -47,6 +53,7 @@ public:
         std::uint64_t sockets = 0;          ///< in all answers
         merged_conns merged;                ///< counts only: its conns are gone into gatewayd
         common::api::insert_conns_rep inserted;  ///< summed over the inserts
+        common::api::insert_conns_rep caught_up;  ///< the catch-up pass's
         std::size_t inserts_failed = 0;     ///< bulk inserts gatewayd refused or did not answer
         bool active = false;                ///< gatewayd said yes to set_role active
         std::string why_not_active;
@@ -57,11 +64,12 @@ public:
 
     /// One restore, of the connections `nodes` hold toward `clusters`; calls
     /// `done` once, on the io_context. One at a time: not again before done.
-    void run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters,
+    void run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters, bool catch_up,
              std::function<void(outcome)> done);
 
 private:
     struct state;
+    void query_all(std::shared_ptr<state> s);
     void insert_all(std::shared_ptr<state> s);
     void activate(std::shared_ptr<state> s);
 

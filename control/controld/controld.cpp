@@ -249,7 +249,8 @@ void controld::restore_connections(std::function<void()> done) {
     _restoring = true;
     std::vector<ipv4_addr> clusters;
     for (const auto& c : _tables->clusters) clusters.push_back(c.vip);
-    _restore->run(all_nodes(), std::move(clusters), [this, done = std::move(done)](conn_restore::outcome o) {
+    const bool catch_up = _pair && _pair->state().planned();
+    _restore->run(all_nodes(), std::move(clusters), catch_up, [this, catch_up, done = std::move(done)](conn_restore::outcome o) {
         _restoring = false;
         ++_n.restores;
         _n.restored_conns += o.inserted.inserted + o.inserted.replaced;
@@ -260,6 +261,9 @@ void controld::restore_connections(std::function<void()> done) {
                   "in {} ms; refused: {} without their port, {} without their node, {} table full; {}",
                   i.inserted + i.replaced, i.inserted, i.replaced, o.answered, o.nodes, o.sockets, o.took.count(),
                   i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active);
+        if (catch_up)
+            log::info("caught up after going active: {} connections made through the old gateway meanwhile",
+                      o.caught_up.inserted);
         for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
         if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
         if (!o.active) _restore_due = true;  // tried again at the next reading

@@ -37,8 +37,9 @@ bool machine::wins(const peer_state& p) const {
     return _opt.address < p.address;
 }
 
-action machine::begin_takeover(std::string why) {
+action machine::begin_takeover(std::string why, bool planned) {
     _role = role::taking_over;
+    _planned = planned;
     _epoch = std::max(_epoch, _peer ? _peer->epoch : 0) + 1;
     _handover_until.reset();
     ++_n.takeovers;
@@ -125,7 +126,7 @@ action machine::decide(clock::time_point now) {
                 return begin_takeover(_heard ? fmt::format("peer silent for {} ms", ms_between(*_heard, now))
                                              : std::string("no peer heard since the start"));
             const peer_state& p = *_peer;
-            if (p.r == role::active && p.handover) return begin_takeover("switchover: the active handed over");
+            if (p.r == role::active && p.handover) return begin_takeover("switchover: the active handed over", true);
             if (claims_active(p.r) && p.h != health::up)
                 return begin_takeover(fmt::format("peer's gatewayd is {}", health_name(p.h)));
             if (!claims_active(p.r) && p.h != health::up) return begin_takeover("nobody active: the peer cannot forward");

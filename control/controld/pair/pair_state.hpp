@@ -92,6 +92,9 @@ public:
     role current() const { return _role; }
     std::uint64_t epoch() const { return _epoch; }
     bool handing_over() const { return _handover_until.has_value(); }
+    /// Whether the current takeover is a planned one (the active handed
+    /// over, and forwards until this side is active).
+    bool planned() const { return _planned; }
     /// Whether gatewayd may forward: active, or taking over (then once its
     /// connections are back).
     bool may_forward() const { return _role == role::active || _role == role::taking_over; }
@@ -108,7 +111,7 @@ public:
     const counts& counters() const { return _n; }
 
 private:
-    action begin_takeover(std::string why);
+    action begin_takeover(std::string why, bool planned = false);
     action demote(std::string why);
     /// Whether this gateway wins against the peer for the active role.
     bool wins(const peer_state& p) const;
@@ -122,6 +125,7 @@ private:
     std::optional<peer_state> _peer;
     std::optional<clock::time_point> _heard;
     std::optional<clock::time_point> _handover_until;
+    bool _planned = false;
     std::string _why = "starting: listening for the peer";
     counts _n;
 };

@@ -23,7 +23,7 @@ from manager_lab import PAIR_PORT
 from topology import CLIENT_IP, CLUSTER_IP, wait_for
 
 from scenarios.helpers import check
-from scenarios.recovery import PORT, ResetCapture, carried_on, hold_connections
+from scenarios.recovery import PORT, Holder, ResetCapture, carried_on, hold_connections
 
 
 class NewConns:
@@ -170,23 +170,39 @@ def sc_pair_switch(L, step, count=2000):
     h, opened = hold_connections(L, count)
     step(f"{count} connections through a: {opened['by_node']}")
     capture = ResetCapture(topo)
+    stream = NewConns(topo)  # short new connections all along: none may fail or be reset
+    time.sleep(0.3)
     out = []
     for old, new in ((a, b), (b, a)):
-        t0 = time.monotonic()
+        # Connections opened while the gateways hand over: through the old
+        # one until the new one announces itself, then through the new one.
+        late = Holder(topo, CLUSTER_IP, PORT)
+        late.start("open 1500")
         said = old.mctl("ha", "switchover")
         check("asked the backup" in said, f"ha switchover on {old.side}: {said}")
         took = wait_roles(L, new, old)
-        h.call("send")
-        r = h.call("collect 20")
-        check(carried_on(r, count), f"after the switchover to {new.side}: {r}")
+        during = late.result(60)
+        check(during["opened"] == 1500, f"opened during the switchover: {during['opened']} of 1500 {during['errors'][:3]}")
+        for who, holder, n in (("held", h, count), ("opened during it", late, 1500)):
+            holder.call("send")
+            r = holder.call("collect 20")
+            check(carried_on(r, n), f"after the switchover to {new.side}, the connections {who}: {r}")
         check(client_sees(topo) == gw0_mac(topo, new.ns), f"the client sends to {new.side}")
-        out.append(f"{old.side}->{new.side} {took * 1000:.0f} ms, {r['ok']}/{count}")
-        step(f"switchover {old.side} -> {new.side} in {took * 1000:.0f} ms: {r['ok']}/{count} carried on")
+        out.append(f"{old.side}->{new.side} {took * 1000:.0f} ms")
+        step(f"switchover {old.side} -> {new.side} in {took * 1000:.0f} ms: {count} held and 1500 opened during it "
+             f"({during['seconds']}s) carried on")
+        topo.stop(late.p)
+        time.sleep(0.3)
+    attempts = stream.stop()
     resets = capture.stop()
+    failed = [t for t, ok in attempts if not ok]
+    check(attempts and not failed, f"new connections during the switchovers: {len(failed)} of {len(attempts)} failed")
     check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
     ca, cb = a.ha()["counters"], b.ha()["counters"]
     check(ca["switchovers"] == 1 and cb["switchovers"] == 1, f"one switchover each: a {ca}, b {cb}")
-    return f"ha switchover and back with {count} connections: {'; '.join(out)}; no RST in the capture"
+    return (f"ha switchover and back with {count} connections: {'; '.join(out)}; every held one and the 1500 "
+            f"opened during each switchover carried on; {len(attempts)}/{len(attempts)} short new connections "
+            f"meanwhile; no RST in the capture")
 
 
 def heartbeat_from_capture(topo, ns, seconds=1.0):

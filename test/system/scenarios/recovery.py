@@ -47,8 +47,15 @@ class Holder:
         return out
 
     def call(self, command, timeout=120):
+        self.start(command)
+        return self._read(timeout)
+
+    def start(self, command):
+        """Sends `command` without waiting: result() reads its answer."""
         self.p.stdin.write((command + "\n").encode())
         self.p.stdin.flush()
+
+    def result(self, timeout=120):
         return self._read(timeout)
 
 

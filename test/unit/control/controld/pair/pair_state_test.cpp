@@ -80,6 +80,7 @@ TEST_CASE("the backup takes over when the peer falls silent for the dead time, w
     CHECK(m.tick(health::up, t0 + 149ms) == action::none);
     CHECK(m.peer_alive(t0 + 149ms));
     CHECK(m.tick(health::up, t0 + 150ms) == action::take_over);
+    CHECK_FALSE(m.planned());
     CHECK_FALSE(m.peer_alive(t0 + 150ms));
     CHECK(m.epoch() == 4);
     CHECK_THAT(m.why(), Catch::Contains("silent for 50 ms"));
@@ -172,6 +173,7 @@ TEST_CASE("switchover: the active hands over, forwards until the backup is activ
     CHECK(b.heard(peer(role::active, 1, health::up, 100, true), t0 + 5ms) == action::demote);  // from starting
     CHECK(b.tick(health::up, t0 + 10ms) == action::take_over);
     CHECK(b.epoch() == 2);
+    CHECK(b.planned());  // the old active still forwards: the restore catches up after
 
     // The old active keeps forwarding while the backup takes over, then demotes.
     CHECK(a.heard(peer(role::taking_over, 2), t0 + 120ms) == action::none);
