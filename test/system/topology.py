@@ -21,6 +21,7 @@ bridge with them. Python stdlib only.
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import re
@@ -426,8 +427,10 @@ class Topology:
 
     def start_nginx(self, port=80, nodes=None, connections=8192):
         """nginx (one worker) on every node (or `nodes`), answering GET / on
-        `port` with the node's name; keep-alive connections stay open for
-        300 s and any number of requests. Returns once each listens."""
+        `port` with the node's name, and GET /files/NAME with the file
+        <dir>/www/NAME (put_file) at 8 MB/s per download; keep-alive
+        connections stay open for 300 s and any number of requests. Returns
+        once each listens."""
         procs = []
         for n in nodes or self.nodes:
             d = os.path.join(self.dir, f"nginx-{n}-{port}")
@@ -451,6 +454,7 @@ http {{
     server {{
         listen {port} backlog=8192;
         location / {{ return 200 "{n}\\n"; }}
+        location /files/ {{ alias {self.dir}/www/; limit_rate 8m; }}
     }}
 }}
 """)
@@ -459,6 +463,22 @@ http {{
             wait_for(lambda n=n: self.exec(self.ns(n), "ss", "-Hltn", f"sport = :{port}").stdout.strip(), 10,
                      f"nginx on {n} listening on {port}")
         return procs
+
+    def put_file(self, name, size):
+        """A file of `size` random bytes that every nginx serves as
+        /files/<name>; returns its SHA-256 (hex)."""
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www, exist_ok=True)
+        # nginx's worker runs as nobody: it must reach the file (the
+        # directory's other files keep their own modes).
+        os.chmod(self.dir, 0o711)
+        os.chmod(www, 0o755)
+        data = os.urandom(size)
+        path = os.path.join(www, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, 0o644)
+        return hashlib.sha256(data).hexdigest()
 
     def start_client(self):
         """The request driver in the client namespace (node_server.py

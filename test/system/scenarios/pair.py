@@ -80,15 +80,11 @@ def client_sees(topo):
     return words[words.index("lladdr") + 1].lower() if "lladdr" in words else None
 
 
-def sc_pair_kill(L, step, count=10000):
-    a, b, topo = L.a, L.b, L.topo
-    h, opened = hold_connections(L, count)
-    step(f"{count} keep-alive connections through a in {opened['seconds']}s: {opened['by_node']}")
-    check(client_sees(topo) == gw0_mac(topo, a.ns), "the client sends to a")
-    capture = ResetCapture(topo)
-    stream = NewConns(topo)
-    time.sleep(0.5)
-    before = b.ha()
+def kill_active(L, h):
+    """kill -9 of both processes of gateway a (the active), a request sent
+    on every connection `h` holds at once, and the wait until b forwards.
+    Returns (seconds from the kill to b active, the kill's wall-clock time)."""
+    a, b = L.a, L.b
     os.kill(a.gatewayd_pid(), signal.SIGKILL)
     os.kill(a.pid, signal.SIGKILL)
     t0 = time.monotonic()
@@ -98,7 +94,19 @@ def sc_pair_kill(L, step, count=10000):
     check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
     wait_for(lambda: b.ha()["role"] == "active" and "role      active" in b.ctl("show", "info"), 15,
              "b active", interval=0.02)
-    took = time.monotonic() - t0
+    return time.monotonic() - t0, t_kill
+
+
+def sc_pair_kill(L, step, count=10000):
+    a, b, topo = L.a, L.b, L.topo
+    h, opened = hold_connections(L, count)
+    step(f"{count} keep-alive connections through a in {opened['seconds']}s: {opened['by_node']}")
+    check(client_sees(topo) == gw0_mac(topo, a.ns), "the client sends to a")
+    capture = ResetCapture(topo)
+    stream = NewConns(topo)
+    time.sleep(0.5)
+    before = b.ha()
+    took, t_kill = kill_active(L, h)
     after = h.call("collect 30")
     time.sleep(1.0)
     attempts = stream.stop()
@@ -205,11 +213,12 @@ def sc_pair_switch(L, step, count=2000):
             f"meanwhile; no RST in the capture")
 
 
-def heartbeat_from_capture(topo, ns, seconds=1.0):
-    """One heartbeat datagram's UDP payload, as captured on `ns`'s mgmt0."""
+def heartbeat_from_capture(topo, ns, source, seconds=1.0):
+    """The UDP payload of one heartbeat from `source`, as captured on `ns`'s
+    mgmt0 (the heartbeats of both ways pass there)."""
     path = os.path.join(topo.dir, "heartbeat.pcap")
     topo.exec(ns, "timeout", str(seconds + 2), "tcpdump", "-i", "mgmt0", "-n", "-c", "1", "-w", path,
-              f"udp dst port {PAIR_PORT}", check=False)
+              f"src host {source} and udp dst port {PAIR_PORT}", check=False)
     with open(path, "rb") as f:
         data = f.read()
     check(len(data) > 24 + 16 + 42, f"a heartbeat captured on {ns}'s mgmt0 ({len(data)} bytes of pcap)")
@@ -230,7 +239,7 @@ def sc_pair_forged(L, step):
     counted, and none moves a role or an epoch."""
     a, b, topo = L.a, L.b, L.topo
     before = (a.ha(), b.ha())
-    real = heartbeat_from_capture(topo, b.ns)  # a's, on its way to b
+    real = heartbeat_from_capture(topo, b.ns, a.mgmt_ip)  # a's, on its way to b
     flipped = bytearray(real)
     flipped[40] ^= 0x01  # in the payload: the MAC no longer matches
     to = (b.mgmt_ip, PAIR_PORT)
