@@ -186,9 +186,15 @@ class Holder:
 
 def main():
     address, port = sys.argv[1], int(sys.argv[2])
-    # One descriptor per connection: as many as this process may have.
+    # One descriptor per connection: as many as the kernel lets a process
+    # have (root may raise its hard limit that far), else the hard limit.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with open("/proc/sys/fs/nr_open") as f:
+        most = int(f.read())
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     h = Holder(address, port)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:

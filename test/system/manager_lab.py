@@ -38,7 +38,7 @@ class Managed(Gateway):
 
     SIDES = {"a": {"mgmt": MGMT_IP, "port": "198.18.0.2"}, "b": {"mgmt": "198.18.0.4", "port": "198.18.0.5"}}
 
-    def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active"):
+    def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active", overrides=None):
         self.expect_role = role
         self.controld = os.path.join(build, "control", "controld", "controld")
         self.nodeagent = os.path.join(build, "control", "nodeagent", "nodeagent")
@@ -66,7 +66,7 @@ class Managed(Gateway):
         source = os.path.join(topo.dir, f"managed-source{suffix}.yaml")
         with open(source, "w") as f:
             f.write(text)
-        super().__init__(topo, build, config=source, ns=ns, suffix=suffix)
+        super().__init__(topo, build, config=source, ns=ns, suffix=suffix, overrides=overrides)
 
     def argv(self):
         return [self.controld, "-c", self.config, "-s", self.ctl_socket, "--gatewayd", self.gatewayd]
@@ -198,7 +198,7 @@ PAIR_B_MGMT = Managed.SIDES["b"]["mgmt"]
 
 
 @contextlib.contextmanager
-def pair_lab(tag, build, log=lambda m: None, pair_keys=None):
+def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None):
     """The pair bench: a second gateway namespace with its own mgmt0, a's
     controld started first (it becomes active: nobody else is there), then
     b's (the backup), agents reporting to both."""
@@ -208,9 +208,9 @@ def pair_lab(tag, build, log=lambda m: None, pair_keys=None):
         nsb = topo.add_gateway("gwb")
         topo.add_mgmt(PAIR_B_MGMT, ns=nsb)
         topo.start_node_servers()
-        with Managed(topo, build, pair=keys) as a:
+        with Managed(topo, build, pair=keys, overrides=overrides) as a:
             wait_for(lambda: a.ha()["role"] == "active", 10, "a active", interval=0.1)
-            with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby") as b:
+            with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby", overrides=overrides) as b:
                 wait_for(lambda: b.ha()["role"] == "backup" and "alive" in b.ha()["peer"], 10, "b a's backup",
                          interval=0.1)
                 log(f"a: controld {a.pid}, gatewayd {a.gatewayd_pid()} active; b: controld {b.pid}, "

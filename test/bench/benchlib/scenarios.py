@@ -3,6 +3,7 @@ stops what it started, also on failure; results go to args.scen, which the
 report reads (and raw/state.pickle keeps for --report-only)."""
 import json
 
+import takeover  # test/bench, beside this package: the gateway pair's takeover
 import tcp_compare  # test/bench, beside this package: real TCP through namespaces
 
 from .duts import Gatewayd, Testpmd
@@ -34,6 +35,7 @@ def scenarios(args):
     churn(args, P, S)
     table_memory(args, S)
     real_tcp(args, S)
+    pair_takeover(args, S)
 
 
 def gen_timeout(flows, window):
@@ -154,3 +156,12 @@ def real_tcp(args, S):
     except Exception as e:  # reported as not measured, with the reason; the rest of the report stands
         S["tcp"] = {"error": f"{type(e).__name__}: {e}"}
         log(f"tcp comparison failed: {e}")
+
+
+def pair_takeover(args, S):
+    """The gateway pair's takeover with real TCP connections, and keepalived's VRRP as the reference."""
+    try:
+        S["takeover"] = takeover.run(args.build, quick=args.quick, log=lambda m: log(m))
+    except Exception as e:  # reported as not measured, with the reason
+        S["takeover"] = {"error": f"{type(e).__name__}: {e}"}
+        log(f"takeover measurement failed: {e}")

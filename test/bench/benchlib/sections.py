@@ -221,3 +221,43 @@ def tcp(t, add):
             "; ".join(f"{n} {dict(sorted(sp[n].items()))}" for n in names if n in sp) +
             ". gatewayd and HAProxy follow the weights exactly (round robin); the kernel's ECMP hash follows "
             "them on average only.\n")
+
+
+def takeover(t, add):
+    """The gateway pair's takeover (test/bench/takeover.py)."""
+    add("## Takeover: the backup gateway carries the connections on
+")
+    if not t:
+        add("Not run.\n")
+        return
+    if "error" in t:
+        add(f"Not measured: {t['error']}\n")
+        return
+    add("Two gateways in network namespaces, each a controld and a gatewayd (`net_af_packet`, one worker), "
+        "paired with heartbeats every 10 ms and a 100 ms dead time; N keep-alive HTTP connections from one client "
+        "to nginx on three nodes through gateway a; then `kill -9` of both of a's processes, with a request sent "
+        "on every connection at once. Times from the kill: b decides to take over (a silent for the dead time), "
+        "b's gatewayd is active (the nodes' connections fetched and bulk-inserted), b forwards its first frame, "
+        "and the last in-flight request is answered (which the clients' TCP retransmission timers set as much "
+        "as the gateway: a segment lost before b was active waits for its next retransmission).\n")
+    add("| connections | detected ms | decision to active ms | active ms | first frame ms | all answered ms | "
+        "carried on | reset |")
+    add("|---|---|---|---|---|---|---|---|")
+    for r in t.get("pair", []):
+        if "error" in r:
+            add(f"| {r['connections']:,} | not measured: {r['error']} | | | | | | |")
+            continue
+        add(f"| {r['connections']:,} | {r['detected_ms']} | {r['takeover_ms']} | {r['active_ms']} | "
+            f"{r['first_frame_ms']} | {r['all_answered_ms']:.0f} | {r['kept']:,} | {r['reset']} |")
+    add("")
+    v = t.get("vrrp")
+    if v and "error" not in v:
+        add(f"Reference, same topology: keepalived's VRRP (version 3, adverts every {v['advert_s'] * 1000:.0f} ms) "
+            "moving the cluster address between two HAProxy namespaces (TCP mode, a full proxy), "
+            f"{v['connections']:,} keep-alive connections, `kill -9` of the master's keepalived and HAProxy: the "
+            f"address moved after {v['address_moved_ms']} ms and a new connection succeeded after "
+            f"{v['new_connection_ms']} ms, but {v['kept']:,} of {v['connections']:,} established connections "
+            f"carried on ({v['reset']:,} reset, {v['closed']:,} closed, {v['timeout']:,} without an answer): "
+            "their state was in the dead proxy.\n")
+    elif v:
+        add(f"Reference (keepalived VRRP): not measured: {v['error']}\n")

@@ -59,19 +59,19 @@ class Holder:
         return self._read(timeout)
 
 
-def hold_connections(L, count):
-    """nginx on every node behind cluster port PORT, and `count` keep-alive
+def hold_connections(L, count, port=PORT):
+    """nginx on every node behind cluster port `port`, and `count` keep-alive
     connections to it from the client; returns the Holder and what open said."""
     topo = L.topo
-    topo.start_nginx(port=PORT, connections=8192)
+    topo.start_nginx(port=port, connections=max(8192, count // len(topo.nodes) + 1024))
     for gw in getattr(L, "gws", [L.gw]):  # a pair: both gateways
-        gw.mctl("add", "port", CLUSTER_IP, "tcp", str(PORT), "stale", "10m")
+        gw.mctl("add", "port", CLUSTER_IP, "tcp", str(port), "stale", "10m")
         for n in topo.nodes:
-            gw.mctl("add", "node", CLUSTER_IP, "tcp", str(PORT), L.ip(n))
-        wait_for(lambda: len(gw.clusters().get(("tcp", PORT), {}).get("nodes", {})) == len(topo.nodes), 5,
-                 f"port {PORT} with every node")
-    h = Holder(topo, CLUSTER_IP, PORT)
-    opened = h.call(f"open {count}")
+            gw.mctl("add", "node", CLUSTER_IP, "tcp", str(port), L.ip(n))
+        wait_for(lambda: len(gw.clusters().get(("tcp", port), {}).get("nodes", {})) == len(topo.nodes), 5,
+                 f"port {port} with every node")
+    h = Holder(topo, CLUSTER_IP, port)
+    opened = h.call(f"open {count}", timeout=max(120, count // 200))
     check(opened["opened"] == count, f"opened {opened['opened']} of {count}: {opened['errors'][:3]}")
     h.call("send")
     before = h.call("collect 20")

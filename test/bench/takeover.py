@@ -1,0 +1,231 @@
+"""The gateway pair's takeover, measured: gateways a (active) and b (its
+backup) in network namespaces, N keep-alive connections from the client to
+nginx on three nodes through a, then kill -9 of both of a's processes with a
+request sent on every connection at once. Measured from the kill:
+
+  detected      b's controld decides to take over (a silent for the dead time)
+  active        b's gatewayd is active: the nodes' connections are in it
+  first frame   b's gatewayd forwards its first frame (polled every ~10 ms)
+  all answered  the last of the N in-flight requests is answered (this is
+                the clients' TCP retransmission timers as much as the gateway)
+
+and how many connections carried on (same socket, same node, no reset).
+
+The reference, in the same topology: keepalived's VRRP (version 3, 30 ms
+adverts) moving the cluster address between two HAProxy namespaces: the
+time until a new connection through the address succeeds again, and how
+many of the established connections carried on.
+
+Used by scripts/bench (scenario "takeover"); runnable alone:
+    python3 test/bench/takeover.py --build build [--counts 10000,100000] [--reference 2000]
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "system"))
+
+from manager_lab import pair_lab  # noqa: E402
+from scenarios.pair import kill_active  # noqa: E402, F401  (the system test's kill; this one polls too)
+from scenarios.recovery import Holder, carried_on, hold_connections  # noqa: E402
+from topology import CLIENT_IP, CLUSTER_IP, Topology, wait_for  # noqa: E402
+
+PORTS = (8081, 8082)            # a client address reaches at most ~64k connections per cluster port
+PER_PORT = 60000
+VRRP_ADVERT = "0.03"
+HAPROXY_IPS = ("198.18.0.6", "198.18.0.7")
+
+
+def fwd(gw):
+    return sum(int(r["fwd"]) for r in gw.stats()["lcores"])
+
+
+def measure_pair(build, count, log):
+    """One takeover with `count` connections; returns the figures."""
+    overrides = {"tables.connections": max(100000, 3 * count)}
+    with pair_lab(f"take{count}"[:12], build, log=log, overrides=overrides) as L:
+        a, b, topo = L.a, L.b, L.topo
+        topo.sysctl(topo.client, "net.ipv4.ip_local_port_range", "1024 65535")
+        holders, t_open = [], time.monotonic()
+        left = count
+        for port in PORTS:
+            n = min(left, PER_PORT)
+            if n == 0:
+                break
+            h, _ = hold_connections(L, n, port=port)
+            holders.append((h, n))
+            left -= n
+        opened_s = time.monotonic() - t_open
+        log(f"{count} connections open through a in {opened_s:.1f}s")
+        base = fwd(b)
+        os.kill(a.gatewayd_pid(), signal.SIGKILL)
+        os.kill(a.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        a.stop()
+        for h, _ in holders:
+            h.start("send")
+        first = active = None
+        while time.monotonic() - t0 < 30 and (first is None or active is None):
+            now = time.monotonic() - t0
+            if active is None and "role      active" in b.ctl("show", "info"):
+                active = now
+            if first is None and fwd(b) > base:
+                first = now
+        for h, _ in holders:
+            h.result(60)
+        results = [h.call("collect 60", timeout=120) for h, _ in holders]
+        ha = b.ha()
+        why = ha["why"]
+        silent = int(why.split("silent for ")[1].split()[0]) if "silent for" in why else None
+        kept = sum(r["ok"] for r in results)
+        return {"connections": count, "opened_s": round(opened_s, 1),
+                "detected_ms": silent, "takeover_ms": ha["counters"]["last_takeover_ms"],
+                "active_ms": round(active * 1000) if active is not None else None,
+                "first_frame_ms": round(first * 1000) if first is not None else None,
+                "all_answered_ms": max(r["slowest_ms"] or 0 for r in results),
+                "kept": kept, "reset": sum(r["reset"] for r in results),
+                "carried_on": all(carried_on(r, n) for r, (_, n) in zip(results, holders)),
+                "why": why}
+
+
+class VrrpTopology(Topology):
+    """The system tests' network plus two HAProxy hosts sharing the cluster
+    address by VRRP (keepalived)."""
+
+    def _build(self):
+        super()._build()
+        self.proxies = []
+        for i, ip in enumerate(HAPROXY_IPS):
+            ns = self.prefix + f"hap{i}"
+            self._add_host(ns, "eth0", f"v-hap{i}")
+            self.ip(ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+            self.sysctl(ns, "net.ipv4.ip_nonlocal_bind", 1)
+            self.proxies.append(ns)
+
+    def start_proxy(self, i, port, backends):
+        ns = self.proxies[i]
+        d = os.path.join(self.dir, f"hap{i}")
+        os.makedirs(d, exist_ok=True)
+        servers = "\n".join(f"    server {n} {ip}:{port}" for n, ip in backends.items())
+        with open(os.path.join(d, "haproxy.cfg"), "w") as f:
+            f.write(f"""global
+    maxconn 9000
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 300s
+    timeout server 300s
+frontend cluster
+    bind {CLUSTER_IP}:{port}
+    default_backend nodes
+backend nodes
+    balance roundrobin
+{servers}
+""")
+        with open(os.path.join(d, "keepalived.conf"), "w") as f:
+            f.write(f"""global_defs {{
+    vrrp_version 3
+    vrrp_garp_master_delay 0
+    vrrp_garp_master_repeat 3
+}}
+vrrp_instance cluster {{
+    state BACKUP
+    nopreempt
+    interface eth0
+    virtual_router_id 51
+    priority {200 - 100 * i}
+    advert_int {VRRP_ADVERT}
+    virtual_ipaddress {{
+        {CLUSTER_IP}/32 dev eth0
+    }}
+}}
+""")
+        hap = self.spawn(ns, ["haproxy", "-f", os.path.join(d, "haproxy.cfg"), "-db"], name=f"haproxy{i}")
+        ka = self.spawn(ns, ["keepalived", "-n", "-l", "-P", "-f", os.path.join(d, "keepalived.conf"),
+                             "-p", os.path.join(d, "ka.pid"), "-r", os.path.join(d, "vrrp.pid")], name=f"keepalived{i}")
+        return hap, ka
+
+    def has_vip(self, i):
+        return CLUSTER_IP in self.exec(self.proxies[i], "ip", "-o", "addr", "show", "dev", "eth0").stdout
+
+
+class ProxyLab:
+    def __init__(self, topo):
+        self.topo, self.gws = topo, []
+
+    def ip(self, node):
+        return self.topo.node_ips[node]
+
+
+def measure_vrrp(count, log):
+    """keepalived + HAProxy: the address moves, the connections do not."""
+    with VrrpTopology("takevrrp", log=log) as topo:
+        port = PORTS[0]
+        topo.start_nginx(port=port, connections=max(8192, count))
+        backends = {n: topo.node_ips[n] for n in topo.nodes}
+        procs = [topo.start_proxy(i, port, backends) for i in range(2)]
+        wait_for(lambda: topo.has_vip(0) and not topo.has_vip(1), 20, "proxy 0 holds the cluster address")
+        h = Holder(topo, CLUSTER_IP, port)
+        opened = h.call(f"open {count}", timeout=120)
+        h.call("send")
+        before = h.call("collect 20")
+        log(f"reference: {opened['opened']} connections through HAProxy 0: {before['ok']} answered")
+        for p in procs[0]:
+            os.kill(p.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        for p in procs[0]:
+            topo.stop(p)
+        h.call("send")
+        moved = None
+        while time.monotonic() - t0 < 20:
+            if moved is None and topo.has_vip(1):
+                moved = time.monotonic() - t0
+            r = subprocess.run(["ip", "netns", "exec", topo.client, "curl", "-s", "-m", "0.5", "-o", "/dev/null",
+                                "-w", "%{http_code}", f"http://{CLUSTER_IP}:{port}/"], capture_output=True, text=True)
+            if r.stdout == "200":
+                break
+        serving = time.monotonic() - t0
+        after = h.call("collect 10", timeout=60)
+        return {"connections": count, "address_moved_ms": round(moved * 1000) if moved else None,
+                "new_connection_ms": round(serving * 1000), "kept": after["ok"], "reset": after["reset"],
+                "closed": after["closed"], "timeout": after["timeout"], "advert_s": float(VRRP_ADVERT)}
+
+
+def run(build, quick=False, log=print, counts=None, reference=2000):
+    counts = counts or ([10000] if quick else [10000, 100000])
+    out = {"pair": [], "vrrp": None}
+    for c in counts:
+        try:
+            out["pair"].append(measure_pair(build, c, log))
+        except Exception as e:  # reported as not measured; the others stand
+            out["pair"].append({"connections": c, "error": f"{type(e).__name__}: {e}"})
+        log(f"takeover with {c}: {out['pair'][-1]}")
+    try:
+        out["vrrp"] = measure_vrrp(reference, log)
+    except Exception as e:
+        out["vrrp"] = {"error": f"{type(e).__name__}: {e}"}
+    log(f"reference: {out['vrrp']}")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--counts", default="10000,100000", help="connection counts, comma-separated")
+    ap.add_argument("--reference", type=int, default=2000, help="connections through the VRRP reference")
+    a = ap.parse_args()
+    Topology.sweep_stale(log=print)
+    r = run(os.path.abspath(a.build), counts=[int(c) for c in a.counts.split(",")], reference=a.reference,
+            log=lambda m: print(m, flush=True))
+    print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
