@@ -178,6 +178,10 @@ struct pair_cfg {
     millis dead_time{50};  ///< no heartbeat for this long: the peer is down
     std::uint8_t priority = 100;  ///< when both start at once, the higher one becomes active
     millis max_skew{30000};
+    /// controld's real-time priority (SCHED_RR, 1-99; 0: none), so that a
+    /// busy machine does not delay a heartbeat past the dead time. What
+    /// controld starts runs with normal priority.
+    std::uint8_t rt_priority = 10;
     friend bool operator==(const pair_cfg&, const pair_cfg&) = default;
 };
 

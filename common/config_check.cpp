@@ -339,6 +339,8 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
             out.add("manager.pair.dead_time",
                     fmt::format("must be at least two intervals ({} ms), or one lost heartbeat is a takeover; got {} ms",
                                 2 * p->interval.count(), p->dead_time.count()));
+        if (p->rt_priority > 99)
+            out.add("manager.pair.rt_priority", fmt::format("must be 0 (none) to 99, got {}", p->rt_priority));
         if (!m.agents || !m.agents->shadow_port)
             out.add("manager.pair", "needs manager.agents.shadow_port: a takeover asks the nodes for their connections");
     }

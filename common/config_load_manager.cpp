@@ -54,6 +54,7 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  set("dead_time", p.dead_time, &loader::read_millis),
                  set("priority", p.priority, &loader::read_uint<std::uint8_t>),
                  set("max_skew", p.max_skew, &loader::read_millis),
+                 set("rt_priority", p.rt_priority, &loader::read_uint<std::uint8_t>),
              });
              m.pair = std::move(p);
          }},

@@ -14,8 +14,9 @@ using clock = std::chrono::steady_clock;
 
 struct conn_restore::state {
     std::vector<common::ipv4_addr> nodes, clusters;
-    bool catch_up = false;
+    std::optional<catch_up> later;
     bool second = false;  ///< the catch-up pass runs
+    std::unique_ptr<asio::steady_timer> wait;
     std::vector<node_sockets> answers;
     std::size_t waiting = 0;
     outcome out;
@@ -31,12 +32,12 @@ conn_restore::conn_restore(asio::io_context& io, gw_link& link, options opt)
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count())) {}
 
-void conn_restore::run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters, bool catch_up,
-                       std::function<void(outcome)> done) {
+void conn_restore::run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters,
+                       std::function<void(outcome)> done, std::optional<catch_up> later) {
     auto s = std::make_shared<state>();
     s->nodes = std::move(nodes);
     s->clusters = std::move(clusters);
-    s->catch_up = catch_up;
+    s->later = std::move(later);
     s->done = std::move(done);
     s->out.nodes = s->nodes.size();
     query_all(s);
@@ -100,7 +101,7 @@ void conn_restore::insert_all(std::shared_ptr<state> s) {
 
 void conn_restore::activate(std::shared_ptr<state> s) {
     const bool complete = s->out.inserts_failed == 0 && s->out.inserted.full == 0 && s->out.caught_up.full == 0;
-    const bool first_of_two = s->catch_up && !s->second;
+    const bool first_of_two = s->later && !s->second;
     const auto window = complete && !first_of_two ? static_cast<std::uint32_t>(_opt.reset_window.count()) : 0u;
     _link.ask(capi::set_role_req{"active", window}, [this, s, first_of_two](gw_answer a) {
         const bool active = a.as<capi::ok_rep>() != nullptr;
@@ -112,11 +113,16 @@ void conn_restore::activate(std::shared_ptr<state> s) {
             const auto* e = a.as<capi::error_rep>();
             s->out.why_not_active = e ? e->message : a.why;
         }
-        if (active && first_of_two) {
-            s->second = true;
-            return query_all(s);
+        if (!first_of_two || !active) {
+            auto& done = s->second ? s->later->done : s->done;
+            return done(std::move(s->out));
         }
-        s->done(std::move(s->out));
+        s->done(s->out);  // active: the caller tells its peer, which stops forwarding
+        s->second = true;
+        s->wait = std::make_unique<asio::steady_timer>(_io, s->later->after);
+        s->wait->async_wait([this, s](const boost::system::error_code& ec) {
+            if (!ec) query_all(s);
+        });
     });
 }
 

@@ -14,11 +14,12 @@
 //     once instead of hanging. A restore whose inserts failed opens no
 //     window: a connection it did not put back may be alive.
 //
-// With catch_up (a planned handover, while the old active still forwards),
-// 1-3 run once more after 4, keeping what gatewayd has learned since it
-// went active, and the reset window opens only then: a connection opened
-// through the old gateway between the first query and this gateway's
-// gratuitous ARP is not reset.
+// With a catch-up (a planned handover, while the old active still
+// forwards): step 4 opens no reset window and `done` is called (the caller
+// tells the old active, which stops forwarding); `after` later, 1-3 run
+// once more, keeping what gatewayd has learned since it went active, then
+// the window opens and the catch-up's `done` is called. So a connection
+// opened through the old gateway until it stopped is not reset.
 //
 // Thread-safety: none; runs on controld's io_context.
 #pragma once
@@ -26,6 +27,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,12 +63,17 @@ public:
         std::chrono::milliseconds took{0};  ///< from run() to gatewayd's answer to set_role
     };
 
+    struct catch_up {
+        std::chrono::milliseconds after{0};
+        std::function<void(outcome)> done;
+    };
+
     conn_restore(boost::asio::io_context& io, gw_link& link, options opt);
 
     /// One restore, of the connections `nodes` hold toward `clusters`; calls
     /// `done` once, on the io_context. One at a time: not again before done.
-    void run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters, bool catch_up,
-             std::function<void(outcome)> done);
+    void run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters,
+             std::function<void(outcome)> done, std::optional<catch_up> later = std::nullopt);
 
 private:
     struct state;

@@ -249,27 +249,39 @@ void controld::restore_connections(std::function<void()> done) {
     _restoring = true;
     std::vector<ipv4_addr> clusters;
     for (const auto& c : _tables->clusters) clusters.push_back(c.vip);
-    const bool catch_up = _pair && _pair->state().planned();
-    _restore->run(all_nodes(), std::move(clusters), catch_up, [this, catch_up, done = std::move(done)](conn_restore::outcome o) {
-        _restoring = false;
-        ++_n.restores;
-        _n.restored_conns += o.inserted.inserted + o.inserted.replaced;
-        _n.restore_nodes_failed += o.failures.size();
-        _n.last_restore_ms = static_cast<std::uint64_t>(o.took.count());
-        const auto& i = o.inserted;
-        log::info("gatewayd started: {} connections put back ({} new, {} replaced) from {} of {} nodes ({} sockets) "
-                  "in {} ms; refused: {} without their port, {} without their node, {} table full; {}",
-                  i.inserted + i.replaced, i.inserted, i.replaced, o.answered, o.nodes, o.sockets, o.took.count(),
-                  i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active);
-        if (catch_up)
-            log::info("caught up after going active: {} connections made through the old gateway meanwhile",
-                      o.caught_up.inserted);
-        for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
-        if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
-        if (!o.active) _restore_due = true;  // tried again at the next reading
-        if (_pair) _pair->taken_over(o.active);
-        done();
-    });
+    // A planned handover: the old active forwards until it hears this one
+    // is active; a dead time later it has stopped, and a second query finds
+    // what it made meanwhile.
+    std::optional<conn_restore::catch_up> later;
+    if (_pair && _pair->state().planned())
+        later = conn_restore::catch_up{_cfg.manager.pair->dead_time, [this](conn_restore::outcome o) {
+                                           _restoring = false;
+                                           log::info("caught up: {} connections made through the old gateway until "
+                                                     "it stopped; reset window {}",
+                                                     o.caught_up.inserted,
+                                                     o.caught_up.full == 0 ? "open" : "NOT open (table full)");
+                                       }};
+    const bool catching_up = later.has_value();
+    _restore->run(
+        all_nodes(), std::move(clusters),
+        [this, catching_up, done = std::move(done)](conn_restore::outcome o) {
+            _restoring = catching_up && o.active;
+            ++_n.restores;
+            _n.restored_conns += o.inserted.inserted + o.inserted.replaced;
+            _n.restore_nodes_failed += o.failures.size();
+            _n.last_restore_ms = static_cast<std::uint64_t>(o.took.count());
+            const auto& i = o.inserted;
+            log::info("gatewayd started: {} connections put back ({} new, {} replaced) from {} of {} nodes ({} sockets) "
+                      "in {} ms; refused: {} without their port, {} without their node, {} table full; {}",
+                      i.inserted + i.replaced, i.inserted, i.replaced, o.answered, o.nodes, o.sockets, o.took.count(),
+                      i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active);
+            for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
+            if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
+            if (!o.active) _restore_due = true;  // tried again at the next reading
+            if (_pair) _pair->taken_over(o.active);
+            done();
+        },
+        std::move(later));
 }
 
 bool controld::may_forward() const { return !_pair || _pair->state().may_forward(); }

@@ -1,5 +1,9 @@
 #include "control/controld/pair/pair_peer.hpp"
 
+#include <sched.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -65,6 +69,16 @@ pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::fun
 }
 
 void pair_peer::start() {
+    if (_cfg.rt_priority > 0) {
+        // SCHED_RESET_ON_FORK: gatewayd, probes and metric commands that
+        // controld starts run with normal priority.
+        const sched_param sp{_cfg.rt_priority};
+        if (::sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) != 0)
+            log::warn("pair: no real-time priority {} ({}): a busy machine may delay heartbeats", _cfg.rt_priority,
+                      std::strerror(errno));
+        else
+            log::info("pair: controld runs at real-time priority {} (SCHED_RR)", _cfg.rt_priority);
+    }
     log::info("pair: heartbeats from {} to {} every {} ms, peer dead after {} ms", _cfg.listen, _cfg.peer,
               _cfg.interval.count(), _cfg.dead_time.count());
     receive();

@@ -250,6 +250,11 @@ def takeover(t, add):
         add(f"| {r['connections']:,} | {r['detected_ms']} | {r['takeover_ms']} | {r['active_ms']} | "
             f"{r['first_frame_ms']} | {r['all_answered_ms']:.0f} | {r['kept']:,} | {r['reset']} |")
     add("")
+    for r in t.get("pair", []):
+        if r.get("flaps_before"):
+            add(f"- {r['connections']:,} connections: the pair changed roles {r['flaps_before']} time(s) before the "
+                "kill, while the machine was opening the connections (a heartbeat or a health answer later than "
+                "the dead time): the figures of that row are not a clean takeover.")
     v = t.get("vrrp")
     if v and "error" not in v:
         add(f"Reference, same topology: keepalived's VRRP (version 3, adverts every {v['advert_s'] * 1000:.0f} ms) "

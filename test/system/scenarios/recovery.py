@@ -59,11 +59,12 @@ class Holder:
         return self._read(timeout)
 
 
-def hold_connections(L, count, port=PORT):
-    """nginx on every node behind cluster port `port`, and `count` keep-alive
-    connections to it from the client; returns the Holder and what open said."""
+def hold_connections(L, count, port=PORT, serving=None):
+    """nginx on every node behind cluster port `port` (sized for `serving`
+    connections in all, default `count`), and `count` keep-alive connections
+    to it from the client; returns the Holder and what open said."""
     topo = L.topo
-    topo.start_nginx(port=port, connections=max(8192, count // len(topo.nodes) + 1024))
+    topo.start_nginx(port=port, connections=max(8192, (serving or count) // len(topo.nodes) + 1024))
     for gw in getattr(L, "gws", [L.gw]):  # a pair: both gateways
         gw.mctl("add", "port", CLUSTER_IP, "tcp", str(port), "stale", "10m")
         for n in topo.nodes:

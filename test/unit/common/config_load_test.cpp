@@ -157,7 +157,7 @@ manager:
   agents: {listen: 198.18.0.2:9651, key_file: /etc/cg/agent.key, stale: 2s, max_skew: 10s, shadow_port: 9652,
            shadow_deadline: 300ms, reset_window: 30s}
   pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: /etc/cg/pair.key, interval: 20ms,
-         dead_time: 100ms, priority: 7, max_skew: 5s}
+         dead_time: 100ms, priority: 7, max_skew: 5s, rt_priority: 20}
   probes:
     - {cluster: 198.18.0.100, port: 80, type: http, target: 8080, path: /health, expect: 204, interval: 2s, timeout: 300ms}
     - {cluster: 198.18.0.100, port: 80}
@@ -179,7 +179,7 @@ manager:
     expected.min_weight = 2;
     expected.importance = {2, 0.5, 3, 1, 0.25, 0.125, 4, 5};
     expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s, 9652, 300ms, 30s};
-    expected.pair = pair_cfg{"198.18.0.3:9653", "198.18.0.4:9653", "/etc/cg/pair.key", 20ms, 100ms, 7, 5s};
+    expected.pair = pair_cfg{"198.18.0.3:9653", "198.18.0.4:9653", "/etc/cg/pair.key", 20ms, 100ms, 7, 5s, 20};
     expected.probes = {{0xc6120064, l4_proto::tcp, 80, probe_kind::http, 8080, "/health", 204, 2s, 300ms},
                        {0xc6120064, l4_proto::tcp, 80, probe_kind::tcp, std::nullopt, "/", 200, 1s, 500ms}};
     expected.rules = {{"backup", {0xc612000b}, 23 * 60 + 30, 75}};
@@ -217,6 +217,9 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
                 "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, priority: 300}\n", 14,
          "manager.pair.priority", "0..255"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, rt_priority: 100}\n", 14,
+         "manager.pair.rt_priority", "0 (none) to 99"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 81}]\n", 13, "manager.probes[0].port",
          "not a cluster port"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 80, type: icmp}]\n", 13, "manager.probes[0].type",
