@@ -68,6 +68,7 @@ void conn_restore::query_all(std::shared_ptr<state> s) {
 }
 
 void conn_restore::insert_all(std::shared_ptr<state> s) {
+    if (!s->second) s->out.queried = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - s->started);
     // Answers in node order, so that the merge's "first node" is the same
     // whichever agent answered first.
     std::sort(s->answers.begin(), s->answers.end(),

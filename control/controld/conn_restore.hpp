@@ -61,6 +61,7 @@ public:
         bool active = false;                ///< gatewayd said yes to set_role active
         std::string why_not_active;
         std::chrono::milliseconds took{0};  ///< from run() to gatewayd's answer to set_role
+        std::chrono::milliseconds queried{0};  ///< from run() to the last node's answer (or deadline)
     };
 
     struct catch_up {

@@ -270,11 +270,12 @@ void controld::restore_connections(std::function<void()> done) {
             _n.restored_conns += o.inserted.inserted + o.inserted.replaced;
             _n.restore_nodes_failed += o.failures.size();
             _n.last_restore_ms = static_cast<std::uint64_t>(o.took.count());
+            _n.last_restore_query_ms = static_cast<std::uint64_t>(o.queried.count());
             const auto& i = o.inserted;
             log::info("gatewayd started: {} connections put back ({} new, {} replaced) from {} of {} nodes ({} sockets) "
-                      "in {} ms; refused: {} without their port, {} without their node, {} table full; {}",
+                      "in {} ms ({} ms the nodes' answers); refused: {} without their port, {} without their node, {} table full; {}",
                       i.inserted + i.replaced, i.inserted, i.replaced, o.answered, o.nodes, o.sockets, o.took.count(),
-                      i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active);
+                      o.queried.count(), i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active);
             for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
             if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
             if (!o.active) _restore_due = true;  // tried again at the next reading
@@ -521,6 +522,7 @@ capi::manager_rep controld::manager_view() const {
     count("restored_connections", _n.restored_conns);
     count("restore_nodes_failed", _n.restore_nodes_failed);
     count("last_restore_ms", _n.last_restore_ms);
+    count("last_restore_query_ms", _n.last_restore_query_ms);
     count("probes_ok", _n.probes_ok);
     count("probes_failed", _n.probes_failed);
     count("metrics_ok", _n.metrics_ok);

@@ -81,7 +81,8 @@ private:
         std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
                       resyncs = 0, resync_requests = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
                       metrics_failed = 0, gateway_deaths = 0, agent_errors = 0, restores = 0,
-                      restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0;
+                      restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
+                      last_restore_query_ms = 0;
     };
 
     void period();

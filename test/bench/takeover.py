@@ -99,11 +99,13 @@ def measure_pair(build, count, log):
             h.result(60)
         results = [h.call("collect 60", timeout=120) for h, _ in holders]
         ha = b.ha()
+        restore = b.manager()["counters"]
         why = ha["why"]
         silent = int(why.split("silent for ")[1].split()[0]) if "silent for" in why else None
         kept = sum(r["ok"] for r in results)
         return {"connections": count, "opened_s": round(opened_s, 1),
                 "detected_ms": silent, "takeover_ms": ha["counters"]["last_takeover_ms"],
+                "query_ms": restore.get("last_restore_query_ms"),
                 "active_ms": round(active * 1000) if active is not None else None,
                 "first_frame_ms": round(first * 1000) if first is not None else None,
                 "all_answered_ms": max(r["slowest_ms"] or 0 for r in results),
