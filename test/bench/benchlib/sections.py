@@ -174,14 +174,19 @@ def profiles(args, add):
                         f"({src}).\n")
 
 
+def measured(t, add):
+    """Whether a scenario's results are there; if not, says why."""
+    if not t:
+        add("Not run.\n")
+    elif "error" in t:
+        add(f"Not measured: {t['error']}\n")
+    return bool(t) and "error" not in t
+
+
 def tcp(t, add):
     """Real TCP through network namespaces (test/bench/tcp_compare.py)."""
     add("## Real TCP through network namespaces: gatewayd vs HAProxy vs kernel forwarding\n")
-    if not t:
-        add("Not run.\n")
-        return
-    if "error" in t:
-        add(f"Not measured: {t['error']}\n")
+    if not measured(t, add):
         return
     st = t["setup"]
     add(f"The same client ({st['client']}) runs `wrk -t1 -c{st['connections']} -d{st['seconds']}s --latency -H "
@@ -225,13 +230,8 @@ def tcp(t, add):
 
 def takeover(t, add):
     """The gateway pair's takeover (test/bench/takeover.py)."""
-    add("## Takeover: the backup gateway carries the connections on
-")
-    if not t:
-        add("Not run.\n")
-        return
-    if "error" in t:
-        add(f"Not measured: {t['error']}\n")
+    add("## Takeover: the backup gateway carries the connections on\n")
+    if not measured(t, add):
         return
     add("Two gateways in network namespaces, each a controld and a gatewayd (`net_af_packet`, one worker), "
         "paired with heartbeats every 10 ms and a 100 ms dead time; N keep-alive HTTP connections from one client "
