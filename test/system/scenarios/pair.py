@@ -208,6 +208,12 @@ def sc_pair_switch(L, step, count=2000):
     check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
     ca, cb = a.ha()["counters"], b.ha()["counters"]
     check(ca["switchovers"] == 1 and cb["switchovers"] == 1, f"one switchover each: a {ca}, b {cb}")
+    for gw, role in ((a, "active"), (b, "backup")):  # what Prometheus sees
+        text = gw.prometheus()
+        want = [f'clustergate_pair_role{{role="{role}"}} 1', "clustergate_pair_peer_up 1",
+                'clustergate_pair{counter="switchovers"} 1', "clustergate_pair_epoch 3"]
+        missing = [w for w in want if w not in text]
+        check(not missing, f"{gw.side}'s Prometheus lacks {missing}")
     return (f"ha switchover and back with {count} connections: {'; '.join(out)}; every held one and the 1500 "
             f"opened during each switchover carried on; {len(attempts)}/{len(attempts)} short new connections "
             f"meanwhile; no RST in the capture")
