@@ -4,8 +4,8 @@
 // Two parts with different lifetimes:
 //  - static part (gateway, eal, lcores, ports, tables, timers): read once at
 //    start; changing it needs a restart.
-//  - cluster tables (clusters -> ports -> nodes, SPEC 2.1): the run-time
-//    state that the control API edits (SPEC 2.8). The controller keeps its
+//  - cluster tables (clusters -> ports -> nodes, requirements 2.1): the run-time
+//    state that the control API edits (requirements 2.8). The controller keeps its
 //    own copy and validates every edit with the same rules as the file.
 #pragma once
 
@@ -38,7 +38,7 @@ struct node_cfg {
     friend bool operator==(const node_cfg&, const node_cfg&) = default;
 };
 
-/// One port of a virtual cluster (SPEC 2.1 "port table" entry).
+/// One port of a virtual cluster (requirements 2.1 "port table" entry).
 struct service_cfg {
     l4_proto protocol = l4_proto::tcp;
     std::uint16_t port = 0;
@@ -99,9 +99,9 @@ struct eal_cfg {
     friend bool operator==(const eal_cfg&, const eal_cfg&) = default;
 };
 
-/// controld's manager (SPEC 4): how it measures nodes and moves weights.
+/// controld's manager (requirements 4): how it measures nodes and moves weights.
 /// gatewayd reads and ignores this part. docs/weights.md explains the numbers.
-struct importance_cfg {  ///< w[i] of SPEC 4.6 per metric; 0 = off
+struct importance_cfg {  ///< w[i] of requirements 4.6 per metric; 0 = off
     double conns = 1;        ///< active connections per node (per weight)
     double conn_rate = 0;    ///< new connections per second (per weight)
     double answer_time = 1;  ///< probe answer time (level)
@@ -111,7 +111,7 @@ struct importance_cfg {  ///< w[i] of SPEC 4.6 per metric; 0 = off
 
 enum class probe_kind : std::uint8_t { tcp, http };
 
-/// A forward metric (SPEC 4.3): every node of one cluster port is probed.
+/// A forward metric (requirements 4.3): every node of one cluster port is probed.
 struct probe_cfg {
     ipv4_addr cluster = 0;
     l4_proto protocol = l4_proto::tcp;
@@ -125,7 +125,7 @@ struct probe_cfg {
     friend bool operator==(const probe_cfg&, const probe_cfg&) = default;
 };
 
-/// "These nodes take no new connections between from and to" (SPEC 4.4),
+/// "These nodes take no new connections between from and to" (requirements 4.4),
 /// local time of day; a window may wrap past midnight.
 struct rule_cfg {
     std::string name;
@@ -134,7 +134,7 @@ struct rule_cfg {
     friend bool operator==(const rule_cfg&, const rule_cfg&) = default;
 };
 
-/// A user metric (SPEC 4.4): a command run per node ({node} replaced by its
+/// A user metric (requirements 4.4): a command run per node ({node} replaced by its
 /// address) whose output is a number, a level.
 struct user_metric_cfg {
     std::string name;
@@ -153,7 +153,7 @@ inline constexpr std::uint32_t max_reset_window_ms = 3'600'000;
 struct agents_cfg {
     std::string listen;    ///< address:port where controld takes node reports (UDP)
     std::string key_file;  ///< the HMAC key both sides read
-    millis stale{3000};    ///< no report for this long: the node takes no new connections (SPEC 4.2)
+    millis stale{3000};    ///< no report for this long: the node takes no new connections (requirements 4.2)
     millis max_skew{30000};
     /// Where each node's agent answers takeover queries (nodeagent
     /// --shadow-listen), at the node's address. Set: a restarted gatewayd
@@ -189,7 +189,7 @@ struct manager_cfg {
     std::string gatewayd;        ///< the program controld starts; default: gatewayd beside controld
     std::string control_socket;  ///< controld's own; default /run/clustergate/<gateway.name>-controld.sock
     std::string prometheus = "127.0.0.1:9650";  ///< text metrics endpoint; empty = off
-    millis period{1000};         ///< counter reading and weight computing period (SPEC 4.1, 4.7)
+    millis period{1000};         ///< counter reading and weight computing period (requirements 4.1, 4.7)
     double smoothing = 4;        ///< SF >= 1
     double threshold = 0.05;     ///< share of the total weight that must move before a push
     double min_weight = 1;

@@ -1,4 +1,4 @@
-// Semantic rules of a configuration (SPEC 2.1, 2.5, 2.7), shared by the file
+// Semantic rules of a configuration (requirements 2.1, 2.5, 2.7), shared by the file
 // loader and by the controller, which checks every run-time edit with them
 // before anything is applied.
 //

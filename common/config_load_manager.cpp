@@ -1,4 +1,4 @@
-// controld's manager section (SPEC 4): its parameters, the importance of
+// controld's manager section (requirements 4): its parameters, the importance of
 // each metric, the agents, the gateway pair, and the lists of probes, rules and user metrics.
 #include <string>
 #include <utility>

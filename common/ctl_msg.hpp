@@ -157,7 +157,7 @@ struct reload_req {
     CG_FIELDS(s.path)
 };
 
-// ---- controld's manager (SPEC 4.5); gatewayd refuses these ---------------
+// ---- controld's manager (requirements 4.5); gatewayd refuses these ---------------
 
 struct manager_show_req {
     CG_FIELDS()

@@ -1,4 +1,4 @@
-// Console area "connections" (SPEC 2.3, 2.7): pages of the connection tables,
+// Console area "connections" (requirements 2.3, 2.7): pages of the connection tables,
 // and the simulator that says where a flow would go (katran's
 // getRealForFlow), without sending a packet.
 #include <fmt/format.h>

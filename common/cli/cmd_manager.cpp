@@ -1,4 +1,4 @@
-// Console area "manager" (SPEC 4.5): what controld's manager measures and
+// Console area "manager" (requirements 4.5): what controld's manager measures and
 // decides, and its parameters and node modes at run time. Answered by
 // controld (`gwctl -s <manager.control_socket>`); gatewayd refuses them.
 #include <fmt/format.h>

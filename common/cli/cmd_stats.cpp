@@ -1,7 +1,7 @@
-// Console area "statistics" (SPEC 3.3): NIC, lcore, drop, connection and
+// Console area "statistics" (requirements 3.3): NIC, lcore, drop, connection and
 // control counters, and what the gateway says about itself.
 //
-// Counters are absolute (never reset, SPEC 3.3); `show stats` adds the rate
+// Counters are absolute (never reset, requirements 3.3); `show stats` adds the rate
 // per second since the previous `show stats` of this process, measured on
 // the gateway's own uptime so that a slow console does not skew it.
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-// Console area "cluster tables" (SPEC 2.1, 2.8): show and edit clusters,
+// Console area "cluster tables" (requirements 2.1, 2.8): show and edit clusters,
 // their ports and nodes, and reload the tables from a file.
 #include <fmt/format.h>
 
@@ -58,7 +58,7 @@ void render_nodes(const std::vector<api::node_view>& nodes, std::string& out, st
 }
 
 void render_service(const api::service_view& s, std::string& out) {
-    // UDP flows live by the stale timer alone (SPEC 2.7): MSL and FIN mean nothing there.
+    // UDP flows live by the stale timer alone (requirements 2.7): MSL and FIN mean nothing there.
     const std::string timers = s.proto == common::l4_proto::tcp ? fmt::format("msl {}, fin {}, stale {}", format_ms(s.msl_ms),
                                                           format_ms(s.fin_ms), format_ms(s.stale_ms))
                                             : fmt::format("stale {}", format_ms(s.stale_ms));

@@ -1,4 +1,4 @@
-// The console's command model (SPEC 9.2): each area of the console lists its
+// The console's command model (requirements 9.2): each area of the console lists its
 // commands as values (words, arguments, options, help, one handler). The
 // console generates from these lists the rte_cmdline grammar (completion),
 // the help text and the diagnostics for bad input, so that a command's syntax

@@ -1,4 +1,4 @@
-// The operator console (SPEC 9.2, 9.3), testpmd-style, on DPDK's
+// The operator console (requirements 9.2, 9.3), testpmd-style, on DPDK's
 // librte_cmdline (which needs no EAL): the same commands, help, completion
 // and error messages in `gatewayd -i` (in-process api) and `gwctl` (api over
 // the control socket), typed at a prompt or fed from a script.

@@ -144,7 +144,7 @@ void controld::start() {
     period();
 }
 
-// ---- the period: read, decide, send (SPEC 4.1, 4.7) ------------------------
+// ---- the period: read, decide, send (requirements 4.1, 4.7) ------------------------
 
 void controld::period() {
     const auto now = clock::now();
@@ -298,7 +298,7 @@ pair::pair_peer::local controld::pair_local() const {
 
 void controld::on_pair(pair::action a) {
     if (a == pair::action::take_over) {
-        // Fence, query, merge, insert, go active (SPEC 5.3): the epoch went
+        // Fence, query, merge, insert, go active (requirements 5.3): the epoch went
         // out with the last heartbeat; the rest is the restore's.
         _restore_due = true;
         kick();

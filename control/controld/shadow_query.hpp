@@ -1,4 +1,4 @@
-// controld's side of the takeover query (SPEC 5.3, shadow_msg.hpp): asks one
+// controld's side of the takeover query (requirements 5.3, shadow_msg.hpp): asks one
 // node's agent for its shadow connection table over TCP and collects the
 // answer's chunks, each checked (answer_collector), within a deadline.
 //

@@ -1,7 +1,7 @@
 // controld's hold on its gatewayd: starts it, notices at once when it dies
 // (SIGCHLD), and starts it again: at once after a death, with a growing
 // pause when it keeps dying young (each within 10 s of its start: 1 s, 2 s,
-// 4 s... up to 30 s). The full escalation of SPEC 8 grows from here.
+// 4 s... up to 30 s). The full escalation of requirements 8 grows from here.
 //
 // Thread-safety: none; runs on controld's io_context.
 #pragma once

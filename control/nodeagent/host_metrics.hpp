@@ -1,4 +1,4 @@
-// The host figures a node agent reports (SPEC 4.2), read from the kernel's
+// The host figures a node agent reports (requirements 4.2), read from the kernel's
 // own files each time: nothing is kept but the previous CPU counters that a
 // busy share needs. Parsers take the files' text so that tests can feed them.
 #pragma once

@@ -1,8 +1,8 @@
-// nodeagent: runs on each node and reports its host figures (SPEC 4.2) to
+// nodeagent: runs on each node and reports its host figures (requirements 4.2) to
 // the gateways' controld at an interval, as authenticated datagrams
 // (agent_msg.hpp). It keeps nothing the kernel already has: every report is
 // read from /proc afresh; only the previous CPU counters are remembered.
-// With --shadow-listen it also answers the takeover query (SPEC 5.3) with
+// With --shadow-listen it also answers the takeover query (requirements 5.3) with
 // the node's sockets on the cluster addresses, read from the kernel when
 // asked (shadow_server.hpp).
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// nodeagent's answer to the takeover query (SPEC 5.3, shadow_msg.hpp): a TCP
+// nodeagent's answer to the takeover query (requirements 5.3, shadow_msg.hpp): a TCP
 // listener. On each connection it reads one query, checks it (framing, MAC,
 // freshness, payload: query_receiver), reads the node's sockets on the asked
 // cluster addresses from the kernel (shadow_table.hpp), streams the answer's

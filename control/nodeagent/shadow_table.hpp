@@ -1,4 +1,4 @@
-// The node's shadow connection table (SPEC 5.3): its own TCP connections and
+// The node's shadow connection table (requirements 5.3): its own TCP connections and
 // listeners, and its UDP sockets, whose local address is a cluster address,
 // read from the kernel when asked (NETLINK_SOCK_DIAG through libmnl). Exact
 // and kept nowhere: nothing to keep in sync, nothing costs until a gateway

@@ -1,4 +1,4 @@
-// What nodeagent and controld say to each other (SPEC 4.2, room for 5.3):
+// What nodeagent and controld say to each other (requirements 4.2, room for 5.3):
 // UDP datagrams, versioned, authenticated with HMAC-SHA256 under a key both
 // sides read from a file.
 //
@@ -38,7 +38,7 @@ inline constexpr std::size_t mac_size = auth::mac_size;
 inline constexpr std::size_t max_datagram = 1400;  // fits one Ethernet frame
 inline constexpr std::size_t min_key_size = auth::min_key_size;
 
-/// A node's host figures (SPEC 4.2). Higher = busier, each a level.
+/// A node's host figures (requirements 4.2). Higher = busier, each a level.
 struct host_report {
     double load1 = 0;     ///< 1-minute load average divided by the CPU count
     double cpu_busy = 0;  ///< 0..1, share of CPU time not idle since the last report
@@ -48,7 +48,7 @@ struct host_report {
     CG_FIELDS(s.load1, s.cpu_busy, s.mem_used, s.sock_mem, s.script)
 };
 
-/// Reserved for the takeover (SPEC 5.3) before it had a protocol of its
+/// Reserved for the takeover (requirements 5.3) before it had a protocol of its
 /// own: the takeover query and its answer now go over TCP (shadow_msg.hpp),
 /// since an answer is far larger than a datagram. Still decoded, never
 /// sent, so that its id (2) stays taken.
@@ -58,7 +58,7 @@ struct shadow_query {
     CG_FIELDS(s.query, s.vip)
 };
 
-/// A controld's heartbeat to its peer in a gateway pair (SPEC 5.1), every
+/// A controld's heartbeat to its peer in a gateway pair (requirements 5.1), every
 /// pair interval, signed with the pair's key (not the agents'). The same
 /// framing as the agents' datagrams, on the pair's own socket; the fields
 /// are control/controld/pair/pair_state.hpp's, checked there.

@@ -1,4 +1,4 @@
-// The takeover query and its answer (SPEC 5.3). When a gatewayd restarts or
+// The takeover query and its answer (requirements 5.3). When a gatewayd restarts or
 // a backup gateway takes over, controld asks each node's agent for the
 // node's own sockets toward the cluster addresses (its shadow connection
 // table, socket_entry.hpp), merges the answers and puts the connections

@@ -1,5 +1,5 @@
 // One socket of a node toward a cluster address, as the node's kernel has
-// it: the unit of the shadow connection table (SPEC 5.3). nodeagent reads
+// it: the unit of the shadow connection table (requirements 5.3). nodeagent reads
 // them (control/nodeagent/shadow_table.hpp) and sends them to a gateway's
 // controld (shadow_msg.hpp), which puts the connections back into a
 // gatewayd that lost its table.

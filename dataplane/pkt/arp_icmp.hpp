@@ -1,5 +1,5 @@
 // The frames the gateway answers with: ARP and ICMP echo for its own
-// addresses and its cluster addresses (SPEC 2.2), the TCP reset for a
+// addresses and its cluster addresses (requirements 2.2), the TCP reset for a
 // connection nobody knows, and the ARP requests that resolve node MACs and
 // announce the cluster addresses. Replies are written in place over the
 // request. Pure functions of bytes.

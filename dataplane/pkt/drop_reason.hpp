@@ -23,10 +23,10 @@ enum class drop_reason : std::uint8_t {
     bad_arp,               ///< not Ethernet/IPv4 ARP
     not_for_us,            ///< destination MAC neither the port's nor broadcast
     icmp_not_echo,         ///< ICMP other than an echo request to a gateway address
-    no_service,            ///< address/port not in the tables (SPEC 2.2)
+    no_service,            ///< address/port not in the tables (requirements 2.2)
     unsupported_protocol,  ///< an IP protocol other than TCP, UDP, ICMP
-    no_connection,         ///< TCP segment without SYN and without an entry (SPEC 2.4)
-    no_node,               ///< every node of the port has weight 0 (SPEC 2.5)
+    no_connection,         ///< TCP segment without SYN and without an entry (requirements 2.4)
+    no_node,               ///< every node of the port has weight 0 (requirements 2.5)
     conn_table_full,       ///< the worker's table is at its configured size
     tx_full,               ///< the TX queue or TX ring did not take the packet
     ring_full,             ///< the dispatch ring to a worker was full

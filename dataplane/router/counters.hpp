@@ -1,4 +1,4 @@
-// Per-lcore counters (SPEC 3.3).
+// Per-lcore counters (requirements 3.3).
 //
 // Ownership: every counter block belongs to one lcore, which is its only
 // writer. The control thread reads blocks of all lcores and sums them; it
@@ -25,7 +25,7 @@ struct counter {
     std::uint64_t read() const noexcept { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 };
 
-/// What happened to connection entries (SPEC 2.3, 2.4, 2.7).
+/// What happened to connection entries (requirements 2.3, 2.4, 2.7).
 enum class conn_event : std::uint8_t {
     created,        ///< a SYN (or a UDP datagram) without an entry made one
     syn_reopened,   ///< a SYN on an existing entry: ACTIVE again, same node
@@ -84,7 +84,7 @@ struct alignas(64) worker_stats {
     }
 };
 
-/// Per node slot, per worker (SPEC 2.1 node counters). `active` and `fin`
+/// Per node slot, per worker (requirements 2.1 node counters). `active` and `fin`
 /// are gauges: the worker adds on entry and subtracts on leave, so the sum
 /// over workers is the number of entries in that state.
 struct node_stats {

@@ -82,7 +82,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
         } else {
             const std::uint16_t slot = e.node;
             node_stats& ns = _s.nodes[slot];
-            if (flags & wire::tcp_rst) {  // SPEC 2.3: RST removes the entry, the packet still goes
+            if (flags & wire::tcp_rst) {  // requirements 2.3: RST removes the entry, the packet still goes
                 leave(e, conn_exit::rst);
                 _s.conns.erase(&e);
             } else {
@@ -105,7 +105,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
         }
     }
 
-    // No connection (SPEC 2.4).
+    // No connection (requirements 2.4).
     const snap_service* svc = snap.find_service(info.key.daddr, info.key.proto, info.key.dport);
     if (!svc) return drop(drop_reason::no_service);
     const auto svc_slot = static_cast<std::size_t>(svc - snap.services.data());

@@ -1,4 +1,4 @@
-// The weighted connection router (SPEC 2.2 to 2.7): a function from frame
+// The weighted connection router (requirements 2.2 to 2.7): a function from frame
 // bytes, the current snapshot and this worker's state to a verdict. No I/O:
 // the DPDK glue (worker.cpp) moves the packets; tests and fuzzers call it
 // directly.
@@ -82,7 +82,7 @@ public:
         return v;
     }
 
-    /// Ages the table incrementally (SPEC 2.7): visits a slice of slots in
+    /// Ages the table incrementally (requirements 2.7): visits a slice of slots in
     /// proportion to the time since the last call. Returns entries removed.
     std::uint32_t age(const snapshot& snap, std::uint32_t now_ms) noexcept;
 

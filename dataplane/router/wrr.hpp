@@ -1,4 +1,4 @@
-// Weighted round robin node selection (SPEC 2.5).
+// Weighted round robin node selection (requirements 2.5).
 //
 // Nodes are numbered 0..n-1 and the eligible weight runs from the maximum
 // weight down: walking on from the last selected node, a node is a good

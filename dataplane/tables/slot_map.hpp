@@ -1,7 +1,7 @@
 // Stable slots for services (cluster ports) and nodes, owned by the control
 // thread. A slot keeps its index for as long as its service or node exists,
 // so that connection entries and per-slot counters stay meaningful across
-// snapshots (SPEC 2.8).
+// snapshots (requirements 2.8).
 //
 // A node removed from the tables does not lose its slot at once: it drains.
 // It takes no new connections, its existing connections still reach it, and

@@ -1,4 +1,4 @@
-// User metrics (SPEC 4.4): `/bin/sh -c <command>` with {node} replaced by
+// User metrics (requirements 4.4): `/bin/sh -c <command>` with {node} replaced by
 // the node's address; its standard output, a number 0 or more, is the
 // metric. A command that fails, prints something else, or outlives its
 // timeout (it is killed) gives no value, and the reason.

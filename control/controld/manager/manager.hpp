@@ -1,4 +1,4 @@
-// The manager of SPEC 4.7, without I/O: it is told what was measured
+// The manager of requirements 4.7, without I/O: it is told what was measured
 // (tables and counters, probe answers, agent reports, user metrics, the
 // time) and says which weights to send. controld feeds it from its sockets
 // and timers; tests feed it by hand with a fake clock.
@@ -54,7 +54,7 @@ public:
     manager(common::manager_cfg cfg, clock::time_point start);
 
     // ---- what was measured -------------------------------------------
-    /// The data plane's tables (SPEC 4.1): learns cluster ports and nodes,
+    /// The data plane's tables (requirements 4.1): learns cluster ports and nodes,
     /// their weights, and counter deltas since the last reading. A node's
     /// weight as first seen is its base weight (docs/weights.md); a weight
     /// that is not what the manager last sent was set by hand and becomes
@@ -69,14 +69,14 @@ public:
     /// The local time of day, for the rules (minutes after midnight).
     void set_time_of_day(unsigned minute) { _minute = minute; }
 
-    // ---- what the operator says (SPEC 4.5) ----------------------------
+    // ---- what the operator says (requirements 4.5) ----------------------------
     /// Refusals (unknown parameter, value out of range) come back as text.
     std::optional<std::string> set_param(const std::string& name, const std::string& value);
     enum class node_action { adapt, quiesce, fix };
     /// Applies to the node in every port it serves. False: no such node.
     bool set_node_mode(common::ipv4_addr node, node_action a, double weight = 0);
 
-    // ---- what to send (SPEC 4.6, 4.7) ---------------------------------
+    // ---- what to send (requirements 4.6, 4.7) ---------------------------------
     /// Returns the weight changes to send for every port, where the
     /// threshold function says so. With
     /// `step`, the formula moves the adaptive weights (once per period);

@@ -1,4 +1,4 @@
-// Forward metrics (SPEC 4.3): one probe of one node, a TCP connect or an
+// Forward metrics (requirements 4.3): one probe of one node, a TCP connect or an
 // HTTP GET, bounded by the probe's timeout. The answer time is the metric;
 // no answer in time, a refused connection or an unexpected status is a
 // failure.

@@ -1,4 +1,4 @@
-// The weight formula of SPEC 4.6 and the threshold of 4.7, for one cluster
+// The weight formula of requirements 4.6 and the threshold of 4.7, for one cluster
 // port. Pure: numbers in, numbers out; docs/weights.md is its reading.
 //
 //   B[j]  node j's base weight (as configured), S0 = sum of B over the adaptive nodes
@@ -31,7 +31,7 @@ struct metric_param {
 
 enum class node_mode : std::uint8_t {
     adaptive,  ///< the formula sets its weight
-    quiesced,  ///< NW = 0 (SPEC 4.6)
+    quiesced,  ///< NW = 0 (requirements 4.6)
     fixed,     ///< NW = its fixed weight
     blocked,   ///< NW = 0 until it is healthy again: stale report, failed probe, rule window
 };
@@ -57,7 +57,7 @@ std::vector<double> new_weights(std::span<const node_state> nodes, std::span<con
 /// The weights as the data plane takes them.
 std::vector<std::uint32_t> rounded(std::span<const double> weights);
 
-/// SPEC 4.7's threshold function: push when a node starts or stops taking
+/// requirements 4.7's threshold function: push when a node starts or stops taking
 /// connections, or when the weights moved by at least `threshold` of the
 /// total (sum of absolute differences over sum of current weights).
 bool differs_enough(std::span<const std::uint32_t> current, std::span<const std::uint32_t> next, double threshold);

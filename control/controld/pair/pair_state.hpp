@@ -1,4 +1,4 @@
-// The gateway pair's decisions (SPEC 5.1, 5.3, 5.4), as a pure state
+// The gateway pair's decisions (requirements 5.1, 5.3, 5.4), as a pure state
 // machine: heartbeats heard, the clock, this gateway's own gatewayd health
 // and the operator go in; what controld must do comes out (take over, or
 // demote its gatewayd to standby). No sockets, no timers: pair_peer.hpp

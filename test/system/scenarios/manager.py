@@ -1,4 +1,4 @@
-"""controld: the manager's closed loop (SPEC 4).
+"""controld: the manager's closed loop (requirements 4).
 
 These run on mlab(): controld starts gatewayd (conf/managed.yaml: three nodes
 at weight 100, period 500 ms, HTTP probes every 300 ms with a 200 ms
@@ -41,7 +41,7 @@ def latency_summary(reqs):
 def sc_mgr_adaptive(L, step):
     gw, slow = L.gw, "n2"
     # Active-connection counts of a one-at-a-time client are noise: this run
-    # weighs the probes' answer times alone (a run-time change, SPEC 4.5).
+    # weighs the probes' answer times alone (a run-time change, requirements 4.5).
     gw.mctl("manager", "set", "importance.conns", "0")
     for n in L.topo.nodes:
         gw.mctl("manager", "node", L.ip(n), "fix", "100")

@@ -1,4 +1,4 @@
-// The manager loop's decisions (SPEC 4.1-4.7) against a fake clock.
+// The manager loop's decisions (requirements 4.1-4.7) against a fake clock.
 #include <catch2/catch.hpp>
 
 #include <map>

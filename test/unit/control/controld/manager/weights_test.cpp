@@ -1,4 +1,4 @@
-// SPEC 4.6 and 4.7: the properties the manager's formula must have.
+// requirements 4.6 and 4.7: the properties the manager's formula must have.
 #include <catch2/catch.hpp>
 
 #include <numeric>
