@@ -12,4 +12,13 @@ std::string format_error(const config_error& e) {
     return out;
 }
 
+bool mirrors(const mirror_cfg& m, const std::string& cluster, l4_proto proto, std::uint16_t port) {
+    if (m.services.empty()) return true;
+    for (const mirror_service_cfg& s : m.services) {
+        if (s.cluster != cluster) continue;
+        if (!s.port || (*s.port == port && s.protocol.value_or(l4_proto::tcp) == proto)) return true;
+    }
+    return false;
+}
+
 }  // namespace cg::common

@@ -12,6 +12,16 @@
 
 namespace cg::common::config_yaml {
 
+std::string loader::only_node_port() const {
+    std::string found;
+    for (const port_cfg& p : _cfg.ports) {
+        if (_cfg.mirror && p.name == _cfg.mirror->port) continue;  // no node is behind the mirror port
+        if (!found.empty()) return {};
+        found = p.name;
+    }
+    return found;
+}
+
 void loader::read_gateway(const YAML::Node& v, const std::string& key) {
     read_map(v, key, {
                          set("name", _cfg.name, &loader::read_string),
@@ -73,6 +83,23 @@ void loader::read_timers(const YAML::Node& v, const std::string& key) {
                          set("stale_timeout", t.stale_timeout, &loader::read_millis),
                          set("arp_refresh", t.arp_refresh, &loader::read_millis),
                      });
+}
+
+void loader::read_mirror(const YAML::Node& v, const std::string& key) {
+    mirror_cfg m;
+    read_map(v, key, {
+                         must(set("port", m.port, &loader::read_string)),
+                         set("mode", m.mode, &loader::read_mirror_mode),
+                         set("refresh", m.refresh, &loader::read_millis),
+                         list_of<mirror_service_cfg>("services", m.services, false, [&](mirror_service_cfg& s) {
+                             return std::vector<field>{
+                                 must(set("cluster", s.cluster, &loader::read_string)),
+                                 set("protocol", s.protocol, &loader::read_proto),
+                                 set("port", s.port, &loader::read_uint<std::uint16_t>),
+                             };
+                         }),
+                     });
+    _cfg.mirror = std::move(m);
 }
 
 // Clusters, their ports and nodes are named by what identifies them, as
@@ -150,7 +177,7 @@ void loader::read_nodes(const YAML::Node& list, const std::string& key, std::vec
                                                  set("port", n.port, &loader::read_string),
                                                  set("quiesced", n.quiesced, &loader::read_bool),
                                              });
-        if (!given.contains("port") && _cfg.ports.size() == 1) n.port = _cfg.ports.front().name;
+        if (!given.contains("port")) n.port = only_node_port();
         if (label) out.push_back(std::move(n));
     });
 }

@@ -31,10 +31,15 @@ private:
     void read_ports(const YAML::Node& list, const std::string& key);
     void read_tables(const YAML::Node& v, const std::string& key);
     void read_timers(const YAML::Node& v, const std::string& key);
+    void read_mirror(const YAML::Node& v, const std::string& key);
     void read_clusters(const YAML::Node& list, const std::string& key);
     void read_services(const YAML::Node& list, const std::string& key, std::vector<service_cfg>& out);
     void read_nodes(const YAML::Node& list, const std::string& key, std::vector<node_cfg>& out);
     void read_manager(const YAML::Node& v, const std::string& key);
+
+    /// The port a node reaches when it names none: the one port that is
+    /// not the mirror's; empty when there are several (the checks say so).
+    std::string only_node_port() const;
 
     gateway_cfg _cfg;
 };
