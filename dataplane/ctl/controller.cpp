@@ -165,7 +165,7 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
 void controller::publish() {
     _dp.publish(build_snapshot({_cfg.clusters, _slots, _ports, _arp,
                                 static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation,
-                                _role, _reset_until}));
+                                _role, _reset_until, _cfg.mirror ? &*_cfg.mirror : nullptr}));
     ++_counts.publishes;
 }
 
