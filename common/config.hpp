@@ -238,4 +238,8 @@ struct config_error {
 
 std::string format_error(const config_error& e);
 
+/// The port a node reaches when it names none: the one port that is not the
+/// mirror's; empty when there are several (the checks then say so).
+std::string default_node_port(const gateway_cfg& cfg);
+
 }  // namespace cg::common

@@ -12,16 +12,6 @@
 
 namespace cg::common::config_yaml {
 
-std::string loader::only_node_port() const {
-    std::string found;
-    for (const port_cfg& p : _cfg.ports) {
-        if (_cfg.mirror && p.name == _cfg.mirror->port) continue;  // no node is behind the mirror port
-        if (!found.empty()) return {};
-        found = p.name;
-    }
-    return found;
-}
-
 void loader::read_gateway(const YAML::Node& v, const std::string& key) {
     read_map(v, key, {
                          set("name", _cfg.name, &loader::read_string),
@@ -177,7 +167,7 @@ void loader::read_nodes(const YAML::Node& list, const std::string& key, std::vec
                                                  set("port", n.port, &loader::read_string),
                                                  set("quiesced", n.quiesced, &loader::read_bool),
                                              });
-        if (!given.contains("port")) n.port = only_node_port();
+        if (!given.contains("port")) n.port = default_node_port(_cfg);
         if (label) out.push_back(std::move(n));
     });
 }

@@ -37,10 +37,6 @@ private:
     void read_nodes(const YAML::Node& list, const std::string& key, std::vector<node_cfg>& out);
     void read_manager(const YAML::Node& v, const std::string& key);
 
-    /// The port a node reaches when it names none: the one port that is
-    /// not the mirror's; empty when there are several (the checks say so).
-    std::string only_node_port() const;
-
     gateway_cfg _cfg;
 };
 

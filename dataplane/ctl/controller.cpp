@@ -273,7 +273,7 @@ api::reply controller::on(const api::add_node_req& r) {
     n.mac = r.mac;
     n.weight = r.weight;
     n.weight_bound = r.weight_bound;
-    n.port = r.port.empty() && _cfg.ports.size() == 1 ? _cfg.ports.front().name : r.port;
+    n.port = r.port.empty() ? common::default_node_port(_cfg) : r.port;
     n.quiesced = r.quiesced;
     s.nodes.push_back(std::move(n));
     apply(std::move(next), "add node");

@@ -246,17 +246,26 @@ class Gateway:
     exit it is stopped and its files removed; on an exception, the tail of
     its log is added to the exception's notes."""
 
-    def __init__(self, topo, build, overrides=None, interactive=False, config=DEFAULT_CONFIG):
+    def __init__(self, topo, build, overrides=None, interactive=False, config=DEFAULT_CONFIG, ns=None, label=None,
+                 args=()):
+        """`ns`: the namespace it runs in (default the topology's gateway
+        namespace); `label`: a second gatewayd in one topology (the standby
+        of a pair) gets its own name, socket, config and log by it; `args`:
+        more gatewayd options (--role standby)."""
         self.topo = topo
+        self.ns = ns or topo.gw
+        self.label = label
+        self.args = list(args)
         self.gatewayd = os.path.join(build, "dataplane", "gatewayd")
         self.gwctl = os.path.join(build, "control", "gwctl", "gwctl")
         for b in (self.gatewayd, self.gwctl):
             if not os.access(b, os.X_OK):
                 raise GatewayError(f"{b}: not built (ninja -C {build})")
-        self.name = f"cgt{os.getpid()}-{topo.tag}"
-        self.socket = os.path.join(topo.dir, "gw.sock")
-        self.config = os.path.join(topo.dir, "gateway.yaml")
-        self.log = os.path.join(topo.dir, "gatewayd.log")
+        suffix = f"-{label}" if label else ""
+        self.name = f"cgt{os.getpid()}-{topo.tag}{suffix}"
+        self.socket = os.path.join(topo.dir, f"gw{suffix}.sock")
+        self.config = os.path.join(topo.dir, f"gateway{suffix}.yaml")
+        self.log = os.path.join(topo.dir, f"gatewayd{suffix}.log")
         self.interactive = interactive
         with open(config) as f:
             text = f.read()
@@ -296,13 +305,15 @@ class Gateway:
     # ---- start / stop ----------------------------------------------------
 
     def argv(self):
-        return [self.gatewayd, "-c", self.config, "-s", self.socket] + (["-i"] if self.interactive else [])
+        return ([self.gatewayd, "-c", self.config, "-s", self.socket] + self.args +
+                (["-i"] if self.interactive else []))
 
     def start(self):
         if self.interactive:
             self._start_tmux()
         else:
-            self._proc = self.topo.spawn(self.topo.gw, self.argv(), name="gatewayd")
+            self._proc = self.topo.spawn(self.ns, self.argv(),
+                                         name="gatewayd" + (f"-{self.label}" if self.label else ""))
             self.log = self._proc.log
             self.pid = self._proc.pid
 
@@ -320,7 +331,7 @@ class Gateway:
         # stderr (the log) to a file; the console's own output stays on the
         # terminal. `ip netns exec` execs gatewayd: the shell's child is it.
         q = shlex.quote
-        cmd = f"{shlex.join(['ip', 'netns', 'exec', self.topo.gw] + self.argv())} 2>>{q(self.log)}; " \
+        cmd = f"{shlex.join(['ip', 'netns', 'exec', self.ns] + self.argv())} 2>>{q(self.log)}; " \
               f"echo $? > {q(self.rc_file)}"
         self._tmux = types.SimpleNamespace(name=self.name, pid=None, path=None)
         self.tmux("-f", conf, "new-session", "-d", "-s", "gw", "-x", "160", "-y", "50", cmd)

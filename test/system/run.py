@@ -27,6 +27,7 @@ import topology  # noqa: E402
 from gateway import CommandError, lab, preflight, sweep_stale  # noqa: E402
 from manager_lab import mlab  # noqa: E402
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
+from scenarios.mirror import sc_mirror_takeover  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
@@ -65,6 +66,7 @@ SCENARIOS = {
         lambda: "  metrics: [{name: queue, command: 'echo 2', interval: 300ms, timeout: 200ms, importance: 0.5}]"]}),
     "kill9_conns": (sc_restore_kill9, {"bench": "managed"}),
     "kill9_lost": (sc_kill9_lost, {"bench": "managed"}),
+    "mirror": (sc_mirror_takeover, {}),
 }
 
 

@@ -7,6 +7,7 @@
                     gatewayd's restart, node agents
     recovery        failures established connections must not notice
                     (kill9_conns)
+    mirror          the gateway pair's hot standby by mirror, and its takeover
 
 Each scenario takes (lab, step) and returns a one-line summary, or raises
 AssertionError with what a user would see as wrong. The modules import the
