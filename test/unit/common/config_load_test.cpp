@@ -564,6 +564,8 @@ TEST_CASE("conf/reference.yaml loads without errors", "[config]") {
     REQUIRE(r.ok());
     CHECK(r.cfg.name == "gw-a");
     CHECK(r.cfg.ports.size() == 2);
+    REQUIRE(r.cfg.mirror);
+    CHECK(r.cfg.mirror->port == "mirror");
     REQUIRE(r.cfg.clusters.size() == 2);
     CHECK(r.cfg.clusters[1].name == "198.18.0.101");
     CHECK(r.cfg.clusters[0].ports.at(0).nodes.size() == 2);
