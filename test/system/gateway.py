@@ -246,22 +246,16 @@ class Gateway:
     exit it is stopped and its files removed; on an exception, the tail of
     its log is added to the exception's notes."""
 
-    def __init__(self, topo, build, overrides=None, interactive=False, config=DEFAULT_CONFIG, ns=None, label=None,
-                 args=()):
-        """`ns`: the namespace it runs in (default the topology's gateway
-        namespace); `label`: a second gatewayd in one topology (the standby
-        of a pair) gets its own name, socket, config and log by it; `args`:
-        more gatewayd options (--role standby)."""
+    def __init__(self, topo, build, overrides=None, interactive=False, config=DEFAULT_CONFIG, ns=None, suffix=""):
+        """`ns` and `suffix`: another gateway namespace than topo.gw, and what
+        tells its files and DPDK prefix from the first gateway's ("b")."""
         self.topo = topo
         self.ns = ns or topo.gw
-        self.label = label
-        self.args = list(args)
         self.gatewayd = os.path.join(build, "dataplane", "gatewayd")
         self.gwctl = os.path.join(build, "control", "gwctl", "gwctl")
         for b in (self.gatewayd, self.gwctl):
             if not os.access(b, os.X_OK):
                 raise GatewayError(f"{b}: not built (ninja -C {build})")
-        suffix = f"-{label}" if label else ""
         self.name = f"cgt{os.getpid()}-{topo.tag}{suffix}"
         self.socket = os.path.join(topo.dir, f"gw{suffix}.sock")
         self.config = os.path.join(topo.dir, f"gateway{suffix}.yaml")
@@ -305,15 +299,13 @@ class Gateway:
     # ---- start / stop ----------------------------------------------------
 
     def argv(self):
-        return ([self.gatewayd, "-c", self.config, "-s", self.socket] + self.args +
-                (["-i"] if self.interactive else []))
+        return [self.gatewayd, "-c", self.config, "-s", self.socket] + (["-i"] if self.interactive else [])
 
     def start(self):
         if self.interactive:
             self._start_tmux()
         else:
-            self._proc = self.topo.spawn(self.ns, self.argv(),
-                                         name="gatewayd" + (f"-{self.label}" if self.label else ""))
+            self._proc = self.topo.spawn(self.ns, self.argv(), name="gatewayd")
             self.log = self._proc.log
             self.pid = self._proc.pid
 

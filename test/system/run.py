@@ -58,6 +58,7 @@ SCENARIOS = {
     "console": (sc_console, {"interactive": True, "client": False}),
     "drain": (sc_drain, {}),
     "tools": (sc_tools, {}),
+    "mirror": (sc_mirror_takeover, {}),
     "mgr_adaptive": (sc_mgr_adaptive, {"bench": "managed"}),
     "mgr_probe": (sc_mgr_probe, {"bench": "managed"}),
     "mgr_restart": (sc_mgr_restart, {"bench": "managed"}),
@@ -66,7 +67,6 @@ SCENARIOS = {
         lambda: "  metrics: [{name: queue, command: 'echo 2', interval: 300ms, timeout: 200ms, importance: 0.5}]"]}),
     "kill9_conns": (sc_restore_kill9, {"bench": "managed"}),
     "kill9_lost": (sc_kill9_lost, {"bench": "managed"}),
-    "mirror": (sc_mirror_takeover, {}),
 }
 
 

@@ -24,6 +24,14 @@ PORT = 8081          # nginx's, beside the node servers' port 80
 STANDBY_IP = "198.18.0.4"
 
 
+class StandbyGateway(Gateway):
+    """A gatewayd that starts as the standby (--role standby): it must never
+    answer ARP for the cluster address, not even for a moment."""
+
+    def argv(self):
+        return super().argv() + ["--role", "standby"]
+
+
 def pair_config(topo, role_ip, path):
     """conf/gateway.yaml with a second port on the mirror link and the
     mirror section; the standby's LAN port gets an address of its own."""
@@ -76,10 +84,10 @@ def sc_mirror_takeover(L, step, count=300):
     L.gw.stop()
     ns2 = add_standby_host(topo)
     topo.start_nginx(port=PORT, connections=4096)
-    with Gateway(topo, build, label="act",
+    with Gateway(topo, build, suffix="-act",
                  config=pair_config(topo, "198.18.0.2", os.path.join(topo.dir, "act-src.yaml"))) as act, \
-         Gateway(topo, build, label="sby", ns=ns2, args=["--role", "standby"],
-                 config=pair_config(topo, STANDBY_IP, os.path.join(topo.dir, "sby-src.yaml"))) as sby:
+         StandbyGateway(topo, build, suffix="-sby", ns=ns2,
+                        config=pair_config(topo, STANDBY_IP, os.path.join(topo.dir, "sby-src.yaml"))) as sby:
         step("active and standby ready, mirror link up")
         for g in (act, sby):
             g.ctl("add", "port", CLUSTER_IP, "tcp", str(PORT), "stale", "10m")
@@ -89,7 +97,7 @@ def sc_mirror_takeover(L, step, count=300):
             wait_for(lambda g=g: all(r["mac"] != "unresolved"
                                      for r in g.clusters().get(("tcp", PORT), {}).get("nodes", {}).values())
                      and len(g.clusters()[("tcp", PORT)]["nodes"]) == len(topo.nodes), 10,
-                     f"{g.label}: port {PORT} with every node resolved")
+                     f"{g.name}: port {PORT} with every node resolved")
 
         h = Holder(topo, CLUSTER_IP, PORT)
         opened = h.call(f"open {count}")
