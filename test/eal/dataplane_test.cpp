@@ -620,3 +620,23 @@ TEST_CASE("the active copies what it forwards to the mirror port; as standby it 
     CHECK(conns.size() == 5 + 3);           // 1000..1005 but 1002, and the three followed
     CHECK(h.sent(lan, 1, std::chrono::milliseconds(200)).empty());  // a standby sends nothing for them
 }
+
+TEST_CASE("a full mirror queue drops copies, counted, and never a forwarded frame", "[eal][mirror]") {
+    ring_port lan("ring_mlf", 1), peer("ring_mpf", 1, 256);  // nobody drains peer: 255 copies fit
+    gateway_harness h(mirror_config("ealtest-mf", "ring_mlf", "ring_mpf", "{main: 0, workers: [1]}"));
+    const auto gw = h.port_mac("lan");
+    constexpr std::size_t rounds = 4, per_round = 500;
+    std::size_t forwarded = 0;
+    for (std::size_t r = 0; r < rounds; ++r) {
+        std::vector<bytes> in;
+        for (std::size_t i = 0; i < per_round; ++i)
+            in.push_back(tcp(gw, static_cast<std::uint16_t>(10'000 + r * per_round + i), wire::tcp_syn));
+        h.receive(lan, in);
+        forwarded += h.sent(lan, per_round).size();
+    }
+    CHECK(forwarded == rounds * per_round);
+    const std::uint64_t sent = h.stat("control", "mirror_sent"), dropped = h.stat("control", "mirror_dropped");
+    CHECK(sent == 255);
+    CHECK(sent + dropped == rounds * per_round);
+    CHECK(h.drops("tx_full") == 0);
+}
