@@ -97,7 +97,7 @@ struct timer_cfg {
 inline constexpr millis min_mirror_refresh{10};
 inline constexpr millis max_mirror_refresh{600'000};
 
-/// What the active's mirror copies (SPEC 3.2): every frame it forwards, or
+/// What the active's mirror copies (requirements 3.2): every frame it forwards, or
 /// only what changes a connection's state plus a periodic refresh.
 enum class mirror_mode : std::uint8_t { every_frame, state_changes };
 
@@ -109,7 +109,7 @@ struct mirror_service_cfg {
     friend bool operator==(const mirror_service_cfg&, const mirror_service_cfg&) = default;
 };
 
-/// The gateway pair's mirror link (SPEC 3.2, docs/config.md "mirror"): the
+/// The gateway pair's mirror link (requirements 3.2, docs/config.md "mirror"): the
 /// active copies the frames it forwards to `port`; the standby follows the
 /// frames that arrive there into its connection tables.
 struct mirror_cfg {

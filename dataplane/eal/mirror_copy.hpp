@@ -1,4 +1,4 @@
-// The active's side of the mirror (SPEC 3.2): a worker that forwards a frame
+// The active's side of the mirror (requirements 3.2): a worker that forwards a frame
 // the router marked (verdict::mirror) also queues a copy for the mirror
 // port. Zero-copy: the copy is an indirect mbuf (rte_pktmbuf_clone) from a
 // pool of its own that shares the forwarded frame's data, which nobody

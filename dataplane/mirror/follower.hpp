@@ -1,4 +1,4 @@
-// The standby's mirror follower (SPEC 3.2, DESIGN "Gateway pair"): the
+// The standby's mirror follower (requirements 3.2, docs/architecture.md "The mirror: a hot standby"): the
 // active gateway copies the frames it forwards to its mirror port; the
 // standby reads them on its own and keeps its connection table in step, so
 // that it holds the active's connections when it takes over. Pure: frame

@@ -63,7 +63,7 @@ struct alignas(64) worker_stats {
     counter tcp_resets;            ///< TCP segments of unknown connections answered with a reset
     counter resets_limited;        ///< of those, dropped instead by the rate limit (counted as no_connection too)
 
-    // The mirror (SPEC 3.2). Active: copies of forwarded frames to the mirror port.
+    // The mirror (requirements 3.2). Active: copies of forwarded frames to the mirror port.
     counter mirror_sent;           ///< copies handed to the mirror port's TX queue (or the dispatch lcore's ring)
     counter mirror_dropped;        ///< copies not sent: no mbuf to clone into, or the queue or ring was full
     // Standby: frames received on the mirror port, each counted once here.

@@ -73,7 +73,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
         conn_entry& e = *pr.e;
         const std::uint16_t slot = e.node;
         const std::uint32_t prev_seen = e.last_seen;
-        if (flags & wire::tcp_rst) {  // SPEC 2.3: RST removes the entry, the packet still goes
+        if (flags & wire::tcp_rst) {  // requirements 2.3: RST removes the entry, the packet still goes
             leave(e, conn_exit::rst);
             _s.conns.erase(&e);
         } else {

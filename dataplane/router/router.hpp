@@ -102,7 +102,7 @@ public:
     /// What follow() did with a mirrored frame.
     enum class follow_result : std::uint8_t { created, learned, updated, removed, absent, full };
     /// Applies a frame the active gateway forwarded to node slot `node` (the
-    /// standby's mirror follower, SPEC 3.2) as route() would have: RST
+    /// standby's mirror follower, requirements 3.2) as route() would have: RST
     /// removes the entry; SYN makes it ACTIVE (a new one is counted
     /// `created`); FIN moves it to FIN; every frame refreshes its time. A
     /// frame of a connection the table does not know makes an entry too
@@ -144,7 +144,7 @@ private:
     /// (counted) and looked up again: `pr` is then the miss.
     void drop_dead(const snapshot& snap, conn_table::probe& pr, const common::flow_key& k, std::uint32_t hash,
                    std::uint32_t now) noexcept;
-    /// A live entry's next packet (SPEC 2.3), but RST: SYN makes it ACTIVE,
+    /// A live entry's next packet (requirements 2.3), but RST: SYN makes it ACTIVE,
     /// FIN moves ACTIVE to FIN, the time stamp is refreshed.
     void touch(conn_entry& e, std::uint8_t tcp_flags, std::uint32_t now) noexcept;
     /// Fills the miss `pr` with a connection of node slot `node` in `state`,

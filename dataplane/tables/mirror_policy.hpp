@@ -1,4 +1,4 @@
-// What the active gateway copies to its mirror port (SPEC 3.2), as the
+// What the active gateway copies to its mirror port (requirements 3.2), as the
 // snapshot carries it: the port, the mode, the refresh interval. The nodes
 // whose connections are mirrored carry snap_node::mirrored.
 //

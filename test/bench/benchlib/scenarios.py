@@ -143,7 +143,7 @@ def churn(args, P, S):
 
 
 def mirror_cost(args, P, S):
-    """The active's cost of the mirror (SPEC 3.2): established flows without
+    """The active's cost of the mirror (requirements 3.2): established flows without
     it, with state_changes and with every_frame (copies to a net_null port,
     which frees them), a fresh gatewayd each, the same flows and window."""
     w, flows = P["window"], 1000

@@ -1,4 +1,4 @@
-"""The gateway pair's hot standby by mirror (SPEC 3.2, docs/operations.md
+"""The gateway pair's hot standby by mirror (requirements 3.2, docs/operations.md
 "A hot standby by mirror").
 
     mirror_takeover   two gatewayd, the active in the gateway namespace and
