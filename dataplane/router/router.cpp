@@ -85,7 +85,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
         return v;
     }
 
-    // No connection (SPEC 2.4).
+    // No connection (requirements 2.4).
     const snap_service* svc = snap.find_service(info.key.daddr, info.key.proto, info.key.dport);
     if (!svc) return drop(drop_reason::no_service);
     const auto svc_slot = static_cast<std::size_t>(svc - snap.services.data());
