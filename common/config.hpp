@@ -92,6 +92,37 @@ struct timer_cfg {
     friend bool operator==(const timer_cfg&, const timer_cfg&) = default;
 };
 
+/// Bounds of mirror.refresh: more often than every 10 ms is every frame in
+/// all but name; past 10 minutes a standby learns too late.
+inline constexpr millis min_mirror_refresh{10};
+inline constexpr millis max_mirror_refresh{600'000};
+
+/// What the active's mirror copies (requirements 3.2): every frame it forwards, or
+/// only what changes a connection's state plus a periodic refresh.
+enum class mirror_mode : std::uint8_t { every_frame, state_changes };
+
+/// A cluster, or one of its ports, whose forwarded frames are mirrored.
+struct mirror_service_cfg {
+    std::string cluster;                 ///< a cluster's name
+    std::optional<l4_proto> protocol;    ///< with `port`; default tcp
+    std::optional<std::uint16_t> port;   ///< nullopt: every port of the cluster
+    friend bool operator==(const mirror_service_cfg&, const mirror_service_cfg&) = default;
+};
+
+/// The gateway pair's mirror link (requirements 3.2, docs/config.md "mirror"): the
+/// active copies the frames it forwards to `port`; the standby follows the
+/// frames that arrive there into its connection tables.
+struct mirror_cfg {
+    std::string port;  ///< a port of `ports`, dedicated to the mirror (no node behind it)
+    mirror_mode mode = mirror_mode::state_changes;
+    millis refresh{1000};  ///< state_changes: one copy per connection per interval at most
+    std::vector<mirror_service_cfg> services;  ///< empty: every cluster port
+    friend bool operator==(const mirror_cfg&, const mirror_cfg&) = default;
+};
+
+/// Whether `mirror.services` (empty: all) includes the cluster port.
+bool mirrors(const mirror_cfg& m, const std::string& cluster, l4_proto proto, std::uint16_t port);
+
 struct eal_cfg {
     bool huge = true;
     std::uint32_t memory_mb = 0;        ///< 0: let EAL decide (-m not passed)
@@ -211,6 +242,7 @@ struct gateway_cfg {
     std::vector<port_cfg> ports;
     table_cfg tables;
     timer_cfg timers;
+    std::optional<mirror_cfg> mirror;  ///< nullopt: no mirror port
     std::vector<cluster_cfg> clusters;
     manager_cfg manager;
     friend bool operator==(const gateway_cfg&, const gateway_cfg&) = default;
@@ -225,5 +257,9 @@ struct config_error {
 };
 
 std::string format_error(const config_error& e);
+
+/// The port a node reaches when it names none: the one port that is not the
+/// mirror's; empty when there are several (the checks then say so).
+std::string default_node_port(const gateway_cfg& cfg);
 
 }  // namespace cg::common

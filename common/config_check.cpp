@@ -165,7 +165,10 @@ void check_node_port(const gateway_cfg& cfg, const node_cfg& n, const std::strin
         return;
     }
     const port_cfg* p = find_port(cfg, n.port);
-    if (!p) {
+    if (p && cfg.mirror && cfg.mirror->port == p->name) {
+        out.add(key + ".port", fmt::format("port '{}' is the mirror port (mirror.port): no node can be behind it",
+                                           p->name));
+    } else if (!p) {
         std::string names;
         for (const port_cfg& q : cfg.ports) names += (names.empty() ? "" : ", ") + q.name;
         out.add(key + ".port", fmt::format("the gateway has no port named '{}' (its ports: {})", n.port, names));
@@ -298,6 +301,48 @@ std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::stri
     if (nodes > cfg.tables.nodes) {
         out.add("clusters", fmt::format("the clusters have {} nodes in all, more than tables.nodes = {}", nodes,
                                         cfg.tables.nodes));
+    }
+    return out.take();
+}
+
+std::vector<config_error> check_mirror(const gateway_cfg& cfg, const std::string& where) {
+    collector out(where);
+    if (!cfg.mirror) return out.take();
+    const mirror_cfg& m = *cfg.mirror;
+    if (!find_port(cfg, m.port)) {
+        std::string names;
+        for (const port_cfg& q : cfg.ports) names += (names.empty() ? "" : ", ") + q.name;
+        out.add("mirror.port", fmt::format("the gateway has no port named '{}' (its ports: {})", m.port, names));
+    }
+    // Above the stale timer, the standby would age a quiet connection out between two refreshes.
+    const millis most = std::min(max_mirror_refresh, cfg.timers.stale_timeout / 2);
+    if (m.refresh < min_mirror_refresh || m.refresh > most) {
+        out.add("mirror.refresh", fmt::format("must be between {} and {} (at most half of timers.stale_timeout), got {}",
+                                              format_duration(min_mirror_refresh), format_duration(most),
+                                              format_duration(m.refresh)));
+    }
+    for (std::size_t i = 0; i < m.services.size(); ++i) {
+        const mirror_service_cfg& s = m.services[i];
+        const std::string key = fmt::format("mirror.services[{}]", i);
+        const auto c = std::find_if(cfg.clusters.begin(), cfg.clusters.end(),
+                                    [&](const cluster_cfg& x) { return x.name == s.cluster; });
+        if (c == cfg.clusters.end()) {
+            out.add(key + ".cluster", fmt::format("there is no cluster named '{}'", s.cluster));
+            continue;
+        }
+        if (s.protocol && !s.port) {
+            out.add(key + ".protocol", "a protocol without a port: give the port too, or neither (every port)");
+            continue;
+        }
+        if (!s.port) continue;
+        const l4_proto proto = s.protocol.value_or(l4_proto::tcp);
+        const bool found = std::any_of(c->ports.begin(), c->ports.end(), [&](const service_cfg& x) {
+            return x.port == *s.port && x.protocol == proto;
+        });
+        if (!found) {
+            out.add(key + ".port",
+                    fmt::format("cluster '{}' has no port {}/{}", s.cluster, proto_name(proto), *s.port));
+        }
     }
     return out.take();
 }

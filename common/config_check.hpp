@@ -33,6 +33,12 @@ std::vector<config_error> check_static(const gateway_cfg& cfg, const std::string
 /// possible; slot limits (tables.services, tables.nodes) respected.
 std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::string& where);
 
+/// The mirror section, read once at start: a port of `ports` that no node
+/// uses, a refresh interval within bounds, services that name clusters and
+/// ports of the file. Run-time edits are not checked against it: a cluster
+/// it names may go (and it then mirrors nothing of it).
+std::vector<config_error> check_mirror(const gateway_cfg& cfg, const std::string& where);
+
 /// controld's manager section against the clusters: parameter ranges,
 /// probes of cluster ports that exist, rules naming known nodes, endpoints.
 std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::string& where);

@@ -30,7 +30,8 @@ void loader::read(const YAML::Node& root) {
                            must(section("ports", &loader::read_ports)),
                            section("tables", &loader::read_tables),
                            section("timers", &loader::read_timers),
-                           // After ports and timers: it takes its defaults from them.
+                           section("mirror", &loader::read_mirror),
+                           // After ports, timers and mirror: it takes its defaults from them.
                            section("clusters", &loader::read_clusters),
                            section("manager", &loader::read_manager),
                        });
@@ -46,7 +47,7 @@ void loader::read(const YAML::Node& root) {
 
 load_result loader::finish() {
     std::vector<config_error> checked = check_static(_cfg, _file);
-    for (auto* check : {&check_clusters, &check_manager}) {
+    for (auto* check : {&check_clusters, &check_mirror, &check_manager}) {
         std::vector<config_error> more = check(_cfg, _file);
         checked.insert(checked.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     }

@@ -75,6 +75,23 @@ void loader::read_timers(const YAML::Node& v, const std::string& key) {
                      });
 }
 
+void loader::read_mirror(const YAML::Node& v, const std::string& key) {
+    mirror_cfg m;
+    read_map(v, key, {
+                         must(set("port", m.port, &loader::read_string)),
+                         set("mode", m.mode, &loader::read_mirror_mode),
+                         set("refresh", m.refresh, &loader::read_millis),
+                         list_of<mirror_service_cfg>("services", m.services, false, [&](mirror_service_cfg& s) {
+                             return std::vector<field>{
+                                 must(set("cluster", s.cluster, &loader::read_string)),
+                                 set("protocol", s.protocol, &loader::read_proto),
+                                 set("port", s.port, &loader::read_uint<std::uint16_t>),
+                             };
+                         }),
+                     });
+    _cfg.mirror = std::move(m);
+}
+
 // Clusters, their ports and nodes are named by what identifies them, as
 // config_check.hpp names them. One that cannot be named (its address does
 // not parse) is reported by position and left out of the model: what the
@@ -150,7 +167,7 @@ void loader::read_nodes(const YAML::Node& list, const std::string& key, std::vec
                                                  set("port", n.port, &loader::read_string),
                                                  set("quiesced", n.quiesced, &loader::read_bool),
                                              });
-        if (!given.contains("port") && _cfg.ports.size() == 1) n.port = _cfg.ports.front().name;
+        if (!given.contains("port")) n.port = default_node_port(_cfg);
         if (label) out.push_back(std::move(n));
     });
 }

@@ -31,6 +31,7 @@ private:
     void read_ports(const YAML::Node& list, const std::string& key);
     void read_tables(const YAML::Node& v, const std::string& key);
     void read_timers(const YAML::Node& v, const std::string& key);
+    void read_mirror(const YAML::Node& v, const std::string& key);
     void read_clusters(const YAML::Node& list, const std::string& key);
     void read_services(const YAML::Node& list, const std::string& key, std::vector<service_cfg>& out);
     void read_nodes(const YAML::Node& list, const std::string& key, std::vector<node_cfg>& out);

@@ -31,6 +31,12 @@ std::optional<probe_kind> to_probe_kind(std::string_view s) {
     return std::nullopt;
 }
 
+std::optional<mirror_mode> to_mirror_mode(std::string_view s) {
+    if (s == "every_frame") return mirror_mode::every_frame;
+    if (s == "state_changes") return mirror_mode::state_changes;
+    return std::nullopt;
+}
+
 std::optional<bool> to_bool(std::string_view s) {
     if (s == "true") return true;
     if (s == "false") return false;
@@ -187,6 +193,10 @@ std::optional<std::uint16_t> config_reader::read_time_of_day(const YAML::Node& v
 
 std::optional<probe_kind> config_reader::read_probe_kind(const YAML::Node& v, const std::string& key) {
     return parsed<probe_kind>(v, key, "tcp or http", to_probe_kind);
+}
+
+std::optional<mirror_mode> config_reader::read_mirror_mode(const YAML::Node& v, const std::string& key) {
+    return parsed<mirror_mode>(v, key, "every_frame or state_changes", to_mirror_mode);
 }
 
 std::optional<std::vector<ipv4_addr>> config_reader::read_addresses(const YAML::Node& v, const std::string& key) {

@@ -178,6 +178,7 @@ protected:
     std::optional<double> read_real(const YAML::Node& v, const std::string& key);
     std::optional<std::uint16_t> read_time_of_day(const YAML::Node& v, const std::string& key);
     std::optional<probe_kind> read_probe_kind(const YAML::Node& v, const std::string& key);
+    std::optional<mirror_mode> read_mirror_mode(const YAML::Node& v, const std::string& key);
     std::optional<std::vector<ipv4_addr>> read_addresses(const YAML::Node& v, const std::string& key);
 
     /// All or nothing: a list with a bad item leaves the default in place.

@@ -165,7 +165,7 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
 void controller::publish() {
     _dp.publish(build_snapshot({_cfg.clusters, _slots, _ports, _arp,
                                 static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation,
-                                _role, _reset_until}));
+                                _role, _reset_until, _cfg.mirror ? &*_cfg.mirror : nullptr}));
     ++_counts.publishes;
 }
 
@@ -273,7 +273,7 @@ api::reply controller::on(const api::add_node_req& r) {
     n.mac = r.mac;
     n.weight = r.weight;
     n.weight_bound = r.weight_bound;
-    n.port = r.port.empty() && _cfg.ports.size() == 1 ? _cfg.ports.front().name : r.port;
+    n.port = r.port.empty() ? common::default_node_port(_cfg) : r.port;
     n.quiesced = r.quiesced;
     s.nodes.push_back(std::move(n));
     apply(std::move(next), "add node");

@@ -179,6 +179,12 @@ api::reply controller::on(const api::show_stats_req&) {
                  named("arp_not_answered", &worker_stats::consumed),
                  named("tcp_resets_sent", &worker_stats::tcp_resets),
                  named("tcp_resets_limited", &worker_stats::resets_limited),
+                 named("mirror_sent", &worker_stats::mirror_sent),
+                 named("mirror_dropped", &worker_stats::mirror_dropped),
+                 named("mirror_followed", &worker_stats::mirror_followed),
+                 named("mirror_unknown_service", &worker_stats::mirror_unknown_service),
+                 named("mirror_unknown_node", &worker_stats::mirror_unknown_node),
+                 named("mirror_ignored", &worker_stats::mirror_ignored),
                  {"node_slots_released", _counts.released}};
     return r;
 }

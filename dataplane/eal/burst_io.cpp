@@ -21,8 +21,9 @@ std::uint16_t ring_io::rx(unsigned, rte_mbuf** pkts, std::uint16_t max) noexcept
     return static_cast<std::uint16_t>(rte_ring_sc_dequeue_burst(_rx, reinterpret_cast<void**>(pkts), max, nullptr));
 }
 
-std::uint16_t ring_io::tx(std::uint16_t, rte_mbuf** pkts, std::uint16_t n) noexcept {
-    return static_cast<std::uint16_t>(rte_ring_sp_enqueue_burst(_tx, reinterpret_cast<void**>(pkts), n, nullptr));
+std::uint16_t ring_io::tx(std::uint16_t port, rte_mbuf** pkts, std::uint16_t n) noexcept {
+    rte_ring* r = port == _mirror_port && _mirror_tx ? _mirror_tx : _tx;
+    return static_cast<std::uint16_t>(rte_ring_sp_enqueue_burst(r, reinterpret_cast<void**>(pkts), n, nullptr));
 }
 
 }  // namespace cg::dp

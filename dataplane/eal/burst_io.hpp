@@ -39,10 +39,13 @@ private:
     std::uint16_t _queue;
 };
 
-/// From the dispatch lcore on `rx`, back to it on `tx` (it sends by mbuf->port).
+/// From the dispatch lcore on `rx`, back to it on `tx` (it sends by
+/// mbuf->port); copies for the mirror port on `mirror_tx`, so that a full
+/// mirror ring never holds up forwarded frames.
 class ring_io final : public burst_io {
 public:
-    ring_io(rte_ring* rx, rte_ring* tx) : _rx(rx), _tx(tx) {}
+    ring_io(rte_ring* rx, rte_ring* tx, rte_ring* mirror_tx = nullptr, int mirror_port = -1)
+        : _rx(rx), _tx(tx), _mirror_tx(mirror_tx), _mirror_port(mirror_port) {}
     unsigned sources() const noexcept override { return 1; }
     std::uint16_t rx(unsigned s, rte_mbuf** pkts, std::uint16_t max) noexcept override;
     std::uint16_t tx(std::uint16_t port, rte_mbuf** pkts, std::uint16_t n) noexcept override;
@@ -50,6 +53,8 @@ public:
 private:
     rte_ring* _rx;
     rte_ring* _tx;
+    rte_ring* _mirror_tx;
+    int _mirror_port;
 };
 
 }  // namespace cg::dp

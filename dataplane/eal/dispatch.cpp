@@ -22,7 +22,8 @@ dispatcher::dispatcher(dispatch_config cfg)
 unsigned dispatch_job::run(const loop_tick&) noexcept {
     unsigned moved = 0;
     for (std::uint16_t port : _cfg.ports) moved += spread(port);
-    for (rte_ring* r : _cfg.from_workers) moved += drain(r);
+    for (rte_ring* r : _cfg.from_workers) moved += drain(r, false);
+    for (rte_ring* r : _cfg.mirror_from_workers) moved += drain(r, true);  // after what is forwarded
     return moved;
 }
 
@@ -58,7 +59,7 @@ unsigned dispatch_job::spread(std::uint16_t port) noexcept {
     return n;
 }
 
-unsigned dispatch_job::drain(rte_ring* ring) noexcept {
+unsigned dispatch_job::drain(rte_ring* ring, bool mirror) noexcept {
     rte_mbuf* pkts[router::max_burst];
     const unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(pkts),
                                                  std::min<unsigned>(_cfg.burst, router::max_burst), nullptr);
@@ -68,9 +69,12 @@ unsigned dispatch_job::drain(rte_ring* ring) noexcept {
         while (end < n && pkts[end]->port == pkts[start]->port) ++end;
         const std::uint16_t k = static_cast<std::uint16_t>(end - start);
         const std::uint16_t sent = rte_eth_tx_burst(pkts[start]->port, 0, pkts + start, k);
-        _stats.tx_pkts.add(sent);
+        if (!mirror) _stats.tx_pkts.add(sent);  // a copy was counted mirror_sent by its worker
         if (sent < k) {
-            _stats.drops[static_cast<std::size_t>(drop_reason::tx_full)].add(k - sent);
+            if (mirror)
+                _stats.mirror_dropped.add(k - sent);
+            else
+                _stats.drops[static_cast<std::size_t>(drop_reason::tx_full)].add(k - sent);
             rte_pktmbuf_free_bulk(pkts + start + sent, k - sent);
         }
         start = end;

@@ -25,6 +25,7 @@ struct dispatch_config {
     std::vector<std::uint16_t> ports;
     std::vector<rte_ring*> to_workers;    ///< one per worker; this lcore produces
     std::vector<rte_ring*> from_workers;  ///< one per worker; this lcore consumes
+    std::vector<rte_ring*> mirror_from_workers;  ///< copies for the mirror port, one per worker (when mirroring)
     std::uint16_t burst = 32;
     std::chrono::microseconds idle_sleep{0};
 };
@@ -38,7 +39,9 @@ public:
 
 private:
     unsigned spread(std::uint16_t port) noexcept;
-    unsigned drain(rte_ring* ring) noexcept;
+    /// Sends what `ring` holds; a full TX queue counts tx_full, or
+    /// mirror_dropped for a ring of mirror copies.
+    unsigned drain(rte_ring* ring, bool mirror) noexcept;
 
     const dispatch_config& _cfg;
     worker_stats& _stats;

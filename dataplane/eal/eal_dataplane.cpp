@@ -68,9 +68,21 @@ eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
 
     start_ports(cfg, queues, _pool.get(), _ports.list);
     std::vector<std::uint16_t> port_ids;
-    for (const auto& p : _ports.list) port_ids.push_back(p.id);
+    int mirror_port = -1;
+    for (const auto& p : _ports.list) {
+        port_ids.push_back(p.id);
+        if (cfg.mirror && p.name == cfg.mirror->port) mirror_port = p.id;
+    }
+    if (mirror_port >= 0) {
+        // Copies in flight: the mirror port's TX queues, the workers' batches and caches, the mirror rings.
+        _clones.reset(rte_pktmbuf_pool_create("cg_mirror_clones", cfg.tables.mbufs, mbuf_cache, 0, 0,
+                                              static_cast<int>(rte_socket_id())));
+        if (!_clones)
+            throw std::runtime_error(fmt::format("cannot create a pool of {} mbufs for the mirror's copies: {}",
+                                                 cfg.tables.mbufs, rte_strerror(rte_errno)));
+    }
 
-    dispatch_config dc{port_ids, {}, {}, cfg.tables.burst, cfg.idle_sleep};
+    dispatch_config dc{port_ids, {}, {}, {}, cfg.tables.burst, cfg.idle_sleep};
     for (std::uint32_t i = 0; i < n_workers; ++i) {
         worker_config wc;
         wc.index = i;
@@ -83,6 +95,8 @@ eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
         wc.arp_refresh_ms = static_cast<std::uint32_t>(cfg.timers.arp_refresh.count());
         wc.pool = _pool.get();
         wc.arp_resolver = i == 0;
+        wc.mirror_port = mirror_port;
+        wc.clones = _clones.get();
         if (dispatch) {
             for (const char* dir : {"rx", "tx"}) {
                 _rings.emplace_back(rte_ring_create(fmt::format("cg_{}_{}", dir, i).c_str(), dispatch_ring_size,
@@ -93,7 +107,15 @@ eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
             rte_ring* tx = _rings.back().get();
             dc.to_workers.push_back(rx);
             dc.from_workers.push_back(tx);
-            wc.io = std::make_unique<ring_io>(rx, tx);
+            rte_ring* mirror_tx = nullptr;
+            if (mirror_port >= 0) {
+                _rings.emplace_back(rte_ring_create(fmt::format("cg_mirror_{}", i).c_str(), dispatch_ring_size,
+                                                    wc.socket, RING_F_SP_ENQ | RING_F_SC_DEQ));
+                if (!_rings.back()) throw std::runtime_error(fmt::format("cannot create mirror ring for worker {}", i));
+                mirror_tx = _rings.back().get();
+                dc.mirror_from_workers.push_back(mirror_tx);
+            }
+            wc.io = std::make_unique<ring_io>(rx, tx, mirror_tx, mirror_port);
         } else {
             wc.io = std::make_unique<queue_io>(port_ids, static_cast<std::uint16_t>(i));
         }

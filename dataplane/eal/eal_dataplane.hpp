@@ -69,6 +69,7 @@ private:
 
     common::gateway_cfg _cfg;
     std::unique_ptr<rte_mempool, pool_free> _pool;
+    std::unique_ptr<rte_mempool, pool_free> _clones;  ///< indirect mbufs for the mirror's copies (mirror only)
     started_ports _ports;
     snapshot_publisher _pub;
     std::vector<std::unique_ptr<rte_ring, ring_free>> _rings;

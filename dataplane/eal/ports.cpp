@@ -76,6 +76,9 @@ void start_ports(const common::gateway_cfg& cfg, std::uint16_t queues, rte_mempo
     for (const auto& p : cfg.ports) {
         const std::uint16_t id = find_port(p);
         configure(p, id, queues, pool);
+        // Mirrored frames are addressed to the nodes' MACs, not the port's.
+        if (cfg.mirror && cfg.mirror->port == p.name && rte_eth_promiscuous_enable(id) != 0)
+            common::log::warn("port {}: cannot enable promiscuous mode; the mirror port may miss frames", p.name);
         rte_ether_addr mac{};
         rte_eth_macaddr_get(id, &mac);
         port_info info{p.name, p.device, id, {}, p.address};

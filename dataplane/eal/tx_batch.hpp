@@ -1,6 +1,8 @@
 // A worker's packets on their way out: one buffer per TX port, handed to
 // its burst_io when full and at the end of every loop iteration (flush_job,
-// registered last). Drops on a full TX queue or ring are counted as tx_full.
+// registered last). Drops on a full TX queue or ring are counted as tx_full;
+// on the mirror port's, the copies are counted mirror_sent and mirror_dropped
+// instead (they are not forwarded frames).
 //
 // Ownership: one lcore's, like everything its jobs touch.
 #pragma once
@@ -17,7 +19,8 @@ namespace cg::dp {
 
 class tx_batch {
 public:
-    tx_batch(burst_io& io, worker_stats& stats);
+    /// `mirror_port`: the mirror port's id, or -1 (no mirror).
+    tx_batch(burst_io& io, worker_stats& stats, int mirror_port = -1);
     /// Queues `m` for `port` (sets m->port). Called from: the owning lcore.
     void send(std::uint16_t port, rte_mbuf* m) noexcept;
     /// Sends every non-empty buffer.
@@ -33,6 +36,7 @@ private:
     burst_io& _io;
     worker_stats& _stats;
     std::vector<buffer> _by_port;
+    int _mirror_port;
     std::uint64_t _pending = 0;  ///< bit p: _by_port[p] holds packets (flush_all visits only those)
 };
 

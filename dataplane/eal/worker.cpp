@@ -29,11 +29,14 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
             _cfg.index, bytes >> 20, _cfg.max_connections));
     _table = std::make_unique<conn_table>(std::span(_table_mem.get(), slots), _cfg.max_connections);
     _router = std::make_unique<router>(router_state{*_table, _wrr, *_stats, _nodes, _services});
-    _tx = std::make_unique<tx_batch>(*_cfg.io, *_stats);
+    _tx = std::make_unique<tx_batch>(*_cfg.io, *_stats, _cfg.mirror_port);
+    if (_cfg.mirror_port >= 0 && _cfg.clones)
+        _mirror = std::make_unique<mirror_copy>(_cfg.clones, static_cast<std::uint16_t>(_cfg.mirror_port), *_tx,
+                                                *_stats);
 
     // The router role, as jobs in the order each iteration runs them.
     _loop = std::make_unique<lcore_loop>(lcore_loop_config{&pub, _cfg.index, _cfg.idle_sleep, _stats.get()});
-    _loop->emplace<route_job>(*_router, *_cfg.io, *_tx, _cfg.burst);
+    _loop->emplace<route_job>(*_router, *_cfg.io, *_tx, _cfg.burst, _mirror.get());
     _control = &_loop->emplace<control_job>(*_router, *_stats, _cfg.index, _cfg.socket);
     _loop->emplace<age_job>(*_router, *_table, *_stats);
     if (_cfg.arp_resolver) {

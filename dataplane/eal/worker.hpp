@@ -19,6 +19,7 @@
 #include "dataplane/eal/burst_io.hpp"
 #include "dataplane/eal/lcore_loop.hpp"
 #include "dataplane/eal/snapshot_publisher.hpp"
+#include "dataplane/eal/mirror_copy.hpp"
 #include "dataplane/eal/tx_batch.hpp"
 #include "dataplane/router/router.hpp"
 
@@ -39,6 +40,8 @@ struct worker_config {
     bool arp_resolver = false;    ///< this worker asks node MACs and announces the gateway's (one worker does)
     rte_mempool* pool = nullptr;  ///< for the ARP requests it builds
     std::unique_ptr<burst_io> io;  ///< its queues (queue_io) or dispatch rings (ring_io)
+    int mirror_port = -1;              ///< the mirror port's id; -1: no mirror
+    rte_mempool* clones = nullptr;     ///< indirect mbufs for the mirror's copies (with mirror_port)
 };
 
 class worker {
@@ -77,6 +80,7 @@ private:
     std::vector<service_stats> _services;
     std::unique_ptr<router> _router;
     std::unique_ptr<tx_batch> _tx;
+    std::unique_ptr<mirror_copy> _mirror;
     std::unique_ptr<lcore_loop> _loop;
     control_job* _control = nullptr;  ///< owned by _loop; the loop is destroyed first
 };

@@ -35,11 +35,12 @@ enum class conn_event : std::uint8_t {
     expired_fin,    ///< FIN entry idle for FIN_TIME_OUT
     node_gone,      ///< the entry's node slot was released
     restored,       ///< put back by a bulk insert (after a restart or a takeover)
+    learned,        ///< standby: a mirrored frame, not a SYN, of a connection it did not know made an entry
     count_
 };
 inline constexpr std::size_t conn_event_count = static_cast<std::size_t>(conn_event::count_);
 inline constexpr std::array<std::string_view, conn_event_count> conn_event_names = {
-    "created", "syn_reopened", "fin_seen", "reset", "expired_stale", "expired_fin", "node_gone", "restored",
+    "created", "syn_reopened", "fin_seen", "reset", "expired_stale", "expired_fin", "node_gone", "restored", "learned",
 };
 
 /// How long busy poll iterations took, in power-of-two microsecond buckets:
@@ -62,6 +63,15 @@ struct alignas(64) worker_stats {
     counter tcp_resets;            ///< TCP segments of unknown connections answered with a reset
     counter resets_limited;        ///< of those, dropped instead by the rate limit (counted as no_connection too)
 
+    // The mirror (requirements 3.2). Active: copies of forwarded frames to the mirror port.
+    counter mirror_sent;           ///< copies handed to the mirror port's TX queue (or the dispatch lcore's ring)
+    counter mirror_dropped;        ///< copies not sent: no mbuf to clone into, or the queue or ring was full
+    // Standby: frames received on the mirror port, each counted once here.
+    counter mirror_followed;       ///< applied to the connection table
+    counter mirror_unknown_service;  ///< to no cluster port of ours
+    counter mirror_unknown_node;   ///< to a MAC that is no node of that cluster port
+    counter mirror_ignored;        ///< not followed: the gateway is active, or the frame is no TCP/UDP flow
+
     std::array<counter, conn_event_count> conn_events;
     counter loops, busy_loops;     ///< poll iterations, and those that found packets
     std::array<counter, loop_time_buckets> loop_time;  ///< busy iterations by duration (loop_time_bucket)
@@ -71,7 +81,8 @@ struct alignas(64) worker_stats {
     /// Every received packet ends in exactly one of these.
     std::uint64_t accounted() const noexcept {
         return fwd_pkts.read() + arp_replies.read() + icmp_replies.read() + tcp_resets.read() + consumed.read() +
-               drops_total();
+               mirror_followed.read() + mirror_unknown_service.read() + mirror_unknown_node.read() +
+               mirror_ignored.read() + drops_total();
     }
 
     counter& event(conn_event e) noexcept { return conn_events[static_cast<std::size_t>(e)]; }

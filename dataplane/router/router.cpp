@@ -67,42 +67,22 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
     const bool tcp = info.kind == pkt_kind::tcp;
     const std::uint8_t flags = tcp ? info.tcp_flags : 0;
     auto pr = _s.conns.lookup(info.key, hash);
+    drop_dead(snap, pr, info.key, hash, now);
 
     if (pr.hit) {
         conn_entry& e = *pr.e;
-        const snap_node& node = snap.nodes[e.node];
-        if (node.gen != e.node_gen || !(node.flags & snap_node::in_use)) {
-            leave(e, conn_exit::node_gone);  // its node slot was released
+        const std::uint16_t slot = e.node;
+        const std::uint32_t prev_seen = e.last_seen;
+        if (flags & wire::tcp_rst) {  // requirements 2.3: RST removes the entry, the packet still goes
+            leave(e, conn_exit::rst);
             _s.conns.erase(&e);
-            pr = _s.conns.lookup(info.key, hash);
-        } else if (expired(e, node, now)) {  // the sweep has not reached it yet
-            leave(e, e.state == conn_state::fin ? conn_exit::fin_timeout : conn_exit::stale_timeout);
-            _s.conns.erase(&e);
-            pr = _s.conns.lookup(info.key, hash);
         } else {
-            const std::uint16_t slot = e.node;
-            node_stats& ns = _s.nodes[slot];
-            if (flags & wire::tcp_rst) {  // requirements 2.3: RST removes the entry, the packet still goes
-                leave(e, conn_exit::rst);
-                _s.conns.erase(&e);
-            } else {
-                if (flags & wire::tcp_syn) {  // SYN re-establishes as ACTIVE, same node
-                    if (e.state == conn_state::fin) {
-                        ns.fin.sub();
-                        ns.active.add();
-                    }
-                    e.state = conn_state::active;
-                    _s.stats.event(conn_event::syn_reopened).add();
-                } else if ((flags & wire::tcp_fin) && e.state == conn_state::active) {
-                    ns.active.sub();
-                    ns.fin.add();
-                    e.state = conn_state::fin;
-                    _s.stats.event(conn_event::fin_seen).add();
-                }
-                e.last_seen = now;
-            }
-            return forward(snap, frame, len, slot);
+            touch(e, flags, now);
         }
+        verdict v = forward(snap, frame, len, slot);
+        v.mirror = snap.mirror.on && (snap.nodes[slot].flags & snap_node::mirrored) &&
+                   snap.mirror.copies(flags, false, prev_seen, now, hash);
+        return v;
     }
 
     // No connection (requirements 2.4).
@@ -121,18 +101,94 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
         _s.services[svc_slot].no_node.add();
         return drop(drop_reason::no_node);
     }
-    conn_entry* e = _s.conns.insert(pr, info.key, hash);  // cannot fail: not full, slot found
-
     const std::uint16_t slot = members[static_cast<std::size_t>(pick)].node;
+    create(snap, pr, info.key, hash, slot, conn_state::active, now);
+    _s.stats.event(conn_event::created).add();
+    verdict v = forward(snap, frame, len, slot);
+    v.mirror = snap.mirror.on && (snap.nodes[slot].flags & snap_node::mirrored);
+    return v;
+}
+
+void router::drop_dead(const snapshot& snap, conn_table::probe& pr, const common::flow_key& k, std::uint32_t hash,
+                       std::uint32_t now) noexcept {
+    if (!pr.hit) return;
+    conn_entry& e = *pr.e;
+    const snap_node& node = snap.nodes[e.node];
+    if (node.gen != e.node_gen || !(node.flags & snap_node::in_use)) {
+        leave(e, conn_exit::node_gone);  // its node slot was released
+    } else if (expired(e, node, now)) {  // the sweep has not reached it yet
+        leave(e, e.state == conn_state::fin ? conn_exit::fin_timeout : conn_exit::stale_timeout);
+    } else {
+        return;
+    }
+    _s.conns.erase(&e);
+    pr = _s.conns.lookup(k, hash);
+}
+
+void router::touch(conn_entry& e, std::uint8_t flags, std::uint32_t now) noexcept {
+    node_stats& ns = _s.nodes[e.node];
+    if (flags & wire::tcp_syn) {  // SYN re-establishes as ACTIVE, same node
+        if (e.state == conn_state::fin) {
+            ns.fin.sub();
+            ns.active.add();
+        }
+        e.state = conn_state::active;
+        _s.stats.event(conn_event::syn_reopened).add();
+    } else if ((flags & wire::tcp_fin) && e.state == conn_state::active) {
+        ns.active.sub();
+        ns.fin.add();
+        e.state = conn_state::fin;
+        _s.stats.event(conn_event::fin_seen).add();
+    }
+    e.last_seen = now;
+}
+
+conn_entry& router::create(const snapshot& snap, conn_table::probe pr, const common::flow_key& k, std::uint32_t hash,
+                           std::uint16_t slot, conn_state state, std::uint32_t now) noexcept {
+    conn_entry* e = _s.conns.insert(pr, k, hash);  // cannot fail: the caller saw the table not full
+    const std::uint16_t svc_slot = snap.nodes[slot].service;
     e->node = slot;
     e->node_gen = snap.nodes[slot].gen;
-    e->state = conn_state::active;
+    e->state = state;
     e->last_seen = now;
     _s.nodes[slot].new_conns.add();
-    _s.nodes[slot].active.add();
-    _s.services[svc_slot].new_conns.add();
-    _s.stats.event(conn_event::created).add();
-    return forward(snap, frame, len, slot);
+    (state == conn_state::fin ? _s.nodes[slot].fin : _s.nodes[slot].active).add();
+    if (svc_slot < _s.services.size()) _s.services[svc_slot].new_conns.add();
+    return *e;
+}
+
+router::follow_result router::follow(const snapshot& snap, const pkt_info& info, std::uint32_t hash,
+                                     std::uint16_t node, std::uint32_t now) noexcept {
+    const std::uint8_t flags = info.kind == pkt_kind::tcp ? info.tcp_flags : 0;
+    auto pr = _s.conns.lookup(info.key, hash);
+    drop_dead(snap, pr, info.key, hash, now);
+    if (pr.hit) {
+        conn_entry& e = *pr.e;
+        if (flags & wire::tcp_rst) {
+            leave(e, conn_exit::rst);
+            _s.conns.erase(&e);
+            return follow_result::removed;
+        }
+        if (e.node != node) {  // the active knows better: move it, gauges with it
+            node_stats& from = _s.nodes[e.node];
+            node_stats& to = _s.nodes[node];
+            (e.state == conn_state::fin ? from.fin : from.active).sub();
+            (e.state == conn_state::fin ? to.fin : to.active).add();
+            e.node = node;
+        }
+        e.node_gen = snap.nodes[node].gen;
+        touch(e, flags, now);
+        return follow_result::updated;
+    }
+    if (flags & wire::tcp_rst) return follow_result::absent;
+    if (_s.conns.full()) {
+        _s.stats.drops[static_cast<std::size_t>(drop_reason::conn_table_full)].add();
+        return follow_result::full;
+    }
+    const bool opening = info.kind == pkt_kind::udp || (flags & wire::tcp_syn);
+    create(snap, pr, info.key, hash, node, (flags & wire::tcp_fin) ? conn_state::fin : conn_state::active, now);
+    _s.stats.event(opening ? conn_event::created : conn_event::learned).add();
+    return opening ? follow_result::created : follow_result::learned;
 }
 
 verdict router::unknown_segment(const snapshot& snap, std::uint8_t* frame, const pkt_info& info,

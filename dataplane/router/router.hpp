@@ -32,6 +32,7 @@ struct verdict {
     drop_reason why = drop_reason::count_;
     std::uint16_t tx_port = 0;
     std::uint16_t len = 0;  ///< reply: the frame's new length, when it shrank (a TCP reset); 0: unchanged
+    bool mirror = false;    ///< forward: also send a copy to the mirror port (snapshot::mirror)
 };
 
 /// A node MAC seen in ARP traffic, for the control thread to adopt.
@@ -98,6 +99,19 @@ public:
     /// node and state. Counted as a connection of that node, idle from now.
     restore_result restore(const conn_entry& in, bool replace, std::uint32_t now_ms) noexcept;
 
+    /// What follow() did with a mirrored frame.
+    enum class follow_result : std::uint8_t { created, learned, updated, removed, absent, full };
+    /// Applies a frame the active gateway forwarded to node slot `node` (the
+    /// standby's mirror follower, requirements 3.2) as route() would have: RST
+    /// removes the entry; SYN makes it ACTIVE (a new one is counted
+    /// `created`); FIN moves it to FIN; every frame refreshes its time. A
+    /// frame of a connection the table does not know makes an entry too
+    /// (`learned`, in FIN state for a FIN): the active copies only what it
+    /// forwarded, so it holds that connection. An entry on another node
+    /// moves to `node`. `info` must be a TCP or UDP frame's; `node` in use.
+    follow_result follow(const snapshot& snap, const pkt_info& info, std::uint32_t hash, std::uint16_t node,
+                         std::uint32_t now_ms) noexcept;
+
     /// Node MACs learned since the last clear_learned(); the caller forwards them.
     std::span<const arp_learned> learned() const noexcept { return {_learned.data(), _n_learned}; }
     void clear_learned() noexcept { _n_learned = 0; }
@@ -126,6 +140,17 @@ private:
         return {action::drop, r, 0};
     }
     bool expired(const conn_entry& e, const snap_node& n, std::uint32_t now) const noexcept;
+    /// A hit whose node slot was released or whose timer ran out is erased
+    /// (counted) and looked up again: `pr` is then the miss.
+    void drop_dead(const snapshot& snap, conn_table::probe& pr, const common::flow_key& k, std::uint32_t hash,
+                   std::uint32_t now) noexcept;
+    /// A live entry's next packet (requirements 2.3), but RST: SYN makes it ACTIVE,
+    /// FIN moves ACTIVE to FIN, the time stamp is refreshed.
+    void touch(conn_entry& e, std::uint8_t tcp_flags, std::uint32_t now) noexcept;
+    /// Fills the miss `pr` with a connection of node slot `node` in `state`,
+    /// counted on the node (the table must not be full).
+    conn_entry& create(const snapshot& snap, conn_table::probe pr, const common::flow_key& k, std::uint32_t hash,
+                       std::uint16_t node, conn_state state, std::uint32_t now) noexcept;
     /// Counters for an entry about to be erased. RST and the FIN timer end a
     /// connection normally (completed); the stale timer and a released node
     /// slot do not.

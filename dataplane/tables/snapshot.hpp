@@ -16,6 +16,7 @@
 
 #include "common/net_types.hpp"
 #include "dataplane/tables/members.hpp"
+#include "dataplane/tables/mirror_policy.hpp"
 
 namespace cg::dp {
 
@@ -29,7 +30,8 @@ struct snap_node {
     std::uint32_t fin_ms = 0;    ///< FIN_TIME_OUT of the node's cluster port
     common::ipv4_addr address = 0;
 
-    static constexpr std::uint8_t in_use = 1, has_mac = 2, draining = 4, quiesced = 8;
+    /// mirrored: the active copies the frames it forwards to this node (mirror.services).
+    static constexpr std::uint8_t in_use = 1, has_mac = 2, draining = 4, quiesced = 8, mirrored = 16;
     bool forwardable() const noexcept { return (flags & (in_use | has_mac)) == (in_use | has_mac); }
 };
 
@@ -83,6 +85,13 @@ inline std::uint64_t vip_lookup_key(common::ipv4_addr vip) noexcept { return std
 inline std::uint64_t arp_target_lookup_key(common::ipv4_addr ip) noexcept {
     return (std::uint64_t{ip} << 32) | (std::uint64_t{256} << 16);
 }
+/// A node by its service slot and MAC (a MAC is 48 bits; no node has the
+/// broadcast MAC, so no key is slot_lookup::empty_key).
+inline std::uint64_t node_mac_lookup_key(std::uint16_t service, const common::mac_addr& mac) noexcept {
+    std::uint64_t k = service;
+    for (const std::uint8_t b : mac.b) k = (k << 8) | b;
+    return k;
+}
 
 /// What this gateway does with its clusters' traffic. The active forwards
 /// and answers ARP for the cluster addresses; the standby does neither (it
@@ -111,7 +120,11 @@ struct snapshot {
     std::vector<wrr_member> members;
     std::vector<arp_target> arp_targets;
     slot_lookup lookup;
+    /// Nodes with a known MAC, by node_mac_lookup_key: the standby finds the
+    /// node a mirrored frame went to by its destination MAC.
+    slot_lookup node_by_mac;
     std::uint32_t default_stale_ms = 0;  ///< for entries whose node slot was reused
+    mirror_policy mirror;
 
     const snap_service* find_service(common::ipv4_addr vip, std::uint8_t proto, std::uint16_t port) const noexcept {
         const int s = lookup.find(service_lookup_key(vip, proto, port));
@@ -124,6 +137,10 @@ struct snapshot {
     bool owns_address(std::uint16_t port, common::ipv4_addr a) const noexcept {
         return (a != 0 && port < ports.size() && ports[port].address == a) ||
                (role == gateway_role::active && is_vip(a));
+    }
+    /// The node of service slot `service` whose MAC is `mac`, or -1.
+    int find_node(std::uint16_t service, const common::mac_addr& mac) const noexcept {
+        return node_by_mac.find(node_mac_lookup_key(service, mac));
     }
     std::span<const wrr_member> members_of(const snap_service& s) const noexcept {
         return {members.data() + s.first, s.count};

@@ -63,6 +63,14 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
         }
     }
 
+    if (in.mirror) {
+        s->mirror.on = true;
+        s->mirror.every_frame = in.mirror->mode == common::mirror_mode::every_frame;
+        s->mirror.port = port_id_of(in.ports, in.mirror->port);
+        s->mirror.refresh_ms = static_cast<std::uint32_t>(in.mirror->refresh.count());
+    }
+    std::vector<bool> mirrored(in.slots.services().size());
+
     s->services.resize(in.slots.services().size());
     for (const auto& c : in.clusters) {
         keys.emplace_back(vip_lookup_key(c.address), 0);
@@ -70,6 +78,7 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
         for (const auto& svc : c.ports) {
             const service_key sid{c.address, svc.protocol, svc.port};
             const std::uint16_t slot = *in.slots.find_service(sid);
+            mirrored[slot] = in.mirror && common::mirrors(*in.mirror, c.name, svc.protocol, svc.port);
             snap_service& out = s->services[slot];
             out.vip = c.address;
             out.port = svc.port;
@@ -87,6 +96,18 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
         }
     }
     s->lookup.build(keys);
+
+    std::vector<std::pair<std::uint64_t, std::uint16_t>> macs;
+    for (std::size_t i = 0; i < s->nodes.size(); ++i) {
+        snap_node& n = s->nodes[i];
+        if (!(n.flags & snap_node::in_use)) continue;
+        // A draining node of a removed port is mirrored no more, but the
+        // standby still follows frames to it while it has connections.
+        if (n.service < mirrored.size() && mirrored[n.service]) n.flags |= snap_node::mirrored;
+        if (n.flags & snap_node::has_mac)
+            macs.emplace_back(node_mac_lookup_key(n.service, n.mac), static_cast<std::uint16_t>(i));
+    }
+    s->node_by_mac.build(macs);
     return s;
 }
 

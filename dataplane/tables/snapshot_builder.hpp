@@ -38,6 +38,7 @@ struct snapshot_inputs {
     std::uint64_t generation;
     gateway_role role = gateway_role::active;
     std::uint32_t reset_unknown_until = 0;
+    const common::mirror_cfg* mirror = nullptr;  ///< nullptr: no mirror port
 };
 
 /// Every cluster port of `clusters` must have its slots (slot_map::sync).

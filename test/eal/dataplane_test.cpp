@@ -2,6 +2,7 @@
 // frames through ring ports and a pcap vdev; every output frame checked.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -502,4 +503,140 @@ TEST_CASE("the control socket serves the API and survives bad frames", "[eal][ap
     kept >> text;
     CHECK(text == "precious");
     std::filesystem::remove(file);
+}
+
+namespace {
+
+/// A gateway with the mirror on port peer (ring `peer_ring`), every frame.
+std::string mirror_config(const std::string& name, const std::string& lan_ring, const std::string& peer_ring,
+                          const std::string& lcores) {
+    return fmt::format(R"(
+gateway: {{name: {0}, control_socket: /tmp/cg-{0}.sock, idle_sleep: 20us}}
+eal: {{huge: false}}
+lcores: {3}
+ports:
+  - {{name: lan, device: "eth:net_ring_{1}", address: 198.18.0.2}}
+  - {{name: peer, device: "eth:net_ring_{2}"}}
+tables: {{connections: 2000, services: 8, nodes: 16, mbufs: 4095}}
+mirror: {{port: peer, mode: every_frame}}
+clusters:
+  - name: web
+    address: 198.18.0.100
+    ports:
+      - port: 80
+        nodes:
+          - {{address: 198.18.0.11, mac: "02:00:00:00:01:01", weight: 3}}
+          - {{address: 198.18.0.12, mac: "02:00:00:00:01:02", weight: 2}}
+          - {{address: 198.18.0.13, mac: "02:00:00:00:01:03", weight: 1}}
+)",
+                       name, lan_ring, peer_ring, lcores);
+}
+
+std::map<std::uint16_t, std::pair<std::uint8_t, std::uint8_t>> conns_by_sport(gateway_harness& h) {
+    std::map<std::uint16_t, std::pair<std::uint8_t, std::uint8_t>> out;  // sport -> (node's last byte, state)
+    std::uint64_t cursor = 0;
+    int pages = 0;
+    do {
+        const auto page = h.api().expect<api::conns_rep>(api::show_conns_req{cursor, 64});
+        for (const auto& c : page.conns)
+            out[c.flow.sport] = {static_cast<std::uint8_t>(c.node & 0xff), c.state};
+        cursor = page.next_cursor;
+    } while (cursor != 0 && ++pages < 50);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("the active copies what it forwards to the mirror port; as standby it follows such copies",
+          "[eal][mirror]") {
+    const auto [label, lcores] = GENERATE(std::pair<std::string, std::string>{"own queue", "{main: 0, workers: [1]}"},
+                                          std::pair<std::string, std::string>{
+                                              "dispatch", "{main: 0, workers: [1, 2], dispatch: 3}"});
+    INFO(label);
+    const std::string tag = label == "own queue" ? "q" : "d";
+    ring_port lan("ring_ml" + tag, 1), peer("ring_mp" + tag, 1);
+    gateway_harness h(mirror_config("ealtest-m" + tag, "ring_ml" + tag, "ring_mp" + tag, lcores));
+    const auto gw = h.port_mac("lan");
+
+    // Active: every forwarded frame leaves on lan and, as forwarded, on peer.
+    std::vector<bytes> in;
+    for (std::uint16_t i = 0; i < 6; ++i) in.push_back(tcp(gw, static_cast<std::uint16_t>(1000 + i), wire::tcp_syn));
+    for (std::uint16_t i = 0; i < 6; ++i) in.push_back(tcp(gw, static_cast<std::uint16_t>(1000 + i), wire::tcp_ack));
+    in.push_back(tcp(gw, 999, wire::tcp_ack));  // no connection: dropped, not mirrored
+    h.receive(lan, in);
+    auto forwarded = h.sent(lan, 12);
+    auto copies = h.sent(peer, 12);
+    REQUIRE(forwarded.size() == 12);
+    REQUIRE(copies.size() == 12);
+    std::sort(forwarded.begin(), forwarded.end());
+    std::sort(copies.begin(), copies.end());
+    CHECK(copies == forwarded);
+    CHECK(h.sent(peer, 1, std::chrono::milliseconds(200)).empty());
+    CHECK(h.stat("control", "mirror_sent") == 12);
+    CHECK(h.stat("control", "mirror_dropped") == 0);
+
+    // What arrives on the mirror port of an active is not followed.
+    h.receive(peer, {copies.front()});
+    for (int i = 0; i < 100 && h.stat("control", "mirror_ignored") == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(h.stat("control", "mirror_ignored") == 1);
+
+    // Standby: another active's copies make and end its connections, on the nodes their MACs name.
+    h.api().expect<api::ok_rep>(api::set_role_req{"standby", 0});
+    std::vector<bytes> mirrored;
+    for (int n = 1; n <= 3; ++n) {
+        frame_spec s;
+        s.dst_mac = node_mac(n);
+        s.src = client;
+        s.sport = static_cast<std::uint16_t>(3000 + n);
+        mirrored.push_back(make_ipv4(s));  // SYN
+    }
+    frame_spec fin;
+    fin.dst_mac = node_mac(1);
+    fin.sport = 3001;
+    fin.tcp_flags = wire::tcp_fin | wire::tcp_ack;
+    mirrored.push_back(make_ipv4(fin));
+    frame_spec rst = fin;
+    rst.dst_mac = node_mac(2);  // 1000 went to node 1, 1001 to node 1, 1002 to node 2 (3:2:1)
+    rst.sport = 1002;
+    rst.tcp_flags = wire::tcp_rst;
+    mirrored.push_back(make_ipv4(rst));
+    frame_spec stranger = fin;
+    stranger.dst_mac = {{0x02, 0, 0, 0, 0x0e, 0x0e}};
+    stranger.sport = 3999;
+    mirrored.push_back(make_ipv4(stranger));
+    h.receive(peer, mirrored);
+    for (int i = 0; i < 200 && h.stat("control", "mirror_followed") + h.stat("control", "mirror_unknown_node") < 6; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(h.stat("control", "mirror_followed") == 5);
+    CHECK(h.stat("control", "mirror_unknown_node") == 1);
+    const auto conns = conns_by_sport(h);
+    using entry = std::pair<std::uint8_t, std::uint8_t>;
+    CHECK(conns.at(3001) == entry{11, 2});  // FIN
+    CHECK(conns.at(3002) == entry{12, 1});
+    CHECK(conns.at(3003) == entry{13, 1});
+    CHECK_FALSE(conns.contains(1002));      // reset
+    CHECK_FALSE(conns.contains(3999));
+    CHECK(conns.size() == 5 + 3);           // 1000..1005 but 1002, and the three followed
+    CHECK(h.sent(lan, 1, std::chrono::milliseconds(200)).empty());  // a standby sends nothing for them
+}
+
+TEST_CASE("a full mirror queue drops copies, counted, and never a forwarded frame", "[eal][mirror]") {
+    ring_port lan("ring_mlf", 1), peer("ring_mpf", 1, 256);  // nobody drains peer: 255 copies fit
+    gateway_harness h(mirror_config("ealtest-mf", "ring_mlf", "ring_mpf", "{main: 0, workers: [1]}"));
+    const auto gw = h.port_mac("lan");
+    constexpr std::size_t rounds = 4, per_round = 500;
+    std::size_t forwarded = 0;
+    for (std::size_t r = 0; r < rounds; ++r) {
+        std::vector<bytes> in;
+        for (std::size_t i = 0; i < per_round; ++i)
+            in.push_back(tcp(gw, static_cast<std::uint16_t>(10'000 + r * per_round + i), wire::tcp_syn));
+        h.receive(lan, in);
+        forwarded += h.sent(lan, per_round).size();
+    }
+    CHECK(forwarded == rounds * per_round);
+    const std::uint64_t sent = h.stat("control", "mirror_sent"), dropped = h.stat("control", "mirror_dropped");
+    CHECK(sent == 255);
+    CHECK(sent + dropped == rounds * per_round);
+    CHECK(h.drops("tx_full") == 0);
 }

@@ -13,10 +13,10 @@
 
 namespace cg::test {
 
-ring_port::ring_port(const std::string& n, unsigned queues) : name(n) {
+ring_port::ring_port(const std::string& n, unsigned queues, unsigned size) : name(n) {
     for (unsigned q = 0; q < queues; ++q) {
-        rx.push_back(rte_ring_create(fmt::format("{}_rx{}", n, q).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
-        tx.push_back(rte_ring_create(fmt::format("{}_tx{}", n, q).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
+        rx.push_back(rte_ring_create(fmt::format("{}_rx{}", n, q).c_str(), size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
+        tx.push_back(rte_ring_create(fmt::format("{}_tx{}", n, q).c_str(), size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
         if (!rx.back() || !tx.back()) throw std::runtime_error("cannot create test rings");
     }
     const int id_or_err = rte_eth_from_rings(n.c_str(), rx.data(), queues, tx.data(), queues, 0);

@@ -28,7 +28,8 @@ struct ring_port {
     std::vector<rte_ring*> rx, tx;
     std::uint16_t id = 0;
 
-    ring_port(const std::string& n, unsigned queues);
+    /// `size`: of each ring (a power of two; it holds size - 1 frames).
+    ring_port(const std::string& n, unsigned queues, unsigned size = 4096);
     ~ring_port();
 };
 

@@ -20,6 +20,15 @@
 //    exactly once, and every received packet is accounted for exactly once
 //    (worker_stats::accounted); a reply leaves by the port it came in on, and
 //    a shortened one (a TCP reset) is a RST of the reversed flow.
+//
+// The fixture mirrors every frame (mirror port "wan"), and a standby
+// worker follows every forwarded frame as the active wrote it
+// (dataplane/mirror/follower.hpp), over standby snapshots of the same
+// tables: each copy must be followed (or meet a full table, which entries
+// the active dropped on lookup and the standby's sweep has not reached yet
+// explain), onto the node the active's entry names; its table keeps the
+// same gauge invariants. A third worker follows the input's raw frames,
+// whatever they are.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +36,7 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/mirror/follower.hpp"
 #include "dataplane/pkt/classify.hpp"
 #include "dataplane/pkt/wire.hpp"
 #include "router_input.hpp"
@@ -52,9 +62,11 @@ constexpr std::uint32_t start_ms = 0xffff'f000u;
 struct tables {
     test::router_fixture fx{max_conns};  // its slot map, ports and ARP cache; its router stays unused
     std::vector<std::unique_ptr<dp::snapshot>> snaps;
+    std::vector<std::unique_ptr<dp::snapshot>> standby;  ///< the same tables, as the standby has them
 
     tables() {
         fx.ports.push_back({"wan", 1, fuzz::wan_mac, std::nullopt});
+        fx.mirror = common::mirror_cfg{"wan", common::mirror_mode::every_frame, common::millis{1000}, {}};
         // .13 has no configured MAC: the data plane learned it by ARP.
         fx.http().nodes[2].mac.reset();
         fx.arp[{0, test::node_ip(3)}] = test::node_mac(3);
@@ -82,12 +94,22 @@ struct tables {
     void take() {
         fx.rebuild();
         snaps.push_back(std::move(fx.snap));
+        fx.role = dp::gateway_role::standby;
+        fx.rebuild();
+        standby.push_back(std::move(fx.snap));
+        fx.role = dp::gateway_role::active;
     }
 };
 
 /// One worker's state, fresh for every input so that runs are reproducible.
 struct worker : test::test_worker {
+    dp::follower follower{router};
     explicit worker(const dp::snapshot& s) : test_worker(max_conns, s.services.size(), s.nodes.size()) {}
+
+    const dp::conn_entry* find(const dp::pkt_info& info) {
+        const auto pr = table.lookup(info.key, common::flow_hash(info.key));
+        return pr.hit ? pr.e : nullptr;
+    }
 
     /// Per node slot: gauges == entries in that state; hence size == sum.
     void check_table() const {
@@ -137,7 +159,31 @@ bool is_node_mac(const dp::snapshot& s, const std::uint8_t* mac, std::uint16_t t
     return false;
 }
 
-void route(worker& w, const dp::snapshot& snap, burst& b, std::uint32_t now) {
+/// The standby's side of one forwarded frame: followed (the flow goes into
+/// `followed`, to compare both tables once the burst is done: the active's
+/// table is then past the whole burst).
+void follow_copy(worker& sw, const dp::snapshot& ssnap, const std::uint8_t* f, std::uint32_t len, std::uint32_t now,
+                 std::vector<dp::pkt_info>& followed) {
+    const dp::follow_outcome o = sw.follower.follow(ssnap, f, len, now);
+    if (o == dp::follow_outcome::table_full) return;
+    if (o != dp::follow_outcome::followed) fail("the standby did not follow a frame the active forwarded");
+    dp::pkt_info info;
+    if (dp::classify(f, len, info)) fail("a forwarded frame does not classify");
+    followed.push_back(info);
+}
+
+/// After a burst: each flow the standby followed is held by both or by neither, on one node, in one state.
+void compare(worker& w, worker& sw, const std::vector<dp::pkt_info>& followed) {
+    for (const dp::pkt_info& info : followed) {
+        const dp::conn_entry* a = w.find(info);
+        const dp::conn_entry* s = sw.find(info);
+        if (!a != !s) fail("after a copy, one of the pair holds the connection and the other does not");
+        if (a && (a->node != s->node || a->state != s->state)) fail("the standby holds a copied connection otherwise");
+    }
+}
+
+void route(worker& w, const dp::snapshot& snap, burst& b, std::uint32_t now, worker& sw,
+           const dp::snapshot& ssnap) {
     if (b.size() == 0) return;
     const auto n = static_cast<std::uint32_t>(b.size());
     std::vector<dp::verdict> out(n);
@@ -146,6 +192,7 @@ void route(worker& w, const dp::snapshot& snap, burst& b, std::uint32_t now) {
     w.router.route_burst(snap, b.ptrs.data(), b.lens.data(), b.ports.data(), n, now, out.data());
 
     std::uint64_t drops = 0, fwds = 0;
+    std::vector<dp::pkt_info> followed;
     for (std::uint32_t i = 0; i < n; ++i) {
         const dp::verdict v = out[i];
         const std::uint8_t* f = b.ptrs[i];
@@ -153,10 +200,12 @@ void route(worker& w, const dp::snapshot& snap, burst& b, std::uint32_t now) {
         switch (v.act) {
         case dp::action::drop:
             ++drops;
+            if (v.mirror) fail("a dropped frame marked for the mirror");
             if (v.why >= dp::drop_reason::count_) fail("a drop verdict without a valid reason");
             break;
         case dp::action::forward:
             ++fwds;
+            if (v.mirror) follow_copy(sw, ssnap, f, len, now, followed);
             if (len < 12) fail("forwarded a frame shorter than two MAC addresses");
             if (v.tx_port >= snap.ports.size()) fail("forward to a port the snapshot does not have");
             if (!is_node_mac(snap, f, v.tx_port)) fail("forwarded frame's destination is not a node's MAC");
@@ -190,12 +239,17 @@ void route(worker& w, const dp::snapshot& snap, burst& b, std::uint32_t now) {
         if (!snap.is_arp_target(l.ip)) fail("learned the MAC of an address that is no ARP target");
     w.router.clear_learned();  // as the worker does once it has passed them on
     w.check_table();
+    sw.check_table();
+    compare(w, sw, followed);
+    if (sw.stats.accounted() != sw.stats.rx_pkts.read()) fail("a mirrored frame not accounted exactly once");
     b.clear();
 }
 
-void age(worker& w, const dp::snapshot& snap, std::uint32_t now) {
+void age(worker& w, const dp::snapshot& snap, std::uint32_t now, worker& sw, const dp::snapshot& ssnap) {
     w.router.age(snap, now);
     w.check_table();
+    sw.router.age(ssnap, now);
+    sw.check_table();
 }
 
 }  // namespace
@@ -204,14 +258,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const tables t;
     std::size_t snap_ix = 0;
     const dp::snapshot* snap = t.snaps[snap_ix].get();
-    worker w(*snap);
+    const dp::snapshot* ssnap = t.standby[snap_ix].get();
+    worker w(*snap), sw(*ssnap);
     std::uint32_t now = start_ms;
-    age(w, *snap, now);  // the first call only starts the aging clock
+    age(w, *snap, now, sw, *ssnap);  // the first call only starts the aging clock
 
-    // The whole input as one frame, as the NIC would hand it over.
+    // The whole input as one frame, as the NIC would hand it over; and as
+    // the standby's mirror port would, to a worker of its own.
+    {
+        worker raw(*ssnap);
+        raw.follower.follow(*ssnap, data, static_cast<std::uint32_t>(size), now);
+        raw.check_table();
+        if (raw.stats.accounted() != raw.stats.rx_pkts.read()) fail("a raw mirrored frame not accounted once");
+    }
     burst b;
     b.add(data, size, 0);
-    route(w, *snap, b, now);
+    route(w, *snap, b, now, sw, *ssnap);
 
     // The input as records: bursts on both ports, clock steps, new snapshots.
     std::size_t pos = 0;
@@ -223,21 +285,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
         const std::uint32_t step = fuzz::clock_steps[(ctl >> fuzz::ctl_step_shift) & fuzz::ctl_step_mask];
         const bool next = (ctl & fuzz::ctl_next_snapshot) && snap_ix + 1 < t.snaps.size();
-        if (step || next || (ctl & fuzz::ctl_end_burst) || b.size() == dp::router::max_burst) route(w, *snap, b, now);
-        if (next) snap = t.snaps[++snap_ix].get();
+        if (step || next || (ctl & fuzz::ctl_end_burst) || b.size() == dp::router::max_burst)
+            route(w, *snap, b, now, sw, *ssnap);
+        if (next) {
+            snap = t.snaps[++snap_ix].get();
+            ssnap = t.standby[snap_ix].get();
+        }
         if (step || next) {
             now += step;
-            if (!(ctl & fuzz::ctl_no_aging)) age(w, *snap, now);
+            if (!(ctl & fuzz::ctl_no_aging)) age(w, *snap, now, sw, *ssnap);
         }
         b.add(data + pos, len, static_cast<std::uint16_t>(ctl & fuzz::ctl_port_mask));
         pos += len;
     }
-    route(w, *snap, b, now);
+    route(w, *snap, b, now, sw, *ssnap);
 
     // Let every timer run out; the sweep visits the whole (small) table.
     for (std::uint32_t step : {1u, 3'000u, 10'000u, 10'000u}) {
         now += step;
-        age(w, *snap, now);
+        age(w, *snap, now, sw, *ssnap);
     }
     return 0;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/config.hpp"
@@ -49,6 +50,7 @@ struct router_fixture : test_worker {
     std::uint64_t generation = 0;
     dp::gateway_role role = dp::gateway_role::active;
     std::uint32_t reset_until = 0;  ///< snapshot::reset_unknown_until
+    std::optional<common::mirror_cfg> mirror;  ///< its port must be one of `ports`
 
     explicit router_fixture(std::uint32_t max_conns = 1000) : test_worker(max_conns, 16, 64) {
         common::cluster_cfg c;
@@ -82,7 +84,8 @@ struct router_fixture : test_worker {
 
     void rebuild() {
         slots.sync(clusters);
-        snap = dp::build_snapshot({clusters, slots, ports, arp, stale_ms, ++generation, role, reset_until});
+        snap = dp::build_snapshot({clusters, slots, ports, arp, stale_ms, ++generation, role, reset_until,
+                                   mirror ? &*mirror : nullptr});
     }
 
     /// A client frame to the VIP, routed at `now`.

@@ -27,6 +27,7 @@ import topology  # noqa: E402
 from gateway import CommandError, lab, preflight, sweep_stale  # noqa: E402
 from manager_lab import mlab, pair_lab  # noqa: E402
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
+from scenarios.mirror import sc_mirror_takeover  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
 from scenarios.pair import sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_switch  # noqa: E402
@@ -58,6 +59,7 @@ SCENARIOS = {
     "console": (sc_console, {"interactive": True, "client": False}),
     "drain": (sc_drain, {}),
     "tools": (sc_tools, {}),
+    "mirror": (sc_mirror_takeover, {}),
     "mgr_adaptive": (sc_mgr_adaptive, {"bench": "managed"}),
     "mgr_probe": (sc_mgr_probe, {"bench": "managed"}),
     "mgr_restart": (sc_mgr_restart, {"bench": "managed"}),

@@ -79,9 +79,12 @@ class Gatewayd(Dut):
     prefix = GW_PREFIX
     own_files = (GW_SOCK,)
 
-    def __init__(self, args, raw, tag, connections):
+    def __init__(self, args, raw, tag, connections, mirror=None):
+        """`mirror`: None, or a mirror.mode (every_frame, state_changes): the
+        copies go to a net_null port, which frees them (the cost is the
+        active's: the decision, the clone, the queueing)."""
         super().__init__(raw, tag, MEMIF)
-        self.args, self.connections = args, connections
+        self.args, self.connections, self.mirror = args, connections, mirror
         self.conf = os.path.join(raw, f"gw-{tag}.yaml")
         self.logfile = os.path.join(raw, f"gw-{tag}.log")
 
@@ -101,7 +104,7 @@ lcores:
 ports:
   - name: lan
     device: "{server_dev(self.memif)}"
-tables:
+{self.mirror_lines()}tables:
   connections: {self.connections}
   services: 16
   nodes: 64
@@ -116,6 +119,11 @@ clusters:
 {nodes}
 """)
         return self.launch([self.args.gatewayd, "-c", self.conf], self.wait_control)
+
+    def mirror_lines(self):
+        if not self.mirror:
+            return ""
+        return f'  - {{name: peer, device: "net_null_mirror0,no-rx=1"}}\nmirror: {{port: peer, mode: {self.mirror}}}\n'
 
     def wait_control(self):
         r = self.gwctl("--wait", "30", "show", "info", timeout=40)

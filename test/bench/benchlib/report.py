@@ -18,6 +18,7 @@ def write_report(args, pngs, t_start, t_end, load0, load1):
     targets(S, add)
     sections.established(S, pngs, add)
     sections.new_connections(S, plan(args.quick), pngs, add)
+    sections.mirror(S, add)
     sections.memory(S, add)
     sections.latency(S, pngs, add)
     sections.correctness(S, add)

@@ -24,7 +24,8 @@ def plan(quick):
 
 def scenarios(args):
     P = plan(args.quick)
-    S = args.scen = {"est": {}, "io": {}, "macswap": {}, "fill": {}, "churn": {}, "lat": {}, "mem": {}, "check": None}
+    S = args.scen = {"est": {}, "io": {}, "macswap": {}, "fill": {}, "churn": {}, "lat": {}, "mem": {}, "check": None,
+                         "mirror": {}}
     for flows in P["flows"]:
         established(args, P, S, flows)
         if flows in P["macswap_flows"]:
@@ -33,6 +34,7 @@ def scenarios(args):
     # ring, no DUT. Far above the DUTs' rates, so it does not set them.
     S["loopback"] = run_loopback(args, P["window"])
     churn(args, P, S)
+    mirror_cost(args, P, S)
     table_memory(args, S)
     real_tcp(args, S)
     pair_takeover(args, S)
@@ -138,6 +140,24 @@ def churn(args, P, S):
                 S["check"] = run_gen(args, gw, "check-mix", ["--flows", flows, "--mix", "1:8:0.5:0.5", "--malformed",
                                                             0.01, "--rate", 1_000_000, "--duration", w],
                                      gen_timeout(flows, w))
+        finally:
+            gw.stop()
+
+
+def mirror_cost(args, P, S):
+    """The active's cost of the mirror (requirements 3.2): established flows without
+    it, with state_changes and with every_frame (copies to a net_null port,
+    which frees them), a fresh gatewayd each, the same flows and window."""
+    w, flows = P["window"], 1000
+    for mode in (None, "state_changes", "every_frame"):
+        tag = f"mirror-{mode or 'off'}"
+        gw = Gatewayd(args, args.raw, tag, flows, mirror=mode).start()
+        try:
+            run_gen(args, gw, f"fill-{tag}", ["--flows", flows, "--no-warmup", "--mix", "1:0:0:0", "--count", flows,
+                                              "--duration", 120, "--settle", 0.05], gen_timeout(flows, 0))
+            S["mirror"][mode or "off"] = [
+                run_gen(args, gw, f"est-{tag}-{i}", ["--flows", flows, "--assume-open", "--duration", w],
+                        gen_timeout(0, w)) for i in range(P["repeats"])]
         finally:
             gw.stop()
 

@@ -67,6 +67,25 @@ def new_connections(S, P, pngs, add):
     add("")
 
 
+def mirror(S, add):
+    runs = S.get("mirror") or {}
+    if "off" not in runs:
+        return
+    add("## The mirror's cost on the active (1 worker, 1k established flows)\n")
+    add("Copies go to a net_null port (`mirror` in docs/config.md): the cost measured is the decision, the clone "
+        "and the queueing, not a second NIC's.\n")
+    add("| mirror | Mpps (median) | per DUT CPU-s | ratio to no mirror | ratio per DUT CPU-s | runs (Mpps) |")
+    add("|---|---|---|---|---|---|")
+    base = med([r["rx_pps"] for r in runs["off"]])
+    base_cpu = med([r["rx_pps_per_dut_cpu"] for r in runs["off"]])
+    for mode, rs in runs.items():
+        pps, cpu = med([r["rx_pps"] for r in rs]), med([r["rx_pps_per_dut_cpu"] for r in rs])
+        each = ", ".join(f"{r['rx_pps'] / 1e6:.2f}" for r in rs)
+        add(f"| {mode} | {pps / 1e6:.3f} | {cpu / 1e6:.3f} | {pps / base if base else 0:.2f} | "
+            f"{cpu / base_cpu if base_cpu else 0:.2f} | {each} |")
+    add("")
+
+
 def memory(S, add):
     add("## Memory per connection\n")
     add("| connections (tables.connections) | slots | table bytes | bytes per connection | gatewayd hugepage memory (smaps) |")

@@ -3,6 +3,7 @@
     routing         spread by weight, long-lived connections, UDP, draining
     frames          malformed frames, ARP and ICMP
     operator_tools  the console under tmux, DPDK telemetry and dpdk-dumpcap
+    mirror          the gateway pair's hot standby by mirror, and its takeover
     manager         controld's closed loop (mgr_*): adaptive weights, probes,
                     gatewayd's restart, node agents
     recovery        failures established connections must not notice

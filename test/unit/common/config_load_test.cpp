@@ -341,7 +341,7 @@ TEST_CASE("the loader reports each malformed file with line, key and reason", "[
         {"lcores: {workers: [1]}\n", 1, "ports", "required key 'ports' is missing"},
         // unknown keys, at every level
         {head + "colour: red\n", 4, "colour",
-         "unknown key 'colour'; the keys here are: gateway, eal, lcores, ports, tables, timers, clusters"},
+         "unknown key 'colour'; the keys here are: gateway, eal, lcores, ports, tables, timers, mirror, clusters"},
         {head + "gateway: {nmae: a}\n", 4, "gateway.nmae", "the keys here are: name, control_socket, idle_sleep"},
         {head + "eal: {hugepages: true}\n", 4, "eal.hugepages", "the keys here are: huge, memory, args"},
         {"lcores: {workers: [1], master: 0}\nports: [{name: lan, device: d}]\n", 1, "lcores.master",
@@ -583,10 +583,101 @@ TEST_CASE("conf/reference.yaml loads without errors", "[config]") {
     REQUIRE(r.ok());
     CHECK(r.cfg.name == "gw-a");
     CHECK(r.cfg.ports.size() == 2);
+    REQUIRE(r.cfg.mirror);
+    CHECK(r.cfg.mirror->port == "mirror");
     REQUIRE(r.cfg.clusters.size() == 2);
     CHECK(r.cfg.clusters[1].name == "198.18.0.101");
     CHECK(r.cfg.clusters[0].ports.at(0).nodes.size() == 2);
 #else
     FAIL("build with -DCG_SOURCE_DIR=\"<source root>\" so that the test finds conf/reference.yaml");
 #endif
+}
+
+namespace {
+
+// Two ports, the second the mirror's, and cluster web with tcp/80 and udp/53
+// (one node each, on lan without saying so, or with `node_keys`). Mirror
+// keys go on line 5.
+std::string with_mirror(const std::string& mirror_keys, const std::string& node_keys = "") {
+    return "lcores: {workers: [1]}\n"                                     // 1
+           "ports:\n"                                                     // 2
+           "  - {name: lan, device: net_null0, address: 198.18.0.2}\n"     // 3
+           "  - {name: peer, device: net_null1}\n"                        // 4
+           "mirror: {" + mirror_keys + "}\n"                              // 5
+           "clusters:\n"                                                  // 6
+           "  - name: web\n"                                              // 7
+           "    address: 198.18.0.100\n"                                  // 8
+           "    ports:\n"                                                 // 9
+           "      - port: 80\n"                                           // 10
+           "        nodes: [{address: 198.18.0.11" + node_keys + "}]\n"   // 11
+           "      - {port: 53, protocol: udp, nodes: [{address: 198.18.0.12" + node_keys + "}]}\n";  // 12
+}
+
+}  // namespace
+
+TEST_CASE("the mirror section lands in the model, with its defaults", "[config][mirror]") {
+    SECTION("defaults: state changes, a refresh a second, every cluster port") {
+        const auto r = parse_config(with_mirror("port: peer"), "t.yaml");
+        INFO(listing(r));
+        REQUIRE(r.ok());
+        REQUIRE(r.cfg.mirror);
+        CHECK(r.cfg.mirror->port == "peer");
+        CHECK(r.cfg.mirror->mode == mirror_mode::state_changes);
+        CHECK(r.cfg.mirror->refresh == 1s);
+        CHECK(r.cfg.mirror->services.empty());
+        CHECK(mirrors(*r.cfg.mirror, "web", l4_proto::udp, 53));
+        // The mirror port is not a node's: a node naming no port reaches the other one.
+        CHECK(r.cfg.clusters.at(0).ports.at(0).nodes.at(0).port == "lan");
+    }
+    SECTION("every key") {
+        const auto r = parse_config(
+            with_mirror("port: peer, mode: every_frame, refresh: 250ms, services: [{cluster: web, port: 80}]"),
+            "t.yaml");
+        INFO(listing(r));
+        REQUIRE(r.ok());
+        const mirror_cfg expected{"peer", mirror_mode::every_frame, 250ms, {{"web", std::nullopt, 80}}};
+        CHECK(*r.cfg.mirror == expected);
+        CHECK(mirrors(*r.cfg.mirror, "web", l4_proto::tcp, 80));
+        CHECK_FALSE(mirrors(*r.cfg.mirror, "web", l4_proto::udp, 53));
+        CHECK_FALSE(mirrors(*r.cfg.mirror, "other", l4_proto::tcp, 80));
+    }
+    SECTION("a whole cluster, and a UDP port by its protocol") {
+        mirror_cfg m{"peer", mirror_mode::state_changes, 1s, {{"web", std::nullopt, std::nullopt}}};
+        CHECK(mirrors(m, "web", l4_proto::udp, 53));
+        m.services = {{"web", l4_proto::udp, 53}};
+        CHECK(mirrors(m, "web", l4_proto::udp, 53));
+        CHECK_FALSE(mirrors(m, "web", l4_proto::tcp, 53));
+    }
+    SECTION("no section: no mirror") {
+        const auto r = parse_config(head, "t.yaml");
+        REQUIRE(r.ok());
+        CHECK_FALSE(r.cfg.mirror);
+    }
+}
+
+TEST_CASE("bad mirror values are reported with line, key and reason", "[config][mirror]") {
+    const auto c = GENERATE(values<error_case>({
+        // (the nodes name their port: with no valid mirror port, none is the only port for nodes)
+        {with_mirror("mode: every_frame", ", port: lan"), 5, "mirror.port", "required key 'port' is missing"},
+        {with_mirror("port: wan", ", port: lan"), 5, "mirror.port", "the gateway has no port named 'wan' (its ports: lan, peer)"},
+        {with_mirror("port: peer, mode: all"), 5, "mirror.mode", "expected every_frame or state_changes, got 'all'"},
+        {with_mirror("port: peer, refresh: 5ms"), 5, "mirror.refresh", "must be between 10ms and 10m"},
+        {with_mirror("port: peer, refresh: 11m"), 5, "mirror.refresh", "got 11m"},
+        {with_mirror("port: peer, refresh: soon"), 5, "mirror.refresh", "expected a duration"},
+        {with_mirror("port: peer, copies: 2"), 5, "mirror.copies", "the keys here are: port, mode, refresh, services"},
+        {with_mirror("port: peer, services: [{cluster: db}]"), 5, "mirror.services[0].cluster",
+         "there is no cluster named 'db'"},
+        {with_mirror("port: peer, services: [{cluster: web, port: 81}]"), 5, "mirror.services[0].port",
+         "cluster 'web' has no port tcp/81"},
+        {with_mirror("port: peer, services: [{cluster: web, protocol: udp}]"), 5, "mirror.services[0].protocol",
+         "a protocol without a port"},
+        {with_mirror("port: peer, services: [{port: 80}]"), 5, "mirror.services[0].cluster",
+         "required key 'cluster' is missing"},
+        {with_mirror("port: peer, services: web"), 5, "mirror.services", "expected a list"},
+        {"lcores: {workers: [1]}\nports:\n  - {name: lan, device: a, address: 198.18.0.2}\n"
+         "  - {name: peer, device: b}\nmirror: {port: peer}\nclusters:\n  - name: web\n    address: 198.18.0.100\n"
+         "    ports:\n      - port: 80\n        nodes: [{address: 198.18.0.11, port: peer, mac: '02:00:00:00:00:11'}]\n",
+         11, node11 + ".port", "port 'peer' is the mirror port (mirror.port): no node can be behind it"},
+    }));
+    require_single_error(c);
 }

@@ -572,3 +572,67 @@ TEST_CASE("inside the reset window an unknown connection's segment gets a reset,
     CHECK(fx.tcp(1, wire::tcp_ack, 1001).act == action::reply);  // 1 ms later: 10 more
     CHECK(fx.stats.accounted() == fx.stats.rx_pkts.read());
 }
+
+namespace {
+
+/// The fixture with a mirror port "peer" (port id 1) in `mode`.
+void mirror_on(router_fixture& fx, common::mirror_mode mode, std::vector<common::mirror_service_cfg> services = {}) {
+    fx.ports.push_back({"peer", 1, {{0x02, 0, 0, 0, 0, 0x02}}, std::nullopt});
+    fx.mirror = common::mirror_cfg{"peer", mode, std::chrono::milliseconds{1000}, std::move(services)};
+    fx.rebuild();
+}
+
+/// Sends a connection's frames (SYN at 0, data every 100 ms up to 3 s, FIN, RST) and
+/// returns how many of its forwarded frames the router marked for the mirror.
+unsigned mirrored_frames(router_fixture& fx, std::uint16_t sport) {
+    unsigned n = 0;
+    n += fx.tcp(sport, tcp_syn, 0).mirror;
+    n += fx.tcp(sport, tcp_syn, 1).mirror;  // retransmit
+    for (std::uint32_t t = 100; t <= 3000; t += 100) n += fx.tcp(sport, tcp_ack, t).mirror;
+    n += fx.tcp(sport, tcp_fin | tcp_ack, 3050).mirror;
+    n += fx.tcp(sport, tcp_rst, 3060).mirror;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("without a mirror section nothing is marked for the mirror", "[router][mirror]") {
+    router_fixture fx;
+    CHECK(mirrored_frames(fx, 7000) == 0);
+}
+
+TEST_CASE("every_frame marks every forwarded frame for the mirror", "[router][mirror]") {
+    router_fixture fx;
+    mirror_on(fx, common::mirror_mode::every_frame);
+    CHECK(mirrored_frames(fx, 7000) == 34);
+    CHECK_FALSE(fx.tcp(7001, tcp_ack, 4000).mirror);  // dropped (no connection): not forwarded, not mirrored
+}
+
+TEST_CASE("state_changes marks SYN, FIN, RST and one refresh per connection per interval", "[router][mirror]") {
+    router_fixture fx;
+    mirror_on(fx, common::mirror_mode::state_changes);
+    // SYN, its retransmit, FIN, RST, and 3 s of data: 2 to 4 refreshes by where the hash puts the intervals.
+    const unsigned n = mirrored_frames(fx, 7000);
+    CHECK(n >= 4 + 2);
+    CHECK(n <= 4 + 4);
+    frame_spec udp;
+    udp.proto = 17;
+    udp.dport = 53;
+    bytes u = make_ipv4(udp);
+    CHECK(fx.send(u, 5000).mirror);  // a UDP flow's first datagram makes its entry
+    u = make_ipv4(udp);
+    CHECK_FALSE(fx.send(u, 5001).mirror);
+}
+
+TEST_CASE("mirror.services chooses the mirrored cluster ports", "[router][mirror]") {
+    router_fixture fx;
+    mirror_on(fx, common::mirror_mode::every_frame, {{"web", common::l4_proto::udp, 53}});
+    CHECK_FALSE(fx.tcp(7000, tcp_syn, 0).mirror);
+    frame_spec udp;
+    udp.proto = 17;
+    udp.dport = 53;
+    bytes u = make_ipv4(udp);
+    CHECK(fx.send(u, 0).mirror);
+    CHECK(fx.snap->mirror.on);
+    CHECK(fx.snap->mirror.port == 1);
+}
