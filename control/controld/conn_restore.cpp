@@ -40,7 +40,10 @@ void conn_restore::run(std::vector<common::ipv4_addr> nodes, std::vector<common:
     s->later = std::move(later);
     s->done = std::move(done);
     s->out.nodes = s->nodes.size();
-    query_all(s);
+    if (s->later && s->later->hot)
+        activate(s);  // the followed table forwards at once; the nodes' answers come after
+    else
+        query_all(s);
 }
 
 void conn_restore::query_all(std::shared_ptr<state> s) {
@@ -53,13 +56,14 @@ void conn_restore::query_all(std::shared_ptr<state> s) {
     for (common::ipv4_addr node : s->nodes) {
         const asio::ip::tcp::endpoint agent(asio::ip::address_v4(node), _opt.shadow_port);
         query_shadow_table(_io, agent, node, _opt.key, req, _opt.deadline, [this, s, node](shadow_result r) {
+            const bool counted = !s->second || s->later->hot;  // the pass whose answers the outcome reports
             if (r.ok()) {
-                if (!s->second) {
+                if (counted) {
                     ++s->out.answered;
                     s->out.sockets += r.entries.size();
                 }
                 s->answers.push_back({node, std::move(r.entries)});
-            } else if (!s->second) {
+            } else if (counted) {
                 s->out.failures.push_back(fmt::format("{}: {}", common::format_ipv4(node), r.error));
             }
             if (--s->waiting == 0) insert_all(s);
@@ -68,7 +72,8 @@ void conn_restore::query_all(std::shared_ptr<state> s) {
 }
 
 void conn_restore::insert_all(std::shared_ptr<state> s) {
-    if (!s->second) s->out.queried = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - s->started);
+    if (!s->second || s->later->hot)
+        s->out.queried = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - s->started);
     // Answers in node order, so that the merge's "first node" is the same
     // whichever agent answered first.
     std::sort(s->answers.begin(), s->answers.end(),
@@ -87,7 +92,8 @@ void conn_restore::insert_all(std::shared_ptr<state> s) {
         // The first pass: a node's answer wins over what gatewayd may have
         // made meanwhile. The catch-up: what gatewayd learned by forwarding
         // since it went active is newer than the answer.
-        _link.ask(capi::insert_conns_req{{from, to}, !s->second}, [this, s, left](gw_answer a) {
+        const bool replace = !s->second || s->later->hot;
+        _link.ask(capi::insert_conns_req{{from, to}, replace}, [this, s, left](gw_answer a) {
             if (const auto* r = a.as<capi::insert_conns_rep>()) {
                 capi::insert_conns_rep& t = s->second ? s->out.caught_up : s->out.inserted;
                 t.inserted += r->inserted, t.replaced += r->replaced, t.kept += r->kept;

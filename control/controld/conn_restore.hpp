@@ -19,7 +19,8 @@
 // tells the old active, which stops forwarding); `after` later, 1-3 run
 // once more, keeping what gatewayd has learned since it went active, then
 // the window opens and the catch-up's `done` is called. So a connection
-// opened through the old gateway until it stopped is not reset.
+// opened through the old gateway until it stopped is not reset. With a hot
+// table (catch_up::hot), step 4 comes first and 1-3 after, replacing.
 //
 // Thread-safety: none; runs on controld's io_context.
 #pragma once
@@ -67,6 +68,10 @@ public:
     struct catch_up {
         std::chrono::milliseconds after{0};
         std::function<void(outcome)> done;
+        /// gatewayd's table is hot already (it followed the active's
+        /// mirror): make it active at once, without a first pass, then
+        /// reconcile with the nodes' answers, which win on ownership.
+        bool hot = false;
     };
 
     conn_restore(boost::asio::io_context& io, gw_link& link, options opt);

@@ -253,14 +253,27 @@ void controld::restore_connections(std::function<void()> done) {
     // is active; a dead time later it has stopped, and a second query finds
     // what it made meanwhile.
     std::optional<conn_restore::catch_up> later;
-    if (_pair && _pair->state().planned())
-        later = conn_restore::catch_up{_cfg.manager.pair->dead_time, [this](conn_restore::outcome o) {
-                                           _restoring = false;
-                                           log::info("caught up: {} connections made through the old gateway until "
-                                                     "it stopped; reset window {}",
-                                                     o.caught_up.inserted,
-                                                     o.caught_up.full == 0 ? "open" : "NOT open (table full)");
-                                       }};
+    // A backup that takes over has followed the active's mirror: its table
+    // is hot (a gatewayd started again has an empty one).
+    const bool hot = _pair && _cfg.mirror && _pair->state().current() == pair::role::taking_over;
+    if (_pair && (_pair->state().planned() || hot))
+        later = conn_restore::catch_up{
+            _pair->state().planned() ? _cfg.manager.pair->dead_time : std::chrono::milliseconds(0),
+            [this, hot](conn_restore::outcome o) {
+                _restoring = false;
+                const auto& c = o.caught_up;
+                if (hot) {
+                    _n.restored_conns += c.inserted + c.replaced;
+                    _n.restore_nodes_failed += o.failures.size();
+                    _n.last_restore_query_ms = static_cast<std::uint64_t>(o.queried.count());
+                    for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
+                }
+                log::info("{}: {} connections added, {} moved to the node that holds them, from {} of {} nodes; reset "
+                          "window {}",
+                          hot ? "reconciled the followed table with the nodes" : "caught up after the handover",
+                          c.inserted, c.replaced, o.answered, o.nodes, c.full == 0 ? "open" : "NOT open (table full)");
+            },
+            hot};
     const bool catching_up = later.has_value();
     _restore->run(
         all_nodes(), std::move(clusters),

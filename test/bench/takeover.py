@@ -9,6 +9,10 @@ request sent on every connection at once. Measured from the kill:
   all answered  the last of the N in-flight requests is answered (this is
                 the clients' TCP retransmission timers as much as the gateway)
 
+once with the backup's table filled from the nodes' answers alone, once
+with it following the active's mirror (state changes), when the backup
+goes active at once and reconciles with the nodes' answers after;
+
 and how many connections carried on (same socket, same node, no reset).
 
 The reference, in the same topology: keepalived's VRRP (version 3, 30 ms
@@ -50,10 +54,11 @@ def fwd(gw):
     return sum(int(r["fwd"]) for r in gw.stats()["lcores"])
 
 
-def measure_pair(build, count, log):
-    """One takeover with `count` connections; returns the figures."""
+def measure_pair(build, count, log, mirror=None):
+    """One takeover with `count` connections (the backup following the
+    active's mirror in mode `mirror`, or not); returns the figures."""
     overrides = {"tables.connections": max(100000, 3 * count)}
-    with pair_lab(f"take{count}"[:12], build, log=log, overrides=overrides) as L:
+    with pair_lab(f"tk{'m' if mirror else ''}{count}"[:12], build, log=log, overrides=overrides, mirror=mirror) as L:
         a, b, topo = L.a, L.b, L.topo
         topo.sysctl(topo.client, "net.ipv4.ip_local_port_range", "1024 65535")
         holders, t_open = [], time.monotonic()
@@ -103,7 +108,7 @@ def measure_pair(build, count, log):
         why = ha["why"]
         silent = int(why.split("silent for ")[1].split()[0]) if "silent for" in why else None
         kept = sum(r["ok"] for r in results)
-        return {"connections": count, "opened_s": round(opened_s, 1),
+        return {"connections": count, "mirror": mirror or "off", "opened_s": round(opened_s, 1),
                 "detected_ms": silent, "takeover_ms": ha["counters"]["last_takeover_ms"],
                 "query_ms": restore.get("last_restore_query_ms"),
                 "active_ms": round(active * 1000) if active is not None else None,
@@ -222,12 +227,13 @@ def measure_vrrp(count, log):
 def run(build, quick=False, log=print, counts=None, reference=2000):
     counts = counts or ([10000] if quick else [10000, 100000])
     out = {"pair": [], "vrrp": None}
-    for c in counts:
-        try:
-            out["pair"].append(measure_pair(build, c, log))
-        except Exception as e:  # reported as not measured; the others stand
-            out["pair"].append({"connections": c, "error": f"{type(e).__name__}: {e}"})
-        log(f"takeover with {c}: {out['pair'][-1]}")
+    for mirror in (None, "state_changes"):
+        for c in counts:
+            try:
+                out["pair"].append(measure_pair(build, c, log, mirror))
+            except Exception as e:  # reported as not measured; the others stand
+                out["pair"].append({"connections": c, "mirror": mirror or "off", "error": f"{type(e).__name__}: {e}"})
+            log(f"takeover with {c} (mirror {mirror or 'off'}): {out['pair'][-1]}")
     try:
         out["vrrp"] = measure_vrrp(reference, log)
     except Exception as e:

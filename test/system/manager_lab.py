@@ -38,7 +38,8 @@ class Managed(Gateway):
 
     SIDES = {"a": {"mgmt": MGMT_IP, "port": "198.18.0.2"}, "b": {"mgmt": "198.18.0.4", "port": "198.18.0.5"}}
 
-    def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active", overrides=None):
+    def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active", overrides=None,
+                 mirror=None):
         self.expect_role = role
         self.controld = os.path.join(build, "control", "controld", "controld")
         self.nodeagent = os.path.join(build, "control", "nodeagent", "nodeagent")
@@ -63,6 +64,12 @@ class Managed(Gateway):
             keys = {"listen": f"{self.mgmt_ip}:{PAIR_PORT}", "peer": f"{other}:{PAIR_PORT}",
                     "key_file": shared_key(topo, "pair.key"), **pair}
             text += "  pair: {" + ", ".join(f"{k}: {v}" for k, v in keys.items()) + "}\n"
+        if mirror:  # the mode: a second port on the pair's mirror link (topo.add_mirror_link), and the section
+            lan = f'    device: "net_af_packet0,iface=gw0"\n    address: {self.SIDES[side]["port"]}\n'
+            if lan not in text:
+                raise GatewayError("conf/managed.yaml's port is not as the pair bench expects")
+            text = text.replace(lan, lan + '  - name: peer\n    device: "net_af_packet1,iface=mirror0"\n')
+            text += f"\nmirror:\n  port: peer\n  mode: {mirror}\n  refresh: 1s\n"
         source = os.path.join(topo.dir, f"managed-source{suffix}.yaml")
         with open(source, "w") as f:
             f.write(text)
@@ -198,19 +205,23 @@ PAIR_B_MGMT = Managed.SIDES["b"]["mgmt"]
 
 
 @contextlib.contextmanager
-def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None):
+def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mirror=None):
     """The pair bench: a second gateway namespace with its own mgmt0, a's
     controld started first (it becomes active: nobody else is there), then
-    b's (the backup), agents reporting to both."""
+    b's (the backup), agents reporting to both. With `mirror` (a mode), the
+    two gateways are joined by a mirror link and follow each other."""
     keys = {"interval": "10ms", "dead_time": "100ms", **(pair_keys or {})}
     with Topology(tag, log=log) as topo:
         topo.add_mgmt(MGMT_IP)
         nsb = topo.add_gateway("gwb")
         topo.add_mgmt(PAIR_B_MGMT, ns=nsb)
+        if mirror:
+            topo.add_mirror_link(topo.gw, nsb)
         topo.start_node_servers()
-        with Managed(topo, build, pair=keys, overrides=overrides) as a:
+        with Managed(topo, build, pair=keys, overrides=overrides, mirror=mirror) as a:
             wait_for(lambda: a.ha()["role"] == "active", 10, "a active", interval=0.1)
-            with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby", overrides=overrides) as b:
+            with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby", overrides=overrides,
+                         mirror=mirror) as b:
                 wait_for(lambda: b.ha()["role"] == "backup" and "alive" in b.ha()["peer"], 10, "b a's backup",
                          interval=0.1)
                 log(f"a: controld {a.pid}, gatewayd {a.gatewayd_pid()} active; b: controld {b.pid}, "

@@ -30,7 +30,7 @@ from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
 from scenarios.mirror import sc_mirror_takeover  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
-from scenarios.pair import sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_switch  # noqa: E402
+from scenarios.pair import sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_mirror, sc_pair_switch  # noqa: E402
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
 from scenarios.routing import sc_drain, sc_long_lived, sc_spread, sc_udp  # noqa: E402
 from topology import Topology  # noqa: E402
@@ -72,6 +72,7 @@ SCENARIOS = {
     "pair_freeze": (sc_pair_freeze, {"bench": "pair"}),
     "pair_switch": (sc_pair_switch, {"bench": "pair"}),
     "pair_forged": (sc_pair_forged, {"bench": "pair"}),
+    "pair_mirror": (sc_pair_mirror, {"bench": "pair", "mirror": "state_changes"}),
 }
 
 

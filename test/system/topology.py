@@ -410,6 +410,15 @@ class Topology:
         self.exec(ns, "ethtool", "-K", "gw0", "gro", "off")
         return ns
 
+    def add_mirror_link(self, ns_a, ns_b, name="mirror0"):
+        """A veth pair between two gateway namespaces, `name` in each: the
+        pair's mirror link (the active copies frames to it, the standby
+        follows what arrives)."""
+        self.ip(ns_a, "link", "add", name, "type", "veth", "peer", "name", name, "netns", ns_b)
+        for n in (ns_a, ns_b):
+            self.ip(n, "link", "set", name, "up")
+            self.exec(n, "ethtool", "-K", name, "gro", "off", "tx", "off")
+
     def set_links(self, ns, up):
         """Cuts (or mends) every link of namespace `ns` to the bridge, at the
         bridge's end: its processes live on, and nobody hears them."""

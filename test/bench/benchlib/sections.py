@@ -259,14 +259,15 @@ def takeover(t, add):
         "b's gatewayd is active (the nodes' connections fetched and bulk-inserted), b forwards its first frame, "
         "and the last in-flight request is answered (which the clients' TCP retransmission timers set as much "
         "as the gateway: a segment lost before b was active waits for its next retransmission).\n")
-    add("| connections | detected ms | decision to active ms (of it, the nodes' answers) | active ms | first frame ms | "
-        "all answered ms | carried on | reset |")
-    add("|---|---|---|---|---|---|---|---|")
+    add("| connections | mirror | detected ms | decision to active ms (the nodes' answers) | active ms | "
+        "first frame ms | all answered ms | carried on | reset |")
+    add("|---|---|---|---|---|---|---|---|---|")
     for r in t.get("pair", []):
         if "error" in r:
-            add(f"| {r['connections']:,} | not measured: {r['error']} | | | | | | |")
+            add(f"| {r['connections']:,} | {r.get('mirror', 'off')} | not measured: {r['error']} | | | | | | |")
             continue
-        add(f"| {r['connections']:,} | {r['detected_ms']} | {r['takeover_ms']} ({r.get('query_ms')}) | {r['active_ms']} | "
+        add(f"| {r['connections']:,} | {r.get('mirror', 'off')} | {r['detected_ms']} | {r['takeover_ms']} "
+            f"({r.get('query_ms')}) | {r['active_ms']} | "
             f"{r['first_frame_ms']} | {r['all_answered_ms']:.0f} | {r['kept']:,} | {r['reset']} |")
     add("")
     for r in t.get("pair", []):

@@ -50,13 +50,8 @@ def pair_config(topo, role_ip, path):
 def add_standby_host(topo):
     """A second gateway namespace on the LAN, and the mirror veth pair
     between the two gateway namespaces."""
-    ns = topo.prefix + "gw2"
-    topo._add_host(ns, "gw0", "v-gw2")
-    topo.exec(ns, "ethtool", "-K", "gw0", "gro", "off")
-    topo.ip(topo.gw, "link", "add", "mirror0", "type", "veth", "peer", "name", "mirror0", "netns", ns)
-    for n in (topo.gw, ns):
-        topo.ip(n, "link", "set", "mirror0", "up")
-        topo.exec(n, "ethtool", "-K", "mirror0", "gro", "off", "tx", "off")
+    ns = topo.add_gateway("gw2")
+    topo.add_mirror_link(topo.gw, ns)
     return ns
 
 

@@ -12,6 +12,8 @@ connections to nginx on the nodes.
                   comes back as the backup
     pair_forged   replayed, changed and foreign heartbeats: refused, counted,
                   no takeover
+    pair_mirror   the mirror on and one node's agent silent: the backup's hot
+                  table keeps that node's connections through the takeover
 """
 
 import os
@@ -267,3 +269,36 @@ def sc_pair_forged(L, step):
     check("alive" in after_b["peer"], f"b still hears a: {after_b['peer']}")
     return (f"12 forged heartbeats sent to b (replayed, changed, from the client's address, cut short): "
             f"refused and counted {got}; a still active, b its backup, epoch {after_b['epoch']}, no takeover")
+
+
+def table_size(gw):
+    """Connections in gatewayd's tables (`show stats`, every lcore)."""
+    return sum(int(r["conns"]) for r in gw.stats()["lcores"] if r.get("conns", "").isdigit())
+
+
+def sc_pair_mirror(L, step, count=3000):
+    """The mirror on (state changes), one node's agent silent: b's table is
+    hot from the mirror, so when a dies the connections of the node whose
+    agent does not answer carry on too (the nodes' answers alone would have
+    lost them: the node is presumed down)."""
+    a, b, topo = L.a, L.b, L.topo
+    h, opened = hold_connections(L, count)
+    hot = wait_for(lambda: n if (n := table_size(b)) >= count else None, 10, "b's table hot from the mirror")
+    step(f"{count} connections through a: {opened['by_node']}; b's gatewayd follows {hot}")
+    silent = "n3"
+    topo.stop(L.agents[silent])
+    capture = ResetCapture(topo)
+    before = b.manager()["counters"]
+    took, _ = kill_active(L, h)
+    after = h.call("collect 30")
+    resets = capture.stop()
+    c = b.manager()["counters"]
+    failed = c["restore_nodes_failed"] - before.get("restore_nodes_failed", 0)
+    check(failed == 1, f"{silent}'s agent silent: one node presumed down in the restore, counted {failed}")
+    check(carried_on(after, count), f"after the takeover: {after}")
+    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    lost_without = opened["by_node"][silent]
+    ha = b.ha()["counters"]
+    return (f"mirror on, {silent}'s agent silent, a killed with {count} connections: b active {took * 1000:.0f} ms "
+            f"later (decision to active {ha['last_takeover_ms']} ms: the followed table first, the nodes after); "
+            f"{after['ok']}/{count} carried on, {lost_without} of them {silent}'s, kept by the hot table; no RST")
