@@ -261,6 +261,7 @@ void controld::restore_connections(std::function<void()> done) {
             _pair->state().planned() ? _cfg.manager.pair->dead_time : std::chrono::milliseconds(0),
             [this, hot](conn_restore::outcome o) {
                 _restoring = false;
+                if (!may_forward()) make_standby("demoted while it caught up");
                 const auto& c = o.caught_up;
                 if (hot) {
                     _n.restored_conns += c.inserted + c.replaced;
@@ -293,6 +294,7 @@ void controld::restore_connections(std::function<void()> done) {
             if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
             if (!o.active) _restore_due = true;  // tried again at the next reading
             if (_pair) _pair->taken_over(o.active);
+            if (o.active && !may_forward()) make_standby("demoted while its connections were put back");
             done();
         },
         std::move(later));
@@ -320,8 +322,12 @@ void controld::on_pair(pair::action a) {
     // Demoted: gatewayd stops forwarding at once, and needs the cluster's
     // connections again before it may ever forward.
     _restore_due = true;
-    _link.ask(capi::set_role_req{"standby", 0}, [](gw_answer a) {
-        if (!a.as<capi::ok_rep>()) log::warn("pair: gatewayd not made standby: {}", a.why);
+    make_standby("demoted");
+}
+
+void controld::make_standby(const char* why) {
+    _link.ask(capi::set_role_req{"standby", 0}, [why](gw_answer a) {
+        if (!a.as<capi::ok_rep>()) log::warn("pair: gatewayd not made standby ({}): {}", why, a.why);
     });
 }
 

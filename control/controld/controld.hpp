@@ -101,6 +101,9 @@ private:
     bool may_forward() const;
     /// What the pair's state machine asks for (pair_state.hpp).
     void on_pair(pair::action a);
+    /// gatewayd stops forwarding (a restore that was running when this
+    /// gateway was demoted made it active at its end).
+    void make_standby(const char* why);
     pair::pair_peer::local pair_local() const;
     /// Lets the manager decide at `now` (moving the adaptive weights if
     /// `step`), sends the changes, then calls `then`.
