@@ -1,6 +1,7 @@
 // The Prometheus endpoint (control/controld/manager/prometheus.cpp) over loopback.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
 #include "control/controld/manager/prometheus.hpp"
@@ -18,16 +19,21 @@ TEST_CASE("the Prometheus endpoint answers GET /metrics and nothing else", "[con
     prometheus_endpoint fixed(io, {cg::test::loopback, port}, [&] { return std::string("x 1\n"); });
     auto fetch = [&](const std::string& request) {
         std::string got;
+        std::atomic<bool> done{false};
         std::thread client([&] {
             asio::io_context cio;
             tcp::socket s(cio);
             s.connect(tcp::endpoint(asio::ip::address_v4::loopback(), port));
             asio::write(s, asio::buffer(request));
             boost::system::error_code ec;
-            asio::read(s, asio::dynamic_buffer(got), ec);
+            asio::read(s, asio::dynamic_buffer(got), ec);  // to the server's close
+            done = true;
         });
+        // Until the client has read everything: stopping at its first bytes
+        // (as this did) could leave the server's close undone and the client
+        // waiting for it forever (seen once under ASan).
         const auto until = std::chrono::steady_clock::now() + 5s;
-        while (got.empty() && std::chrono::steady_clock::now() < until) io.run_for(20ms);
+        while (!done && std::chrono::steady_clock::now() < until) io.run_for(20ms);
         client.join();
         io.restart();
         return got;
