@@ -42,15 +42,17 @@ constexpr common::ipv4_addr client = 0xc6120a01;
 common::mac_addr node_mac(int i) { return {{0x02, 0, 0, 0, 0x01, static_cast<std::uint8_t>(i)}}; }
 const common::mac_addr client_mac{{0x02, 0, 0, 0, 0, 0x10}};
 
-std::string config(const std::string& name, const std::string& device, const std::string& lcores,
-                   const std::string& port_extra = "") {
+/// The tests' gateway: `ports` is the YAML list of ports, `extra` more
+/// top-level sections.
+std::string gateway_config(const std::string& name, const std::string& lcores, const std::string& ports,
+                           const std::string& extra = "") {
     return fmt::format(R"(
 gateway: {{name: {0}, control_socket: /tmp/cg-{0}.sock, idle_sleep: 20us}}
 eal: {{huge: false}}
-lcores: {2}
-ports: [{{name: lan, device: "{1}", address: 198.18.0.2{3}}}]
+lcores: {1}
+ports: {2}
 tables: {{connections: 2000, services: 8, nodes: 16, mbufs: 4095}}
-clusters:
+{3}clusters:
   - name: web
     address: 198.18.0.100
     ports:
@@ -60,7 +62,13 @@ clusters:
           - {{address: 198.18.0.12, mac: "02:00:00:00:01:02", weight: 2}}
           - {{address: 198.18.0.13, mac: "02:00:00:00:01:03", weight: 1}}
 )",
-                       name, device, lcores, port_extra);
+                       name, lcores, ports, extra);
+}
+
+std::string config(const std::string& name, const std::string& device, const std::string& lcores,
+                   const std::string& port_extra = "") {
+    return gateway_config(name, lcores,
+                          fmt::format(R"([{{name: lan, device: "{}", address: 198.18.0.2{}}}])", device, port_extra));
 }
 
 bytes tcp(const common::mac_addr& gw, std::uint16_t sport, std::uint8_t flags, common::ipv4_addr src = client,
@@ -510,26 +518,11 @@ namespace {
 /// A gateway with the mirror on port peer (ring `peer_ring`), every frame.
 std::string mirror_config(const std::string& name, const std::string& lan_ring, const std::string& peer_ring,
                           const std::string& lcores) {
-    return fmt::format(R"(
-gateway: {{name: {0}, control_socket: /tmp/cg-{0}.sock, idle_sleep: 20us}}
-eal: {{huge: false}}
-lcores: {3}
-ports:
-  - {{name: lan, device: "eth:net_ring_{1}", address: 198.18.0.2}}
-  - {{name: peer, device: "eth:net_ring_{2}"}}
-tables: {{connections: 2000, services: 8, nodes: 16, mbufs: 4095}}
-mirror: {{port: peer, mode: every_frame}}
-clusters:
-  - name: web
-    address: 198.18.0.100
-    ports:
-      - port: 80
-        nodes:
-          - {{address: 198.18.0.11, mac: "02:00:00:00:01:01", weight: 3}}
-          - {{address: 198.18.0.12, mac: "02:00:00:00:01:02", weight: 2}}
-          - {{address: 198.18.0.13, mac: "02:00:00:00:01:03", weight: 1}}
-)",
-                       name, lan_ring, peer_ring, lcores);
+    return gateway_config(name, lcores,
+                          fmt::format(R"([{{name: lan, device: "eth:net_ring_{}", address: 198.18.0.2}},
+        {{name: peer, device: "eth:net_ring_{}"}}])",
+                                      lan_ring, peer_ring),
+                          "mirror: {port: peer, mode: every_frame}\n");
 }
 
 std::map<std::uint16_t, std::pair<std::uint8_t, std::uint8_t>> conns_by_sport(gateway_harness& h) {
