@@ -131,8 +131,7 @@ def sc_mirror_takeover(L, step, count=300):
         check(again["ok"] == count, f"a second round after the takeover: {again}")
         fwd = sum(int(r["fwd"]) for r in sby.stats()["lcores"] if r.get("fwd", "").isdigit())
         check(fwd >= 2 * count, f"the new active forwarded {fwd} frames, {2 * count} requests were sent through it")
-        resets = capture.stop()
-        check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+        capture.expect_none()
         step(f"after the takeover: {after['ok']} answered on the same sockets; the new active forwarded {fwd}")
         return (f"{count} connections followed by the standby over the mirror (state_changes: "
                 f"{ast['mirror_sent']} copies); after kill -9 of the active and set role active, "

@@ -112,7 +112,6 @@ def sc_pair_kill(L, step, count=10000):
     after = h.call("collect 30")
     time.sleep(1.0)
     attempts = stream.stop()
-    resets = capture.stop()
     ha = b.ha()
     check(carried_on(after, count), f"after the takeover: {after}")
     check(ha["epoch"] == before["epoch"] + 1, f"b took over at the next epoch: {before['epoch']} -> {ha['epoch']}")
@@ -123,7 +122,7 @@ def sc_pair_kill(L, step, count=10000):
     early = [ok for t, ok in attempts if t <= t_kill]
     check(late and all(late), f"new connections after the takeover: {late.count(True)} of {len(late)} ok")
     check(all(early), f"new connections before the kill: {early.count(True)} of {len(early)} ok")
-    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    capture.expect_none()
     h.call("send")
     again = h.call("collect 20")
     check(again["ok"] == count, f"a round after the takeover: {again}")
@@ -168,8 +167,7 @@ def sc_pair_freeze(L, step, count=2000):
     third = h.call("collect 20")
     check(third["ok"] == count, f"a round after the client asked ARP again: {third}")
     check(client_sees(topo) == gw0_mac(topo, b.ns), f"the client's ARP answer is b's: {client_sees(topo)}")
-    resets = capture.stop()
-    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    capture.expect_none()
     return (f"a's gatewayd frozen: b active {took * 1000:.0f} ms later ({why}); "
             f"{after['ok']}/{count} carried on, no RST; resumed a is the backup: standby, 0 packets forwarded, "
             f"the client's ARP answered by b")
@@ -204,10 +202,9 @@ def sc_pair_switch(L, step, count=2000):
         topo.stop(late.p)
         time.sleep(0.3)
     attempts = stream.stop()
-    resets = capture.stop()
     failed = [t for t, ok in attempts if not ok]
     check(attempts and not failed, f"new connections during the switchovers: {len(failed)} of {len(attempts)} failed")
-    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    capture.expect_none()
     ca, cb = a.ha()["counters"], b.ha()["counters"]
     check(ca["switchovers"] == 1 and cb["switchovers"] == 1, f"one switchover each: a {ca}, b {cb}")
     for gw, role in ((a, "active"), (b, "backup")):  # what Prometheus sees
@@ -291,12 +288,11 @@ def sc_pair_mirror(L, step, count=3000):
     before = b.manager()["counters"]
     took, _ = kill_active(L, h)
     after = h.call("collect 30")
-    resets = capture.stop()
     c = b.manager()["counters"]
     failed = c["restore_nodes_failed"] - before.get("restore_nodes_failed", 0)
     check(failed == 1, f"{silent}'s agent silent: one node presumed down in the restore, counted {failed}")
     check(carried_on(after, count), f"after the takeover: {after}")
-    check(not resets, f"{len(resets)} RST segments on the client's link: {resets[:3]}")
+    capture.expect_none()
     lost_without = opened["by_node"][silent]
     ha = b.ha()["counters"]
     return (f"mirror on, {silent}'s agent silent, a killed with {count} connections: b active {took * 1000:.0f} ms "
