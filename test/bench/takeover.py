@@ -36,9 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "system"))
 
 from manager_lab import pair_lab  # noqa: E402
-from scenarios.pair import kill_active  # noqa: E402, F401  (the system test's kill; this one polls too)
 from scenarios.recovery import Holder, carried_on, hold_connections  # noqa: E402
-from topology import CLIENT_IP, CLUSTER_IP, Topology, wait_for  # noqa: E402
+from topology import CLUSTER_IP, Topology, wait_for  # noqa: E402
 
 # A process here may hold 20,000 descriptors (the container's hard limit,
 # which root cannot raise): holders of 15,000 connections, and nginx
@@ -180,14 +179,6 @@ vrrp_instance cluster {{
 
     def has_vip(self, i):
         return CLUSTER_IP in self.exec(self.proxies[i], "ip", "-o", "addr", "show", "dev", "eth0").stdout
-
-
-class ProxyLab:
-    def __init__(self, topo):
-        self.topo, self.gws = topo, []
-
-    def ip(self, node):
-        return self.topo.node_ips[node]
 
 
 def measure_vrrp(count, log):

@@ -41,8 +41,7 @@ std::optional<peer_state> read_heartbeat(common::ipv4_addr from, const agent::he
 
 pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::function<local()> local_state,
                      action_handler on_action)
-    : _io(io),
-      _cfg(cfg),
+    : _cfg(cfg),
       _local(std::move(local_state)),
       _on_action(std::move(on_action)),
       _key(agent::load_key(cfg.key_file)),

@@ -61,7 +61,6 @@ private:
     void receive();
     void act(action a);
 
-    boost::asio::io_context& _io;
     common::pair_cfg _cfg;
     std::function<local()> _local;
     action_handler _on_action;
