@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <algorithm>
+
 namespace cg::common {
 
 std::string format_error(const config_error& e) {
@@ -12,14 +14,22 @@ std::string format_error(const config_error& e) {
     return out;
 }
 
+std::string eal_file_prefix(const gateway_cfg& cfg) { return "cg-" + cfg.name; }
+
 std::string default_node_port(const gateway_cfg& cfg) {
     std::string found;
     for (const port_cfg& p : cfg.ports) {
         if (cfg.mirror && p.name == cfg.mirror->port) continue;  // no node is behind the mirror port
+        if (is_span_port(cfg, p.name)) continue;                  // nor behind a SPAN port
         if (!found.empty()) return {};
         found = p.name;
     }
     return found;
+}
+
+bool is_span_port(const gateway_cfg& cfg, const std::string& port) {
+    return cfg.mirror_parser && std::find(cfg.mirror_parser->ports.begin(), cfg.mirror_parser->ports.end(), port) !=
+                                    cfg.mirror_parser->ports.end();
 }
 
 bool mirrors(const mirror_cfg& m, const std::string& cluster, l4_proto proto, std::uint16_t port) {
@@ -29,6 +39,20 @@ bool mirrors(const mirror_cfg& m, const std::string& cluster, l4_proto proto, st
         if (!s.port || (*s.port == port && s.protocol.value_or(l4_proto::tcp) == proto)) return true;
     }
     return false;
+}
+
+std::set<ipv4_addr> node_addresses(const std::vector<cluster_cfg>& clusters) {
+    std::set<ipv4_addr> out;
+    for (const cluster_cfg& c : clusters)
+        for (const service_cfg& s : c.ports)
+            for (const node_cfg& n : s.nodes) out.insert(n.address);
+    return out;
+}
+
+std::optional<ipv4_addr> spare_of(const std::vector<spare_cfg>& spares, ipv4_addr node) {
+    for (const spare_cfg& s : spares)
+        if (node >= s.first && node <= s.last) return static_cast<ipv4_addr>(std::int64_t{node} + s.offset);
+    return std::nullopt;
 }
 
 }  // namespace cg::common

@@ -9,10 +9,13 @@
 //    own copy and validates every edit with the same rules as the file.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net_types.hpp"
@@ -123,6 +126,35 @@ struct mirror_cfg {
 /// Whether `mirror.services` (empty: all) includes the cluster port.
 bool mirrors(const mirror_cfg& m, const std::string& cluster, l4_proto proto, std::uint16_t port);
 
+/// What a server port speaks to the mirror parser (docs/config.md
+/// "mirror_parser"); the names are dataplane/mirror's port_proto_names.
+inline constexpr std::array<std::string_view, 6> span_protocols{"tcp", "rpc", "nfs", "mount", "portmapper", "smb"};
+
+struct span_protocol_cfg {
+    std::uint16_t port = 0;
+    std::string protocol;  ///< one of span_protocols; "tcp" takes a default port out
+    friend bool operator==(const span_protocol_cfg&, const span_protocol_cfg&) = default;
+};
+
+/// The mirror parser (requirements 6.2, docs/config.md "mirror_parser"): the
+/// ports that carry a switch's SPAN copies of a node's port (no node behind
+/// them, nothing sent on them, no ARP answered there) and the lcores that
+/// parse them. Read once at start.
+struct mirror_parser_cfg {
+    std::vector<std::string> ports;     ///< names of `ports` entries
+    std::vector<unsigned> lcores;       ///< a worker's lcore or one of its own; the first also reads the ports
+    std::uint32_t connections = 1024;   ///< followed at once, per parser lcore
+    std::uint32_t request_chunks = 8192;  ///< 2 KiB chunks per parser lcore for unanswered requests' bytes
+    std::uint32_t ring_size = 1024;     ///< frames queued for each parser lcore
+    /// On top of 2049 nfs, 111 portmapper, 445 smb.
+    std::vector<span_protocol_cfg> protocols;
+    friend bool operator==(const mirror_parser_cfg&, const mirror_parser_cfg&) = default;
+};
+
+struct gateway_cfg;
+/// Whether `port` is one of the mirror parser's SPAN ports.
+bool is_span_port(const gateway_cfg& cfg, const std::string& port);
+
 struct eal_cfg {
     bool huge = true;
     std::uint32_t memory_mb = 0;        ///< 0: let EAL decide (-m not passed)
@@ -194,6 +226,11 @@ struct agents_cfg {
     /// After a restore, for this long a TCP segment of a connection no live
     /// node holds gets a reset (its client reconnects at once); 0: dropped.
     millis reset_window{60000};
+    /// Alive monitoring (requirements 6.3): a node whose agent has spoken and
+    /// then sent nothing (signs of life come every 20 ms) for this long is
+    /// marked failed in gatewayd: its clients are reset and reconnect to
+    /// live nodes. 0: off.
+    millis alive_timeout{0};
     friend bool operator==(const agents_cfg&, const agents_cfg&) = default;
 };
 
@@ -208,6 +245,10 @@ struct pair_cfg {
     millis interval{10};   ///< between two heartbeats
     millis dead_time{50};  ///< no heartbeat for this long: the peer is down
     std::uint8_t priority = 100;  ///< when both start at once, the higher one becomes active
+    /// The active hands over to a peer that wins (priority, then address)
+    /// once that peer has been a healthy backup for this long; 0: never
+    /// (a recovered gateway stays the backup). The same on both gateways.
+    millis preempt_delay{0};
     millis max_skew{30000};
     /// controld's real-time priority (SCHED_RR, 1-99; 0: none), so that a
     /// busy machine does not delay a heartbeat past the dead time. What
@@ -233,6 +274,53 @@ struct manager_cfg {
     friend bool operator==(const manager_cfg&, const manager_cfg&) = default;
 };
 
+/// The rungs of the restart escalation ladder that have a limit, in its
+/// order (requirements 8.2, docs/operations.md "Restart escalation"); auto-heal,
+/// the last rung, has none. Their keys under supervision.ladder.
+inline constexpr std::size_t limited_rungs = 5;
+inline constexpr std::array<std::string_view, limited_rungs> rung_keys{"ph0_5", "ph1_0", "ph2_0", "ph2_5", "ph3_0"};
+
+/// A rung's restart intensity (Erlang/OTP's MaxR in MaxT): at most
+/// `failures` recoveries at this rung within `window`; one more goes to the
+/// next rung. 0 failures: the rung is passed over.
+struct rung_limit_cfg {
+    std::uint32_t failures = 1;
+    millis window{60'000};
+    friend bool operator==(const rung_limit_cfg&, const rung_limit_cfg&) = default;
+};
+
+/// controld's supervision of its gatewayd (requirements 8): the escalation
+/// ladder's limits and where its counts are kept. gatewayd reads and ignores it.
+struct supervision_cfg {
+    std::string store;             ///< the counts' file; default /var/lib/clustergate/<gateway.name>.escalation
+    millis healthy_after{300'000};  ///< up this long without a failure: the counts clear, the ladder starts again at PH0.5
+    /// gatewayd silent on its control socket, or a worker's loop counter
+    /// still, this long (once it has answered since its start): hung, killed
+    /// with SIGKILL, and up the ladder.
+    millis hung_after{2'000};
+    std::uint32_t history = 20;    ///< recoveries kept (and shown)
+    /// PH0.5, PH1.0, PH2.0, PH2.5, PH3.0 (rung_keys).
+    std::array<rung_limit_cfg, limited_rungs> ladder{{{3, millis{60'000}},
+                                                       {2, millis{120'000}},
+                                                       {2, millis{600'000}},
+                                                       {1, millis{1'800'000}},
+                                                       {1, millis{3'600'000}}}};
+    friend bool operator==(const supervision_cfg&, const supervision_cfg&) = default;
+};
+
+/// One entry of the spare correspondence table (requirements 7.1;
+/// docs/config.md "spares"): working node addresses first..last, each with
+/// its spare at the same offset, spare_first + (node - first). Written in
+/// the file as {node, spare} or {nodes: first-last, offset}.
+struct spare_cfg {
+    ipv4_addr first = 0, last = 0;
+    std::int64_t offset = 0;  ///< spare - node
+    friend bool operator==(const spare_cfg&, const spare_cfg&) = default;
+};
+
+/// The spare of working node `node` by `spares`, or nullopt.
+std::optional<ipv4_addr> spare_of(const std::vector<spare_cfg>& spares, ipv4_addr node);
+
 struct gateway_cfg {
     std::string name = "gw";
     std::string control_socket;  ///< default /run/clustergate/<name>.sock
@@ -243,8 +331,11 @@ struct gateway_cfg {
     table_cfg tables;
     timer_cfg timers;
     std::optional<mirror_cfg> mirror;  ///< nullopt: no mirror port
+    std::optional<mirror_parser_cfg> mirror_parser;  ///< nullopt: no SPAN port, no parser
     std::vector<cluster_cfg> clusters;
+    std::vector<spare_cfg> spares;  ///< the spare correspondence table
     manager_cfg manager;
+    supervision_cfg supervision;
     friend bool operator==(const gateway_cfg&, const gateway_cfg&) = default;
 };
 
@@ -258,8 +349,16 @@ struct config_error {
 
 std::string format_error(const config_error& e);
 
+/// gatewayd's EAL file prefix ("cg-<gateway.name>"): its runtime directory
+/// and hugepage files are named after it (dataplane/eal/eal_args.cpp passes
+/// it; controld's PH2.0 removes what it names, control/controld/eal_leftovers.hpp).
+std::string eal_file_prefix(const gateway_cfg& cfg);
+
 /// The port a node reaches when it names none: the one port that is not the
 /// mirror's; empty when there are several (the checks then say so).
 std::string default_node_port(const gateway_cfg& cfg);
+
+/// Every node address of the cluster tables, whatever port it serves.
+std::set<ipv4_addr> node_addresses(const std::vector<cluster_cfg>& clusters);
 
 }  // namespace cg::common

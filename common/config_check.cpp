@@ -20,6 +20,13 @@ constexpr unsigned lcore_limit = 128;
 constexpr millis max_idle_sleep{10};
 // sizeof(sockaddr_un::sun_path), the terminating NUL included.
 constexpr std::size_t socket_path_limit = 108;
+// PATH_MAX less room for the store's ".prev" and ".tmp" beside it.
+constexpr std::size_t max_store_path = 4000;
+constexpr std::uint32_t max_history = 1000;
+constexpr std::uint32_t max_rung_failures = 1000;
+// About 116 KiB each (dataplane/mirror/README.md): 256Ki of them is 30 GB.
+constexpr std::uint32_t max_parser_connections = 262'144;
+constexpr std::size_t max_span_protocols = 13;
 
 bool is_unicast(ipv4_addr a) { return a != 0 && a != 0xffffffffU && (a >> 28) != 0xe; }
 
@@ -44,9 +51,9 @@ public:
         if (v < lo || v > hi) add(key, fmt::format("must be between {} and {}, got {}", lo, hi, v));
     }
 
-    void timeout(const std::string& key, millis v, millis lo = millis{1}) {
-        if (v < lo || v > max_timeout) {
-            add(key, fmt::format("must be between {} and {}, got {}", format_duration(lo), format_duration(max_timeout),
+    void timeout(const std::string& key, millis v, millis lo = millis{1}, millis hi = max_timeout) {
+        if (v < lo || v > hi) {
+            add(key, fmt::format("must be between {} and {}, got {}", format_duration(lo), format_duration(hi),
                                  format_duration(v)));
         }
     }
@@ -167,6 +174,9 @@ void check_node_port(const gateway_cfg& cfg, const node_cfg& n, const std::strin
     const port_cfg* p = find_port(cfg, n.port);
     if (p && cfg.mirror && cfg.mirror->port == p->name) {
         out.add(key + ".port", fmt::format("port '{}' is the mirror port (mirror.port): no node can be behind it",
+                                           p->name));
+    } else if (p && is_span_port(cfg, p->name)) {
+        out.add(key + ".port", fmt::format("port '{}' is a SPAN port (mirror_parser.ports): no node can be behind it",
                                            p->name));
     } else if (!p) {
         std::string names;
@@ -305,6 +315,61 @@ std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::stri
     return out.take();
 }
 
+namespace {
+
+std::string spare_key(const spare_cfg& s) {
+    return s.first == s.last ? fmt::format("spares[{}]", format_ipv4(s.first))
+                             : fmt::format("spares[{}-{}]", format_ipv4(s.first), format_ipv4(s.last));
+}
+
+}  // namespace
+
+std::vector<config_error> check_spares(const gateway_cfg& cfg, const std::string& where) {
+    collector out(where);
+    const std::set<ipv4_addr> working = node_addresses(cfg.clusters);
+    for (std::size_t i = 0; i < cfg.spares.size(); ++i) {
+        const spare_cfg& s = cfg.spares[i];
+        const std::string k = spare_key(s);
+        if (s.first > s.last) {
+            out.add(k, fmt::format("the range runs backwards: {} is after {}", format_ipv4(s.first), format_ipv4(s.last)));
+            continue;
+        }
+        if (s.offset == 0) {
+            out.add(k, "a node cannot be its own spare (offset 0)");
+            continue;
+        }
+        const std::int64_t lo = std::int64_t{s.first} + s.offset, hi = std::int64_t{s.last} + s.offset;
+        if (lo < 0 || hi > 0xffffffffll) {
+            out.add(k, fmt::format("offset {} takes the spares out of the IPv4 address space", s.offset));
+            continue;
+        }
+        if (!is_unicast(static_cast<ipv4_addr>(lo)) || !is_unicast(static_cast<ipv4_addr>(hi))) {
+            out.add(k, fmt::format("the spares {}-{} are not unicast addresses", format_ipv4(static_cast<ipv4_addr>(lo)),
+                                   format_ipv4(static_cast<ipv4_addr>(hi))));
+            continue;
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            const spare_cfg& o = cfg.spares[j];
+            if (o.first <= s.last && s.first <= o.last)
+                out.add(k, fmt::format("{} also has a spare by {}: a node has one spare",
+                                       format_ipv4(std::max(s.first, o.first)), spare_key(o)));
+        }
+        // A spare must stand by: neither a node of a cluster port nor a working address of an entry.
+        if (const auto w = working.lower_bound(static_cast<ipv4_addr>(lo));
+            w != working.end() && std::int64_t{*w} <= hi) {
+            out.add(k, fmt::format("spare {} is itself a working node (a node of a cluster port)", format_ipv4(*w)));
+        }
+        for (const spare_cfg& o : cfg.spares) {
+            if (o.first > o.last) continue;
+            if (std::int64_t{o.first} <= hi && lo <= std::int64_t{o.last})
+                out.add(k, fmt::format("spare {} is a working node of {}",
+                                       format_ipv4(static_cast<ipv4_addr>(std::max<std::int64_t>(lo, o.first))),
+                                       spare_key(o)));
+        }
+    }
+    return out.take();
+}
+
 std::vector<config_error> check_mirror(const gateway_cfg& cfg, const std::string& where) {
     collector out(where);
     if (!cfg.mirror) return out.take();
@@ -347,6 +412,65 @@ std::vector<config_error> check_mirror(const gateway_cfg& cfg, const std::string
     return out.take();
 }
 
+std::vector<config_error> check_mirror_parser(const gateway_cfg& cfg, const std::string& where) {
+    collector out(where);
+    if (!cfg.mirror_parser) return out.take();
+    const mirror_parser_cfg& m = *cfg.mirror_parser;
+    if (m.ports.empty()) out.add("mirror_parser.ports", "at least one SPAN port is needed");
+    std::set<std::string> ports;
+    for (const std::string& name : m.ports) {
+        if (!find_port(cfg, name)) {
+            std::string names;
+            for (const port_cfg& q : cfg.ports) names += (names.empty() ? "" : ", ") + q.name;
+            out.add("mirror_parser.ports", fmt::format("the gateway has no port named '{}' (its ports: {})", name, names));
+        } else if (cfg.mirror && cfg.mirror->port == name) {
+            out.add("mirror_parser.ports", fmt::format("port '{}' is the pair's mirror port (mirror.port): a SPAN port "
+                                                       "needs a port of its own",
+                                                       name));
+        }
+        if (const port_cfg* p = find_port(cfg, name); p && p->address)
+            // The gateway announces its addresses by gratuitous ARP: it would send on the SPAN port.
+            out.add("mirror_parser.ports", fmt::format("port '{}' has an address (ports[{}].address): a SPAN port has "
+                                                       "none, nothing is sent there",
+                                                       name, name));
+        if (!ports.insert(name).second)
+            out.add("mirror_parser.ports", fmt::format("port '{}' is listed twice", name));
+    }
+    if (m.lcores.empty()) out.add("mirror_parser.lcores", "at least one parser lcore is needed");
+    std::set<unsigned> lcores;
+    for (const unsigned l : m.lcores) {
+        if (l >= lcore_limit) out.add("mirror_parser.lcores", fmt::format("lcore {} is out of range 0..{}", l, lcore_limit - 1));
+        if (!lcores.insert(l).second) out.add("mirror_parser.lcores", fmt::format("lcore {} is listed twice", l));
+        if (l == cfg.lcores.main || (cfg.lcores.dispatch && l == *cfg.lcores.dispatch))
+            out.add("mirror_parser.lcores",
+                    fmt::format("lcore {} is the main or the dispatch lcore; a parser runs on a worker's lcore or one "
+                                "of its own",
+                                l));
+    }
+    out.range("mirror_parser.connections", m.connections, 1, max_parser_connections);
+    out.range("mirror_parser.request_chunks", m.request_chunks, 1, 16'777'216);
+    if (m.ring_size < 64 || m.ring_size > 65536 || !std::has_single_bit(m.ring_size))
+        out.add("mirror_parser.ring_size", fmt::format("must be a power of two between 64 and 65536, got {}", m.ring_size));
+    // The parser's port map holds 16 ports, the 3 defaults among them.
+    if (m.protocols.size() > max_span_protocols)
+        out.add("mirror_parser.protocols",
+                fmt::format("at most {} ports (with 2049, 111 and 445 the parser knows 16), got {}",
+                            max_span_protocols, m.protocols.size()));
+    std::set<std::uint16_t> seen;
+    for (std::size_t i = 0; i < m.protocols.size(); ++i) {
+        const span_protocol_cfg& p = m.protocols[i];
+        const std::string key = fmt::format("mirror_parser.protocols[{}]", i);
+        if (p.port == 0) out.add(key + ".port", "must be a TCP port, 1-65535, got 0");
+        else if (!seen.insert(p.port).second) out.add(key + ".port", fmt::format("port {} is listed twice", p.port));
+        if (std::find(span_protocols.begin(), span_protocols.end(), p.protocol) == span_protocols.end()) {
+            std::string names;
+            for (std::string_view n : span_protocols) names += fmt::format("{}{}", names.empty() ? "" : ", ", n);
+            out.add(key + ".protocol", fmt::format("expected one of {}, got '{}'", names, p.protocol));
+        }
+    }
+    return out.take();
+}
+
 std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::string& where) {
     collector out(where);
     const manager_cfg& m = cfg.manager;
@@ -366,6 +490,8 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
         out.timeout("manager.agents.max_skew", m.agents->max_skew);
         if (m.agents->shadow_port == 0) out.add("manager.agents.shadow_port", "must be a TCP port, 1-65535, got 0");
         out.timeout("manager.agents.shadow_deadline", m.agents->shadow_deadline, millis{10});
+        if (m.agents->alive_timeout.count() != 0)
+            out.timeout("manager.agents.alive_timeout", m.agents->alive_timeout, millis{30});
         if (m.agents->reset_window > millis{max_reset_window_ms})
             out.add("manager.agents.reset_window",
                     fmt::format("at most 1h (a reset after the stale timer could hit a live connection), got {} ms",
@@ -384,15 +510,20 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
             out.add("manager.pair.dead_time",
                     fmt::format("must be at least two intervals ({} ms), or one lost heartbeat is a takeover; got {} ms",
                                 2 * p->interval.count(), p->dead_time.count()));
+        // A peer must stay healthy for many dead times (each of them enough
+        // to see it hang or fall silent) before it gets the active role:
+        // a gateway that keeps failing soon after it is up never does.
+        if (p->preempt_delay != millis{0} && (p->preempt_delay < 10 * p->dead_time || p->preempt_delay > max_timeout))
+            out.add("manager.pair.preempt_delay",
+                    fmt::format("must be 0 (no pre-emption) or between ten dead times ({}) and {}, got {}",
+                                format_duration(10 * p->dead_time), format_duration(max_timeout),
+                                format_duration(p->preempt_delay)));
         if (p->rt_priority > 99)
             out.add("manager.pair.rt_priority", fmt::format("must be 0 (none) to 99, got {}", p->rt_priority));
         if (!m.agents || !m.agents->shadow_port)
             out.add("manager.pair", "needs manager.agents.shadow_port: a takeover asks the nodes for their connections");
     }
-    std::set<ipv4_addr> nodes;
-    for (const cluster_cfg& c : cfg.clusters)
-        for (const service_cfg& s : c.ports)
-            for (const node_cfg& n : s.nodes) nodes.insert(n.address);
+    const std::set<ipv4_addr> nodes = node_addresses(cfg.clusters);
     for (std::size_t i = 0; i < m.probes.size(); ++i) {
         const probe_cfg& p = m.probes[i];
         const std::string key = fmt::format("manager.probes[{}]", i);
@@ -432,6 +563,29 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
         if (u.timeout > u.interval)
             out.add(key + ".timeout", fmt::format("{} is longer than the interval {}", format_duration(u.timeout),
                                                   format_duration(u.interval)));
+    }
+    return out.take();
+}
+
+std::vector<config_error> check_supervision(const gateway_cfg& cfg, const std::string& where) {
+    collector out(where);
+    const supervision_cfg& s = cfg.supervision;
+    // A file, since <store>.tmp and <store>.prev go beside it.
+    if (!s.store.starts_with('/') || s.store.ends_with('/') || s.store.size() > max_store_path)
+        out.add("supervision.store",
+                fmt::format("must be the absolute path of a file, at most {} bytes, got '{}'", max_store_path, s.store));
+    // Much shorter, and a gatewayd that dies soon after each start would
+    // find the counts cleared every time: the ladder would never climb.
+    out.timeout("supervision.healthy_after", s.healthy_after, millis{1000});
+    // Shorter than a few health questions (a quarter of it apart) and a
+    // loaded machine would kill a gatewayd that is only slow; longer than a
+    // minute and the connections it holds would time out anyway.
+    out.timeout("supervision.hung_after", s.hung_after, millis{100}, millis{60'000});
+    out.range("supervision.history", s.history, 1, max_history);
+    for (std::size_t i = 0; i < limited_rungs; ++i) {
+        const std::string key = fmt::format("supervision.ladder.{}", rung_keys[i]);
+        out.range(key + ".failures", s.ladder[i].failures, 0, max_rung_failures);
+        out.timeout(key + ".window", s.ladder[i].window, millis{1000});
     }
     return out.take();
 }

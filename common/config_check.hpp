@@ -39,8 +39,23 @@ std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::stri
 /// it names may go (and it then mirrors nothing of it).
 std::vector<config_error> check_mirror(const gateway_cfg& cfg, const std::string& where);
 
+/// The spare correspondence table (requirements 7.1): no range backwards,
+/// no spare outside the address space or not unicast, no node with two
+/// spares, no node its own spare, no spare that is itself working (a node of
+/// a cluster port, or a working address of another entry).
+std::vector<config_error> check_spares(const gateway_cfg& cfg, const std::string& where);
+/// The mirror_parser section, read once at start: SPAN ports of `ports`,
+/// neither the mirror port nor a node's (check_clusters says so at the
+/// node), parser lcores that are a worker's or their own, sizes in range,
+/// server ports with known protocols.
+std::vector<config_error> check_mirror_parser(const gateway_cfg& cfg, const std::string& where);
+
 /// controld's manager section against the clusters: parameter ranges,
 /// probes of cluster ports that exist, rules naming known nodes, endpoints.
 std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::string& where);
+
+/// controld's supervision section: the store's path, the healthy time, the
+/// history's length, and each rung's limit and window.
+std::vector<config_error> check_supervision(const gateway_cfg& cfg, const std::string& where);
 
 }  // namespace cg::common

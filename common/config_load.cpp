@@ -31,9 +31,12 @@ void loader::read(const YAML::Node& root) {
                            section("tables", &loader::read_tables),
                            section("timers", &loader::read_timers),
                            section("mirror", &loader::read_mirror),
-                           // After ports, timers and mirror: it takes its defaults from them.
+                           section("mirror_parser", &loader::read_mirror_parser),
+                           // After ports, timers, mirror and mirror_parser: it takes its defaults from them.
                            section("clusters", &loader::read_clusters),
+                           section("spares", &loader::read_spares),
                            section("manager", &loader::read_manager),
+                           section("supervision", &loader::read_supervision),
                        });
     if (_cfg.control_socket.empty()) {
         _cfg.control_socket = fmt::format("/run/clustergate/{}.sock", _cfg.name);
@@ -43,11 +46,16 @@ void loader::read(const YAML::Node& root) {
         _cfg.manager.control_socket = fmt::format("/run/clustergate/{}-controld.sock", _cfg.name);
         inherit("manager.control_socket", "gateway.name", "/run/clustergate/<gateway.name>-controld.sock");
     }
+    if (_cfg.supervision.store.empty()) {
+        _cfg.supervision.store = fmt::format("/var/lib/clustergate/{}.escalation", _cfg.name);
+        inherit("supervision.store", "gateway.name", "/var/lib/clustergate/<gateway.name>.escalation");
+    }
 }
 
 load_result loader::finish() {
     std::vector<config_error> checked = check_static(_cfg, _file);
-    for (auto* check : {&check_clusters, &check_mirror, &check_manager}) {
+    for (auto* check : {&check_clusters, &check_spares, &check_mirror, &check_mirror_parser, &check_manager,
+                        &check_supervision}) {
         std::vector<config_error> more = check(_cfg, _file);
         checked.insert(checked.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     }

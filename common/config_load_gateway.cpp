@@ -1,4 +1,5 @@
-// The gateway's own sections (gateway, eal, lcores, ports, tables, timers)
+// The gateway's own sections (gateway, eal, lcores, ports, tables, timers,
+// mirror, mirror_parser)
 // and the cluster tables (clusters -> ports -> nodes).
 #include <fmt/format.h>
 
@@ -92,6 +93,24 @@ void loader::read_mirror(const YAML::Node& v, const std::string& key) {
     _cfg.mirror = std::move(m);
 }
 
+void loader::read_mirror_parser(const YAML::Node& v, const std::string& key) {
+    mirror_parser_cfg m;
+    read_map(v, key, {
+                         must(set("ports", m.ports, &loader::read_strings)),
+                         must(set("lcores", m.lcores, &loader::read_lcore_ids)),
+                         set("connections", m.connections, &loader::read_uint<std::uint32_t>),
+                         set("request_chunks", m.request_chunks, &loader::read_uint<std::uint32_t>),
+                         set("ring_size", m.ring_size, &loader::read_uint<std::uint32_t>),
+                         list_of<span_protocol_cfg>("protocols", m.protocols, false, [&](span_protocol_cfg& p) {
+                             return std::vector<field>{
+                                 must(set("port", p.port, &loader::read_uint<std::uint16_t>)),
+                                 must(set("protocol", p.protocol, &loader::read_string)),
+                             };
+                         }),
+                     });
+    _cfg.mirror_parser = std::move(m);
+}
+
 // Clusters, their ports and nodes are named by what identifies them, as
 // config_check.hpp names them. One that cannot be named (its address does
 // not parse) is reported by position and left out of the model: what the
@@ -169,6 +188,65 @@ void loader::read_nodes(const YAML::Node& list, const std::string& key, std::vec
                                              });
         if (!given.contains("port")) n.port = default_node_port(_cfg);
         if (label) out.push_back(std::move(n));
+    });
+}
+
+namespace {
+
+/// "198.18.0.11-198.18.0.19": the first and the last address.
+std::optional<std::pair<ipv4_addr, ipv4_addr>> parse_range(std::string_view s) {
+    const auto dash = s.find('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    const auto a = parse_ipv4(s.substr(0, dash)), b = parse_ipv4(s.substr(dash + 1));
+    if (!a || !b) return std::nullopt;
+    return std::pair{*a, *b};
+}
+
+/// A signed decimal integer, -4294967295..4294967295.
+std::optional<std::int64_t> parse_offset(std::string_view s) {
+    const bool negative = s.starts_with('-');
+    if (negative || s.starts_with('+')) s.remove_prefix(1);
+    const auto n = to_uint<std::uint32_t>(s);
+    if (!n) return std::nullopt;
+    return negative ? -std::int64_t{*n} : std::int64_t{*n};
+}
+
+}  // namespace
+
+// The spare correspondence table: each entry names its working nodes, so
+// that an error reads spares[198.18.0.11] or spares[198.18.0.12-198.18.0.19].
+void loader::read_spares(const YAML::Node& list, const std::string& key) {
+    for_each_item(list, key, [&](const YAML::Node& item, std::size_t i) {
+        auto label = peek(item, "node", as_text);
+        if (!label) label = peek(item, "nodes", as_text);
+        const std::string k = element_key(key, item, label, i);
+        std::optional<ipv4_addr> node, spare;
+        std::optional<std::pair<ipv4_addr, ipv4_addr>> nodes;
+        std::optional<std::int64_t> offset;
+        const auto given = read_map(
+            item, k,
+            {
+                set("node", node, &loader::read_ipv4),
+                set("spare", spare, &loader::read_ipv4),
+                {"nodes",
+                 [&](const YAML::Node& v, const std::string& vk) {
+                     nodes = parsed<std::pair<ipv4_addr, ipv4_addr>>(
+                         v, vk, "a range of addresses such as 198.18.0.11-198.18.0.19", parse_range);
+                 }},
+                {"offset",
+                 [&](const YAML::Node& v, const std::string& vk) {
+                     offset = parsed<std::int64_t>(v, vk, "an integer such as 10 or -10", parse_offset);
+                 }},
+            });
+        const bool one = given.contains("node") || given.contains("spare");
+        const bool range = given.contains("nodes") || given.contains("offset");
+        if (one == range || (one && !(given.contains("node") && given.contains("spare"))) ||
+            (range && !(given.contains("nodes") && given.contains("offset")))) {
+            fail(line_for(k), k, "give node and spare, or nodes (a range) and offset");
+            return;
+        }
+        if (one && node && spare) _cfg.spares.push_back({*node, *node, std::int64_t{*spare} - std::int64_t{*node}});
+        if (range && nodes && offset) _cfg.spares.push_back({nodes->first, nodes->second, *offset});
     });
 }
 

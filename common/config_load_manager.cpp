@@ -1,5 +1,6 @@
-// controld's manager section (requirements 4): its parameters, the importance of
-// each metric, the agents, the gateway pair, and the lists of probes, rules and user metrics.
+// controld's sections. manager (requirements 4): its parameters, the importance of
+// each metric, the agents, the gateway pair, and the lists of probes, rules and
+// user metrics. supervision (requirements 8): the escalation ladder's limits and store.
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,7 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  set("shadow_port", a.shadow_port, &loader::read_uint<std::uint16_t>),
                  set("shadow_deadline", a.shadow_deadline, &loader::read_millis),
                  set("reset_window", a.reset_window, &loader::read_millis),
+                 set("alive_timeout", a.alive_timeout, &loader::read_millis),
              });
              m.agents = std::move(a);
          }},
@@ -53,6 +55,7 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  set("interval", p.interval, &loader::read_millis),
                  set("dead_time", p.dead_time, &loader::read_millis),
                  set("priority", p.priority, &loader::read_uint<std::uint8_t>),
+                 set("preempt_delay", p.preempt_delay, &loader::read_millis),
                  set("max_skew", p.max_skew, &loader::read_millis),
                  set("rt_priority", p.rt_priority, &loader::read_uint<std::uint8_t>),
              });
@@ -88,6 +91,28 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                 set("importance", u.importance, &loader::read_real),
             };
         }),
+    });
+}
+
+void loader::read_supervision(const YAML::Node& v, const std::string& key) {
+    supervision_cfg& s = _cfg.supervision;
+    read_map(v, key, {
+        set("store", s.store, &loader::read_string),
+        set("healthy_after", s.healthy_after, &loader::read_millis),
+        set("hung_after", s.hung_after, &loader::read_millis),
+        set("history", s.history, &loader::read_uint<std::uint32_t>),
+        {"ladder", [&](const YAML::Node& lv, const std::string& lk) {
+             std::vector<field> rungs;
+             for (std::size_t i = 0; i < limited_rungs; ++i)
+                 rungs.push_back({rung_keys[i], [this, &s, i](const YAML::Node& rv, const std::string& rk) {
+                                      rung_limit_cfg& r = s.ladder[i];
+                                      read_map(rv, rk, {
+                                          set("failures", r.failures, &loader::read_uint<std::uint32_t>),
+                                          set("window", r.window, &loader::read_millis),
+                                      });
+                                  }});
+             read_map(lv, lk, rungs);
+         }},
     });
 }
 

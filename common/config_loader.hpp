@@ -1,7 +1,7 @@
 // The reader of one configuration file into a gateway_cfg: which sections
 // there are and what each holds. Its parts: config_load.cpp (the file as a
 // whole, the checks), config_load_gateway.cpp (the gateway's own sections and
-// the cluster tables), config_load_manager.cpp (controld's manager section).
+// the cluster tables), config_load_manager.cpp (controld's sections: manager, supervision).
 #pragma once
 
 #include <string>
@@ -32,10 +32,13 @@ private:
     void read_tables(const YAML::Node& v, const std::string& key);
     void read_timers(const YAML::Node& v, const std::string& key);
     void read_mirror(const YAML::Node& v, const std::string& key);
+    void read_mirror_parser(const YAML::Node& v, const std::string& key);
     void read_clusters(const YAML::Node& list, const std::string& key);
     void read_services(const YAML::Node& list, const std::string& key, std::vector<service_cfg>& out);
     void read_nodes(const YAML::Node& list, const std::string& key, std::vector<node_cfg>& out);
+    void read_spares(const YAML::Node& list, const std::string& key);
     void read_manager(const YAML::Node& v, const std::string& key);
+    void read_supervision(const YAML::Node& v, const std::string& key);
 
     gateway_cfg _cfg;
 };

@@ -108,6 +108,13 @@ struct show_conns_req {
     std::uint32_t max = 50;
     CG_FIELDS(s.cursor, s.max)
 };
+/// The mirror parser (requirements 6.2): its lcores' counters and, when
+/// `conns` > 0, up to that many connections, most recently used first.
+inline constexpr std::uint32_t max_mirror_conns = 1000;
+struct show_mirror_req {
+    std::uint32_t conns = 0;
+    CG_FIELDS(s.conns)
+};
 struct simulate_req {
     flow_key flow;
     CG_FIELDS(s.flow)
@@ -151,6 +158,16 @@ struct set_role_req {
     std::uint32_t reset_unknown_ms = 0;
     CG_FIELDS(s.role, s.reset_unknown_ms)
 };
+/// Marks a node failed (or live again) on every cluster port it serves
+/// (requirements 6.3, 6.4): a failed node takes no new connections, and a TCP
+/// segment of one of its connections gets a reset (the entry goes), so that
+/// its client reconnects at once to a live node; a UDP flow of it moves to a
+/// live node. Run-time state, not configuration: a reload keeps it.
+struct fail_node_req {
+    ipv4_addr node = 0;
+    bool failed = true;
+    CG_FIELDS(s.node, s.failed)
+};
 /// Re-reads the cluster tables from a file (the running config file if empty).
 struct reload_req {
     std::string path;
@@ -182,6 +199,12 @@ struct ha_show_req {
 };
 /// The active asks its backup to take over, and stays active until it has.
 struct ha_switchover_req {
+    CG_FIELDS()
+};
+
+// ---- controld's supervision (docs/operations.md "Restart escalation"); gatewayd refuses these
+
+struct escalation_show_req {
     CG_FIELDS()
 };
 
@@ -234,9 +257,10 @@ struct node_view {
     std::optional<std::uint32_t> weight_bound;
     std::string port;
     bool quiesced = false, draining = false;
+    bool failed = false;  ///< marked failed (fail_node_req)
     std::uint64_t new_conns = 0, active = 0, fin = 0, completed = 0, pkts = 0, bytes = 0;
     CG_FIELDS(s.address, s.mac, s.mac_source, s.weight, s.effective_weight, s.weight_bound, s.port, s.quiesced,
-              s.draining, s.new_conns, s.active, s.fin, s.completed, s.pkts, s.bytes)
+              s.draining, s.failed, s.new_conns, s.active, s.fin, s.completed, s.pkts, s.bytes)
 };
 struct service_view {
     common::l4_proto proto = common::l4_proto::tcp;
@@ -280,6 +304,33 @@ struct conns_rep {
     std::uint64_t next_cursor = 0;  ///< 0: no more
     std::uint64_t total = 0;        ///< entries in all tables when the page was taken
     CG_FIELDS(s.conns, s.next_cursor, s.total)
+};
+/// One connection the mirror parser follows.
+struct mirror_conn_view {
+    ipv4_addr client = 0, server = 0;
+    std::uint16_t client_port = 0, server_port = 0;
+    std::string state;                 ///< the follower's: syn_sent, established, closing, ...
+    std::string client_half, server_half;  ///< what each side sent: none, open, fin, reset
+    std::string protocol;              ///< what the server port speaks: nfs, smb, tcp, ...
+    std::string reason;                ///< complete, or why not
+    std::uint32_t pending = 0;         ///< unanswered requests
+    std::string oldest;                ///< the oldest unanswered request ("nfs3 READ"); empty: none
+    std::uint64_t held_bytes = 0;
+    std::uint32_t idle_ms = 0;
+    std::uint16_t lcore = 0;           ///< the parser lcore's index in mirror_parser.lcores
+    CG_FIELDS(s.client, s.server, s.client_port, s.server_port, s.state, s.client_half, s.server_half, s.protocol,
+              s.reason, s.pending, s.oldest, s.held_bytes, s.idle_ms, s.lcore)
+};
+/// Counters are "group.name": frames.followed, dropped.bad_ip_header,
+/// released.fin, tcp.out_of_window, framer.client.resyncs, rpc.bad_value,
+/// smb2.ok, span.ring_full, ... summed over the parser lcores.
+struct mirror_rep {
+    std::uint16_t lcores = 0;           ///< parser lcores (0: no mirror parser configured)
+    std::uint64_t connections = 0;      ///< followed now
+    std::uint64_t capacity = 0;         ///< at most, all lcores
+    std::vector<named_count> counters;
+    std::vector<mirror_conn_view> conns;
+    CG_FIELDS(s.lcores, s.connections, s.capacity, s.counters, s.conns)
 };
 struct dump_conns_rep {
     std::uint16_t worker = 0;
@@ -359,13 +410,51 @@ struct ha_rep {
               s.peer_health, s.peer_epoch, s.peer_conns, s.peer_heard_ms, s.counters)
 };
 
+/// One rung of the escalation ladder.
+struct escalation_rung {
+    std::string name;    ///< PH0.5 ... PH3.0, auto-heal
+    std::string action;  ///< what it does
+    bool implemented = false;  ///< false: decided and shown, but `instead` is carried out
+    std::uint32_t limit = 0;   ///< recoveries allowed within the window (auto-heal: none, 0)
+    std::uint64_t window_ms = 0;
+    std::uint32_t used = 0;    ///< recoveries at this rung that count now
+    std::uint64_t total = 0;   ///< failures it was decided for, ever
+    std::string instead;       ///< the rung carried out for it (its own name when implemented)
+    CG_FIELDS(s.name, s.action, s.implemented, s.limit, s.window_ms, s.used, s.total, s.instead)
+};
+/// One recovery of the ladder's history.
+struct escalation_recovery {
+    std::uint64_t at_ms = 0;  ///< wall clock, ms since the epoch
+    std::string failure;      ///< died, hung, exited, start_failed, instance_dead
+    std::string detail;       ///< "killed by signal 9 (Killed)"
+    std::string decided, applied;  ///< rung names: the ladder's, and what controld did
+    std::string outcome;      ///< pending, up, held, failed_again
+    std::uint64_t took_ms = 0;  ///< from the failure until up
+    CG_FIELDS(s.at_ms, s.failure, s.detail, s.decided, s.applied, s.outcome, s.took_ms)
+};
+/// The restart escalation ladder of this gateway (requirements 8.2).
+struct escalation_rep {
+    std::string reached;             ///< the rung the ladder stands at: the next failure starts there
+    std::string next_rung, next_why;  ///< what the next death of gatewayd would get, and why
+    std::string store;               ///< the file of the counts
+    std::string loaded_from;         ///< where the counts came from when controld started
+    std::vector<std::string> store_problems;  ///< copies found bad at start; the latest save's error
+    std::uint64_t healthy_after_ms = 0;
+    std::optional<std::uint64_t> up_ms;  ///< how long gatewayd has been up (counts clear at healthy_after)
+    std::vector<escalation_rung> rungs;
+    std::vector<escalation_recovery> history;  ///< oldest first
+    std::vector<named_count> counters;
+    CG_FIELDS(s.reached, s.next_rung, s.next_why, s.store, s.loaded_from, s.store_problems, s.healthy_after_ms,
+              s.up_ms, s.rungs, s.history, s.counters)
+};
+
 using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cluster_req, add_port_req,
                              del_port_req, add_node_req, del_node_req, set_node_req, show_stats_req,
                              show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
                              manager_node_req, dump_conns_req, insert_conns_req, set_role_req, ha_show_req,
-                             ha_switchover_req>;
+                             ha_switchover_req, escalation_show_req, fail_node_req, show_mirror_req>;
 using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep,
-                           dump_conns_rep, insert_conns_rep, ha_rep>;
+                           dump_conns_rep, insert_conns_rep, ha_rep, escalation_rep, mirror_rep>;
 
 // ---- wire type ids ------------------------------------------------------
 
@@ -399,6 +488,9 @@ template <> inline constexpr msg_type type_of<insert_conns_req>{18, "insert_conn
 template <> inline constexpr msg_type type_of<set_role_req>{19, "set_role"};
 template <> inline constexpr msg_type type_of<ha_show_req>{20, "ha_show"};
 template <> inline constexpr msg_type type_of<ha_switchover_req>{21, "ha_switchover"};
+template <> inline constexpr msg_type type_of<escalation_show_req>{22, "escalation_show"};
+template <> inline constexpr msg_type type_of<show_mirror_req>{23, "show_mirror"};
+template <> inline constexpr msg_type type_of<fail_node_req>{24, "fail_node"};
 
 template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
 template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};
@@ -411,6 +503,8 @@ template <> inline constexpr msg_type type_of<manager_rep>{0x8007, "manager"};
 template <> inline constexpr msg_type type_of<dump_conns_rep>{0x8008, "dump_conns_reply"};
 template <> inline constexpr msg_type type_of<insert_conns_rep>{0x8009, "insert_conns_reply"};
 template <> inline constexpr msg_type type_of<ha_rep>{0x800a, "ha"};
+template <> inline constexpr msg_type type_of<escalation_rep>{0x800b, "escalation"};
+template <> inline constexpr msg_type type_of<mirror_rep>{0x800c, "mirror"};
 
 /// The entries of every alternative of `request` or `reply`, in variant order.
 template <class V>

@@ -31,6 +31,7 @@ std::string mac_cell(const api::node_view& n) {
 }
 
 std::string_view node_state(const api::node_view& n) {
+    if (n.failed) return "failed";
     if (n.draining) return "draining";
     return n.quiesced ? "quiesced" : "ok";
 }
@@ -158,6 +159,10 @@ void cmd_set_quiesce(const parsed& p, context& ctx) {
     apply_edit(ctx, r);
 }
 
+void cmd_set_failed(const parsed& p, context& ctx) {
+    apply_edit(ctx, api::fail_node_req{ipv4_arg("node-ip", p.args.at(0)), bool_arg("failed", p.args.at(1))});
+}
+
 void cmd_reload(const parsed& p, context& ctx) { apply_edit(ctx, api::reload_req{p.args.empty() ? "" : p.args[0]}); }
 
 }  // namespace
@@ -195,6 +200,10 @@ std::vector<command> table_commands() {
          "Changes a node's weight; existing connections stay.", cmd_set_weight},
         {{"set", "quiesce"}, with(node, {"quiesce", "on#off", "on: no new connections"}), {},
          "Quiesces a node (keeps its weight for later) or brings it back.", cmd_set_quiesce},
+        {{"set", "failed"}, {node_arg, {"failed", "on#off", "on: the node is down"}}, {},
+         "Marks a node down on every port it serves: no new connections, its TCP connections reset at their next "
+         "segment (so clients reconnect at once), its UDP flows moved; off: it takes connections again.",
+         cmd_set_failed},
         {{"reload"}, {{"file", "", "YAML file; default: the running config file", true}}, {},
          "Re-reads the cluster tables from a file.", cmd_reload},
     };

@@ -75,8 +75,10 @@ public:
 std::vector<command> table_commands();  ///< clusters, ports, nodes (cmd_tables.cpp)
 std::vector<command> stats_commands();  ///< counters, ports, lcores (cmd_stats.cpp)
 std::vector<command> conn_commands();   ///< connections, simulate (cmd_conns.cpp)
+std::vector<command> mirror_commands();  ///< the mirror parser (cmd_mirror.cpp)
 std::vector<command> manager_commands();  ///< controld's manager (cmd_manager.cpp)
 std::vector<command> ha_commands();       ///< the gateway's role in its pair (cmd_ha.cpp)
+std::vector<command> supervision_commands();  ///< controld's escalation ladder (cmd_supervision.cpp)
 
 // ---- syntax ------------------------------------------------------------
 

@@ -166,8 +166,10 @@ console::console(common::api::api& api, std::string prompt, std::function<void()
     g.areas = {{"cluster tables", table_commands()},
                {"statistics", stats_commands()},
                {"connections", conn_commands()},
+               {"mirror parser", mirror_commands()},
                {"manager (controld)", manager_commands()},
                {"gateway pair", ha_commands()},
+               {"supervision (controld)", supervision_commands()},
                {"console", builtin_commands()}};
     for (const grammar::area& a : g.areas) {
         for (const command& c : a.commands) {

@@ -19,7 +19,14 @@ struct conn_restore::state {
     std::unique_ptr<asio::steady_timer> wait;
     std::vector<node_sockets> answers;
     std::size_t waiting = 0;
+    std::size_t heard = 0;  ///< nodes that answered this pass
+    int asked = 0;          ///< passes of queries so far
     outcome out;
+
+    /// The pass that reconciles a followed (hot) table with the nodes.
+    bool reconciling() const { return second && later->hot; }
+    /// There were nodes to ask, and none answered this pass.
+    bool heard_nobody() const { return heard == 0 && !nodes.empty() && !clusters.empty(); }
     clock::time_point started = clock::now();
     std::function<void(outcome)> done;
 };
@@ -52,12 +59,15 @@ void conn_restore::query_all(std::shared_ptr<state> s) {
         return;
     }
     s->waiting = s->nodes.size();
+    s->heard = 0;
+    if (++s->asked > 1 && s->reconciling()) s->out.failures.clear();  // a reconcile asked again
     const shadow_request req{_opt.querier, _epoch, ++_seq, s->clusters, false};
     for (common::ipv4_addr node : s->nodes) {
         const asio::ip::tcp::endpoint agent(asio::ip::address_v4(node), _opt.shadow_port);
         query_shadow_table(_io, agent, node, _opt.key, req, _opt.deadline, [this, s, node](shadow_result r) {
             const bool counted = !s->second || s->later->hot;  // the pass whose answers the outcome reports
             if (r.ok()) {
+                ++s->heard;
                 if (counted) {
                     ++s->out.answered;
                     s->out.sockets += r.entries.size();
@@ -72,6 +82,16 @@ void conn_restore::query_all(std::shared_ptr<state> s) {
 }
 
 void conn_restore::insert_all(std::shared_ptr<state> s) {
+    // A followed table forwards already; if no node answered (loaded, or
+    // this gateway's link to them down), ask again rather than reset what
+    // the mirror may have missed.
+    if (s->reconciling() && s->heard_nobody() && s->asked < reconcile_tries) {
+        s->wait = std::make_unique<asio::steady_timer>(_io, reconcile_pause);
+        s->wait->async_wait([this, s](const boost::system::error_code& ec) {
+            if (!ec) query_all(s);
+        });
+        return;
+    }
     if (!s->second || s->later->hot)
         s->out.queried = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - s->started);
     // Answers in node order, so that the merge's "first node" is the same
@@ -107,9 +127,23 @@ void conn_restore::insert_all(std::shared_ptr<state> s) {
 }
 
 void conn_restore::activate(std::shared_ptr<state> s) {
-    const bool complete = s->out.inserts_failed == 0 && s->out.inserted.full == 0 && s->out.caught_up.full == 0;
     const bool first_of_two = s->later && !s->second;
-    const auto window = complete && !first_of_two ? static_cast<std::uint32_t>(_opt.reset_window.count()) : 0u;
+    // Reset only what no live node holds: not when a connection may be
+    // missing from gatewayd (an insert failed, the table is full), nor when
+    // a followed table heard from no node at all (more likely this
+    // gateway's link or load than every node dead). A table started empty
+    // resets even then: what it lacks it could never forward anyway.
+    if (first_of_two)
+        s->out.no_window = "the nodes are asked after";
+    else if (s->out.inserts_failed != 0)
+        s->out.no_window = "bulk inserts failed";
+    else if (s->out.inserted.full != 0 || s->out.caught_up.full != 0)
+        s->out.no_window = "the table is full";
+    else if (s->reconciling() && s->heard_nobody())
+        s->out.no_window = fmt::format("no node answered in {} tries", s->asked);
+    else
+        s->out.no_window.clear();
+    const auto window = s->out.no_window.empty() ? static_cast<std::uint32_t>(_opt.reset_window.count()) : 0u;
     _link.ask(capi::set_role_req{"active", window}, [this, s, first_of_two](gw_answer a) {
         const bool active = a.as<capi::ok_rep>() != nullptr;
         if (!s->second) {

@@ -1,8 +1,9 @@
 // Gives a gatewayd that lost its connection table (restarted, started as
 // standby) the connections the cluster still holds, then makes it active:
 //  1. asks every node's agent for its sockets on the cluster addresses, all
-//     in parallel (shadow_query.hpp); a node that has not answered by the
-//     deadline is presumed down, and its connections are not put back;
+//     in parallel (shadow_query.hpp); a node silent for the deadline
+//     (before its answer's first chunk or between two) is presumed down,
+//     and its connections are not put back;
 //  2. merges the answers (shadow_merge.hpp);
 //  3. puts them into gatewayd with bulk inserts of up to max_bulk_conns
 //     records each, pipelined on the link (gw_link.hpp), a node's own
@@ -12,7 +13,9 @@
 //     `reset_window` after, it resets the connections nobody holds (their
 //     node is down, or they ended meanwhile), so their clients reconnect at
 //     once instead of hanging. A restore whose inserts failed opens no
-//     window: a connection it did not put back may be alive.
+//     window: a connection it did not put back may be alive; nor does a
+//     hot table's reconcile (below) that heard from no node in
+//     reconcile_tries passes.
 //
 // With a catch-up (a planned handover, while the old active still
 // forwards): step 4 opens no reset window and `done` is called (the caller
@@ -44,6 +47,11 @@ namespace cg::control {
 
 class conn_restore {
 public:
+    /// A followed table's reconcile that hears from no node asks again,
+    /// this often, this far apart, before it gives up (and opens no window).
+    static constexpr int reconcile_tries = 5;
+    static constexpr std::chrono::milliseconds reconcile_pause{1000};
+
     struct options {
         shadow::key key;                ///< the agents' key
         common::ipv4_addr querier = 0;  ///< this controld's address, as the agents know it
@@ -60,6 +68,7 @@ public:
         common::api::insert_conns_rep caught_up;  ///< the catch-up pass's
         std::size_t inserts_failed = 0;     ///< bulk inserts gatewayd refused or did not answer
         bool active = false;                ///< gatewayd said yes to set_role active
+        std::string no_window;              ///< why no reset window was opened; empty when it was
         std::string why_not_active;
         std::chrono::milliseconds took{0};  ///< from run() to gatewayd's answer to set_role
         std::chrono::milliseconds queried{0};  ///< from run() to the last node's answer (or deadline)

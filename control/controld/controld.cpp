@@ -1,13 +1,21 @@
 #include "control/controld/controld.hpp"
 
+#include <linux/close_range.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "common/duration.hpp"
 #include "common/log.hpp"
+#include "control/controld/eal_leftovers.hpp"
 #include "control/controld/manager/command_metric.hpp"
 #include "control/controld/manager/prober.hpp"
 #include "control/controld/manager/prometheus.hpp"
@@ -22,11 +30,9 @@ using common::ipv4_addr;
 
 namespace {
 
-std::uint64_t wall_ms() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
+wall_time wall_now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
+
+std::uint64_t wall_ms() { return static_cast<std::uint64_t>(wall_now().time_since_epoch().count()); }
 
 /// Requests that change gatewayd's cluster tables.
 template <class T>
@@ -74,11 +80,13 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
       _cfg(std::move(cfg)),
       _opt(std::move(opt)),
       _manager(_cfg.manager, clock::now()),
+      _watchdog(io),
       _link(io, {_cfg.control_socket}),
       _reading([this](std::function<void()> done) { read_once(std::move(done)); }),
       _deciding([this](std::function<void()> done) { decide_once(std::move(done)); }),
       _kick(io),
-      _period(io) {
+      _period(io),
+      _alive_timer(io) {
     if (const auto& a = _cfg.manager.agents) {
         _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
         const auto at = common::parse_endpoint(a->listen);
@@ -89,6 +97,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         _agents->open(ep.protocol(), ec);
         if (!ec) _agents->bind(ep, ec);
         if (ec) throw std::runtime_error(fmt::format("agent reports on {}: {}", a->listen, ec.message()));
+        if (a->alive_timeout.count() > 0) _alive.emplace(a->alive_timeout);
     }
     if (_cfg.manager.agents && _cfg.manager.agents->shadow_port && _opt.supervise) {
         const auto& a = *_cfg.manager.agents;
@@ -104,6 +113,22 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
                                                   [this](pair::action a) { on_pair(a); });
     }
     if (_opt.supervise) {
+        // The pair's questions, at its interval, give its heartbeats the
+        // health of its dead time; without one, a few per hung_after. The
+        // watchdog's deadline is hung_after either way.
+        const auto& s = _cfg.supervision;
+        if (!_health)
+            _health = std::make_unique<gw_health>(io, _cfg.control_socket,
+                                                  std::max(s.hung_after / 4, std::chrono::milliseconds(10)), s.hung_after);
+        // A bad or missing file is never fatal: the problems are said, and the ladder starts afresh.
+        _ladder_store.emplace(_cfg.supervision.store);
+        auto loaded = _ladder_store->load();
+        for (const auto& p : loaded.problems) log::warn("escalation: {}", p);
+        _ladder_from = loaded.from;
+        _ladder_problems = std::move(loaded.problems);
+        _ladder.emplace(_cfg.supervision, std::move(loaded.state));
+        log::info("escalation: counts from {} ({}); the ladder stands at {}", source_name(_ladder_from),
+                  _ladder_store->path(), rung_name(_ladder->state().reached));
         std::vector<std::string> argv{_opt.gatewayd, "-c", _opt.config_path};
         if (_restore) argv.insert(argv.end(), {"--role", "standby"});  // active once its connections are back
         argv.insert(argv.end(), _opt.gatewayd_args.begin(), _opt.gatewayd_args.end());
@@ -111,16 +136,17 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
             io, std::move(argv),
             [this](pid_t) {
                 _link.reset("gatewayd was started again");
-                if (_health) _health->restarted();
+                _health->restarted();
                 _resync_due = _tables.has_value();
                 _restore_due = _restore.has_value();
                 kick();
             },
-            [this](const std::string& why) {
+            [this](failure kind, const std::string& why) {
                 ++_n.gateway_deaths;
                 _gateway_up = false;
-                if (_health) _health->restarted();
+                _health->restarted();
                 _link.reset("gatewayd " + why);
+                return escalate(kind, why);
             });
     }
 }
@@ -137,10 +163,15 @@ void controld::start() {
         every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
               [this, i] { return _manager.config().metrics[i].interval; }, [this, i] { measure_all(i); });
     if (_agents) listen_agents();
-    if (_pair) {
+    if (_alive)
+        every(_alive_timer, [this] { return std::max(std::chrono::milliseconds(5), _alive->timeout() / 5); },
+              [this] { check_alive(); });
+    if (_health) {
         _health->start();
-        _pair->start();
+        const auto tick = std::max(_cfg.supervision.hung_after / 10, std::chrono::milliseconds(10));
+        every(_watchdog, [tick] { return tick; }, [this] { watch_hang(); });
     }
+    if (_pair) _pair->start();
     period();
 }
 
@@ -149,6 +180,11 @@ void controld::start() {
 void controld::period() {
     const auto now = clock::now();
     ++_n.periods;
+    if (_ladder && _ladder->tick(wall_now())) {
+        log::info("escalation: gatewayd has been up for {}: the counts are cleared, the next failure starts at PH0.5",
+                  common::format_duration(_ladder->config().healthy_after));
+        save_ladder();
+    }
     minute_of_day();
     read_gateway([this, now] {
         auto next = [this] {
@@ -198,14 +234,20 @@ void controld::read_once(std::function<void()> done) {
             return done();
         }
         if (!_resync_due || !_tables) return take_tables(std::get<capi::tables_rep>(std::move(*a.reply)), std::move(done));
-        auto ops = resync(*_tables, *tables);
+        // PH1.0 and wider rebuild every table whole (recovery_plan.hpp).
+        const bool whole = _plan.rebuild_tables;
+        auto ops = whole ? rebuild(*_tables, *tables) : resync(*_tables, *tables);
+        if (_alive)
+            for (ipv4_addr n : _alive->failed()) ops.push_back(capi::fail_node_req{n, true});
         const std::size_t count = ops.size();
-        ask_all(std::move(ops), [this, count, done = std::move(done)](std::vector<gw_answer> answers) mutable {
+        ask_all(std::move(ops), [this, count, whole, done = std::move(done)](std::vector<gw_answer> answers) mutable {
             const auto failed = std::count_if(answers.begin(), answers.end(),
                                               [](const gw_answer& r) { return !r.as<capi::ok_rep>(); });
             ++_n.resyncs;
             _n.resync_requests += count;
-            log::info("gatewayd restarted: {} requests gave it back its tables ({} refused)", count, failed);
+            if (whole) ++_n.rebuilds;
+            log::info("gatewayd restarted: {} requests {} ({} refused)", count,
+                      whole ? "rebuilt every table from the running configuration" : "gave it back its tables", failed);
             _link.ask(capi::show_tables_req{}, [this, done = std::move(done)](gw_answer again) mutable {
                 if (!again.as<capi::tables_rep>()) return done();  // tried again next period
                 take_tables(std::get<capi::tables_rep>(std::move(*again.reply)), std::move(done));
@@ -217,7 +259,10 @@ void controld::read_once(std::function<void()> done) {
 void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
     const auto now = clock::now();
     _resync_due = false;
-    if (!_gateway_up) log::info("gatewayd answers on {}", _cfg.control_socket);
+    if (!_gateway_up) {
+        log::info("gatewayd answers on {}", _cfg.control_socket);
+        if (_ladder && _ladder->up(wall_now())) save_ladder();  // the latest recovery's outcome
+    }
     _gateway_up = true;
     _tables = std::move(t);
     _manager.observe_tables(*_tables, now);
@@ -242,6 +287,12 @@ void controld::kick() {
                 kick();
         });
     });
+}
+
+std::string controld::window_words(const conn_restore::outcome& o) const {
+    if (!o.no_window.empty()) return "NOT open: " + o.no_window;
+    if (!_cfg.manager.agents || _cfg.manager.agents->reset_window.count() == 0) return "off";
+    return "open";
 }
 
 void controld::restore_connections(std::function<void()> done) {
@@ -272,7 +323,7 @@ void controld::restore_connections(std::function<void()> done) {
                 log::info("{}: {} connections added, {} moved to the node that holds them, from {} of {} nodes; reset "
                           "window {}",
                           hot ? "reconciled the followed table with the nodes" : "caught up after the handover",
-                          c.inserted, c.replaced, o.answered, o.nodes, c.full == 0 ? "open" : "NOT open (table full)");
+                          c.inserted, c.replaced, o.answered, o.nodes, window_words(o));
             },
             hot};
     const bool catching_up = later.has_value();
@@ -287,9 +338,11 @@ void controld::restore_connections(std::function<void()> done) {
             _n.last_restore_query_ms = static_cast<std::uint64_t>(o.queried.count());
             const auto& i = o.inserted;
             log::info("gatewayd started: {} connections put back ({} new, {} replaced) from {} of {} nodes ({} sockets) "
-                      "in {} ms ({} ms the nodes' answers); refused: {} without their port, {} without their node, {} table full; {}",
+                      "in {} ms ({} ms the nodes' answers); refused: {} without their port, {} without their node, {} table full; {}; "
+                      "reset window {}",
                       i.inserted + i.replaced, i.inserted, i.replaced, o.answered, o.nodes, o.sockets, o.took.count(),
-                      o.queried.count(), i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active);
+                      o.queried.count(), i.no_service, i.no_node, i.full, o.active ? "active" : "NOT active: " + o.why_not_active,
+                      window_words(o));
             for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
             if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
             if (!o.active) _restore_due = true;  // tried again at the next reading
@@ -314,8 +367,10 @@ pair::pair_peer::local controld::pair_local() const {
 void controld::on_pair(pair::action a) {
     if (a == pair::action::take_over) {
         // Fence, query, merge, insert, go active (requirements 5.3): the epoch went
-        // out with the last heartbeat; the rest is the restore's.
+        // out with the last heartbeat; the rest is the restore's, at once
+        // (kick() waits its 50 ms first, and reads again after).
         _restore_due = true;
+        read_gateway();
         kick();
         return;
     }
@@ -323,6 +378,127 @@ void controld::on_pair(pair::action a) {
     // connections again before it may ever forward.
     _restore_due = true;
     make_standby("demoted");
+}
+
+// ---- supervision: the escalation ladder (requirements 8.2) ---------------------------
+
+bool controld::escalate(failure kind, const std::string& why) {
+    const decision d = _ladder->failed(kind, why, wall_now());
+    _plan = plan_for(d.r);
+    _ladder->applied(_plan.applied);
+    if (_plan.applied == d.r) {
+        log::warn("escalation: gatewayd {}: {}, {} ({})", why, rung_name(d.r), rung_action(d.r), d.why);
+    } else {
+        // Said as it is: the ladder's rung is shown everywhere, and what was done instead.
+        log::warn("escalation: gatewayd {}: the ladder decides {} ({}); {} ({}) is not implemented yet: {} instead, {}",
+                  why, rung_name(d.r), d.why, rung_name(d.r), rung_action(d.r), rung_name(_plan.applied),
+                  rung_action(_plan.applied));
+    }
+    if (_plan.fresh_eal) clear_eal();
+    save_ladder();
+    if (!_plan.restart_controld) return true;
+    asio::post(_io, [this] { reexec(); });  // after the supervisor's handler has returned
+    return false;
+}
+
+void controld::watch_hang() {
+    const auto now = clock::now();
+    const auto stalled = _health->stalled(now);
+    if (_supervisor->pid() <= 0 || !stalled || *stalled < _cfg.supervision.hung_after) return;
+    const std::string why =
+        fmt::format("hung: no progress for {} ms ({})", stalled->count(), _health->why(now, true));
+    log::warn("gatewayd (pid {}) {}: SIGKILL", _supervisor->pid(), why);
+    _supervisor->kill_as(failure::hung, why);
+}
+
+void controld::clear_eal() {
+    std::ifstream f("/proc/mounts");
+    std::stringstream mounts;
+    mounts << f.rdbuf();
+    const std::string prefix = common::eal_file_prefix(_cfg);
+    const eal_removal r = remove_eal_leftovers(prefix, eal_runtime_root(), hugetlbfs_mounts(mounts.str()));
+    ++_n.eal_resets;
+    _n.eal_files_removed += r.runtime_files + r.hugepage_files;
+    _n.eal_remove_errors += r.errors.size();
+    log::info("escalation: EAL from scratch: removed {}/{} ({} files) and {} hugepage files of prefix {}",
+              eal_runtime_root(), prefix, r.runtime_files, r.hugepage_files, prefix);
+    for (const auto& e : r.errors) log::warn("escalation: EAL files not removed: {}", e);
+}
+
+void controld::reexec() {
+    std::vector<std::string> argv = _opt.self_argv;
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    if (!argv.empty()) {
+        log::warn("escalation: PH2.5: controld executes itself again; the new one starts gatewayd");
+        // The new controld binds the same sockets: none of ours may stay open.
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        ::execv("/proc/self/exe", args.data());
+    }
+    const std::string err = argv.empty() ? "no arguments of its own known" : std::strerror(errno);
+    log::error("escalation: PH2.5: controld cannot execute itself again ({}): PH2.0 instead", err);
+    _plan = plan_for(rung::ph2_0);
+    _ladder->applied(_plan.applied);
+    save_ladder();
+    _supervisor->start_again();
+}
+
+void controld::save_ladder() {
+    if (const auto err = _ladder_store->save(_ladder->state()))
+        if (power_of_two(_ladder_store->counters().write_errors))
+            log::error("escalation: counts not saved ({} failed saves so far), kept in memory only: {}",
+                       _ladder_store->counters().write_errors, *err);
+}
+
+capi::escalation_rep controld::escalation_view() const {
+    const wall_time now = wall_now();
+    const escalation& l = *_ladder;
+    const escalation_state& s = l.state();
+    capi::escalation_rep v;
+    v.reached = rung_name(s.reached);
+    const decision next = l.next(now);
+    v.next_rung = rung_name(next.r);
+    v.next_why = next.why;
+    v.store = _ladder_store->path();
+    v.loaded_from = source_name(_ladder_from);
+    v.store_problems = _ladder_problems;
+    if (!_ladder_store->last_error().empty()) v.store_problems.push_back("latest save: " + _ladder_store->last_error());
+    v.healthy_after_ms = static_cast<std::uint64_t>(l.config().healthy_after.count());
+    if (const auto since = l.up_since())
+        v.up_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now - *since).count()));
+    for (std::size_t i = 0; i < rung_count; ++i) {
+        const auto r = static_cast<rung>(i);
+        capi::escalation_rung x{std::string(rung_name(r)), std::string(rung_action(r)), rung_implemented(r)};
+        x.instead = rung_name(plan_for(r).applied);
+        if (r != rung::auto_heal) {
+            x.limit = l.config().ladder[i].failures;
+            x.window_ms = static_cast<std::uint64_t>(l.config().ladder[i].window.count());
+            x.used = l.used(r, now);
+        }
+        x.total = s.decided[i];
+        v.rungs.push_back(std::move(x));
+    }
+    for (const recovery& h : s.history)
+        v.history.push_back({static_cast<std::uint64_t>(h.at.time_since_epoch().count()), std::string(failure_name(h.kind)),
+                             h.detail, std::string(rung_name(h.decided)), std::string(rung_name(h.applied)),
+                             std::string(outcome_name(h.result)), static_cast<std::uint64_t>(h.took.count())});
+    auto count = [&](std::string name, std::uint64_t value) { v.counters.push_back({std::move(name), value}); };
+    for (std::size_t i = 0; i < failure_count; ++i)
+        count(fmt::format("failures_{}", failure_name(static_cast<failure>(i))), s.failures[i]);
+    for (std::size_t i = 0; i < rung_count; ++i)
+        count(fmt::format("decided_{}", rung_key(static_cast<rung>(i))), s.decided[i]);
+    count("fallbacks", s.fallbacks);
+    count("clears", s.clears);
+    const auto& n = _ladder_store->counters();
+    count("store_writes", n.writes);
+    count("store_write_errors", n.write_errors);
+    count("store_bad_current", n.bad_current);
+    count("store_bad_previous", n.bad_previous);
+    count("eal_resets", _n.eal_resets);
+    count("eal_files_removed", _n.eal_files_removed);
+    count("eal_remove_errors", _n.eal_remove_errors);
+    return v;
 }
 
 void controld::make_standby(const char* why) {
@@ -437,6 +613,7 @@ void controld::listen_agents() {
             const ipv4_addr from = _agent_from.address().is_v4() ? _agent_from.address().to_v4().to_uint() : 0;
             auto r = _receiver->accept(std::span(_agent_buf).first(n), from, wall_ms());
             if (auto* e = std::get_if<agent::envelope>(&r)) {
+                if (_alive) _alive->heard(e->sender, clock::now());
                 if (auto* h = std::get_if<agent::host_report>(&e->body)) {
                     _manager.host_report(e->sender, *h, clock::now());
                     decide(clock::now(), false);  // a node that had gone stale is back
@@ -454,10 +631,39 @@ void controld::listen_agents() {
     });
 }
 
+void controld::check_alive() {
+    for (const alive_monitor::change& c : _alive->check(clock::now())) {
+        const std::string node = common::format_ipv4(c.node);
+        if (c.failed) {
+            ++_n.nodes_failed;
+            log::warn("node {} failed: its agent has been silent for {} ms (alive_timeout {}); its clients are reset "
+                      "at their next segment",
+                      node, c.silent.count(), common::format_duration(_alive->timeout()));
+        } else {
+            ++_n.nodes_back;
+            log::info("node {} is back after {} ms of silence: it takes new connections again", node, c.silent.count());
+        }
+        mark_failed(c.node, c.failed);
+    }
+}
+
+void controld::mark_failed(ipv4_addr node, bool failed) {
+    _link.ask(capi::fail_node_req{node, failed}, [this, node, failed](gw_answer a) {
+        if (a.as<capi::ok_rep>()) return;
+        ++_n.fail_marks_refused;  // a gatewayd restarted meanwhile is given the marks with its tables
+        log::warn("gatewayd did not take node {} as {}: {}", common::format_ipv4(node), failed ? "failed" : "live",
+                  a.why);
+    });
+}
+
 // ---- the control API ------------------------------------------------------------
 
 void controld::call_async(const capi::request& r, completion done) {
     if (std::holds_alternative<capi::manager_show_req>(r)) return done(manager_view());
+    if (std::holds_alternative<capi::escalation_show_req>(r)) {
+        if (!_ladder) return done(capi::error_rep{"this controld does not supervise gatewayd (--no-supervise): no ladder", {}});
+        return done(escalation_view());
+    }
     if (std::holds_alternative<capi::ha_show_req>(r) || std::holds_alternative<capi::ha_switchover_req>(r)) {
         if (!_pair) return done(capi::error_rep{"this controld runs no gateway pair (manager.pair)", {}});
         if (std::holds_alternative<capi::ha_show_req>(r)) return done(_pair->view());
@@ -537,9 +743,13 @@ capi::manager_rep controld::manager_view() const {
     count("push_errors", _n.push_errors);
     count("resyncs", _n.resyncs);
     count("resync_requests", _n.resync_requests);
+    count("table_rebuilds", _n.rebuilds);
     count("restores", _n.restores);
     count("restored_connections", _n.restored_conns);
     count("restore_nodes_failed", _n.restore_nodes_failed);
+    count("nodes_failed", _n.nodes_failed);
+    count("nodes_back", _n.nodes_back);
+    count("fail_marks_refused", _n.fail_marks_refused);
     count("last_restore_ms", _n.last_restore_ms);
     count("last_restore_query_ms", _n.last_restore_query_ms);
     count("probes_ok", _n.probes_ok);
@@ -611,6 +821,21 @@ std::string controld::prometheus_text() const {
         out += "# TYPE clustergate_pair counter\n";
         for (const auto& c : h.counters)
             out += prom_line("clustergate_pair", {{"counter", c.name}}, static_cast<double>(c.value));
+    }
+    if (_ladder) {
+        const auto e = escalation_view();
+        const auto one_of = [&](std::string_view metric, const std::string& which) {
+            out += fmt::format("# TYPE {} gauge\n", metric);
+            for (const auto& r : e.rungs) out += prom_line(metric, {{"rung", r.name}}, r.name == which ? 1 : 0);
+        };
+        one_of("clustergate_escalation_rung", e.reached);
+        one_of("clustergate_escalation_next_rung", e.next_rung);
+        out += "# TYPE clustergate_escalation_used gauge\n";
+        for (const auto& r : e.rungs)
+            if (r.window_ms) out += prom_line("clustergate_escalation_used", {{"rung", r.name}}, r.used);
+        out += "# TYPE clustergate_escalation counter\n";
+        for (const auto& c : e.counters)
+            out += prom_line("clustergate_escalation", {{"counter", c.name}}, static_cast<double>(c.value));
     }
     if (_stats) {
         for (const auto& d : _stats->drops)

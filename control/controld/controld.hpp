@@ -1,5 +1,6 @@
 // controld: the control process of one gateway (DESIGN.md). It starts and
-// supervises gatewayd, reads its tables and counters every period, measures
+// supervises gatewayd (every death up the escalation ladder, its counts on
+// disk: escalation.hpp, escalation_store.hpp), reads its tables and counters every period, measures
 // the nodes (probes, agent reports, user metrics, rules), lets the manager
 // decide the weights, and sends them. It answers the control API on its own
 // socket: the manager's requests itself, every other one by asking gatewayd,
@@ -29,10 +30,13 @@
 #include "common/api.hpp"
 #include "common/config.hpp"
 #include "control/controld/conn_restore.hpp"
+#include "control/controld/escalation_store.hpp"
 #include "control/controld/gw_health.hpp"
 #include "control/controld/gw_link.hpp"
+#include "control/controld/manager/alive_monitor.hpp"
 #include "control/controld/manager/manager.hpp"
 #include "control/controld/pair/pair_peer.hpp"
+#include "control/controld/recovery_plan.hpp"
 #include "control/controld/supervisor.hpp"
 #include "control/proto/agent_msg.hpp"
 
@@ -61,6 +65,7 @@ public:
         std::string gatewayd;                    ///< the program
         std::vector<std::string> gatewayd_args;  ///< after `-c <config>`
         bool supervise = true;                   ///< false: gatewayd runs on its own (tests, systemd)
+        std::vector<std::string> self_argv;      ///< controld's own, for PH2.5's re-execution
     };
 
     /// Throws std::runtime_error when a socket cannot be opened or the agent
@@ -75,14 +80,17 @@ public:
 
     /// The text of the Prometheus endpoint.
     std::string prometheus_text() const;
+    /// `show escalation`: the ladder of the supervised gatewayd.
+    common::api::escalation_rep escalation_view() const;
 
 private:
     struct counts {
         std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
-                      resyncs = 0, resync_requests = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
+                      resyncs = 0, resync_requests = 0, rebuilds = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
                       metrics_failed = 0, gateway_deaths = 0, agent_errors = 0, restores = 0,
                       restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
-                      last_restore_query_ms = 0;
+                      last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
+                      eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0;
     };
 
     void period();
@@ -96,6 +104,8 @@ private:
     void kick();
     /// Gives a started gatewayd the nodes' connections and makes it active.
     void restore_connections(std::function<void()> done);
+    /// The reset window after a restore, in words: open, off, or NOT open and why.
+    std::string window_words(const conn_restore::outcome& o) const;
     /// Whether gatewayd may be made active: always without a pair; with one,
     /// when this gateway is (or is becoming) the active one.
     bool may_forward() const;
@@ -118,8 +128,25 @@ private:
     void probe_all(std::size_t i);    ///< probe i, every node of its port
     void measure_all(std::size_t i);  ///< user metric i, every node
     void listen_agents();
+    /// Alive monitoring's turn: nodes newly silent are marked failed in
+    /// gatewayd, nodes heard again unmarked.
+    void check_alive();
+    /// Marks (or unmarks) a node failed in gatewayd, counting a refusal.
+    void mark_failed(common::ipv4_addr node, bool failed);
     void minute_of_day();
     common::api::manager_rep manager_view() const;
+    /// A death of gatewayd up the ladder: decided, logged, recorded on disk,
+    /// and its rung's recovery prepared (recovery_plan.hpp). False when
+    /// the supervisor must not start gatewayd (PH2.5: controld re-executes).
+    bool escalate(failure kind, const std::string& why);
+    /// Kills a gatewayd that has made no progress for supervision.hung_after.
+    void watch_hang();
+    /// PH2.0: removes the dead gatewayd's EAL runtime directory and hugepage files.
+    void clear_eal();
+    /// PH2.5: controld's own program again, with its own arguments; on
+    /// failure, PH2.0 instead.
+    void reexec();
+    void save_ladder();
     std::vector<common::ipv4_addr> nodes_of(const service_key& svc) const;
     std::vector<common::ipv4_addr> all_nodes() const;
 
@@ -128,6 +155,14 @@ private:
     options _opt;
     manager _manager;
     std::unique_ptr<supervisor> _supervisor;
+    // With a supervised gatewayd (requirements 8.2): the ladder, its file, and
+    // what loading that file found at start.
+    std::optional<escalation> _ladder;
+    std::optional<escalation_store> _ladder_store;
+    escalation_store::source _ladder_from = escalation_store::source::fresh;
+    std::vector<std::string> _ladder_problems;
+    recovery_plan _plan;  ///< the latest failure's: what the next start of gatewayd gets
+    boost::asio::steady_timer _watchdog;
     gw_link _link;
     one_at_a_time _reading, _deciding;
     bool _step_due = false;          ///< a decision asked for with step, not run yet
@@ -148,7 +183,9 @@ private:
     std::optional<boost::asio::ip::udp::socket> _agents;
     boost::asio::ip::udp::endpoint _agent_from;
     std::array<std::uint8_t, agent::max_datagram + 1> _agent_buf{};
-    std::unique_ptr<gw_health> _health;       ///< with manager.pair
+    std::optional<alive_monitor> _alive;  ///< with manager.agents.alive_timeout
+    boost::asio::steady_timer _alive_timer;
+    std::unique_ptr<gw_health> _health;       ///< with a supervised gatewayd
     std::unique_ptr<pair::pair_peer> _pair;   ///< with manager.pair
     counts _n;
 };

@@ -38,6 +38,13 @@ health loop_watch::at(clock::time_point now) const {
     return health::up;
 }
 
+std::optional<std::chrono::milliseconds> loop_watch::stalled(clock::time_point now) const {
+    if (!_answered) return std::nullopt;
+    clock::time_point latest = *_answered;
+    for (const auto& [role, seen] : _lcores) latest = std::min(latest, seen.moved);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now - latest);
+}
+
 std::string loop_watch::why(clock::time_point now) const {
     if (!_answered) return "not answered since it started";
     if (now - *_answered >= _dead_time)

@@ -3,7 +3,8 @@
 // it) every interval, one question at a time, and checks that every
 // worker's and dispatcher's loop counter went on. The gateway pair's
 // heartbeats carry the answer, so that a half-failed gateway (controld
-// alive, data plane hung) is seen by its peer.
+// alive, data plane hung) is seen by its peer; controld's watchdog kills a
+// gatewayd that has made no progress for supervision.hung_after (stalled()).
 //
 //   down: not running, or not answered since it (re)started
 //   hung: no answer, or a loop counter that has not moved, for the dead time
@@ -37,6 +38,11 @@ public:
     /// gatewayd was started again: nothing it said before counts.
     void restarted();
     pair::health at(pair::clock::time_point now) const;
+    /// How long since the latest sign of progress: its latest answer, or the
+    /// latest move of the loop counter that has stood still longest. None
+    /// until it has answered once since its start (EAL's start takes as long
+    /// as it takes: a gatewayd that never answers is not hung but starting).
+    std::optional<std::chrono::milliseconds> stalled(pair::clock::time_point now) const;
     /// Why it is not up, in words ("worker 0's loop stopped 80 ms ago").
     std::string why(pair::clock::time_point now) const;
 
@@ -60,6 +66,7 @@ public:
     void restarted() { _watch.restarted(); }
     pair::health at(pair::clock::time_point now, bool running) const;
     std::string why(pair::clock::time_point now, bool running) const;
+    std::optional<std::chrono::milliseconds> stalled(pair::clock::time_point now) const { return _watch.stalled(now); }
 
 private:
     void poll();

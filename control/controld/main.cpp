@@ -1,5 +1,6 @@
 // controld: flags, the config file, and the sockets around the daemon
 // (controld.hpp). Stops on SIGINT/SIGTERM, stopping its gatewayd with it.
+// The ladder's PH2.5 executes it again, same pid, same arguments.
 #include <unistd.h>
 
 #include <filesystem>
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     }
     common::gateway_cfg cfg = std::move(loaded.cfg);
     o.supervise = !no_supervise;
+    o.self_argv.assign(argv, argv + argc);  // PH2.5 executes controld again with them
     if (o.gatewayd.empty()) o.gatewayd = cfg.manager.gatewayd.empty() ? default_gatewayd() : cfg.manager.gatewayd;
     if (socket.empty()) socket = cfg.manager.control_socket;
 

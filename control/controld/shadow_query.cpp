@@ -30,6 +30,8 @@ struct exchange : std::enable_shared_from_this<exchange> {
     shadow::answer_collector collector;
     std::function<void(shadow_result)> done;
     std::vector<std::uint8_t> query, frame;
+    std::chrono::milliseconds silence{0};
+    std::chrono::steady_clock::time_point cap;
     bool finished = false;
 
     void finish(std::string error, std::optional<shadow::refusal> why = std::nullopt) {
@@ -50,14 +52,28 @@ struct exchange : std::enable_shared_from_this<exchange> {
                r.why);
     }
 
+    /// Arms the deadline: `silence` from now, but never past the cap.
+    void arm() {
+        const auto now = std::chrono::steady_clock::now();
+        const bool capped = now + silence >= cap;
+        deadline.expires_at(capped ? cap : now + silence);
+        deadline.async_wait([self = shared_from_this(), capped](const boost::system::error_code& ec) {
+            // A wait that expired just as a chunk re-armed it runs anyway: the expiry says which.
+            if (ec || self->deadline.expiry() > std::chrono::steady_clock::now()) return;
+            const auto taken = self->collector.chunks();
+            if (capped)
+                self->finish(fmt::format("no whole answer within {} ms ({} chunks taken)", max_answer_time.count(),
+                                         taken));
+            else
+                self->finish(fmt::format("silent for {} ms ({} chunks taken)", self->silence.count(), taken));
+        });
+    }
+
     void start(const tcp::endpoint& agent, std::chrono::milliseconds limit) {
         auto self = shared_from_this();
-        deadline.expires_after(limit);
-        deadline.async_wait([self, limit](const boost::system::error_code& ec) {
-            if (!ec)
-                self->finish(fmt::format("no whole answer within {} ms ({} chunks taken)", limit.count(),
-                                         self->collector.chunks()));
-        });
+        silence = limit;
+        cap = std::chrono::steady_clock::now() + max_answer_time;
+        arm();
         socket.async_connect(agent, [self](const boost::system::error_code& ec) {
             if (self->finished) return;
             if (ec) return self->finish("connect: " + ec.message());
@@ -91,6 +107,7 @@ struct exchange : std::enable_shared_from_this<exchange> {
                                          {shadow::refusal::truncated, "the connection ended inside a chunk"}));
                                  if (auto r = self->collector.accept(self->frame)) return self->refused(*r);
                                  if (self->collector.complete()) return self->finish({});
+                                 self->arm();  // a node that streams its answer is alive
                                  self->read_frame();
                              });
         });

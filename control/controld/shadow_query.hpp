@@ -35,12 +35,17 @@ struct shadow_result {
     bool ok() const { return error.empty(); }
 };
 
+/// However fast its chunks come, an answer that takes longer than this is given up.
+inline constexpr std::chrono::milliseconds max_answer_time{30'000};
+
 /// Asks the agent listening at `agent`, whose chunks name `node` (its
 /// --node address), for its sockets on the request's clusters. Calls `done`
 /// exactly once: with the whole table, or with why not (connection refused,
-/// a refused frame, the agent closed before the last chunk, the deadline).
+/// a refused frame, the agent closed before the last chunk, `silence` without
+/// a chunk, or max_answer_time in all). A node that streams a large table is
+/// alive: each chunk gives it `silence` more.
 void query_shadow_table(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& agent,
                         common::ipv4_addr node, const shadow::key& k, const shadow_request& req,
-                        std::chrono::milliseconds deadline, std::function<void(shadow_result)> done);
+                        std::chrono::milliseconds silence, std::function<void(shadow_result)> done);
 
 }  // namespace cg::control

@@ -26,8 +26,10 @@ std::string describe_status(int status) {
     return fmt::format("ended with wait status {:#x}", status);
 }
 
+failure failure_of(int status) { return WIFSIGNALED(status) ? failure::died : failure::exited; }
+
 supervisor::supervisor(boost::asio::io_context& io, std::vector<std::string> argv, std::function<void(pid_t)> on_start,
-                       std::function<void(const std::string&)> on_exit)
+                       exit_handler on_exit)
     : _io(io),
       _argv(std::move(argv)),
       _on_start(std::move(on_start)),
@@ -54,7 +56,7 @@ void supervisor::spawn() {
         // Reported like a death, so that the same pause and retry apply.
         log::error("cannot start {}: {}", _argv[0], std::strerror(rc));
         ++_deaths;
-        _on_exit(fmt::format("could not start: {}", std::strerror(rc)));
+        if (!_on_exit(failure::start_failed, fmt::format("could not start: {}", std::strerror(rc)))) return;
         _restart.expires_after(std::chrono::seconds(std::min(30u, 1u << std::min(_quick_deaths++, 5u))));
         _restart.async_wait([this](const boost::system::error_code& ec) {
             if (!ec && !_stopping) spawn();
@@ -78,7 +80,9 @@ void supervisor::reap() {
     if (_pid <= 0) return;
     int status = 0;
     if (::waitpid(_pid, &status, WNOHANG) != _pid) return;  // another child of ours (a user metric's command)
-    const std::string why = describe_status(status);
+    const auto killed_as = std::exchange(_killed_as, std::nullopt);
+    const std::string why = killed_as ? fmt::format("{}; {}", killed_as->second, describe_status(status))
+                                      : describe_status(status);
     _pid = -1;
     ++_deaths;
     if (_stopping) return;
@@ -88,14 +92,23 @@ void supervisor::reap() {
     _quick_deaths = lived < 10s ? _quick_deaths + 1 : 0;
     const std::chrono::seconds pause =
         _quick_deaths <= 1 ? 0s : std::min<std::chrono::seconds>(1s * (1 << std::min(_quick_deaths - 2, 5u)), 30s);
-    log::warn("{} {} after {} ms; starting it again{}", _argv[0], why,
-              std::chrono::duration_cast<std::chrono::milliseconds>(lived).count(),
-              pause.count() ? fmt::format(" in {} s", pause.count()) : std::string(" now"));
-    _on_exit(why);
+    log::warn("{} {} after {} ms", _argv[0], why, std::chrono::duration_cast<std::chrono::milliseconds>(lived).count());
+    if (!_on_exit(killed_as ? killed_as->first : failure_of(status), why)) return;
+    if (pause.count()) log::info("starting {} again in {} s ({} deaths in a row, each young)", _argv[0], pause.count(), _quick_deaths);
     _restart.expires_after(pause);
     _restart.async_wait([this](const boost::system::error_code& ec) {
         if (!ec && !_stopping) spawn();
     });
+}
+
+void supervisor::kill_as(failure kind, std::string why) {
+    if (_pid <= 0 || _killed_as) return;
+    _killed_as.emplace(kind, std::move(why));
+    ::kill(_pid, SIGKILL);
+}
+
+void supervisor::start_again() {
+    if (_pid <= 0 && !_stopping) spawn();
 }
 
 void supervisor::stop() {

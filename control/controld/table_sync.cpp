@@ -80,4 +80,12 @@ std::vector<api::request> resync(const api::tables_rep& want, const api::tables_
     return out;
 }
 
+std::vector<api::request> rebuild(const api::tables_rep& want, const api::tables_rep& have) {
+    std::vector<api::request> out;
+    for (const auto& c : have.clusters) out.push_back(api::del_cluster_req{c.vip});
+    auto adds = resync(want, {});
+    out.insert(out.end(), std::make_move_iterator(adds.begin()), std::make_move_iterator(adds.end()));
+    return out;
+}
+
 }  // namespace cg::control

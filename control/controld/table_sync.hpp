@@ -16,4 +16,11 @@ namespace cg::control {
 /// only when a port is added.
 std::vector<common::api::request> resync(const common::api::tables_rep& want, const common::api::tables_rep& have);
 
+/// The requests that throw `have` away and build `want` whole: every
+/// cluster of `have` deleted, then every cluster, port (with its timers and
+/// weight bound) and node of `want` added, so that nothing of `have` is
+/// kept, not even what resync() leaves alone (a port's timers, draining
+/// nodes). The escalation's PH1.0 and wider rungs (recovery_plan.hpp).
+std::vector<common::api::request> rebuild(const common::api::tables_rep& want, const common::api::tables_rep& have);
+
 }  // namespace cg::control

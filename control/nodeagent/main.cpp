@@ -29,7 +29,7 @@ using namespace cg::control;
 namespace {
 
 struct options {
-    std::string node, key_file, interval = "1s", script, script_timeout = "500ms";
+    std::string node, key_file, interval = "1s", script, script_timeout = "500ms", alive_interval = "20ms";
     std::vector<std::string> gateways;
     std::string shadow_listen, max_skew = "30s", shadow_timeout = "5s";
     std::vector<std::string> clusters;
@@ -38,9 +38,11 @@ struct options {
 class agent_loop {
 public:
     agent_loop(asio::io_context& io, common::ipv4_addr node, std::vector<asio::ip::udp::endpoint> to, agent::key k,
-               std::chrono::milliseconds interval, std::string script, std::chrono::milliseconds script_timeout)
+               std::chrono::milliseconds interval, std::string script, std::chrono::milliseconds script_timeout,
+               std::chrono::milliseconds alive_interval)
         : _io(io), _node(node), _to(std::move(to)), _key(std::move(k)), _interval(interval),
-          _script(std::move(script)), _script_timeout(script_timeout), _socket(io), _timer(io) {
+          _script(std::move(script)), _script_timeout(script_timeout), _alive_interval(alive_interval), _socket(io),
+          _timer(io), _alive_timer(io) {
         // Sent from the node's own address: controld checks the source.
         _socket.open(asio::ip::udp::v4());
         _socket.bind({asio::ip::address_v4(node), 0});
@@ -66,6 +68,18 @@ public:
         });
     }
 
+    /// Signs of life every alive interval (none when it is 0), on the
+    /// reports' socket and sequence numbers.
+    void beat() {
+        if (_alive_interval.count() == 0) return;
+        _alive_timer.expires_after(_alive_interval);
+        _alive_timer.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            seal_and_send(agent::alive{static_cast<std::uint32_t>(_alive_interval.count())});
+            beat();
+        });
+    }
+
 private:
     void send(std::optional<double> script) {
         agent::host_report r;
@@ -85,10 +99,14 @@ private:
             if (auto p = parse_sockstat_pages(*pages); p)
                 if (auto l = parse_tcp_mem_limit(*limit)) r.sock_mem = *p / *l;
         r.script = script;
+        seal_and_send(r);
+    }
+
+    void seal_and_send(agent::message m) {
         const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-        const auto bytes = agent::seal({_node, ++_seq, static_cast<std::uint64_t>(now), r}, _key);
+        const auto bytes = agent::seal({_node, ++_seq, static_cast<std::uint64_t>(now), std::move(m)}, _key);
         for (const auto& ep : _to) {
             boost::system::error_code ec;
             _socket.send_to(asio::buffer(bytes), ep, 0, ec);
@@ -103,8 +121,9 @@ private:
     std::chrono::milliseconds _interval;
     std::string _script;
     std::chrono::milliseconds _script_timeout;
+    std::chrono::milliseconds _alive_interval;
     asio::ip::udp::socket _socket;
-    asio::steady_timer _timer;
+    asio::steady_timer _timer, _alive_timer;
     std::uint64_t _seq = 0, _errors = 0;
     std::optional<cpu_times> _cpu;
 };
@@ -126,6 +145,8 @@ int main(int argc, char** argv) {
         "where controld listens (manager.agents.listen); repeat for each gateway")(
         "key-file", po::value(&o.key_file)->required(), "the HMAC key, the same file as the gateways'")(
         "interval", po::value(&o.interval), "time between reports (default 1s)")(
+        "alive-interval", po::value(&o.alive_interval),
+        "time between signs of life for the gateways' alive monitoring (default 20ms; 0: none)")(
         "script", po::value(&o.script), "a command whose output, a number, is reported as `script`")(
         "script-timeout", po::value(&o.script_timeout), "how long the script may run (default 500ms)")(
         "shadow-listen", po::value(&o.shadow_listen),
@@ -174,7 +195,9 @@ int main(int argc, char** argv) {
         }
 
         asio::io_context io;
-        agent_loop loop(io, *node, std::move(to), std::move(key), interval, o.script, script_timeout);
+        const auto alive_interval =
+            o.alive_interval == "0" ? std::chrono::milliseconds{0} : millis_flag("alive-interval", o.alive_interval);
+        agent_loop loop(io, *node, std::move(to), std::move(key), interval, o.script, script_timeout, alive_interval);
         std::optional<shadow_server> shadow;
         if (shadow_cfg) {
             shadow.emplace(io, std::move(*shadow_cfg));
@@ -186,6 +209,7 @@ int main(int argc, char** argv) {
         signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
         clog::info("reporting {} to {} gateway(s) every {}", o.node, o.gateways.size(), o.interval);
         loop.tick();
+        loop.beat();
         io.run();
         if (shadow) {
             const auto& c = shadow->counters();

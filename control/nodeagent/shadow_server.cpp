@@ -1,6 +1,7 @@
 #include "control/nodeagent/shadow_server.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/log.hpp"
 
@@ -116,36 +117,89 @@ private:
                                common::format_ipv4(e.sender), common::format_ipv4(a));
                     return close();
                 }
-        try {
-            _entries = _s._read(sockdiag::filter{q.clusters, q.wildcard});
-        } catch (const std::exception& ex) {
-            ++_s._counters.table_errors;
-            clog::error("shadow query from {}: reading the sockets failed: {}", peer(), ex.what());
-            return close();
-        }
-        _chunks = shadow::answer_chunks(_entries.size());
-        send(0);
+        _asked = std::chrono::steady_clock::now();
+        arm();
+        read(sockdiag::filter{q.clusters, q.wildcard});
     }
 
-    void send(std::size_t i) {
+    /// The kernel read, on the server's reader thread; its batches and its
+    /// end come back here by post, to a session that may be gone by then.
+    void read(sockdiag::filter f) {
+        std::weak_ptr<session> weak = shared_from_this();
+        asio::post(_s._reader, [weak, read = _s._read, f = std::move(f), &io = _s._io] {
+            std::string error;
+            try {
+                read(f, [&](std::vector<shadow::socket_entry>&& some) {
+                    asio::post(io, [weak, some = std::move(some)]() mutable {
+                        if (auto self = weak.lock()) self->take(std::move(some));
+                    });
+                });
+            } catch (const std::exception& ex) {
+                error = ex.what();
+                if (error.empty()) error = "failed";
+            }
+            asio::post(io, [weak, error = std::move(error)] {
+                if (auto self = weak.lock()) self->read_done(error);
+            });
+        });
+    }
+
+    void take(std::vector<shadow::socket_entry>&& some) {
+        if (gone()) return;
+        _entries.insert(_entries.end(), some.begin(), some.end());
+        pump();
+    }
+
+    void read_done(const std::string& error) {
+        if (gone()) return;
+        if (!error.empty()) {
+            ++_s._counters.table_errors;
+            clog::error("shadow query from {}: reading the sockets failed after {} sent: {}", peer(), _entries.size(),
+                        error);
+            return close();
+        }
+        _reading = false;
+        _read = std::chrono::steady_clock::now();
+        pump();
+    }
+
+    /// Sends the next chunk, if it is whole (or the read is over) and no
+    /// write is under way; closes after the last.
+    void pump() {
+        if (_writing) return;
+        const std::size_t i = _sent;
+        if (_reading) {
+            if (_entries.size() <= (i + 1) * shadow::entries_per_chunk) return;  // not whole, or maybe the last
+        } else if (i == shadow::answer_chunks(_entries.size())) {
+            return finished();
+        }
+        _writing = true;
         arm();
         _frame = shadow::seal_chunk(_entries, i, _s._cfg.node, _query, now_ms(), _s._cfg.key);
         asio::async_write(_socket, asio::buffer(_frame),
                           [self = shared_from_this(), i](const boost::system::error_code& ec, std::size_t) {
                               if (self->gone()) return;
+                              self->_writing = false;
                               if (ec) {
                                   ++self->_s._counters.write_errors;
-                                  clog::warn("shadow answer to {}: {} after {} of {} chunks", self->peer(),
-                                             ec.message(), i, self->_chunks);
+                                  clog::warn("shadow answer to {}: {} after {} chunks", self->peer(), ec.message(), i);
                                   return self->close();
                               }
-                              if (i + 1 < self->_chunks) return self->send(i + 1);
-                              ++self->_s._counters.answered;
-                              self->_s._counters.entries_sent += self->_entries.size();
-                              clog::info("shadow answer to {}: {} sockets in {} chunks", self->peer(),
-                                         self->_entries.size(), self->_chunks);
-                              self->close();
+                              ++self->_sent;
+                              self->pump();
                           });
+    }
+
+    void finished() {
+        ++_s._counters.answered;
+        _s._counters.entries_sent += _entries.size();
+        using ms = std::chrono::milliseconds;
+        const auto done = std::chrono::steady_clock::now();
+        clog::info("shadow answer to {}: {} sockets in {} chunks; read from the kernel in {} ms, the last chunk sent "
+                   "{} ms after",
+                   peer(), _entries.size(), _sent, std::chrono::duration_cast<ms>(_read - _asked).count(),
+                   std::chrono::duration_cast<ms>(done - _read).count());
+        close();
     }
 
     shadow_server& _s;
@@ -155,8 +209,10 @@ private:
     tcp::endpoint _peer;
     std::vector<std::uint8_t> _frame;
     auth::position _query;
-    std::vector<shadow::socket_entry> _entries;
-    std::size_t _chunks = 0;
+    std::vector<shadow::socket_entry> _entries;  ///< read so far
+    std::size_t _sent = 0;                       ///< chunks written
+    bool _reading = true, _writing = false;
+    std::chrono::steady_clock::time_point _asked, _read;  ///< the query accepted; its sockets read
     bool _closed = false;
 };
 
@@ -165,6 +221,7 @@ shadow_server::shadow_server(asio::io_context& io, shadow_server_config cfg, tab
       _receiver(_cfg.key, _cfg.max_skew_ms) {}
 
 shadow_server::~shadow_server() {
+    _reader.join();  // a read under way ends first; what it posts finds its session gone
     *_alive = false;
     boost::system::error_code ignored;
     _acceptor.close(ignored);

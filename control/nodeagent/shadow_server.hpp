@@ -11,8 +11,13 @@
 // are served at once (others are closed at once, counted `busy`). A
 // querier that stops reading the answer for io_timeout is dropped.
 //
-// Thread-safety: none; runs on nodeagent's io_context. The kernel read runs
-// on it too (a few ms per 10,000 sockets: see docs/operations.md).
+// The kernel read runs on a reader thread of the server's own, and the
+// chunks leave as its batches come: on a loaded node the dump of 30,000
+// sockets took 0.9 s, and a querier waiting for the whole of it before the
+// first chunk took the node for dead.
+//
+// Thread-safety: none; runs on nodeagent's io_context (the reader thread
+// only posts to it).
 #pragma once
 
 #include <chrono>
@@ -39,8 +44,10 @@ struct shadow_server_config {
     std::size_t max_sessions = 4;
 };
 
-/// What the server reads the sockets with (the kernel, or a test's table).
-using table_reader = std::function<std::vector<shadow::socket_entry>(const sockdiag::filter&)>;
+/// What the server reads the sockets with (the kernel, or a test's table):
+/// it hands them to the sink as they come, and may throw. Runs on the
+/// server's reader thread, not on the io_context.
+using table_reader = std::function<void(const sockdiag::filter&, const sockdiag::batch_sink&)>;
 
 struct shadow_server_counters {
     std::uint64_t answered = 0;      ///< answers sent whole
@@ -55,7 +62,9 @@ struct shadow_server_counters {
 class shadow_server {
 public:
     shadow_server(boost::asio::io_context& io, shadow_server_config cfg,
-                  table_reader read = [](const sockdiag::filter& f) { return sockdiag::read_shadow_table(f); });
+                  table_reader read = [](const sockdiag::filter& f, const sockdiag::batch_sink& each) {
+                      sockdiag::read_shadow_table(f, each);
+                  });
     ~shadow_server();
 
     /// Starts accepting. Throws boost::system::system_error when it cannot listen.
@@ -78,6 +87,7 @@ private:
     shadow::query_receiver _receiver;
     shadow_server_counters _counters;
     std::size_t _sessions = 0;
+    boost::asio::thread_pool _reader{1};  ///< the kernel reads; joined first when the server goes
     std::shared_ptr<bool> _alive = std::make_shared<bool>(true);  // sessions outliving the server stop touching it
 };
 

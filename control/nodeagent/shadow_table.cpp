@@ -90,7 +90,8 @@ int on_overrun(const nlmsghdr*, void*) {
 /// One SOCK_DIAG_BY_FAMILY dump of `protocol` sockets of `family`. False
 /// when the kernel has no handler for the family (IPv6 off).
 bool dump(mnl_socket* nl, std::uint32_t seq, std::uint8_t family, std::uint8_t protocol, const filter& f,
-          std::vector<shadow::socket_entry>& out, read_stats& stats) {
+          const batch_sink& each, read_stats& stats) {
+    std::vector<shadow::socket_entry> out;
     const auto program = bytecode(f, family);
     std::vector<std::uint8_t> request(MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(inet_diag_req_v2)) + MNL_ATTR_HDRLEN +
                                       MNL_ALIGN(program.size()));
@@ -120,6 +121,10 @@ bool dump(mnl_socket* nl, std::uint32_t seq, std::uint8_t family, std::uint8_t p
         ++stats.recvs;
         const int r = mnl_cb_run2(buf.get(), static_cast<std::size_t>(n), seq, portid, on_socket, &st,
                                   control.data(), static_cast<unsigned>(control.size()));
+        if (!out.empty() && r != MNL_CB_ERROR) {
+            each(std::move(out));
+            out.clear();
+        }
         if (r == MNL_CB_STOP) break;
         if (r == MNL_CB_ERROR) {
             if (!st.error.empty())
@@ -136,18 +141,23 @@ bool dump(mnl_socket* nl, std::uint32_t seq, std::uint8_t family, std::uint8_t p
 }  // namespace
 
 std::vector<shadow::socket_entry> read_shadow_table(const filter& f, read_stats* stats) {
+    std::vector<shadow::socket_entry> all;
+    read_shadow_table(
+        f, [&](std::vector<shadow::socket_entry>&& some) { all.insert(all.end(), some.begin(), some.end()); }, stats);
+    return all;
+}
+
+void read_shadow_table(const filter& f, const batch_sink& each, read_stats* stats) {
     read_stats ignored;
     read_stats& st = stats ? *stats : ignored;
-    std::vector<shadow::socket_entry> out;
-    if (f.locals.empty() && !f.wildcard) return out;
+    if (f.locals.empty() && !f.wildcard) return;
     nl_socket nl(mnl_socket_open(NETLINK_SOCK_DIAG));
     if (!nl) fail("sock_diag: socket");
     if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) fail("sock_diag: bind");
     std::uint32_t seq = static_cast<std::uint32_t>(::time(nullptr));
     for (const std::uint8_t protocol : {std::uint8_t{IPPROTO_TCP}, std::uint8_t{IPPROTO_UDP}})
         for (const std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}})
-            dump(nl.get(), ++seq, family, protocol, f, out, st);
-    return out;
+            dump(nl.get(), ++seq, family, protocol, f, each, st);
 }
 
 }  // namespace cg::control::sockdiag

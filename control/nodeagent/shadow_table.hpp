@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "control/nodeagent/sock_diag.hpp"
@@ -25,10 +26,17 @@ struct read_stats {
     std::size_t skipped = 0;   ///< IPv6-only sockets the wildcard condition brought (not_ipv4)
 };
 
-/// The sockets `f` asks for, in the kernel's order. Throws std::system_error
-/// when netlink fails (an AF_INET6 dump on a kernel without IPv6 counts as
-/// empty), std::runtime_error when the kernel sends a message parse()
-/// refuses (other than an IPv6-only socket).
+/// Takes the sockets one netlink read brought (never called with none).
+using batch_sink = std::function<void(std::vector<shadow::socket_entry>&&)>;
+
+/// The sockets `f` asks for, in the kernel's order, handed to `each` as the
+/// kernel sends them, so that an answer can leave before the dump ends.
+/// Throws std::system_error when netlink fails (an AF_INET6 dump on a
+/// kernel without IPv6 counts as empty), std::runtime_error when the kernel
+/// sends a message parse() refuses (other than an IPv6-only socket).
+void read_shadow_table(const filter& f, const batch_sink& each, read_stats* stats = nullptr);
+
+/// The same, all at once.
 std::vector<shadow::socket_entry> read_shadow_table(const filter& f, read_stats* stats = nullptr);
 
 }  // namespace cg::control::sockdiag

@@ -72,7 +72,16 @@ struct heartbeat {
     CG_FIELDS(s.epoch, s.role, s.health, s.priority, s.handover, s.conns)
 };
 
-using message = std::variant<host_report, shadow_query, heartbeat>;
+/// A node agent's sign of life, every --alive-interval (20 ms by default):
+/// controld's alive monitoring (requirements 6.3) marks a node failed once
+/// neither this nor a report has come for agents.alive_timeout. Carries the
+/// interval, so that controld can say when a timeout is shorter than it.
+struct alive {
+    std::uint32_t interval_ms = 0;
+    CG_FIELDS(s.interval_ms)
+};
+
+using message = std::variant<host_report, shadow_query, heartbeat, alive>;
 
 // ---- wire type ids (common/msg_type.hpp) ---------------------------------
 //
@@ -90,6 +99,7 @@ inline constexpr common::msg_type type_of{};
 template <> inline constexpr common::msg_type type_of<host_report>{1, "host_report"};
 template <> inline constexpr common::msg_type type_of<shadow_query>{2, "shadow_query"};
 template <> inline constexpr common::msg_type type_of<heartbeat>{3, "heartbeat"};
+template <> inline constexpr common::msg_type type_of<alive>{4, "alive"};
 
 /// The entries of every alternative of V (`message`), in variant order.
 template <class V = message>

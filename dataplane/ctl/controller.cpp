@@ -51,6 +51,8 @@ std::vector<std::string> static_differences(const common::gateway_cfg& a, const 
     if (a.ports != b.ports) out.push_back("ports");
     if (a.tables != b.tables) out.push_back("tables");
     if (a.timers != b.timers) out.push_back("timers");
+    if (a.mirror != b.mirror) out.push_back("mirror");
+    if (a.mirror_parser != b.mirror_parser) out.push_back("mirror_parser");
     return out;
 }
 
@@ -90,7 +92,7 @@ R or_refusal(std::uint64_t& refusals, F&& f) {
 
 bool pending_request::jobs_done() const {
     return std::all_of(_jobs.begin(), _jobs.end(),
-                       [](const posted& p) { return p.job->done.load(std::memory_order_acquire); });
+                       [](const posted& p) { return p.done->load(std::memory_order_acquire); });
 }
 
 controller::started controller::begin(const api::request& r) {
@@ -105,11 +107,11 @@ std::optional<api::reply> controller::poll(pending_request& p) {
     if (!p.jobs_done()) {
         if (std::chrono::steady_clock::now() < p._deadline) return std::nullopt;
         const auto late = std::find_if(p._jobs.begin(), p._jobs.end(), [](const pending_request::posted& j) {
-            return !j.job->done.load(std::memory_order_acquire);
+            return !j.done->load(std::memory_order_acquire);
         });
         std::lock_guard guard(_lock);
         ++_counts.refused;
-        return api::error_rep{fmt::format("worker {} did not answer within {} ms", late->worker,
+        return api::error_rep{fmt::format("{} did not answer within {} ms", late->who,
                                           _opt.job_timeout.count()),
                               {}};
     }
@@ -138,7 +140,17 @@ pending_request controller::waiting() const {
 void controller::post(pending_request& p, std::size_t w, std::shared_ptr<worker_job> job) {
     if (!_dp.post_job(w, job))
         throw refused(fmt::format("worker {} cannot take a job now (its job queue is full, or it is not running)", w));
-    p._jobs.push_back({w, std::move(job)});
+    auto* done = &job->done;
+    p._jobs.push_back({fmt::format("worker {}", w), std::shared_ptr<const std::atomic<bool>>(std::move(job), done)});
+}
+
+void controller::post(pending_request& p, std::size_t lcore, std::shared_ptr<parser_request> req) {
+    if (!_dp.post_parser(lcore, req))
+        throw refused(fmt::format("parser lcore {} cannot take a request now (its queue is full, or it is not running)",
+                                  lcore));
+    auto* done = &req->done;
+    p._jobs.push_back({fmt::format("parser lcore {}", lcore),
+                       std::shared_ptr<const std::atomic<bool>>(std::move(req), done)});
 }
 
 void controller::count_bad_frame() {
@@ -146,10 +158,13 @@ void controller::count_bad_frame() {
     ++_counts.bad_frames;
 }
 
-void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
+void controller::apply(std::vector<cluster_cfg> next, const std::string& what,
+                       std::optional<std::vector<common::spare_cfg>> spares) {
     common::gateway_cfg candidate = _cfg;
     candidate.clusters = std::move(next);
-    const auto errors = common::check_clusters(candidate, what);
+    if (spares) candidate.spares = std::move(*spares);
+    auto errors = common::check_clusters(candidate, what);
+    for (auto& e : common::check_spares(candidate, what)) errors.push_back(std::move(e));
     if (!errors.empty()) {
         std::vector<std::string> lines;
         for (const auto& e : errors) lines.push_back(common::format_error(e));
@@ -158,6 +173,9 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
     }
     _slots.sync(candidate.clusters);  // throws, changing nothing, when slots run out
     _cfg.clusters = std::move(candidate.clusters);
+    _cfg.spares = std::move(candidate.spares);
+    const auto served = common::node_addresses(_cfg.clusters);
+    std::erase_if(_failed, [&](common::ipv4_addr a) { return !served.contains(a); });
     rebase_counters();
     publish();
 }
@@ -165,7 +183,8 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what) {
 void controller::publish() {
     _dp.publish(build_snapshot({_cfg.clusters, _slots, _ports, _arp,
                                 static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation,
-                                _role, _reset_until, _cfg.mirror ? &*_cfg.mirror : nullptr}));
+                                _role, _reset_until, _cfg.mirror ? &*_cfg.mirror : nullptr, &_failed,
+                                _failed_epoch}));
     ++_counts.publishes;
 }
 
@@ -300,6 +319,22 @@ api::reply controller::on(const api::set_node_req& r) {
                                    n.weight, n.quiesced ? " (quiesced)" : "")};
 }
 
+api::reply controller::on(const api::fail_node_req& r) {
+    const std::string addr = common::format_ipv4(r.node);
+    if (r.failed && !common::node_addresses(_cfg.clusters).contains(r.node)) throw refused(fmt::format("node {}: no cluster port has it", addr));
+    const bool was = _failed.contains(r.node);
+    if (was == r.failed) return api::ok_rep{fmt::format("node {} {} already", addr, was ? "failed" : "live")};
+    if (r.failed) {
+        _failed.insert(r.node);
+        ++_failed_epoch;  // the workers tickle its clients
+    } else
+        _failed.erase(r.node);
+    publish();
+    return api::ok_rep{r.failed ? fmt::format("node {} failed: no new connections; its TCP connections are reset "
+                                              "at their next segment, its UDP flows move", addr)
+                                : fmt::format("node {} live again: it takes new connections", addr)};
+}
+
 api::reply controller::on(const api::reload_req& r) {
     const std::string path = r.path.empty() ? _opt.config_path : r.path;
     auto loaded = common::load_config_file(path);
@@ -313,7 +348,7 @@ api::reply controller::on(const api::reload_req& r) {
         for (const auto& d : diff) parts += (parts.empty() ? "" : ", ") + d;
         throw refused(fmt::format("{} changes {}: that needs a restart of gatewayd; nothing changed", path, parts));
     }
-    apply(std::move(loaded.cfg.clusters), path);
+    apply(std::move(loaded.cfg.clusters), path, std::move(loaded.cfg.spares));
     return api::ok_rep{fmt::format("{} applied: {} clusters", path, _cfg.clusters.size())};
 }
 
@@ -341,6 +376,10 @@ api::reply not_a_pair() {
     throw refused("this is gatewayd: the gateway pair is controld's (ha commands go to manager.control_socket)");
 }
 
+api::reply not_a_supervisor() {
+    throw refused("this is gatewayd: its supervision is controld's (show escalation goes to manager.control_socket)");
+}
+
 api::reply not_a_manager() {
     throw refused("this is gatewayd: manager commands go to controld's socket (manager.control_socket)");
 }
@@ -352,5 +391,6 @@ api::reply controller::on(const api::manager_set_req&) { return not_a_manager();
 api::reply controller::on(const api::manager_node_req&) { return not_a_manager(); }
 api::reply controller::on(const api::ha_show_req&) { return not_a_pair(); }
 api::reply controller::on(const api::ha_switchover_req&) { return not_a_pair(); }
+api::reply controller::on(const api::escalation_show_req&) { return not_a_supervisor(); }
 
 }  // namespace cg::dp

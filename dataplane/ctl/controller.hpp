@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -63,8 +64,8 @@ public:
 private:
     friend class controller;
     struct posted {
-        std::size_t worker;
-        std::shared_ptr<worker_job> job;
+        std::string who;  ///< "worker 1", "parser lcore 0"
+        std::shared_ptr<const std::atomic<bool>> done;  ///< the job's own flag (it keeps the job alive)
     };
     std::vector<posted> _jobs;
     std::chrono::steady_clock::time_point _deadline;
@@ -140,6 +141,7 @@ private:
     common::api::reply on(const common::api::set_node_req& r);
     common::api::reply on(const common::api::reload_req& r);
     common::api::reply on(const common::api::set_role_req& r);
+    common::api::reply on(const common::api::fail_node_req& r);
     // Views (controller_views.cpp)
     common::api::reply on(const common::api::hello_req& r);
     common::api::reply on(const common::api::show_tables_req& r);
@@ -149,6 +151,8 @@ private:
     started on(const common::api::show_conns_req& r);
     started on(const common::api::dump_conns_req& r);
     started on(const common::api::insert_conns_req& r);
+    // The mirror parser's lcores (controller_mirror.cpp)
+    started on(const common::api::show_mirror_req& r);
     /// The manager's requests belong to controld.
     common::api::reply on(const common::api::manager_show_req& r);
     common::api::reply on(const common::api::manager_set_req& r);
@@ -156,15 +160,21 @@ private:
     /// So do the gateway pair's.
     common::api::reply on(const common::api::ha_show_req& r);
     common::api::reply on(const common::api::ha_switchover_req& r);
+    /// And the escalation ladder.
+    common::api::reply on(const common::api::escalation_show_req& r);
 
-    /// Validates `next` as the new cluster tables, moves the slots, publishes.
-    void apply(std::vector<common::cluster_cfg> next, const std::string& what);
+    /// Validates `next` as the new cluster tables (and `spares` as the new
+    /// spare table, when given), moves the slots, publishes.
+    void apply(std::vector<common::cluster_cfg> next, const std::string& what,
+               std::optional<std::vector<common::spare_cfg>> spares = std::nullopt);
     void publish();
     void rebase_counters();
     /// A pending request whose deadline is job_timeout from now.
     pending_request waiting() const;
     /// Posts a job to worker `w` for `p`; throws refused if it cannot take it.
     void post(pending_request& p, std::size_t w, std::shared_ptr<worker_job> job);
+    /// The same for a parser lcore's request.
+    void post(pending_request& p, std::size_t lcore, std::shared_ptr<parser_request> req);
     /// One step of a page of connections: the jobs of worker `w` from `slot`.
     void conns_step(pending_request& p, std::shared_ptr<common::api::conns_rep> page, std::uint32_t max,
                     std::size_t w, std::uint32_t slot);
@@ -185,6 +195,8 @@ private:
     std::uint64_t _generation = 0;
     gateway_role _role;
     std::uint32_t _reset_until = 0;  ///< snapshot::reset_unknown_until
+    std::set<common::ipv4_addr> _failed;  ///< nodes marked failed (fail_node_req); pruned as nodes leave the tables
+    std::uint32_t _failed_epoch = 0;      ///< snapshot::failed_epoch
     counts _counts;
     std::chrono::steady_clock::time_point _started = std::chrono::steady_clock::now();
     /// Held while computing, never while waiting for a worker. The snapshot

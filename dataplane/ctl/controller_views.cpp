@@ -68,11 +68,13 @@ api::node_view controller::node_view_of(std::uint16_t slot) const {
     v.mac = sn.mac;
     v.mac_source = ns.cfg.mac ? 0 : (sn.flags & snap_node::has_mac) ? 1 : 2;
     v.weight = ns.cfg.weight;
-    v.effective_weight = ns.draining ? 0 : effective_weight(ns.cfg, sn.flags & snap_node::has_mac);
+    v.effective_weight =
+        ns.draining ? 0 : effective_weight(ns.cfg, sn.flags & snap_node::has_mac, sn.flags & snap_node::failed);
     v.weight_bound = ns.cfg.weight_bound;
     v.port = ns.cfg.port;
     v.quiesced = ns.cfg.quiesced;
     v.draining = ns.draining;
+    v.failed = sn.flags & snap_node::failed;
     const node_stats c = since(sum_node(slot), _node_base[slot].at);
     v.new_conns = c.new_conns.v;
     v.active = c.active.v;
@@ -179,6 +181,8 @@ api::reply controller::on(const api::show_stats_req&) {
                  named("arp_not_answered", &worker_stats::consumed),
                  named("tcp_resets_sent", &worker_stats::tcp_resets),
                  named("tcp_resets_limited", &worker_stats::resets_limited),
+                 named("tickles_sent", &worker_stats::tickles_sent),
+                 named("tickles_no_peer", &worker_stats::tickles_no_peer),
                  named("mirror_sent", &worker_stats::mirror_sent),
                  named("mirror_dropped", &worker_stats::mirror_dropped),
                  named("mirror_followed", &worker_stats::mirror_followed),

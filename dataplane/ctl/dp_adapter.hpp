@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/ctl_msg.hpp"
+#include "dataplane/ctl/parser_request.hpp"
 #include "dataplane/ctl/worker_job.hpp"
 #include "dataplane/router/counters.hpp"
 #include "dataplane/router/router.hpp"
@@ -51,6 +52,15 @@ public:
     virtual std::optional<std::size_t> owner_of(std::uint32_t hash) const {
         return worker_for_hash(hash, static_cast<std::uint32_t>(worker_count()));
     }
+
+    /// Mirror parser lcores (mirror_parser.lcores; 0: none).
+    virtual std::size_t parser_count() const { return 0; }
+    /// Hands `req` to parser lcore `p`, as post_job does to a worker: false
+    /// if it cannot take it now. The adapter keeps it alive until done.
+    /// Called from: the control thread, under the controller's lock.
+    virtual bool post_parser(std::size_t /*p*/, std::shared_ptr<parser_request> /*req*/) { return false; }
+    /// The SPAN reader's counters (zeros without a mirror parser).
+    virtual std::array<std::uint64_t, span_event_count> span_counts() const { return {}; }
 
     /// Node MACs the workers saw in ARP traffic since the last call.
     virtual std::vector<arp_learned> take_learned() = 0;

@@ -1,5 +1,6 @@
 #include "dataplane/eal/eal_args.hpp"
 
+#include <algorithm>
 #include <regex>
 
 #include <fmt/format.h>
@@ -24,8 +25,12 @@ std::vector<std::string> eal_args(const common::gateway_cfg& cfg, const std::vec
     std::string lcores = std::to_string(cfg.lcores.main);
     for (unsigned w : cfg.lcores.workers) lcores += "," + std::to_string(w);
     if (cfg.lcores.dispatch) lcores += "," + std::to_string(*cfg.lcores.dispatch);
+    if (cfg.mirror_parser)  // parser lcores of their own; the others are workers' already
+        for (unsigned p : cfg.mirror_parser->lcores)
+            if (std::find(cfg.lcores.workers.begin(), cfg.lcores.workers.end(), p) == cfg.lcores.workers.end())
+                lcores += "," + std::to_string(p);
     a.insert(a.end(), {"-l", lcores, "--main-lcore", std::to_string(cfg.lcores.main)});
-    a.insert(a.end(), {"--file-prefix", "cg-" + cfg.name});
+    a.insert(a.end(), {"--file-prefix", common::eal_file_prefix(cfg)});
     if (!cfg.eal.huge) a.emplace_back("--no-huge");
     if (cfg.eal.memory_mb > 0) a.insert(a.end(), {"-m", std::to_string(cfg.eal.memory_mb)});
 

@@ -1,5 +1,6 @@
 #include "dataplane/eal/eal_dataplane.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 
 #include "common/log.hpp"
 #include "dataplane/eal/tsc_clock.hpp"
+#include "dataplane/mirror/parser_config.hpp"
 
 namespace cg::dp {
 
@@ -29,6 +31,13 @@ void check_lcores(const common::lcore_cfg& l) {
     if (l.dispatch) enabled(*l.dispatch, "dispatch");
 }
 
+void check_parser_lcores(const common::gateway_cfg& cfg) {
+    if (!cfg.mirror_parser) return;
+    for (unsigned l : cfg.mirror_parser->lcores)
+        if (!rte_lcore_is_enabled(l))
+            throw std::runtime_error(fmt::format("mirror parser lcore {} is not enabled in EAL (eal.args)", l));
+}
+
 /// Mbufs that sit in descriptor rings, caches and dispatch rings while
 /// traffic flows; fewer than that and RX starves under load.
 std::uint64_t mbufs_needed(const common::gateway_cfg& cfg, std::uint16_t queues) {
@@ -37,6 +46,11 @@ std::uint64_t mbufs_needed(const common::gateway_cfg& cfg, std::uint16_t queues)
     const std::uint64_t lcores = cfg.lcores.workers.size() + 1 + (cfg.lcores.dispatch ? 1 : 0);
     n += lcores * (mbuf_cache + 2u * cfg.tables.burst);
     if (cfg.lcores.dispatch) n += 2ull * dispatch_ring_size * cfg.lcores.workers.size();
+    if (cfg.mirror_parser) {
+        // The SPAN ports' descriptors are counted above; the parser rings can hold as many again.
+        n += std::uint64_t{cfg.mirror_parser->ring_size} * cfg.mirror_parser->lcores.size();
+        n += cfg.mirror_parser->lcores.size() * (mbuf_cache + 2u * cfg.tables.burst);
+    }
     return n;
 }
 
@@ -53,6 +67,7 @@ void eal_dataplane::ring_free::operator()(rte_ring* r) const noexcept { rte_ring
 eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
     : _cfg(cfg), _pub(static_cast<unsigned>(cfg.lcores.workers.size())) {
     check_lcores(cfg.lcores);
+    check_parser_lcores(cfg);
     const bool dispatch = cfg.lcores.dispatch.has_value();
     const auto n_workers = static_cast<std::uint32_t>(cfg.lcores.workers.size());
     const std::uint16_t queues = dispatch ? 1 : static_cast<std::uint16_t>(n_workers);
@@ -67,9 +82,14 @@ eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
                           cfg.tables.mbufs, need);
 
     start_ports(cfg, queues, _pool.get(), _ports.list);
-    std::vector<std::uint16_t> port_ids;
+    std::vector<std::uint16_t> port_ids;  // the router's: every port but the SPAN ports
+    std::vector<span_queue> span_queues;
     int mirror_port = -1;
     for (const auto& p : _ports.list) {
+        if (common::is_span_port(cfg, p.name)) {
+            for (std::uint16_t q = 0; q < queues; ++q) span_queues.push_back({p.id, q});
+            continue;
+        }
         port_ids.push_back(p.id);
         if (cfg.mirror && p.name == cfg.mirror->port) mirror_port = p.id;
     }
@@ -122,12 +142,57 @@ eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
         _workers.push_back(std::make_unique<worker>(std::move(wc), _pub));
     }
     if (dispatch) _dispatcher = std::make_unique<dispatcher>(std::move(dc));
+    if (cfg.mirror_parser) start_parsers(cfg, std::move(span_queues));
     common::log::info("{} worker(s), {}; {} connections per worker", n_workers,
                       dispatch ? "behind a dispatch lcore" : "polling their own queues",
                       (cfg.tables.connections + n_workers - 1) / n_workers);
 }
 
+void eal_dataplane::start_parsers(const common::gateway_cfg& cfg, std::vector<span_queue> span_queues) {
+    const common::mirror_parser_cfg& m = *cfg.mirror_parser;
+    const mirror::parser_table_config table = mirror::parser_config_of(cfg);
+    std::vector<rte_ring*> rings;
+    for (std::size_t i = 0; i < m.lcores.size(); ++i) {
+        parser_lcore_config pc;
+        pc.index = static_cast<unsigned>(i);
+        pc.lcore = m.lcores[i];
+        pc.socket = static_cast<int>(rte_lcore_to_socket_id(m.lcores[i]));
+        pc.table = table;
+        pc.ring_size = m.ring_size;
+        pc.burst = cfg.tables.burst;
+        pc.idle_sleep = cfg.idle_sleep;
+        _parsers.push_back(std::make_unique<parser_lcore>(pc));
+        rings.push_back(_parsers.back()->frames());
+    }
+    for (std::size_t i = 0; i < _parsers.size(); ++i) {
+        // The first parser lcore also reads the SPAN ports for all of them.
+        auto jobs = _parsers[i]->make_jobs(i == 0 ? std::move(span_queues) : std::vector<span_queue>{}, rings);
+        const auto w = std::find(cfg.lcores.workers.begin(), cfg.lcores.workers.end(), m.lcores[i]);
+        if (w != cfg.lcores.workers.end())
+            _workers[static_cast<std::size_t>(w - cfg.lcores.workers.begin())]->add_jobs(std::move(jobs));
+        else
+            _parsers[i]->own_jobs(std::move(jobs));
+    }
+    common::log::info("mirror parser: {} lcore(s), {} connections each, {} MiB each", _parsers.size(), table.capacity,
+                      mirror::parser_table::bytes_total(table) >> 20);
+}
+
 eal_dataplane::~eal_dataplane() { stop(); }
+
+bool eal_dataplane::post_parser(std::size_t p, std::shared_ptr<parser_request> req) {
+    std::erase_if(_posted_parser, [](const auto& r) { return r->done.load(std::memory_order_acquire); });
+    if (!_started || p >= _parsers.size()) return false;
+    if (!_parsers[p]->post(req.get())) return false;
+    _posted_parser.push_back(std::move(req));
+    return true;
+}
+
+std::array<std::uint64_t, span_event_count> eal_dataplane::span_counts() const {
+    std::array<std::uint64_t, span_event_count> out{};
+    if (_parsers.empty()) return out;
+    for (std::size_t i = 0; i < span_event_count; ++i) out[i] = _parsers[0]->span().read(static_cast<span_event>(i));
+    return out;
+}
 
 std::vector<port_binding> eal_dataplane::bindings() const {
     std::vector<port_binding> out;
@@ -145,6 +210,10 @@ void eal_dataplane::start() {
     for (std::size_t i = 0; i < _workers.size(); ++i)
         launch([w = _workers[i].get(), this] { w->run(_stop); }, _cfg.lcores.workers[i], fmt::format("worker {}", i));
     if (_dispatcher) launch([this] { _dispatcher->run(_stop); }, *_cfg.lcores.dispatch, "the dispatch lcore");
+    for (const auto& p : _parsers)
+        if (p->dedicated())
+            launch([p = p.get(), this] { p->run(_stop); }, p->config().lcore,
+                   fmt::format("mirror parser {}", p->config().index));
 }
 
 void eal_dataplane::stop() noexcept {
@@ -191,6 +260,10 @@ std::vector<common::api::lcore_view> eal_dataplane::lcore_views() const {
                            _workers[i]->jobs()));
     if (_dispatcher)
         out.push_back(view(*_cfg.lcores.dispatch, "dispatch", _dispatcher->stats(), _dispatcher->jobs()));
+    for (const auto& p : _parsers)
+        if (p->dedicated())
+            out.push_back(view(p->config().lcore, fmt::format("mirror parser {}", p->config().index), p->loop_stats(),
+                               p->jobs()));
     return out;
 }
 

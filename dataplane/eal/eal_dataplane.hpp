@@ -1,5 +1,5 @@
 // The running data plane: mbuf pool, ports, workers (and the dispatch lcore
-// when configured), launched on their lcores; the real dp_adapter the
+// and the mirror parser lcores when configured), launched on their lcores; the real dp_adapter the
 // controller drives. Requires rte_eal_init() done.
 //
 // Lifecycle: construct (ports started, nothing polled yet), give bindings()
@@ -17,6 +17,7 @@
 #include "common/config.hpp"
 #include "dataplane/ctl/dp_adapter.hpp"
 #include "dataplane/eal/dispatch.hpp"
+#include "dataplane/eal/parser_lcore.hpp"
 #include "dataplane/eal/ports.hpp"
 #include "dataplane/eal/snapshot_publisher.hpp"
 #include "dataplane/eal/worker.hpp"
@@ -49,6 +50,9 @@ public:
         if (!_dispatcher && _workers.size() > 1) return std::nullopt;  // RSS: the NIC's choice
         return dp_adapter::owner_of(hash);
     }
+    std::size_t parser_count() const override { return _parsers.size(); }
+    bool post_parser(std::size_t p, std::shared_ptr<parser_request> req) override;
+    std::array<std::uint64_t, span_event_count> span_counts() const override;
     std::vector<arp_learned> take_learned() override;
     std::vector<common::api::port_view> port_views() const override;
     std::vector<common::api::lcore_view> lcore_views() const override;
@@ -67,12 +71,17 @@ private:
         ~started_ports() { stop_ports(list); }
     };
 
+    /// The parser lcores, their jobs given to the worker of the same lcore or a loop of their own.
+    void start_parsers(const common::gateway_cfg& cfg, std::vector<span_queue> span_queues);
+
     common::gateway_cfg _cfg;
     std::unique_ptr<rte_mempool, pool_free> _pool;
     std::unique_ptr<rte_mempool, pool_free> _clones;  ///< indirect mbufs for the mirror's copies (mirror only)
     started_ports _ports;
     snapshot_publisher _pub;
     std::vector<std::unique_ptr<rte_ring, ring_free>> _rings;
+    /// Before the workers: a worker that runs a parser's jobs refers to its table and rings.
+    std::vector<std::unique_ptr<parser_lcore>> _parsers;
     std::vector<std::unique_ptr<worker>> _workers;
     std::unique_ptr<dispatcher> _dispatcher;
     std::atomic<bool> _stop{false};
@@ -81,6 +90,7 @@ private:
     std::list<std::function<void()>> _lcore_tasks;
     /// Jobs on the workers' rings or running: kept until done, whoever waits for them.
     std::vector<std::shared_ptr<worker_job>> _posted;
+    std::vector<std::shared_ptr<parser_request>> _posted_parser;  ///< the same for the parser lcores
 };
 
 }  // namespace cg::dp

@@ -1,7 +1,7 @@
 // What an lcore does, as values: its poll loop (lcore_loop.hpp) runs a list
 // of registered jobs, once each per iteration, in the order they were added.
 // A role is the set of jobs an lcore is given when the data plane is set up
-// (eal_dataplane.cpp): a router worker gets route, control, age and flush
+// (eal_dataplane.cpp): a router worker gets route, control, age, tickle and flush
 // jobs, worker 0 also the ARP resolver, a dispatch lcore the dispatch job.
 // A new role (standby follower, mirror parser, bulk insert) is a new job in
 // a file of its own, not a branch in the loop (as dpvs' registered lcore

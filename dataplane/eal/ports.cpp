@@ -79,6 +79,8 @@ void start_ports(const common::gateway_cfg& cfg, std::uint16_t queues, rte_mempo
         // Mirrored frames are addressed to the nodes' MACs, not the port's.
         if (cfg.mirror && cfg.mirror->port == p.name && rte_eth_promiscuous_enable(id) != 0)
             common::log::warn("port {}: cannot enable promiscuous mode; the mirror port may miss frames", p.name);
+        if (common::is_span_port(cfg, p.name) && rte_eth_promiscuous_enable(id) != 0)
+            common::log::warn("port {}: cannot enable promiscuous mode; the SPAN port may miss frames", p.name);
         rte_ether_addr mac{};
         rte_eth_macaddr_get(id, &mac);
         port_info info{p.name, p.device, id, {}, p.address};

@@ -1,5 +1,6 @@
 #include "dataplane/eal/telemetry.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 #include <string>
@@ -100,6 +101,21 @@ int lcores(const char*, const char*, rte_tel_data* d) {
     return 0;
 }
 
+/// The mirror parser's counters as show mirror names them, '/' for '.'
+/// ("frames/followed", "smb2/ok"), and the connections followed now; with
+/// no mirror parser an empty dict.
+int mirror_counts(const char*, const char*, rte_tel_data* d) {
+    rte_tel_data_start_dict(d);
+    api::mirror_rep m;
+    if (!ask(api::show_mirror_req{0}, m)) return 0;
+    for (auto& c : m.counters) {
+        std::replace(c.name.begin(), c.name.end(), '.', '/');
+        rte_tel_data_add_dict_u64(d, c.name.c_str(), c.value);
+    }
+    rte_tel_data_add_dict_u64(d, "connections", m.connections);
+    return 0;
+}
+
 }  // namespace
 
 void telemetry_attach(controller& ctl) {
@@ -115,6 +131,8 @@ void telemetry_attach(controller& ctl) {
         rte_telemetry_register_cmd("/clustergate/nodes", nodes, "Per-node weights and counters. No parameters");
         rte_telemetry_register_cmd("/clustergate/lcores", lcores,
                                    "Per-lcore packets, loops, and busy loops by duration bucket. No parameters");
+        rte_telemetry_register_cmd("/clustergate/mirror", mirror_counts,
+                                   "The mirror parser's counters, summed over its lcores. No parameters");
     });
     std::lock_guard lock(guard);
     attached = &ctl;

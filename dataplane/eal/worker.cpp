@@ -9,6 +9,7 @@
 #include "dataplane/eal/control_job.hpp"
 #include "dataplane/eal/garp_job.hpp"
 #include "dataplane/eal/router_jobs.hpp"
+#include "dataplane/eal/tickle_job.hpp"
 
 namespace cg::dp {
 
@@ -28,7 +29,7 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
             "(tables.connections; are enough hugepages reserved?)",
             _cfg.index, bytes >> 20, _cfg.max_connections));
     _table = std::make_unique<conn_table>(std::span(_table_mem.get(), slots), _cfg.max_connections);
-    _router = std::make_unique<router>(router_state{*_table, _wrr, *_stats, _nodes, _services});
+    _router = std::make_unique<router>(router_state{*_table, _wrr, *_stats, _nodes, _services, _peers});
     _tx = std::make_unique<tx_batch>(*_cfg.io, *_stats, _cfg.mirror_port);
     if (_cfg.mirror_port >= 0 && _cfg.clones)
         _mirror = std::make_unique<mirror_copy>(_cfg.clones, static_cast<std::uint16_t>(_cfg.mirror_port), *_tx,
@@ -39,6 +40,7 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
     _loop->emplace<route_job>(*_router, *_cfg.io, *_tx, _cfg.burst, _mirror.get());
     _control = &_loop->emplace<control_job>(*_router, *_stats, _cfg.index, _cfg.socket);
     _loop->emplace<age_job>(*_router, *_table, *_stats);
+    _loop->emplace<tickle_job>(*_table, _peers, *_tx, *_stats, _cfg.pool);
     if (_cfg.arp_resolver) {
         _loop->emplace<arp_resolver_job>(*_tx, *_stats, _cfg.pool, _cfg.nodes, _cfg.arp_refresh_ms);
         _loop->emplace<garp_job>(*_tx, *_stats, _cfg.pool);
@@ -49,6 +51,10 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
 void worker::hugepage_free::operator()(conn_entry* p) const noexcept { rte_free(p); }
 
 worker::~worker() = default;
+
+void worker::add_jobs(std::vector<std::unique_ptr<lcore_job>> jobs) {
+    for (auto& j : jobs) _loop->add(std::move(j));
+}
 
 bool worker::post_job(worker_job* job) noexcept { return _control->post(job); }
 

@@ -38,7 +38,7 @@ struct worker_config {
     std::chrono::microseconds idle_sleep{0};
     std::uint32_t arp_refresh_ms = 30'000;
     bool arp_resolver = false;    ///< this worker asks node MACs and announces the gateway's (one worker does)
-    rte_mempool* pool = nullptr;  ///< for the ARP requests it builds
+    rte_mempool* pool = nullptr;  ///< for the ARP requests and tickles it builds
     std::unique_ptr<burst_io> io;  ///< its queues (queue_io) or dispatch rings (ring_io)
     int mirror_port = -1;              ///< the mirror port's id; -1: no mirror
     rte_mempool* clones = nullptr;     ///< indirect mbufs for the mirror's copies (with mirror_port)
@@ -63,6 +63,9 @@ public:
     /// False if the job ring is full.
     bool post_job(worker_job* job) noexcept;
     void take_learned(std::vector<arp_learned>& out) noexcept;
+    /// Appends jobs of another role that shares this lcore (a mirror parser's),
+    /// run after the router's. Called from: the control thread, before run().
+    void add_jobs(std::vector<std::unique_ptr<lcore_job>> jobs);
     /// The jobs its loop runs, in order (for the lcore views).
     const std::vector<std::unique_ptr<lcore_job>>& jobs() const noexcept { return _loop->jobs(); }
 
@@ -78,6 +81,7 @@ private:
     std::unique_ptr<worker_stats> _stats;
     std::vector<node_stats> _nodes;
     std::vector<service_stats> _services;
+    peer_macs _peers;
     std::unique_ptr<router> _router;
     std::unique_ptr<tx_batch> _tx;
     std::unique_ptr<mirror_copy> _mirror;

@@ -27,6 +27,18 @@ void swap_bytes(std::uint8_t* a, std::uint8_t* b, std::size_t n) noexcept {
     std::memmove(a, b, n);
     std::memcpy(b, tmp, n);
 }
+/// The checksum of a TCP header without options or data (RFC 793's
+/// pseudo-header: addresses, protocol, TCP length) behind IPv4 header `ip`.
+void fill_tcp_checksum(const std::uint8_t* ip, std::uint8_t* tcp) noexcept {
+    std::uint8_t pseudo[12 + tcp_min_len];
+    std::memcpy(pseudo, ip + 12, 8);
+    pseudo[8] = 0;
+    pseudo[9] = 6;
+    store16(pseudo + 10, static_cast<std::uint16_t>(tcp_min_len));
+    store16(tcp + 16, 0);
+    std::memcpy(pseudo + 12, tcp, tcp_min_len);
+    store16(tcp + 16, inet_checksum(pseudo, sizeof pseudo));
+}
 /// Source and destination address swapped, TTL 64, header checksum anew.
 void return_ipv4(std::uint8_t* ip) noexcept {
     swap_bytes(ip + 12, ip + 16, 4);
@@ -97,15 +109,33 @@ std::uint32_t make_tcp_reset(std::uint8_t* frame, const pkt_info& info, const co
     store16(out + 16, 0);  // checksum, below
     store16(out + 18, 0);  // urgent pointer
     return_ipv4(ip);
-    // The pseudo-header (RFC 793): addresses, protocol, TCP length.
-    std::uint8_t pseudo[12 + tcp_min_len];
-    std::memcpy(pseudo, ip + 12, 8);
-    pseudo[8] = 0;
-    pseudo[9] = 6;
-    store16(pseudo + 10, static_cast<std::uint16_t>(tcp_min_len));
-    std::memcpy(pseudo + 12, out, tcp_min_len);
-    store16(out + 16, inet_checksum(pseudo, sizeof pseudo));
+    fill_tcp_checksum(ip, out);
     return static_cast<std::uint32_t>(info.l3_off + ipv4_min_len + tcp_min_len);
+}
+
+std::uint32_t build_tcp_tickle(std::uint8_t* buf, const common::mac_addr& to, const common::mac_addr& our_mac,
+                               const common::flow_key& k) noexcept {
+    std::memset(buf, 0, 60);
+    set_mac(buf, to);
+    set_mac(buf + 6, our_mac);
+    store16(buf + 12, ethertype_ipv4);
+    std::uint8_t* ip = buf + eth_len;
+    ip[0] = 0x45;
+    store16(ip + 2, static_cast<std::uint16_t>(ipv4_min_len + tcp_min_len));
+    store16(ip + 6, 0x4000);  // DF
+    ip[8] = 64;
+    ip[9] = 6;
+    store32(ip + 12, k.daddr);  // from the cluster address
+    store32(ip + 16, k.saddr);  // to the client
+    store16(ip + 10, inet_checksum(ip, ipv4_min_len));
+    std::uint8_t* tcp = ip + ipv4_min_len;
+    store16(tcp, k.dport);
+    store16(tcp + 2, k.sport);
+    // seq 0 and ack 0: out of the client's window, whatever its state.
+    tcp[12] = 5 << 4;
+    tcp[13] = tcp_ack;
+    fill_tcp_checksum(ip, tcp);
+    return static_cast<std::uint32_t>(eth_len + ipv4_min_len + tcp_min_len);
 }
 
 std::uint32_t build_arp_request(std::uint8_t* buf, const common::mac_addr& our_mac, common::ipv4_addr our_ip,

@@ -36,6 +36,15 @@ void make_icmp_echo_reply(std::uint8_t* frame, const pkt_info& info, const commo
 /// RST. Returns the reset's frame length (VLAN tags kept).
 std::uint32_t make_tcp_reset(std::uint8_t* frame, const pkt_info& info, const common::mac_addr& our_mac) noexcept;
 
+/// Writes into `buf` (at least 60 bytes) a tickle for the client of
+/// connection `k` (client -> cluster address): a bare ACK from the cluster
+/// address and port, sequence and acknowledgement 0, out of any window, to
+/// MAC `to`. The client answers it with an ACK that carries its own
+/// sequence numbers (dataplane/router/failed_sweep.hpp). Returns the frame
+/// length (54: the NIC pads).
+std::uint32_t build_tcp_tickle(std::uint8_t* buf, const common::mac_addr& to, const common::mac_addr& our_mac,
+                               const common::flow_key& k) noexcept;
+
 /// Writes a broadcast ARP request "who has `target`" into `buf` (at least
 /// 60 bytes, the minimum Ethernet frame). Returns the frame length.
 std::uint32_t build_arp_request(std::uint8_t* buf, const common::mac_addr& our_mac, common::ipv4_addr our_ip,

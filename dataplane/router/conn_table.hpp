@@ -10,6 +10,7 @@
 // 10 million connections take 16 Mi slots = 512 MiB.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -27,7 +28,7 @@ struct conn_entry {
     std::uint16_t node_gen = 0;   ///< the slot's generation when the entry was made
     conn_state state = conn_state::empty;
     std::uint8_t flags = 0;
-    std::uint16_t reserved = 0;
+    std::uint16_t peer = 0;       ///< where its client's frames come from (peer_macs index); 0: unknown
 };
 static_assert(sizeof(conn_entry) == 32);
 
@@ -90,6 +91,17 @@ public:
     /// the last one visited (slot_count() at the end).
     /// Entries that move between two calls may be missed or seen twice.
     std::uint32_t dump(std::uint32_t& cursor, std::span<conn_entry> out, std::uint32_t max_slots = ~0u) const noexcept;
+
+    /// Calls f(entry) for each entry in the up to `max_slots` slots from
+    /// `cursor` on, and moves `cursor` past them (slot_count() at the end);
+    /// f returns false when it cannot take this entry now: the visit stops
+    /// with `cursor` on it, so the next visit begins with it.
+    template <class F>
+    void visit(std::uint32_t& cursor, std::uint32_t max_slots, F&& f) const noexcept {
+        const std::uint32_t end = std::min(slot_count(), cursor + std::min(max_slots, slot_count()));
+        for (; cursor < end; ++cursor)
+            if (_slots[cursor].state != conn_state::empty && !f(_slots[cursor])) return;
+    }
 
     std::uint32_t size() const noexcept { return _size; }
     bool full() const noexcept { return _size >= _max_entries; }

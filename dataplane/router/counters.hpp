@@ -36,11 +36,13 @@ enum class conn_event : std::uint8_t {
     node_gone,      ///< the entry's node slot was released
     restored,       ///< put back by a bulk insert (after a restart or a takeover)
     learned,        ///< standby: a mirrored frame, not a SYN, of a connection it did not know made an entry
+    node_failed,    ///< the entry's node was marked failed: erased at its next packet (a TCP segment is reset)
     count_
 };
 inline constexpr std::size_t conn_event_count = static_cast<std::size_t>(conn_event::count_);
 inline constexpr std::array<std::string_view, conn_event_count> conn_event_names = {
-    "created", "syn_reopened", "fin_seen", "reset", "expired_stale", "expired_fin", "node_gone", "restored", "learned",
+    "created", "syn_reopened", "fin_seen", "reset",   "expired_stale",
+    "expired_fin", "node_gone", "restored", "learned", "node_failed",
 };
 
 /// How long busy poll iterations took, in power-of-two microsecond buckets:
@@ -62,6 +64,8 @@ struct alignas(64) worker_stats {
     counter consumed;              ///< ARP taken without an answer: replies, requests for other hosts
     counter tcp_resets;            ///< TCP segments of unknown connections answered with a reset
     counter resets_limited;        ///< of those, dropped instead by the rate limit (counted as no_connection too)
+    counter tickles_sent;          ///< bare ACKs to a failed node's clients, so that they answer and get a reset
+    counter tickles_no_peer;       ///< a failed node's connections whose client source is unknown: not tickled
 
     // The mirror (requirements 3.2). Active: copies of forwarded frames to the mirror port.
     counter mirror_sent;           ///< copies handed to the mirror port's TX queue (or the dispatch lcore's ring)

@@ -67,7 +67,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
     const bool tcp = info.kind == pkt_kind::tcp;
     const std::uint8_t flags = tcp ? info.tcp_flags : 0;
     auto pr = _s.conns.lookup(info.key, hash);
-    drop_dead(snap, pr, info.key, hash, now);
+    const bool node_failed = drop_dead(snap, pr, info.key, hash, now) == conn_exit::node_failed;
 
     if (pr.hit) {
         conn_entry& e = *pr.e;
@@ -78,6 +78,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
             _s.conns.erase(&e);
         } else {
             touch(e, flags, now);
+            if (e.peer == 0) e.peer = learn_peer(frame, in_port);  // restored or learned: its client speaks
         }
         verdict v = forward(snap, frame, len, slot);
         v.mirror = snap.mirror.on && (snap.nodes[slot].flags & snap_node::mirrored) &&
@@ -90,7 +91,7 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
     if (!svc) return drop(drop_reason::no_service);
     const auto svc_slot = static_cast<std::size_t>(svc - snap.services.data());
     _s.services[svc_slot].pkts.add();
-    if (tcp && !(flags & wire::tcp_syn)) return unknown_segment(snap, frame, info, in_port, now);
+    if (tcp && !(flags & wire::tcp_syn)) return unknown_segment(snap, frame, info, in_port, now, node_failed);
     // Before the pick: a SYN the full table refuses must not move the round
     // robin on, or the accepted connections drift off the weights.
     if (_s.conns.full()) return drop(drop_reason::conn_table_full);
@@ -102,27 +103,33 @@ verdict router::route_flow(const snapshot& snap, std::uint8_t* frame, std::uint3
         return drop(drop_reason::no_node);
     }
     const std::uint16_t slot = members[static_cast<std::size_t>(pick)].node;
-    create(snap, pr, info.key, hash, slot, conn_state::active, now);
+    create(snap, pr, info.key, hash, slot, conn_state::active, now).peer = learn_peer(frame, in_port);
     _s.stats.event(conn_event::created).add();
     verdict v = forward(snap, frame, len, slot);
     v.mirror = snap.mirror.on && (snap.nodes[slot].flags & snap_node::mirrored);
     return v;
 }
 
-void router::drop_dead(const snapshot& snap, conn_table::probe& pr, const common::flow_key& k, std::uint32_t hash,
-                       std::uint32_t now) noexcept {
-    if (!pr.hit) return;
+std::optional<router::conn_exit> router::drop_dead(const snapshot& snap, conn_table::probe& pr,
+                                                   const common::flow_key& k, std::uint32_t hash,
+                                                   std::uint32_t now) noexcept {
+    if (!pr.hit) return std::nullopt;
     conn_entry& e = *pr.e;
     const snap_node& node = snap.nodes[e.node];
+    conn_exit why;
     if (node.gen != e.node_gen || !(node.flags & snap_node::in_use)) {
-        leave(e, conn_exit::node_gone);  // its node slot was released
+        why = conn_exit::node_gone;  // its node slot was released
+    } else if (node.flags & snap_node::failed) {
+        why = conn_exit::node_failed;
     } else if (expired(e, node, now)) {  // the sweep has not reached it yet
-        leave(e, e.state == conn_state::fin ? conn_exit::fin_timeout : conn_exit::stale_timeout);
+        why = e.state == conn_state::fin ? conn_exit::fin_timeout : conn_exit::stale_timeout;
     } else {
-        return;
+        return std::nullopt;
     }
+    leave(e, why);
     _s.conns.erase(&e);
     pr = _s.conns.lookup(k, hash);
+    return why;
 }
 
 void router::touch(conn_entry& e, std::uint8_t flags, std::uint32_t now) noexcept {
@@ -192,10 +199,14 @@ router::follow_result router::follow(const snapshot& snap, const pkt_info& info,
 }
 
 verdict router::unknown_segment(const snapshot& snap, std::uint8_t* frame, const pkt_info& info,
-                                std::uint16_t in_port, std::uint32_t now) noexcept {
+                                std::uint16_t in_port, std::uint32_t now, bool node_failed) noexcept {
+    if (info.tcp_flags & wire::tcp_rst) return drop(drop_reason::no_connection);
+    // A failed node's connection is reset once (its entry is gone): not
+    // limited, however many the node had.
+    if (node_failed) return reply_reset(snap, frame, info, in_port);
     const bool in_window = snap.reset_unknown_until != 0 &&
                            static_cast<std::int32_t>(snap.reset_unknown_until - now) > 0;
-    if (!in_window || (info.tcp_flags & wire::tcp_rst)) return drop(drop_reason::no_connection);
+    if (!in_window) return drop(drop_reason::no_connection);
     // Token bucket: resets_per_s a second, refilled by whole milliseconds.
     if (const std::uint32_t ms = now - _reset_refilled_ms; ms > 0) {
         _reset_tokens = static_cast<std::uint32_t>(
@@ -207,9 +218,20 @@ verdict router::unknown_segment(const snapshot& snap, std::uint8_t* frame, const
         return drop(drop_reason::no_connection);
     }
     --_reset_tokens;
+    return reply_reset(snap, frame, info, in_port);
+}
+
+verdict router::reply_reset(const snapshot& snap, std::uint8_t* frame, const pkt_info& info,
+                            std::uint16_t in_port) noexcept {
     const std::uint32_t n = make_tcp_reset(frame, info, snap.ports[in_port].mac);
     _s.stats.tcp_resets.add();
     return {action::reply, drop_reason::count_, in_port, static_cast<std::uint16_t>(n)};
+}
+
+std::uint16_t router::learn_peer(const std::uint8_t* frame, std::uint16_t in_port) noexcept {
+    common::mac_addr src;
+    std::memcpy(src.b.data(), frame + 6, 6);
+    return _s.peers.learn(in_port, src);
 }
 
 verdict router::forward(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, std::uint16_t slot) noexcept {
@@ -267,6 +289,7 @@ void router::leave(const conn_entry& e, conn_exit why) noexcept {
     case conn_exit::fin_timeout: _s.stats.event(conn_event::expired_fin).add(); ns.completed.add(); break;
     case conn_exit::stale_timeout: _s.stats.event(conn_event::expired_stale).add(); break;
     case conn_exit::node_gone: _s.stats.event(conn_event::node_gone).add(); break;
+    case conn_exit::node_failed: _s.stats.event(conn_event::node_failed).add(); break;
     }
 }
 

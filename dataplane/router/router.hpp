@@ -10,11 +10,13 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "dataplane/pkt/classify.hpp"
 #include "dataplane/router/conn_table.hpp"
 #include "dataplane/router/counters.hpp"
+#include "dataplane/router/peer_macs.hpp"
 #include "dataplane/router/wrr.hpp"
 #include "dataplane/tables/snapshot.hpp"
 
@@ -58,6 +60,7 @@ struct router_state {
     worker_stats& stats;
     std::span<node_stats> nodes;        ///< by node slot
     std::span<service_stats> services;  ///< by service slot
+    peer_macs& peers;                   ///< the clients' link-layer sources (conn_entry::peer)
 };
 
 class router {
@@ -131,19 +134,29 @@ private:
     verdict handle_arp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port) noexcept;
     verdict handle_icmp(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port) noexcept;
     verdict forward(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, std::uint16_t node) noexcept;
-    /// A TCP segment without SYN and without an entry: a reset inside the
-    /// snapshot's reset window (rate-limited), else a drop.
+    /// A TCP segment without SYN and without an entry: a reset when its
+    /// entry just went with its failed node, or inside the snapshot's reset
+    /// window (rate-limited), else a drop.
     verdict unknown_segment(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port,
-                            std::uint32_t now) noexcept;
+                            std::uint32_t now, bool node_failed) noexcept;
+    /// The segment turned into its reset, back out of `in_port` (counted).
+    verdict reply_reset(const snapshot& snap, std::uint8_t* frame, const pkt_info& info, std::uint16_t in_port) noexcept;
+    /// The client source of a frame that came in on `in_port` (peer_macs index).
+    std::uint16_t learn_peer(const std::uint8_t* frame, std::uint16_t in_port) noexcept;
     verdict drop(drop_reason r) noexcept {
         _s.stats.drops[static_cast<std::size_t>(r)].add();
         return {action::drop, r, 0};
     }
     bool expired(const conn_entry& e, const snap_node& n, std::uint32_t now) const noexcept;
-    /// A hit whose node slot was released or whose timer ran out is erased
-    /// (counted) and looked up again: `pr` is then the miss.
-    void drop_dead(const snapshot& snap, conn_table::probe& pr, const common::flow_key& k, std::uint32_t hash,
-                   std::uint32_t now) noexcept;
+    /// Counters for an entry about to be erased. RST and the FIN timer end a
+    /// connection normally (completed); the stale timer, a released node
+    /// slot and a failed node do not.
+    enum class conn_exit : std::uint8_t { rst, fin_timeout, stale_timeout, node_gone, node_failed };
+    /// A hit whose node slot was released, whose node failed or whose timer
+    /// ran out is erased (counted) and looked up again: `pr` is then the miss.
+    /// Returns why, or nullopt for a live entry (or a miss).
+    std::optional<conn_exit> drop_dead(const snapshot& snap, conn_table::probe& pr, const common::flow_key& k,
+                                       std::uint32_t hash, std::uint32_t now) noexcept;
     /// A live entry's next packet (requirements 2.3), but RST: SYN makes it ACTIVE,
     /// FIN moves ACTIVE to FIN, the time stamp is refreshed.
     void touch(conn_entry& e, std::uint8_t tcp_flags, std::uint32_t now) noexcept;
@@ -151,10 +164,6 @@ private:
     /// counted on the node (the table must not be full).
     conn_entry& create(const snapshot& snap, conn_table::probe pr, const common::flow_key& k, std::uint32_t hash,
                        std::uint16_t node, conn_state state, std::uint32_t now) noexcept;
-    /// Counters for an entry about to be erased. RST and the FIN timer end a
-    /// connection normally (completed); the stale timer and a released node
-    /// slot do not.
-    enum class conn_exit : std::uint8_t { rst, fin_timeout, stale_timeout, node_gone };
     void leave(const conn_entry& e, conn_exit why) noexcept;
 
     router_state _s;

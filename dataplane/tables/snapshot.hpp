@@ -31,7 +31,9 @@ struct snap_node {
     common::ipv4_addr address = 0;
 
     /// mirrored: the active copies the frames it forwards to this node (mirror.services).
-    static constexpr std::uint8_t in_use = 1, has_mac = 2, draining = 4, quiesced = 8, mirrored = 16;
+    /// failed: the node is down (controller's fail_node): weight 0, and its
+    /// connections are reset at their next TCP segment.
+    static constexpr std::uint8_t in_use = 1, has_mac = 2, draining = 4, quiesced = 8, mirrored = 16, failed = 32;
     bool forwardable() const noexcept { return (flags & (in_use | has_mac)) == (in_use | has_mac); }
 };
 
@@ -113,6 +115,9 @@ struct snapshot {
     /// reset: set after the table was rebuilt from every live node's own
     /// sockets, when such a connection is one nobody holds. 0: never.
     std::uint32_t reset_unknown_until = 0;
+    /// One more each time a node is marked failed (the controller's
+    /// fail_node): the workers' failed_sweep tickles its clients.
+    std::uint32_t failed_epoch = 0;
     std::vector<common::ipv4_addr> cluster_addresses;  ///< announced by gratuitous ARP on becoming active
     std::vector<snap_port> ports;        ///< by DPDK port id
     std::vector<snap_service> services;  ///< by service slot

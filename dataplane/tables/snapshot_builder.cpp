@@ -20,8 +20,8 @@ std::optional<common::mac_addr> mac_of(const node_slot& n, std::uint16_t port, c
 
 }  // namespace
 
-std::uint32_t effective_weight(const common::node_cfg& n, bool has_mac) {
-    return n.quiesced || !has_mac ? 0 : n.weight;
+std::uint32_t effective_weight(const common::node_cfg& n, bool has_mac, bool failed) {
+    return n.quiesced || failed || !has_mac ? 0 : n.weight;
 }
 
 std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
@@ -29,6 +29,7 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
     s->generation = in.generation;
     s->role = in.role;
     s->reset_unknown_until = in.reset_unknown_until;
+    s->failed_epoch = in.failed_epoch;
     s->default_stale_ms = in.default_stale_ms;
 
     std::uint16_t max_port = 0;
@@ -52,6 +53,7 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
         n.flags = snap_node::in_use;
         if (ns.draining) n.flags |= snap_node::draining;
         if (ns.cfg.quiesced) n.flags |= snap_node::quiesced;
+        if (in.failed && in.failed->contains(n.address)) n.flags |= snap_node::failed;
         const auto mac = mac_of(ns, n.tx_port, in.arp);
         if (mac) {
             n.mac = *mac;
@@ -87,8 +89,8 @@ std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in) {
             out.first = static_cast<std::uint32_t>(s->members.size());
             for (const auto& n : svc.nodes) {
                 const std::uint16_t nslot = *in.slots.find_node(node_id{sid, n.address});
-                const bool has_mac = s->nodes[nslot].flags & snap_node::has_mac;
-                s->members.push_back({effective_weight(n, has_mac), nslot});
+                const std::uint8_t f = s->nodes[nslot].flags;
+                s->members.push_back({effective_weight(n, f & snap_node::has_mac, f & snap_node::failed), nslot});
             }
             out.count = static_cast<std::uint32_t>(s->members.size()) - out.first;
             out.wrr = wrr_compute(s->members_of(out));

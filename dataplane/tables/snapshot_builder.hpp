@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -39,13 +40,17 @@ struct snapshot_inputs {
     gateway_role role = gateway_role::active;
     std::uint32_t reset_unknown_until = 0;
     const common::mirror_cfg* mirror = nullptr;  ///< nullptr: no mirror port
+    /// Node addresses marked failed (fail_node_req): every slot of each gets
+    /// snap_node::failed and weight 0. nullptr: none.
+    const std::set<common::ipv4_addr>* failed = nullptr;
+    std::uint32_t failed_epoch = 0;  ///< snapshot::failed_epoch
 };
 
 /// Every cluster port of `clusters` must have its slots (slot_map::sync).
 std::unique_ptr<snapshot> build_snapshot(const snapshot_inputs& in);
 
-/// Effective weight of a node in the snapshot: 0 when quiesced or while its
-/// MAC is unknown, else the configured weight.
-std::uint32_t effective_weight(const common::node_cfg& n, bool has_mac);
+/// Effective weight of a node in the snapshot: 0 when quiesced, failed or
+/// while its MAC is unknown, else the configured weight.
+std::uint32_t effective_weight(const common::node_cfg& n, bool has_mac, bool failed = false);
 
 }  // namespace cg::dp

@@ -107,7 +107,9 @@ def measure_pair(build, count, log, mirror=None):
         why = ha["why"]
         silent = int(why.split("silent for ")[1].split()[0]) if "silent for" in why else None
         kept = sum(r["ok"] for r in results)
-        return {"connections": count, "mirror": mirror or "off", "opened_s": round(opened_s, 1),
+        restore_log = [l.strip() for l in open(b.log).read().splitlines()
+                       if "shadow table" in l or "connections put back" in l or "reconciled" in l][-6:]
+        return {"agents": agent_answers(L), "restore_log": restore_log, "connections": count, "mirror": mirror or "off", "opened_s": round(opened_s, 1),
                 "detected_ms": silent, "takeover_ms": ha["counters"]["last_takeover_ms"],
                 "query_ms": restore.get("last_restore_query_ms"),
                 "active_ms": round(active * 1000) if active is not None else None,
@@ -117,6 +119,20 @@ def measure_pair(build, count, log, mirror=None):
                 "carried_on": all(carried_on(r, n) for r, (_, n) in zip(results, holders)),
                 "flaps_before": flaps, "epochs": [epoch, ha["epoch"]],
                 "why": why}
+
+
+def agent_answers(L):
+    """Each node agent's last answer to a takeover query, as it logged it:
+    sockets, the ms it took to read them from the kernel (its chunks leave
+    meanwhile), and the ms from the read's end to the last chunk sent."""
+    out = {}
+    for n, p in L.agents.items():
+        lines = [l for l in open(p.log).read().splitlines() if "shadow answer to" in l and "read from" in l]
+        if lines:
+            f = lines[-1].split("shadow answer to ", 1)[1].split()
+            out[n] = {"sockets": int(f[1]), "read_ms": int(f[f.index("kernel") + 2]),
+                      "last_chunk_after_ms": int(f[f.index("sent") + 1])}
+    return out
 
 
 class VrrpTopology(Topology):

@@ -295,8 +295,8 @@ TEST_CASE("a gateway that starts active announces its addresses by gratuitous AR
 
 TEST_CASE("each lcore runs the jobs of its role: router workers, one ARP resolver, the dispatcher", "[eal]") {
     using jobs = std::vector<std::string>;
-    const jobs router{"route", "control", "age", "flush"};
-    const jobs resolver{"route", "control", "age", "arp_resolver", "garp", "flush"};
+    const jobs router{"route", "control", "age", "tickle", "flush"};
+    const jobs resolver{"route", "control", "age", "tickle", "arp_resolver", "garp", "flush"};
     SECTION("workers on their own queues") {
         ring_port port("ring_j", 2);
         gateway_harness h(config("ealtest-j", "eth:net_ring_ring_j", "{main: 0, workers: [1, 2]}"));

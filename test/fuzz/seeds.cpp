@@ -1,5 +1,7 @@
 // fuzz_seeds DIR: writes the seed corpus of every harness, DIR/router,
-// DIR/ctl_msg, DIR/config, DIR/agent and DIR/shadow, one file per seed.
+// DIR/ctl_msg, DIR/config, DIR/agent, DIR/shadow, DIR/pair, DIR/smb2,
+// DIR/tcp_follower, DIR/rpc_record, DIR/nfs and DIR/parser_table, one file
+// per seed.
 // Seeds are generated rather than checked in so that they follow the frame
 // builders, the codecs and the reference configuration as those change.
 //
@@ -7,9 +9,11 @@
 // and bursts in fuzz_router's record format (router_input.hpp) that open,
 // close, reset and age connections across snapshots, so that mutation
 // starts from states deep in the router instead of from the parser's edge.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <sstream>
 #include <string>
@@ -18,9 +22,18 @@
 #include "common/ctl_msg.hpp"
 #include "control/proto/agent_msg.hpp"
 #include "control/proto/shadow_msg.hpp"
+#include "dataplane/mirror/nfs.hpp"
+#include "dataplane/mirror/smb2.hpp"
+#include "dataplane/mirror/xdr.hpp"
+#include "dataplane/pkt/classify.hpp"
+#include "dataplane/pkt/wire.hpp"
+#include "pair_input.hpp"
+#include "parser_table_input.hpp"
 #include "router_input.hpp"
 #include "support/diag_msgs.hpp"
 #include "support/frames.hpp"
+#include "support/mirror_session.hpp"
+#include "support/pcap_file.hpp"
 #include "support/router_fixture.hpp"
 
 #ifndef CG_SOURCE_DIR
@@ -360,18 +373,487 @@ void shadow_seeds(const fs::path& dir) {
     write(dir, "filter-wildcard-only", addrs(2, {}));
 }
 
+// ---- pair -------------------------------------------------------------------
+
+/// fuzz_pair's scripts (pair_input.hpp): the pair's usual lives, so that
+/// mutation starts from a settled pair, a cut link, a switchover and a
+/// recovered primary rather than from two machines that never hear each other.
+void pair_seeds(const fs::path& dir) {
+    using namespace fuzz::pair_input;
+    struct step {
+        op o;  ///< op::count: `arg` intervals of a good link, both ways, takeovers done
+        std::uint8_t arg = 0;
+    };
+    const auto good = [](std::uint8_t intervals) { return step{op::count, intervals}; };
+    struct script {
+        const char* name;
+        std::uint8_t priority_a, priority_b, preempt;
+        std::vector<step> steps;
+    };
+    const script scripts[] = {
+        {"settle", 100, 100, 0, {good(20)}},
+        // Settled, then the link is cut both ways: both active, then it heals.
+        {"cut-and-heal", 100, 100, 0,
+         {good(10), {op::wait_long, 3}, {op::drop_ab}, {op::taken_over_b, 1}, good(10)}},
+        // Both take over at once (neither heard the other), at one epoch.
+        {"split-one-epoch", 100, 100, 0, {{op::wait, 59}, {op::taken_over_a, 1}, {op::taken_over_b, 1}, good(10)}},
+        // The operator hands over; a takeover fails once; A's gatewayd then hangs.
+        {"switchover-then-hung", 100, 100, 0,
+         {good(10), {op::switchover_a}, {op::switchover_b}, {op::wait, 11}, {op::deliver_ab, 7}, {op::deliver_ba, 7},
+          {op::taken_over_b, 0}, good(10), {op::health_a, 2}, good(10)}},
+        // A recovered primary (B, priority 200) with pre-emption after 20 dead
+        // times: B is the backup, then A hands over to it; heartbeats overtaken.
+        {"preempt", 100, 200, 2,
+         {{op::health_b, 0}, good(10), {op::health_b, 1}, good(5), {op::delay_ab}, {op::delay_ba}, good(100)}},
+    };
+    for (const script& sc : scripts) {
+        // Dead time 50 ms, interval 12 ms, B's timer 5 ms behind A's, quiet
+        // latency 3 ms and takeovers of 10 ms.
+        std::vector<std::uint8_t> s{sc.priority_a, sc.priority_b, 3, 2, sc.preempt, 5, 3, 2};
+        for (const step& st : sc.steps) {
+            if (st.o != op::count) {
+                append(s, st.o, st.arg);
+                continue;
+            }
+            for (int i = 0; i < st.arg; ++i)
+                for (const step& g : {step{op::wait, 11}, step{op::deliver_ab, 7}, step{op::deliver_ba, 7},
+                                      step{op::taken_over_a, 1}, step{op::taken_over_b, 1}})
+                    append(s, g.o, g.arg);
+        }
+        write(dir, sc.name, s);
+    }
+}
+
+// ---- smb2 -----------------------------------------------------------------
+
+/// n little-endian bytes of v, as SMB2 lays out its fields (zeros past 8).
+bytes le(std::uint64_t v, int n) {
+    bytes b;
+    for (int i = 0; i < n; ++i) b.push_back(i < 8 ? static_cast<std::uint8_t>(v >> (8 * i)) : 0);
+    return b;
+}
+
+bytes cat(std::initializer_list<bytes> parts) {
+    bytes b;
+    for (const bytes& p : parts) b.insert(b.end(), p.begin(), p.end());
+    return b;
+}
+
+/// A 64-byte SMB2 header ([MS-SMB2] 2.2.1; TreeId 5, or with ASYNC_COMMAND
+/// an AsyncId), then the body.
+bytes smb2_msg(std::uint16_t command, std::uint32_t flags, std::uint64_t mid, std::uint32_t status, const bytes& body) {
+    return cat({{0xfe, 'S', 'M', 'B'}, le(64, 2), le(1, 2), le(status, 4), le(command, 2), le(1, 2), le(flags, 4),
+                le(0, 4), le(mid, 8), le(0xfeff, 4), le(5, 4), le(0x4000'0000'0009, 8), bytes(16, 0), body});
+}
+
+/// One message of each exchange of a session, a related compound, an async
+/// interim response, the opaque headers and an SMB1 NEGOTIATE; fuzz_smb2
+/// tries each in both directions.
+void smb2_seeds(const fs::path& dir) {
+    constexpr std::uint32_t response = 0x1, async = 0x2, related = 0x4;
+    const bytes fid = {1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0};
+    const bytes related_fid(16, 0xff);
+    const bytes salt(32, 0x5a);
+    const bytes preauth = cat({le(1, 2), le(38, 2), le(0, 4), le(1, 2), le(32, 2), le(1, 2), salt});
+    const bytes name = {'f', 0, 'i', 0, 'l', 0, 'e', 0};
+
+    write(dir, "negotiate-req",
+          smb2_msg(0, 0, 0, 0,
+                   cat({le(36, 2), le(2, 2), le(1, 2), le(0, 2), le(0x7f, 4), bytes(16, 0x11), le(104, 4), le(1, 2),
+                        le(0, 2), le(0x0202, 2), le(0x0311, 2), preauth})));
+    write(dir, "negotiate-rsp",
+          smb2_msg(0, response, 0, 0,
+                   cat({le(65, 2), le(1, 2), le(0x0210, 2), le(0, 2), bytes(16, 0x22), le(0x2f, 4), le(1 << 20, 4),
+                        le(1 << 20, 4), le(1 << 20, 4), le(0, 16), le(128, 2), le(8, 2), le(0, 4), bytes(8, 0x60)})));
+    write(dir, "session-setup-req",
+          smb2_msg(1, 0, 1, 0, cat({le(25, 2), {0, 1}, le(1, 4), le(0, 4), le(88, 2), le(16, 2), le(0, 8), salt})));
+    write(dir, "session-setup-rsp",
+          smb2_msg(1, response, 1, 0xc000'0016, cat({le(9, 2), le(0, 2), le(72, 2), le(16, 2), salt})));
+    write(dir, "tree-connect-req", smb2_msg(3, 0, 2, 0, cat({le(9, 2), le(0, 2), le(72, 2), le(name.size(), 2), name})));
+    write(dir, "tree-connect-rsp",
+          smb2_msg(3, response, 2, 0, cat({le(16, 2), {1, 0}, le(0, 4), le(0, 4), le(0x1f01ff, 4)})));
+    const bytes create_req = smb2_msg(5, 0, 3, 0,
+                                      cat({le(57, 2), {0, 0}, le(2, 4), le(0, 16), le(0x12019f, 4), le(0x80, 4),
+                                           le(7, 4), le(1, 4), le(0x40, 4), le(120, 2), le(name.size(), 2),
+                                           le(0, 8), name}));
+    write(dir, "create-req", create_req);
+    write(dir, "create-rsp",
+          smb2_msg(5, response, 3, 0, cat({le(89, 2), {0, 0}, le(1, 4), le(0, 48), le(0x20, 4), le(0, 4), fid, le(0, 8)})));
+    const auto read_req = [](std::uint64_t mid, std::uint32_t flags, const bytes& file) {
+        return smb2_msg(8, flags, mid, 0,
+                        cat({le(49, 2), {0x50, 0}, le(4096, 4), le(0, 8), file, le(1, 4), le(0, 12), {0}}));
+    };
+    write(dir, "read-req", read_req(4, 0, fid));
+    write(dir, "read-rsp", smb2_msg(8, response, 4, 0, cat({le(17, 2), {0x50, 0}, le(8, 4), le(0, 8), bytes(8, 0x33)})));
+    write(dir, "write-req",
+          smb2_msg(9, 0, 5, 0, cat({le(49, 2), le(0x70, 2), le(8, 4), le(4096, 8), fid, le(0, 16), bytes(8, 0x44)})));
+    write(dir, "write-rsp", smb2_msg(9, response, 5, 0, cat({le(17, 2), le(0, 2), le(8, 4), le(0, 8)})));
+    const auto close_req = [](std::uint64_t mid, std::uint32_t flags, const bytes& file) {
+        return smb2_msg(6, flags, mid, 0, cat({le(24, 2), le(1, 2), le(0, 4), file}));
+    };
+    write(dir, "close-req", close_req(6, 0, fid));
+    write(dir, "compound-create-read-close",
+          test::mirror::smb2_chain({create_req, read_req(7, related, related_fid), close_req(8, related, related_fid)}));
+    write(dir, "interim-pending", smb2_msg(8, response | async, 4, 0x103, cat({le(9, 2), le(0, 2), le(0, 4), {0}})));
+    write(dir, "transform", cat({{0xfd, 'S', 'M', 'B'}, bytes(32, 0x66), le(80, 4), le(0, 2), le(1, 2),
+                                 le(0x4000'0000'0009, 8), bytes(80, 0x77)}));
+    write(dir, "compression", cat({{0xfc, 'S', 'M', 'B'}, le(1000, 4), le(1, 2), le(0, 2), le(0, 4), bytes(40, 0x88)}));
+    constexpr char dialects[] = "\x02NT LM 0.12\0\x02SMB 2.002\0\x02SMB 2.???";  // and the literal's NUL
+    write(dir, "smb1-negotiate", cat({{0xff, 'S', 'M', 'B', 0x72}, bytes(27, 0), {0}, le(sizeof dialects, 2),
+                                      bytes(dialects, dialects + sizeof dialects)}));
+}
+
+// ---- tcp_follower -------------------------------------------------------------
+
+/// One record of fuzz_tcp_follower's input (its header comment has the format).
+struct tcp_rec {
+    bool server;
+    std::uint8_t flags;
+    std::int16_t seq;  ///< offset from the sender's ISN + 1
+    std::uint8_t len;
+    std::int16_t ack;  ///< offset from the peer's ISN + 1
+    std::uint8_t opts = 0;  ///< 1: a SYN's options, 2: timestamps
+};
+
+std::vector<std::uint8_t> tcp_input(std::uint32_t client_isn, std::uint32_t server_isn, std::uint8_t cfg,
+                                    const std::vector<tcp_rec>& recs) {
+    std::vector<std::uint8_t> out;
+    for (std::uint32_t v : {client_isn, server_isn})
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    out.push_back(cfg);
+    for (const tcp_rec& r : recs) {
+        const auto seq = static_cast<std::uint16_t>(r.seq), ack = static_cast<std::uint16_t>(r.ack);
+        out.insert(out.end(), {static_cast<std::uint8_t>((r.server ? 1 : 0) | (r.flags & 0x3f) << 1),
+                               static_cast<std::uint8_t>(seq), static_cast<std::uint8_t>(seq >> 8), r.len,
+                               static_cast<std::uint8_t>(ack), static_cast<std::uint8_t>(ack >> 8), 0xff,
+                               static_cast<std::uint8_t>(r.opts << 2)});
+    }
+    return out;
+}
+
+/// fuzz_tcp_follower's connections: a whole life, reordering, losses the
+/// receiver acknowledges, a full ring, the sequence wrap, a mid-stream join
+/// and resets, so that mutation starts inside the reassembly.
+void tcp_follower_seeds(const fs::path& dir) {
+    constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10;
+    constexpr std::uint8_t data = psh | ack;
+    constexpr std::uint8_t cfg_1k = 0x0b | 0x30;  // 1 KiB ring, 8 KiB max_ahead
+    constexpr std::uint8_t cfg_16 = 0x05 | 0x10;  // a 16-byte ring
+    const std::vector<tcp_rec> open = {
+        {false, syn, -1, 0, -1, 1}, {true, syn | ack, -1, 0, 0, 1}, {false, ack, 0, 0, 0, 2}};
+    auto with_open = [&](std::vector<tcp_rec> rest) {
+        rest.insert(rest.begin(), open.begin(), open.end());
+        return rest;
+    };
+    write(dir, "life", tcp_input(1000, 50000, cfg_1k, with_open({
+        {false, data, 0, 100, 0, 2}, {true, ack, 0, 0, 100, 2}, {true, data, 0, 200, 100, 2},
+        {false, ack, 100, 0, 200, 2}, {false, fin | ack, 100, 0, 200}, {true, fin | ack, 200, 0, 101},
+        {false, ack, 101, 0, 201}})));
+    write(dir, "reordered", tcp_input(7, 9, cfg_1k, with_open({
+        {false, data, 40, 20, 0}, {false, data, 20, 20, 0}, {false, data, 20, 20, 0}, {false, data, 0, 30, 0},
+        {true, ack, 0, 0, 60}, {false, fin | ack, 60, 0, 0}, {true, fin | ack, 0, 0, 61}})));
+    write(dir, "loss-acked", tcp_input(1000, 2000, cfg_1k, with_open({
+        {false, data, 0, 10, 0}, {true, ack, 0, 0, 10}, {true, ack, 0, 0, 20}, {false, data, 20, 10, 0},
+        {true, ack, 0, 0, 30}, {false, data, 40, 10, 0}, {true, ack, 0, 0, 50}, {false, fin | ack, 50, 0, 0}})));
+    write(dir, "ring-full", tcp_input(1000, 2000, cfg_16, with_open({
+        {false, data, 4, 4, 0}, {false, data, 8, 4, 0}, {false, data, 12, 4, 0}, {false, data, 16, 4, 0},
+        {false, data, 0, 4, 0}, {false, data, 30, 4, 0}, {false, data, 60, 10, 0}})));
+    write(dir, "wrap", tcp_input(0xffffff80u, 0xfffffff0u, cfg_1k, with_open({
+        {false, data, 0, 200, 0}, {true, data, 0, 100, 200}, {false, data, 300, 50, 100}, {false, data, 200, 100, 100},
+        {true, ack, 100, 0, 350}, {false, fin | ack, 350, 0, 100}, {true, fin | ack, 100, 0, 351}})));
+    write(dir, "mid-stream", tcp_input(5000, 6000, cfg_1k, {
+        {false, data, 10, 30, 20}, {true, data, 20, 40, 40}, {false, data, 40, 10, 60}, {true, ack, 60, 0, 50}}));
+    write(dir, "reset", tcp_input(1000, 2000, cfg_1k, with_open({
+        {false, data, 0, 10, 0}, {false, data, 20, 10, 0}, {true, ack, 0, 0, 40}, {true, rst | ack, 0, 0, 0},
+        {false, data, 30, 10, 0}})));
+    write(dir, "refused", tcp_input(1000, 0, cfg_1k, {{false, syn, -1, 0, 0, 1}, {true, rst | ack, -1, 0, 0}}));
+    // What the fuzzer found: a segment too long for the ring that begins
+    // before the held bytes (its own first bytes were once given up), and a
+    // late copy of bytes already given up as lost.
+    write(dir, "long-before-held", tcp_input(1000, 2000, cfg_16, with_open({
+        {false, data, 8, 4, 0, 2}, {false, data, 4, 36, 0}, {false, data, 0, 4, 0}})));
+    write(dir, "late-copy", tcp_input(0xffffff80u, 0xfffffff0u, cfg_1k, with_open({
+        {false, data, -257, 200, 0}, {true, data, 0, 100, 200}, {false, data, 812, 50, 100},
+        {false, data, 126, 100, 100}, {true, ack, 100, 0, 350}, {false, fin | ack, 350, 0, 100},
+        {true, fin | ack, 100, 0, 351}})));
+}
+
+// ---- nfs and rpc_record ------------------------------------------------------
+
+using dp::mirror::xdr_writer;
+
+/// An ONC RPC call header: AUTH_SYS credential, AUTH_NONE verifier.
+xdr_writer rpc_call(std::uint32_t xid, std::uint32_t prog, std::uint32_t vers, std::uint32_t proc) {
+    xdr_writer cred;
+    cred.u32(0).string("seed").u32(0).u32(0).u32(1).u32(0);
+    xdr_writer w;
+    w.u32(xid).u32(0).u32(2).u32(prog).u32(vers).u32(proc).u32(1).opaque(cred.data()).u32(0).u32(0);
+    return w;
+}
+/// An accepted SUCCESS reply header with an AUTH_NONE verifier.
+xdr_writer rpc_reply(std::uint32_t xid) {
+    xdr_writer w;
+    w.u32(xid).u32(1).u32(0).u32(0).u32(0).u32(0);
+    return w;
+}
+
+const std::vector<std::uint8_t> seed_fh = {1, 0, 7, 0, 0xaa, 0xbb, 0xcc, 0xdd, 0x10, 0x20, 0x30, 0x40, 5, 6, 7, 8};
+
+/// fuzz_nfs's inputs: one record each (the harness parses each as a call
+/// and as a reply to every procedure).
+std::vector<std::pair<std::string, std::vector<std::uint8_t>>> nfs_records() {
+    using namespace dp::mirror;
+    const std::vector<std::uint8_t> verf(8, 0x76), data = {'d', 'a', 't', 'a'};
+    const auto v3 = [](std::uint32_t proc) { return rpc_call(0x3000 + proc, rpc_prog_nfs, 3, proc); };
+    const auto v4 = [](std::uint32_t ops) {
+        xdr_writer w = rpc_call(0x4000 + ops, rpc_prog_nfs, 4, nfs4::compound);
+        w.string("").u32(1).u32(ops);
+        return w;
+    };
+    const auto sequence = [](xdr_writer& w) { w.u32(nfs4::sequence).fixed(std::vector<std::uint8_t>(16, 0x5e)).u32(1).u32(0).u32(7).boolean(false); };
+    const auto stateid = [](xdr_writer& w) { w.u32(0).fixed(std::vector<std::uint8_t>(12, 0x5a)); };
+    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> out;
+    out.emplace_back("nfs3-getattr", v3(nfs3::getattr).opaque(seed_fh).take());
+    out.emplace_back("nfs3-lookup", v3(nfs3::lookup).opaque(seed_fh).string("file.txt").take());
+    out.emplace_back("nfs3-read", v3(nfs3::read).opaque(seed_fh).u64(8192).u32(4096).take());
+    out.emplace_back("nfs3-write", v3(nfs3::write).opaque(seed_fh).u64(0).u32(4).u32(2).opaque(data).take());
+    out.emplace_back("nfs3-create", v3(nfs3::create).opaque(seed_fh).string("new").u32(0).u32(1).u32(0644)
+                                        .u32(0).u32(0).u32(0).u32(1).u32(2).u32(1).u32(2).take());
+    out.emplace_back("nfs3-readdirplus", v3(nfs3::readdirplus).opaque(seed_fh).u64(0).fixed(verf).u32(4096).u32(8192).take());
+    out.emplace_back("nfs3-lookup-reply", rpc_reply(1).u32(0).opaque(seed_fh).boolean(false).boolean(false).take());
+    out.emplace_back("nfs3-read-reply", rpc_reply(1).u32(0).boolean(false).u32(4).boolean(true).opaque(data).take());
+    out.emplace_back("nfs3-readdirplus-reply", rpc_reply(1).u32(0).boolean(false).fixed(verf).boolean(true).u64(9).string("f")
+                                                   .u64(1).boolean(false).boolean(true).opaque(seed_fh).boolean(false)
+                                                   .boolean(true).take());
+    out.emplace_back("mount3-mnt", rpc_call(0x5001, rpc_prog_mount, 3, mount3::mnt).string("/export").take());
+    out.emplace_back("mount3-mnt-reply", rpc_reply(1).u32(0).opaque(seed_fh).u32(1).u32(1).take());
+    {
+        xdr_writer w = v4(3);
+        sequence(w);
+        w.u32(nfs4::putfh).opaque(seed_fh).u32(nfs4::read);
+        stateid(w);
+        w.u64(0).u32(65536);
+        out.emplace_back("nfs4-sequence-putfh-read", w.take());
+    }
+    {
+        xdr_writer w = v4(2);
+        w.u32(nfs4::putfh).opaque(seed_fh).u32(nfs4::write);
+        stateid(w);
+        w.u64(4096).u32(1).opaque(data);
+        out.emplace_back("nfs4-putfh-write", w.take());
+    }
+    {
+        xdr_writer w = v4(4);
+        w.u32(nfs4::putfh).opaque(seed_fh).u32(nfs4::open).u32(0).u32(2).u32(0).u64(1).string("owner").u32(1).u32(0)
+            .u32(1).u32(0x10).opaque(verf).u32(0).string("new.txt").u32(nfs4::getfh).u32(nfs4::getattr).u32(1).u32(0x1a);
+        out.emplace_back("nfs4-open", w.take());
+    }
+    {
+        xdr_writer w = rpc_reply(1);
+        w.u32(0).string("").u32(3).u32(nfs4::putrootfh).u32(0).u32(nfs4::lookup).u32(0).u32(nfs4::getfh).u32(0).opaque(seed_fh);
+        out.emplace_back("nfs4-getfh-reply", w.take());
+    }
+    {
+        xdr_writer w = rpc_reply(1);
+        w.u32(0).string("").u32(2).u32(nfs4::putfh).u32(0).u32(nfs4::read).u32(0).boolean(true).opaque(data);
+        out.emplace_back("nfs4-read-reply", w.take());
+    }
+    return out;
+}
+
+void nfs_seeds(const fs::path& dir) {
+    for (const auto& [name, record] : nfs_records()) write(dir, name, record);
+}
+
+/// fuzz_rpc_record's scripts: a configuration byte, then `stream` fed in
+/// pieces of `piece` bytes, with `extra` steps (gaps, desyncs) after `at` bytes.
+std::vector<std::uint8_t> framer_script(std::uint8_t config, const std::vector<std::uint8_t>& stream, std::size_t piece,
+                                        std::size_t at = 0, const std::vector<std::uint8_t>& extra = {}) {
+    std::vector<std::uint8_t> s{config};
+    for (std::size_t i = 0; i < stream.size();) {
+        if (i == at) s.insert(s.end(), extra.begin(), extra.end());
+        const std::size_t n = std::min({piece, stream.size() - i, at > i ? at - i : stream.size()});
+        s.push_back(static_cast<std::uint8_t>(n - 1));
+        s.insert(s.end(), stream.begin() + static_cast<std::ptrdiff_t>(i), stream.begin() + static_cast<std::ptrdiff_t>(i + n));
+        i += n;
+    }
+    return s;
+}
+
+void rpc_record_seeds(const fs::path& dir) {
+    // Records of the nfs seeds, record-marked: calls and replies apart,
+    // one call in two fragments.
+    std::vector<std::uint8_t> calls, replies;
+    const auto mark = [](std::vector<std::uint8_t>& out, const std::vector<std::uint8_t>& r, std::size_t split) {
+        xdr_writer m;
+        if (split) m.u32(static_cast<std::uint32_t>(split)).bytes({r.data(), split});
+        m.u32(0x80000000u | static_cast<std::uint32_t>(r.size() - split)).bytes({r.data() + split, r.size() - split});
+        out.insert(out.end(), m.data().begin(), m.data().end());
+    };
+    int i = 0;
+    for (const auto& [name, record] : nfs_records()) {
+        const bool reply = name.find("reply") != std::string::npos;
+        mark(reply ? replies : calls, record, !reply && i++ == 2 ? 48 : 0);
+    }
+    constexpr std::uint8_t nbss = 1, to_client = 2, cap_1k = 1 << 2;
+    const std::uint8_t gap3 = 0xc2, desync = 0xff;
+    write(dir, "calls", framer_script(0, calls, 100));
+    write(dir, "calls-gap", framer_script(0, calls, 64, 130, {gap3}));
+    write(dir, "calls-desync", framer_script(0, calls, 192, 20, {desync}));
+    write(dir, "replies-cap-1k", framer_script(to_client | cap_1k, replies, 77));
+    write(dir, "replies-gap", framer_script(to_client, replies, 50, 60, {0xfe, 1}));
+
+    std::vector<std::uint8_t> smb;
+    for (std::uint8_t n : {64, 120, 80}) {
+        smb.insert(smb.end(), {0, 0, 0, n, 0xfe, 'S', 'M', 'B', 64, 0});
+        smb.resize(smb.size() + n - 6, n);
+        smb.insert(smb.end(), {0x85, 0, 0, 0});  // keepalive
+    }
+    write(dir, "nbss", framer_script(nbss, smb, 33));
+    write(dir, "nbss-gap", framer_script(nbss, smb, 60, 70, {gap3}));
+}
+
+
+// ---- parser_table -------------------------------------------------------------
+
+namespace tm = test::mirror;
+
+/// The segments of each of the four connections' sessions, hand-built.
+std::array<std::vector<tm::seg>, 4> table_sessions() {
+    const auto C = dp::mirror::direction::to_server, S = dp::mirror::direction::to_client;
+    const tm::bytes fh(28, 0x43), fid = {7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0}, related(16, 0xff);
+    const auto nfs = [](std::uint32_t xid, std::uint32_t proc, const tm::bytes& args) {
+        return tm::rpc_marked(tm::rpc_call(xid, dp::mirror::rpc_prog_nfs, 3, proc, args));
+    };
+    const auto rep = [](std::uint32_t xid, const tm::bytes& res) { return tm::rpc_marked(tm::rpc_reply(xid, res)); };
+    using namespace dp::mirror;
+    return {
+        tm::conversation({{C, nfs(1, nfs3::getattr, tm::nfs3_fh_args(fh))},
+                          {S, rep(1, tm::nfs3_getattr_res())},
+                          {C, nfs(2, nfs3::read, tm::nfs3_read_args(fh, 0, 600))},
+                          {S, rep(2, tm::nfs3_read_res(tm::bytes(600, 0x61)))},
+                          {C, nfs(3, nfs3::write, tm::nfs3_write_args(fh, 600, tm::bytes(900, 0x62)))},
+                          {S, rep(3, tm::nfs3_write_res(900))}},
+                         300),
+        tm::conversation(
+            {{C, tm::nbss(tm::smb2_message(0x0d, 0, 1, tm::smb2_echo_body()))},
+             {S, tm::nbss(tm::smb2_message(0x0d, tm::smb2_response, 1, tm::smb2_echo_body()))},
+             {C, tm::nbss(tm::smb2_chain({tm::smb2_message(0x05, 0, 2, tm::smb2_create_req_body()),
+                                          tm::smb2_message(0x08, tm::smb2_related, 3, tm::smb2_read_req_body(related, 0, 100)),
+                                          tm::smb2_message(0x06, tm::smb2_related, 4, tm::smb2_close_req_body(related))}))},
+             {S, tm::nbss(tm::smb2_message(0x05, tm::smb2_response, 2, tm::smb2_create_rsp_body(fid)))},
+             {S, tm::nbss(tm::smb2_message(0x08, tm::smb2_response | tm::smb2_async, 3, tm::smb2_error_body(),
+                                           smb2::status_pending, 5))},
+             {S, tm::nbss(tm::smb2_message(0x08, tm::smb2_response | tm::smb2_async, 3,
+                                           tm::smb2_read_rsp_body(tm::bytes(100, 1)), 0, 5))},
+             {S, tm::nbss(tm::smb2_message(0x06, tm::smb2_response, 4, tm::smb2_close_rsp_body()))}},
+            200),
+        tm::conversation({{C, tm::rpc_marked(tm::rpc_call(9, 100000, 2, 3, tm::bytes(16, 0)))},
+                          {S, tm::rpc_marked(tm::rpc_reply(9, tm::bytes(4, 0)))}},
+                         1448, tm::ending::rst),
+        tm::conversation({{C, tm::bytes(120, 'G')}, {S, tm::bytes(700, 'H')}}, 256),
+    };
+}
+
+/// A fixture capture's TCP frames in the harness's format: each connection
+/// on the harness connection of its server port, a generation for each new
+/// one; offsets from the capture's own ISNs. Cut into seeds of about
+/// `max_bytes`, each from a client's SYN on.
+std::vector<std::vector<std::uint8_t>> capture_seeds(const std::string& name, std::size_t max_bytes, std::size_t max_seeds) {
+    using dp::wire::load16;
+    using dp::wire::load32;
+    const auto frames = test::read_pcap(std::string(CG_SOURCE_DIR) + "/test/fixtures/mirror/" + name + ".pcap");
+    struct known {
+        std::uint16_t client_port;
+        unsigned conn, gen;
+        std::array<std::int64_t, 2> isn{-1, -1};
+    };
+    std::vector<known> conns;
+    std::array<unsigned, 4> gens{};
+    std::vector<std::vector<std::uint8_t>> out(1);
+    for (const auto& f : frames) {
+        dp::pkt_info info;
+        if (dp::classify(f.data(), static_cast<std::uint32_t>(f.size()), info) || info.kind != dp::pkt_kind::tcp) continue;
+        const std::uint8_t* tcp = f.data() + info.l4_off;
+        const std::uint16_t sport = info.key.sport, dport = info.key.dport;
+        const auto rpc_port = [](std::uint16_t p) { return p == 111 || p == 20048; };
+        const bool from_server = sport == 2049 || sport == 445 || sport == 80 || rpc_port(sport);
+        const std::uint16_t server = from_server ? sport : dport, client = from_server ? dport : sport;
+        const unsigned conn = server == 2049 ? 0 : server == 445 ? 1 : rpc_port(server) ? 2 : 3;
+        auto k = std::find_if(conns.begin(), conns.end(), [&](const known& x) { return x.client_port == client; });
+        if (k == conns.end()) {
+            conns.push_back({client, conn, gens[conn]++ & 3});
+            k = conns.end() - 1;
+        }
+        const std::size_t d = from_server ? 1 : 0;
+        const std::uint32_t seq = load32(tcp + 4), ack = load32(tcp + 8);
+        const std::uint8_t flags = tcp[13];
+        const std::size_t doff = (tcp[12] >> 4) * 4u;
+        if (k->isn[d] < 0) k->isn[d] = (flags & tm::SYN) ? seq : seq - 1;
+        tm::seg s;
+        s.dir = from_server ? dp::mirror::direction::to_client : dp::mirror::direction::to_server;
+        s.flags = flags;
+        s.off = static_cast<std::int32_t>(seq - static_cast<std::uint32_t>(k->isn[d]) - 1);
+        s.ack = k->isn[1 - d] < 0 ? 0 : ack - static_cast<std::uint32_t>(k->isn[1 - d]) - 1;
+        if (flags & tm::SYN) s.options = tm::syn_options(1);
+        const std::size_t payload_at = info.l4_off + doff, payload_end = info.l3_off + info.ip_len;
+        s.payload.assign(f.begin() + static_cast<std::ptrdiff_t>(payload_at), f.begin() + static_cast<std::ptrdiff_t>(payload_end));
+        // Past max_bytes a seed takes nothing more; the next starts at the
+        // next connection's SYN, so that each begins with a handshake.
+        if (out.back().size() > max_bytes) {
+            if (!(flags & tm::SYN) || (flags & tm::ACK)) continue;
+            if (out.size() == max_seeds) break;
+            out.emplace_back();
+        }
+        fuzz::table_input::append(out.back(), k->conn, k->gen, 0, s);
+    }
+    return out;
+}
+
+void parser_table_seeds(const fs::path& dir) {
+    const auto sessions = table_sessions();
+    const char* names[] = {"nfs3", "smb2", "portmapper", "tcp"};
+    for (unsigned c = 0; c < 4; ++c) {
+        std::vector<std::uint8_t> in;
+        for (const tm::seg& s : sessions[c]) fuzz::table_input::append(in, c, 0, 0, s);
+        write(dir, std::string("session-") + names[c], in);
+    }
+    // All four at once, round robin, with a clock step now and then; then
+    // the NFS 4-tuple's next connection, and a lost and a doubled segment.
+    std::vector<std::uint8_t> all;
+    for (std::size_t i = 0;; ++i) {
+        bool any = false;
+        for (unsigned c = 0; c < 4; ++c) {
+            if (i >= sessions[c].size()) continue;
+            any = true;
+            if (c == 0 && i == 5) continue;  // lost
+            fuzz::table_input::append(all, c, 0, i % 7 == 6 ? 2 : 0, sessions[c][i]);
+            if (c == 1 && i == 6) fuzz::table_input::append(all, c, 0, 0, sessions[c][i]);
+        }
+        if (!any) break;
+    }
+    for (const tm::seg& s : sessions[0]) fuzz::table_input::append(all, 0, 1, 0, s);
+    write(dir, "four-interleaved", all);
+    for (const char* capture : {"nfs3", "nfs4", "smb2", "smb2_encrypted", "http"}) {
+        const auto seeds = capture_seeds(capture, 16 * 1024, 3);
+        for (std::size_t i = 0; i < seeds.size(); ++i) write(dir, std::string("capture-") + capture + "-" + std::to_string(i), seeds[i]);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 2) {
-        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg, DIR/config, DIR/agent and DIR/shadow\n", argv[0]);
+        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg, DIR/config, DIR/agent, DIR/shadow, DIR/pair, DIR/smb2, DIR/tcp_follower, DIR/rpc_record, DIR/nfs and DIR/parser_table\n", argv[0]);
         return 2;
     }
     try {
         const fs::path root = argv[1];
         const std::pair<const char*, void (*)(const fs::path&)> harnesses[] = {
             {"router", router_seeds}, {"ctl_msg", ctl_msg_seeds}, {"config", config_seeds}, {"agent", agent_seeds},
-            {"shadow", shadow_seeds}};
+            {"shadow", shadow_seeds}, {"pair", pair_seeds}, {"smb2", smb2_seeds},
+            {"tcp_follower", tcp_follower_seeds}, {"rpc_record", rpc_record_seeds}, {"nfs", nfs_seeds},
+            {"parser_table", parser_table_seeds}};
         for (const auto& [name, make] : harnesses) {
             fs::create_directories(root / name);
             make(root / name);

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "common/config.hpp"
@@ -51,6 +52,7 @@ struct router_fixture : test_worker {
     dp::gateway_role role = dp::gateway_role::active;
     std::uint32_t reset_until = 0;  ///< snapshot::reset_unknown_until
     std::optional<common::mirror_cfg> mirror;  ///< its port must be one of `ports`
+    std::set<common::ipv4_addr> failed;        ///< nodes marked failed
 
     explicit router_fixture(std::uint32_t max_conns = 1000) : test_worker(max_conns, 16, 64) {
         common::cluster_cfg c;
@@ -85,7 +87,7 @@ struct router_fixture : test_worker {
     void rebuild() {
         slots.sync(clusters);
         snap = dp::build_snapshot({clusters, slots, ports, arp, stale_ms, ++generation, role, reset_until,
-                                   mirror ? &*mirror : nullptr});
+                                   mirror ? &*mirror : nullptr, &failed});
     }
 
     /// A client frame to the VIP, routed at `now`.

@@ -16,6 +16,7 @@ struct test_worker {
     dp::worker_stats stats{};
     std::vector<dp::node_stats> nstats;
     std::vector<dp::service_stats> sstats;
+    dp::peer_macs peers;
     dp::router router;
 
     test_worker(std::uint32_t max_conns, std::size_t services, std::size_t nodes)
@@ -24,7 +25,7 @@ struct test_worker {
           wrr(services),
           nstats(nodes),
           sstats(services),
-          router(dp::router_state{table, wrr, stats, nstats, sstats}) {}
+          router(dp::router_state{table, wrr, stats, nstats, sstats, peers}) {}
     test_worker(const test_worker&) = delete;
     test_worker& operator=(const test_worker&) = delete;
 };

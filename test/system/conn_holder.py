@@ -9,6 +9,9 @@ per command on stdout:
                  remembers the node that answered (the body: its name)
     send         one GET / on every connection, without waiting
     collect T    waits up to T seconds for the answers of the last send
+    idle T N     sends nothing, and watches every connection for up to T
+                 seconds, or until N of them are reset (a client waiting
+                 for an answer: only the gateway can tell it its node died)
     quit
 
 `collect` reports, over all connections: ok (an answer from the node that
@@ -29,10 +32,11 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: cluster\r\n\r\n"
 
 
 class Conn:
-    __slots__ = ("sock", "node", "buf", "want", "sent_at", "took", "error", "reset_ms")
+    __slots__ = ("sock", "port", "node", "buf", "want", "sent_at", "took", "error", "reset_ms")
 
     def __init__(self, sock):
         self.sock = sock
+        self.port = sock.getsockname()[1]  # the client's: bound by connect
         self.node = None     # the body of the first answer
         self.buf = b""
         self.want = False    # an answer is due
@@ -92,6 +96,27 @@ class Holder:
                     on_answer(c, body.decode(errors="replace").strip())
                     pending.discard(c)
 
+    def idle(self, timeout, expect):
+        t0 = time.monotonic()
+        pending = {c for c in self.conns if not c.error}
+        for c in pending:
+            c.sent_at = t0  # reset_ms counts from now
+        stray = []
+
+        def answered(c, body):  # an answer to nothing asked
+            stray.append(c.port)
+        deadline = t0 + timeout
+        while time.monotonic() < deadline and sum(1 for c in self.conns if c.error == "reset") < expect:
+            self._pump(pending, min(deadline, time.monotonic() + 0.05), answered)
+        resets = [c.reset_ms for c in self.conns if c.reset_ms is not None]
+        by_node = {}
+        for c in self.conns:
+            outcome = c.error or "quiet"
+            by_node.setdefault(c.node, {}).setdefault(outcome, 0)
+            by_node[c.node][outcome] += 1
+        return {"reset": len(resets), "slowest_reset_ms": round(max(resets), 1) if resets else None,
+                "by_node": by_node, "stray_answers": len(stray), "seconds": round(time.monotonic() - t0, 2)}
+
     def open(self, n, batch=500, timeout=60):
         t0 = time.monotonic()
         errors = []
@@ -141,6 +166,7 @@ class Holder:
                 "by_node": by_node, "seconds": round(time.monotonic() - t0, 2)}
 
     def send(self):
+        t0 = time.monotonic()
         sent, failed = 0, 0
         for c in self.conns:
             if c.error:
@@ -156,7 +182,7 @@ class Holder:
             except OSError as e:
                 c.error = f"send: {e.strerror}"
                 failed += 1
-        return {"sent": sent, "failed": failed}
+        return {"sent": sent, "failed": failed, "seconds": round(time.monotonic() - t0, 3)}
 
     def collect(self, timeout):
         t0 = time.monotonic()
@@ -169,6 +195,7 @@ class Holder:
         self._pump(pending, time.monotonic() + timeout, check)
         took = [c.took for c in self.conns if c.took is not None]
         resets = [c.reset_ms for c in self.conns if c.reset_ms is not None]
+        reset_ports = {c.reset_ms: c.port for c in self.conns if c.reset_ms is not None}
         by_node = {}
         for c in self.conns:
             outcome = c.error or ("ok" if c.took is not None else "timeout")
@@ -179,7 +206,8 @@ class Holder:
                "closed": sum(1 for c in self.conns if c.error == "closed"),
                "other_errors": sum(1 for c in self.conns if c.error not in (None, "reset", "closed")),
                "timeout": len(pending), "slowest_ms": round(max(took), 1) if took else None,
-               "slowest_reset_ms": round(max(resets), 1) if resets else None, "by_node": by_node,
+               "slowest_reset_ms": round(max(resets), 1) if resets else None,
+               "slowest_reset_port": reset_ports[max(resets)] if resets else None, "by_node": by_node,
                "seconds": round(time.monotonic() - t0, 2), "examples": wrong[:5]}
         return out
 
@@ -208,6 +236,8 @@ def main():
                 out = h.send()
             elif words[0] == "collect":
                 out = h.collect(float(words[1]))
+            elif words[0] == "idle":
+                out = h.idle(float(words[1]), int(words[2]))
             elif words[0] == "quit":
                 break
             else:

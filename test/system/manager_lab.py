@@ -39,7 +39,7 @@ class Managed(Gateway):
     SIDES = {"a": {"mgmt": MGMT_IP, "port": "198.18.0.2"}, "b": {"mgmt": "198.18.0.4", "port": "198.18.0.5"}}
 
     def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active", overrides=None,
-                 mirror=None):
+                 mirror=None, agent_keys=None, supervision_lines=()):
         self.expect_role = role
         self.controld = os.path.join(build, "control", "controld", "controld")
         self.nodeagent = os.path.join(build, "control", "nodeagent", "nodeagent")
@@ -57,6 +57,11 @@ class Managed(Gateway):
         text = text.replace("key_file: /etc/clustergate/agent.key", f"key_file: {self.key_file}")
         text = text.replace(f"listen: {MGMT_IP}:{AGENT_PORT}", f"listen: {self.mgmt_ip}:{AGENT_PORT}")
         text = text.replace("address: 198.18.0.2", f"address: {self.SIDES[side]['port']}")
+        shadow = f"    shadow_port: {SHADOW_PORT}"
+        for k, v in (agent_keys or {}).items():  # more keys of manager.agents, e.g. alive_timeout
+            if shadow not in text:
+                raise GatewayError("conf/managed.yaml's agents section is not as the lab expects")
+            text = text.replace(shadow, f"    {k}: {v}\n{shadow}")
         for line in manager_lines:  # more keys of the manager section, e.g. "  rules: [...]"
             text += line + "\n"
         if pair:  # {key: value} of manager.pair beyond the addresses and the key
@@ -70,6 +75,11 @@ class Managed(Gateway):
                 raise GatewayError("conf/managed.yaml's port is not as the pair bench expects")
             text = text.replace(lan, lan + '  - name: peer\n    device: "net_af_packet1,iface=mirror0"\n')
             text += f"\nmirror:\n  port: peer\n  mode: {mirror}\n  refresh: 1s\n"
+        # The restart ladder's counts: in the test's own directory, not the
+        # appliance's /var/lib/clustergate.
+        text += f"\nsupervision:\n  store: {os.path.join(topo.dir, f'escalation{suffix}.state')}\n"
+        for line in supervision_lines:  # more keys of the supervision section, e.g. "  hung_after: 500ms"
+            text += line + "\n"
         source = os.path.join(topo.dir, f"managed-source{suffix}.yaml")
         with open(source, "w") as f:
             f.write(text)
@@ -143,6 +153,18 @@ class Managed(Gateway):
         counters = {r["counter"]: int(r["value"]) for r in parse_table(sections.get("counters", []))}
         return {"nodes": nodes, "counters": counters}
 
+    def escalation(self):
+        """`show escalation` -> {"ladder at", "next failure", ... (the head's
+        rows), "history": [row], "counters": {name: int}}."""
+        text = self.mctl("show", "escalation")
+        head, _, rest = text.partition("rungs:\n")
+        out = dict(split_row(l)[:2] for l in head.splitlines() if len(split_row(l)) >= 2)
+        _, _, hist = rest.partition("recoveries (oldest first):\n")
+        hist, _, counts = hist.partition("counters:\n")
+        out["history"] = parse_table(hist.splitlines())
+        out["counters"] = {r["name"]: int(r["count"]) for r in parse_table(counts.splitlines())} if counts else {}
+        return out
+
     def prometheus(self):
         r = self.topo.exec(self.ns, "curl", "-s", "--max-time", "5", f"http://{PROMETHEUS}/metrics")
         return r.stdout
@@ -181,11 +203,12 @@ class ManagedLab(Lab):
 
 
 @contextlib.contextmanager
-def mlab(tag, build, log=lambda m: None, manager_lines=(), agents=True):
+def mlab(tag, build, log=lambda m: None, manager_lines=(), agents=True, agent_keys=None, supervision_lines=()):
     with Topology(tag, log=log) as topo:
         topo.add_mgmt(MGMT_IP)
         topo.start_node_servers()
-        with Managed(topo, build, manager_lines=manager_lines) as gw:
+        with Managed(topo, build, manager_lines=manager_lines, agent_keys=agent_keys,
+                     supervision_lines=supervision_lines) as gw:
             log(f"controld (pid {gw.pid}) and gatewayd (pid {gw.gatewayd_pid()}) ready")
             procs = gw.start_agents() if agents else {}
             yield ManagedLab(topo, gw, topo.start_client(), procs)
@@ -211,6 +234,10 @@ def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mir
     b's (the backup), agents reporting to both. With `mirror` (a mode), the
     two gateways are joined by a mirror link and follow each other."""
     keys = {"interval": "10ms", "dead_time": "100ms", **(pair_keys or {})}
+    # The pair's scenarios freeze a gatewayd to see the peer take over, and
+    # check that it resumes as the backup: controld's own watchdog (which
+    # would kill it) is given its longest deadline.
+    sup = ["  hung_after: 1m"]
     with Topology(tag, log=log) as topo:
         topo.add_mgmt(MGMT_IP)
         nsb = topo.add_gateway("gwb")
@@ -218,10 +245,10 @@ def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mir
         if mirror:
             topo.add_mirror_link(topo.gw, nsb)
         topo.start_node_servers()
-        with Managed(topo, build, pair=keys, overrides=overrides, mirror=mirror) as a:
+        with Managed(topo, build, pair=keys, overrides=overrides, mirror=mirror, supervision_lines=sup) as a:
             wait_for(lambda: a.ha()["role"] == "active", 10, "a active", interval=0.1)
             with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby", overrides=overrides,
-                         mirror=mirror) as b:
+                         mirror=mirror, supervision_lines=sup) as b:
                 wait_for(lambda: b.ha()["role"] == "backup" and "alive" in b.ha()["peer"], 10, "b a's backup",
                          interval=0.1)
                 log(f"a: controld {a.pid}, gatewayd {a.gatewayd_pid()} active; b: controld {b.pid}, "

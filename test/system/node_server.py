@@ -9,6 +9,9 @@
         server return: the client's connected socket accepts only those).
         With --delay-file, each HTTP answer waits the number of milliseconds
         the file holds (no file: none): a node made slow on purpose.
+        On 5354, a UDP server with a connected socket per client (as
+        OpenSSL's DTLS servers make one after DTLSv1_listen): the node's
+        kernel knows each flow, so a takeover's query finds it.
 
     node_server.py client
         The client's request driver: reads one JSON request per line on
@@ -29,6 +32,7 @@ import time
 
 HTTP_PORT = 80
 UDP_PORT = 5353
+UDP_SESSION_PORT = 5354
 IO_TIMEOUT = 2.0   # per connection or datagram: the network is a local bridge
 
 
@@ -79,11 +83,47 @@ def serve(name, udp_address, delay_file=None):
             udp.sendto(body, peer)
 
     threading.Thread(target=udp_loop, daemon=True).start()
-    print(f"{name}: listening on tcp/{HTTP_PORT} and {udp_address}:udp/{UDP_PORT}", flush=True)
+    threading.Thread(target=udp_sessions, args=(udp_address, body), daemon=True).start()
+    print(f"{name}: listening on tcp/{HTTP_PORT} and {udp_address}:udp/{UDP_PORT},{UDP_SESSION_PORT}", flush=True)
     http_server.serve_forever()
 
 
+def udp_session_socket(address):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind((address, UDP_SESSION_PORT))
+    return s
+
+
+def udp_sessions(address, body):
+    """The first datagram of a client comes to the listening socket, which
+    makes the client's own connected socket and answers from it; the kernel
+    delivers the client's later datagrams to that one (a connected socket
+    matches the 4-tuple before the reuseport group)."""
+    listener = udp_session_socket(address)
+
+    def session(s):
+        while True:
+            s.send(body)
+            s.recv(2048)
+
+    while True:
+        _, peer = listener.recvfrom(2048)
+        s = udp_session_socket(address)
+        s.connect(peer)
+        threading.Thread(target=session, args=(s,), daemon=True).start()
+
+
 # ---- client --------------------------------------------------------------
+
+def udp_client(address, port):
+    """A UDP socket connected to address:port (its own source port)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(IO_TIMEOUT)
+    s.connect((address, port))
+    return s
+
 
 def get_node(conn):
     """One GET / on an open connection; the node's name."""
@@ -171,10 +211,7 @@ class Driver:
         socks = []
         try:
             for _ in range(int(req["flows"])):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.settimeout(IO_TIMEOUT)
-                s.connect((req["address"], UDP_PORT))
+                socks.append(udp_client(req["address"], UDP_PORT))
             answers = [[] for _ in socks]
             for _ in range(int(req["per_flow"])):
                 for i, s in enumerate(socks):
@@ -189,6 +226,31 @@ class Driver:
         finally:
             for s in socks:
                 s.close()
+
+    def op_udp_hold(self, req):
+        """`flows` UDP sockets to `address`:`port`, kept under `id`, one
+        datagram each; the node that answered each (None: no answer)."""
+        self.kept[req["id"]] = [udp_client(req["address"], int(req["port"])) for _ in range(int(req["flows"]))]
+        return self.op_udp_ask(req)
+
+    def op_udp_ask(self, req):
+        """One datagram on each socket kept under `id`, each tried up to
+        `tries` times (a datagram lost during a takeover is not resent by
+        anybody): the node that answered each (None: none did). With
+        `reverse`, the sockets take turns from the last one (the answers stay
+        in the sockets' order)."""
+        socks = self.kept[req["id"]]
+        nodes = [None] * len(socks)
+        for i in (reversed(range(len(socks))) if req.get("reverse") else range(len(socks))):
+            s = socks[i]
+            for _ in range(int(req.get("tries", 1))):
+                s.send(b"which node?")
+                try:
+                    nodes[i] = s.recv(2048).decode().strip()
+                    break
+                except socket.timeout:
+                    pass
+        return {"nodes": nodes}
 
     def op_raw(self, req):
         """Sends each frame (hex) as it is on interface `iface`."""

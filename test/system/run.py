@@ -26,13 +26,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import topology  # noqa: E402
 from gateway import CommandError, lab, preflight, sweep_stale  # noqa: E402
 from manager_lab import mlab, pair_lab  # noqa: E402
+from scenarios.escalation import SUPERVISION_HUNG, SUPERVISION_WALK, sc_esc_hung, sc_esc_walk  # noqa: E402
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
 from scenarios.mirror import sc_mirror_takeover  # noqa: E402
+from scenarios.node_failure import sc_node_dead, sc_node_failed  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
-from scenarios.pair import sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_mirror, sc_pair_switch  # noqa: E402
+from scenarios.pair import (sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_mirror,  # noqa: E402
+                            sc_pair_switch, sc_pair_unheard)
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
 from scenarios.routing import sc_drain, sc_long_lived, sc_spread, sc_udp  # noqa: E402
+from scenarios.span import sc_span  # noqa: E402
 from topology import Topology  # noqa: E402
 
 SCENARIO_LIMIT_S = 90        # a scenario that runs longer than this has hung
@@ -60,6 +64,7 @@ SCENARIOS = {
     "drain": (sc_drain, {}),
     "tools": (sc_tools, {}),
     "mirror": (sc_mirror_takeover, {}),
+    "span": (sc_span, {}),
     "mgr_adaptive": (sc_mgr_adaptive, {"bench": "managed"}),
     "mgr_probe": (sc_mgr_probe, {"bench": "managed"}),
     "mgr_restart": (sc_mgr_restart, {"bench": "managed"}),
@@ -68,11 +73,16 @@ SCENARIOS = {
         lambda: "  metrics: [{name: queue, command: 'echo 2', interval: 300ms, timeout: 200ms, importance: 0.5}]"]}),
     "kill9_conns": (sc_restore_kill9, {"bench": "managed"}),
     "kill9_lost": (sc_kill9_lost, {"bench": "managed"}),
+    "node_failed": (sc_node_failed, {"bench": "managed"}),
+    "node_dead": (sc_node_dead, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}}),
+    "esc_walk": (sc_esc_walk, {"bench": "managed", "supervision_lines": SUPERVISION_WALK}),
+    "esc_hung": (sc_esc_hung, {"bench": "managed", "supervision_lines": SUPERVISION_HUNG}),
     "pair_kill": (sc_pair_kill, {"bench": "pair"}),
     "pair_freeze": (sc_pair_freeze, {"bench": "pair"}),
     "pair_switch": (sc_pair_switch, {"bench": "pair"}),
     "pair_forged": (sc_pair_forged, {"bench": "pair"}),
     "pair_mirror": (sc_pair_mirror, {"bench": "pair", "mirror": "state_changes"}),
+    "pair_unheard": (sc_pair_unheard, {"bench": "pair", "mirror": "state_changes"}),
 }
 
 

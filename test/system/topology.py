@@ -453,7 +453,7 @@ error_log {d}/error.log;
 events {{ worker_connections {connections}; }}
 http {{
     access_log off;
-    keepalive_timeout 300s;
+    keepalive_timeout 3600s;
     keepalive_requests 1000000;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;

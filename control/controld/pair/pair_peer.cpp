@@ -48,8 +48,10 @@ pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::fun
       _socket(io),
       _timer(io),
       _receiver(_key, static_cast<std::uint64_t>(cfg.max_skew.count())),
-      _machine({common::parse_endpoint(cfg.listen) ? common::parse_endpoint(cfg.listen)->address : 0, cfg.priority,
-                cfg.dead_time},
+      _machine({.address = common::parse_endpoint(cfg.listen) ? common::parse_endpoint(cfg.listen)->address : 0,
+                .priority = cfg.priority,
+                .dead_time = cfg.dead_time,
+                .preempt_delay = cfg.preempt_delay},
                clock::now()),
       // A restarted controld goes on above what its last run sent: its
       // first seq is the wall clock in microseconds.
@@ -67,6 +69,8 @@ pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::fun
     if (ec) throw std::runtime_error(fmt::format("pair heartbeats on {}: {}", cfg.listen, ec.message()));
 }
 
+pair_peer::~pair_peer() { *_alive = false; }
+
 void pair_peer::start() {
     if (_cfg.rt_priority > 0) {
         // SCHED_RESET_ON_FORK: gatewayd, probes and metric commands that
@@ -78,18 +82,22 @@ void pair_peer::start() {
         else
             log::info("pair: controld runs at real-time priority {} (SCHED_RR)", _cfg.rt_priority);
     }
-    log::info("pair: heartbeats from {} to {} every {} ms, peer dead after {} ms", _cfg.listen, _cfg.peer,
-              _cfg.interval.count(), _cfg.dead_time.count());
+    log::info("pair: heartbeats from {} to {} every {} ms, peer dead after {} ms, {}", _cfg.listen, _cfg.peer,
+              _cfg.interval.count(), _cfg.dead_time.count(),
+              _cfg.preempt_delay.count() ? fmt::format("pre-emption after {} ms", _cfg.preempt_delay.count())
+                                         : std::string("no pre-emption"));
     receive();
     beat();
 }
 
 void pair_peer::beat() {
+    const auto preemptions = _machine.counters().preemptions;
     act(_machine.tick(_local().own, clock::now()));
-    send();
+    if (_machine.counters().preemptions != preemptions) log::info("pair: {}", _machine.why());
+    send();  // with the handover flag, when the tick began a pre-emption
     _timer.expires_after(_cfg.interval);
-    _timer.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) beat();
+    _timer.async_wait([this, alive = _alive](const boost::system::error_code& ec) {
+        if (!ec && *alive) beat();
     });
 }
 
@@ -102,15 +110,18 @@ void pair_peer::send() {
                              _machine.handing_over(),
                              l.conns};
     auto bytes = std::make_shared<std::vector<std::uint8_t>>(agent::seal({_self, ++_seq, wall_ms(), h}, _key));
-    _socket.async_send_to(asio::buffer(*bytes), _peer, [this, bytes](const boost::system::error_code& ec, std::size_t) {
+    _socket.async_send_to(asio::buffer(*bytes), _peer,
+                          [this, bytes, alive = _alive](const boost::system::error_code& ec, std::size_t) {
+        if (!*alive) return;
         // The peer's link down is the normal case of a dead peer: counted, not logged each time.
         ec ? ++_n.send_errors : ++_n.sent;
     });
 }
 
 void pair_peer::receive() {
-    _socket.async_receive_from(asio::buffer(_buf), _from, [this](const boost::system::error_code& ec, std::size_t n) {
-        if (ec == asio::error::operation_aborted) return;
+    _socket.async_receive_from(asio::buffer(_buf), _from,
+                               [this, alive = _alive](const boost::system::error_code& ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted || !*alive) return;
         if (!ec) {
             const common::ipv4_addr from = _from.address().is_v4() ? _from.address().to_v4().to_uint() : 0;
             auto r = _receiver.accept(std::span(_buf).first(n), from, wall_ms());
@@ -197,6 +208,7 @@ capi::ha_rep pair_peer::view() const {
     count("demotions", m.demotions);
     count("split_brains", m.split_brains);
     count("switchovers", m.switchovers);
+    count("preemptions", m.preemptions);
     count("last_takeover_ms", _n.last_takeover_ms);
     count("heartbeats_sent", _n.sent);
     count("heartbeat_send_errors", _n.send_errors);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -45,6 +46,7 @@ public:
     /// not bound.
     pair_peer(boost::asio::io_context& io, const common::pair_cfg& cfg, std::function<local()> local_state,
               action_handler on_action);
+    ~pair_peer();
 
     void start();
     /// The takeover that an action::take_over asked for ended.
@@ -78,6 +80,10 @@ private:
     struct counts {
         std::uint64_t sent = 0, send_errors = 0, received = 0, wrong_type = 0, bad_fields = 0, last_takeover_ms = 0;
     } _n;
+    /// False once this is gone: a completion already queued when the socket
+    /// and timer went (a UDP send completes at once, its handler later) must
+    /// not touch it.
+    std::shared_ptr<bool> _alive = std::make_shared<bool>(true);
 };
 
 }  // namespace cg::control::pair

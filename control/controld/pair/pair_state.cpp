@@ -22,6 +22,12 @@ namespace {
 
 bool claims_active(role r) { return r == role::active || r == role::taking_over; }
 
+/// The tie-break: whether a (priority, address) wins against b.
+bool beats(std::uint8_t a_priority, common::ipv4_addr a_address, std::uint8_t b_priority, common::ipv4_addr b_address) {
+    if (a_priority != b_priority) return a_priority > b_priority;
+    return a_address < b_address;
+}
+
 long long ms_between(clock::time_point a, clock::time_point b) {
     return std::chrono::duration_cast<milliseconds>(b - a).count();
 }
@@ -32,9 +38,26 @@ machine::machine(options o, clock::time_point now) : _opt(o), _started(now) {}
 
 bool machine::peer_alive(clock::time_point now) const { return _heard && now - *_heard < _opt.dead_time; }
 
-bool machine::wins(const peer_state& p) const {
-    if (_opt.priority != p.priority) return _opt.priority > p.priority;
-    return _opt.address < p.address;
+bool machine::wins(const peer_state& p) const { return beats(_opt.priority, _opt.address, p.priority, p.address); }
+
+bool machine::peer_should_lead(clock::time_point now) const {
+    // The peer must win by the tie-break itself, not only fail to lose:
+    // then the new active never finds its old one winning, and nothing loops.
+    return _opt.preempt_delay > milliseconds(0) && _role == role::active && _own == health::up && !_handover_until &&
+           peer_alive(now) && _peer->r == role::backup && _peer->h == health::up &&
+           beats(_peer->priority, _peer->address, _opt.priority, _opt.address);
+}
+
+void machine::watch_preemption(clock::time_point now) {
+    if (!peer_should_lead(now))
+        _preempt_since.reset();
+    else if (!_preempt_since)
+        _preempt_since = now;
+}
+
+void machine::hand_over(clock::time_point now, std::string why) {
+    _handover_until = now + _opt.handover_wait;
+    _why = std::move(why);
 }
 
 action machine::begin_takeover(std::string why, bool planned) {
@@ -42,6 +65,7 @@ action machine::begin_takeover(std::string why, bool planned) {
     _planned = planned;
     _epoch = std::max(_epoch, _peer ? _peer->epoch : 0) + 1;
     _handover_until.reset();
+    _preempt_since.reset();
     ++_n.takeovers;
     _why = std::move(why);
     return action::take_over;
@@ -50,14 +74,17 @@ action machine::begin_takeover(std::string why, bool planned) {
 action machine::demote(std::string why) {
     _role = role::backup;
     _handover_until.reset();
+    _preempt_since.reset();
     ++_n.demotions;
     _why = std::move(why);
     return action::demote;
 }
 
 action machine::heard(const peer_state& p, clock::time_point now) {
+    if (!peer_alive(now)) _preempt_since.reset();  // a silence past the dead time: the wait begins again
     _peer = p;
     _heard = now;
+    watch_preemption(now);
     if (claims_active(_role) && claims_active(p.r)) {
         // Two that say they are active: the higher epoch stays; at the same
         // epoch (both took over at once) the tie-break decides.
@@ -82,6 +109,13 @@ action machine::tick(health own, clock::time_point now) {
         _handover_until.reset();
         _why = "switchover called off: the backup did not take over";
     }
+    watch_preemption(now);
+    if (_preempt_since && now - *_preempt_since >= _opt.preempt_delay) {
+        ++_n.preemptions;
+        hand_over(now, fmt::format("pre-emption: peer {} wins and was a healthy backup for {} ms: asked it to take over",
+                                   common::format_ipv4(_peer->address), ms_between(*_preempt_since, now)));
+        _preempt_since.reset();
+    }
     return decide(now);
 }
 
@@ -99,9 +133,8 @@ std::optional<std::string> machine::switchover(clock::time_point now) {
     if (_peer->r != role::backup) return fmt::format("the peer is {}, not backup", role_name(_peer->r));
     if (_peer->h != health::up)
         return fmt::format("the peer's gatewayd is {}: it could not forward", health_name(_peer->h));
-    _handover_until = now + _opt.handover_wait;
     ++_n.switchovers;
-    _why = "switchover: asked the backup to take over";
+    hand_over(now, "switchover: asked the backup to take over");
     return std::nullopt;
 }
 

@@ -11,13 +11,18 @@
 //   taking_over --takeover done------------------------------> active
 //   taking_over, active --peer active with a higher epoch,
 //              or the same epoch and the peer wins ----------> backup (demote)
+//   active   --peer a healthy backup that wins, heard without a break
+//              for preempt_delay (when set) ---------------> handing over, as `ha switchover`
 //
 // "I win" (two gateways that could both become active): the higher
 // priority, then the lower address. Epochs only grow: a gateway that takes
 // over announces epoch + 1 before it has finished, so that an old active
 // that comes back (or that was only cut off) sees it and demotes itself.
 // Only a healthy gateway (its gatewayd up and its workers' loops advancing)
-// takes over; a recovered one comes back as the backup (no pre-emption).
+// takes over; a recovered one comes back as the backup, and stays it unless
+// pre-emption is configured: then the active hands over to a peer that wins
+// once it has been a healthy backup for preempt_delay. It cannot loop: the
+// new active is the winner, and the old one does not win against it.
 //
 // Thread-safety: none; controld's io_context.
 #pragma once
@@ -73,6 +78,7 @@ public:
         std::uint8_t priority = 100;
         milliseconds dead_time{50};
         milliseconds handover_wait{3000};  ///< a switchover the backup has not taken by then is called off
+        milliseconds preempt_delay{0};     ///< 0: no pre-emption
     };
 
     machine(options o, clock::time_point now);
@@ -80,7 +86,7 @@ public:
     /// A heartbeat from the peer, authentic and fresh.
     action heard(const peer_state& p, clock::time_point now);
     /// The passing of time and this gateway's own health; call it at least
-    /// every interval.
+    /// every interval. Pre-emption starts here (when its delay is over).
     action tick(health own, clock::time_point now);
     /// The takeover ended: gatewayd active (ok), or not (tried again at the
     /// next tick).
@@ -106,7 +112,7 @@ public:
     health own() const { return _own; }
 
     struct counts {
-        std::uint64_t takeovers = 0, demotions = 0, split_brains = 0, switchovers = 0;
+        std::uint64_t takeovers = 0, demotions = 0, split_brains = 0, switchovers = 0, preemptions = 0;
     };
     const counts& counters() const { return _n; }
 
@@ -116,6 +122,12 @@ private:
     /// Whether this gateway wins against the peer for the active role.
     bool wins(const peer_state& p) const;
     action decide(clock::time_point now);
+    /// Asks the backup to take over (switchover's and pre-emption's end).
+    void hand_over(clock::time_point now, std::string why);
+    /// Whether this active would hand over to its peer if that lasted.
+    bool peer_should_lead(clock::time_point now) const;
+    /// Starts pre-emption's wait, or calls it off.
+    void watch_preemption(clock::time_point now);
 
     options _opt;
     role _role = role::starting;
@@ -126,6 +138,8 @@ private:
     std::optional<clock::time_point> _heard;
     std::optional<clock::time_point> _handover_until;
     bool _planned = false;
+    /// Since when peer_should_lead() has held without a break.
+    std::optional<clock::time_point> _preempt_since;
     std::string _why = "starting: listening for the peer";
     counts _n;
 };

@@ -4,6 +4,8 @@
     frames          malformed frames, ARP and ICMP
     operator_tools  the console under tmux, DPDK telemetry and dpdk-dumpcap
     mirror          the gateway pair's hot standby by mirror, and its takeover
+    span            the mirror parser on a SPAN port: real NFS, SMB and HTTP
+                    through the gateway, show mirror and show mirror conns
     manager         controld's closed loop (mgr_*): adaptive weights, probes,
                     gatewayd's restart, node agents
     recovery        failures established connections must not notice

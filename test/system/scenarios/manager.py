@@ -98,11 +98,18 @@ def sc_mgr_probe(L, step):
     L.topo.start_node_servers(nodes=[victim])
     wait_for(lambda: dataplane_weight(L, victim) > 0, 5, f"{victim} takes connections again")
     back = time.time() - t_back
-    nodes, errors = L.http_new(60)
-    check(not errors and victim in nodes, f"{victim} got none of 60 new connections after it came back: "
-                                          f"{counts(nodes)} {errors[:2]}")
+    # Weighted round robin reaches a node of weight w only once the eligible
+    # weight has stepped down to w: a node back at weight 28 beside two at 100
+    # waits for about 145 picks. One full round (the sum of the weights) gives
+    # every node of non-zero weight its turn.
+    weights = L.weights("tcp", 80)
+    n = sum(weights.values())
+    nodes, errors = L.http_new(n)
+    check(not errors and victim in nodes, f"{victim} got none of {n} new connections (one round of weights "
+                                          f"{weights}) after it came back: {counts(nodes)} {errors[:2]}")
     return (f"{victim} stopped: its last new connection {gap * 1000:.0f} ms later (probe every 300 ms, timeout "
-            f"200 ms; {len(refused)} refused meanwhile); weight back {back:.2f}s after it answered again")
+            f"200 ms; {len(refused)} refused meanwhile); weight back {back:.2f}s after it answered again; "
+            f"{nodes.count(victim)} of {n} new connections then (weights {weights})")
 
 
 def sc_mgr_restart(L, step):

@@ -18,7 +18,7 @@ from gateway import DEFAULT_CONFIG, Gateway, parse_table
 from topology import CLUSTER_IP, wait_for
 
 from scenarios.helpers import check
-from scenarios.recovery import Holder, ResetCapture, carried_on
+from scenarios.recovery import ResetCapture, carried_on, open_held
 
 PORT = 8081          # nginx's, beside the node servers' port 80
 STANDBY_IP = "198.18.0.4"
@@ -94,12 +94,7 @@ def sc_mirror_takeover(L, step, count=300):
                      and len(g.clusters()[("tcp", PORT)]["nodes"]) == len(topo.nodes), 10,
                      f"{g.name}: port {PORT} with every node resolved")
 
-        h = Holder(topo, CLUSTER_IP, PORT)
-        opened = h.call(f"open {count}")
-        check(opened["opened"] == count, f"opened {opened['opened']} of {count}: {opened['errors'][:3]}")
-        h.call("send")
-        before = h.call("collect 20")
-        check(before["ok"] == count, f"a round of requests through the active: {before}")
+        h, opened = open_held(topo, PORT, count)
         step(f"{count} keep-alive connections through the active: {opened['by_node']}")
 
         on_active = conns(act)

@@ -4,7 +4,8 @@ connections to nginx on the nodes.
 
     pair_kill     both processes of the active gateway killed: b takes over,
                   every established connection carries on (same socket, same
-                  node, no RST in a capture), new connections succeed
+                  node, no RST in a capture), new connections succeed,
+                  UDP flows to the nodes' connected sockets keep their node
     pair_freeze   the active's gatewayd frozen (SIGSTOP) while its controld
                   lives: b takes over; the old one, resumed, is the backup,
                   forwards nothing and answers no ARP for the cluster address
@@ -12,8 +13,11 @@ connections to nginx on the nodes.
                   comes back as the backup
     pair_forged   replayed, changed and foreign heartbeats: refused, counted,
                   no takeover
+    pair_unheard  the mirror on and every agent silent: the backup's hot table
+                  carries on, and no reset window opens on a guess
     pair_mirror   the mirror on and one node's agent silent: the backup's hot
-                  table keeps that node's connections through the takeover
+                  table keeps that node's connections through the takeover,
+                  and UDP flows (unconnected sockets on the nodes) their node
 """
 
 import os
@@ -22,6 +26,7 @@ import sys
 import time
 
 from manager_lab import PAIR_PORT
+from node_server import UDP_PORT, UDP_SESSION_PORT
 from topology import CLIENT_IP, CLUSTER_IP, wait_for
 
 from scenarios.helpers import check
@@ -82,6 +87,31 @@ def client_sees(topo):
     return words[words.index("lladdr") + 1].lower() if "lladdr" in words else None
 
 
+class UdpFlows:
+    """`flows` UDP flows from the client to cluster port `port` (each its
+    own socket and source port), through both gateways' port tables; the
+    node that answered each flow first."""
+
+    def __init__(self, L, port, flows=60):
+        self.L, self.id, self.port = L, f"udp{port}", port
+        for gw in L.gws:
+            gw.mctl("add", "port", CLUSTER_IP, "udp", str(port), "stale", "10m")
+            for n in L.topo.nodes:
+                gw.mctl("add", "node", CLUSTER_IP, "udp", str(port), L.ip(n))
+        self.first = L.client.call("udp_hold", id=self.id, address=CLUSTER_IP, port=port, flows=flows)["nodes"]
+        check(None not in self.first, f"UDP flows to {port} unanswered before the failure: {self.first}")
+
+    def expect_kept(self):
+        """Each flow again (a datagram lost in the takeover is tried again,
+        up to 3 times): each must be answered by its first node. The flows
+        speak in the reverse order: a gateway that had lost them would
+        schedule them afresh, and round robin in the same order would give
+        each its old node by chance."""
+        now = self.L.client.call("udp_ask", id=self.id, tries=3, reverse=True)["nodes"]
+        moved = [(a, b) for a, b in zip(self.first, now) if a != b]
+        check(not moved, f"{len(moved)} of {len(now)} UDP flows to {self.port} changed node: {moved[:3]}")
+
+
 def kill_active(L, h):
     """kill -9 of both processes of gateway a (the active), a request sent
     on every connection `h` holds at once, and the wait until b forwards.
@@ -104,6 +134,9 @@ def sc_pair_kill(L, step, count=10000):
     h, opened = hold_connections(L, count)
     step(f"{count} keep-alive connections through a in {opened['seconds']}s: {opened['by_node']}")
     check(client_sees(topo) == gw0_mac(topo, a.ns), "the client sends to a")
+    # Mirror off: the nodes' answers are all b has, and they name a UDP flow
+    # only where the node's socket is connected to the client (5354).
+    udp = UdpFlows(L, UDP_SESSION_PORT)
     capture = ResetCapture(topo)
     stream = NewConns(topo)
     time.sleep(0.5)
@@ -117,6 +150,7 @@ def sc_pair_kill(L, step, count=10000):
     check(ha["epoch"] == before["epoch"] + 1, f"b took over at the next epoch: {before['epoch']} -> {ha['epoch']}")
     check(ha["counters"]["takeovers"] == 1, f"one takeover: {ha['counters']}")
     check(client_sees(topo) == gw0_mac(topo, b.ns), "the client sends to b after its gratuitous ARP")
+    udp.expect_kept()
     t_active = t_kill + took
     late = [ok for t, ok in attempts if t > t_active]
     early = [ok for t, ok in attempts if t <= t_kill]
@@ -131,7 +165,7 @@ def sc_pair_kill(L, step, count=10000):
             f"(takeover {ha['counters']['last_takeover_ms']} ms of it, epoch {ha['epoch']}); {after['ok']}/{count} "
             f"carried on (same socket, same node, no RST in the capture), slowest in-flight request "
             f"{after['slowest_ms']} ms; new connections: {len(late)}/{len(late)} after, {during.count(True)}/"
-            f"{len(during)} started during the takeover")
+            f"{len(during)} started during the takeover; {len(udp.first)} UDP flows kept their node")
 
 
 def sc_pair_freeze(L, step, count=2000):
@@ -268,6 +302,29 @@ def sc_pair_forged(L, step):
             f"refused and counted {got}; a still active, b its backup, epoch {after_b['epoch']}, no takeover")
 
 
+def sc_pair_unheard(L, step, count=1000):
+    """The mirror on, every node's agent silent: b's hot table carries the
+    connections on, and since no node can say which others are alive, b
+    asks again, then opens no reset window rather than reset on a guess."""
+    a, b, topo = L.a, L.b, L.topo
+    h, opened = hold_connections(L, count)
+    wait_for(lambda: table_size(b) >= count, 10, "b's table hot from the mirror")
+    for n in topo.nodes:
+        topo.stop(L.agents[n])
+    step(f"{count} connections through a, b follows them; every agent stopped")
+    capture = ResetCapture(topo)
+    took, _ = kill_active(L, h)
+    after = h.call("collect 30")
+    check(carried_on(after, count), f"after the takeover: {after}")
+    tries = 5  # conn_restore::reconcile_tries
+    line = wait_for(lambda: next((l for l in open(b.log).read().splitlines() if "reconciled the followed table" in l),
+                                 None), 2 * tries + 10, "b's reconcile gives up")
+    check(f"reset window NOT open: no node answered in {tries} tries" in line, f"b's reconcile: {line}")
+    capture.expect_none()
+    return (f"mirror on, no agent answering, a killed with {count} connections: b active {took * 1000:.0f} ms later; "
+            f"{after['ok']}/{count} carried on; b asked the nodes {tries} times, then opened no reset window; no RST")
+
+
 def table_size(gw):
     """Connections in gatewayd's tables (`show stats`, every lcore)."""
     return sum(int(r["conns"]) for r in gw.stats()["lcores"] if r.get("conns", "").isdigit())
@@ -282,6 +339,10 @@ def sc_pair_mirror(L, step, count=3000):
     h, opened = hold_connections(L, count)
     hot = wait_for(lambda: n if (n := table_size(b)) >= count else None, 10, "b's table hot from the mirror")
     step(f"{count} connections through a: {opened['by_node']}; b's gatewayd follows {hot}")
+    # Flows to a node's unconnected UDP socket: no node can name them, the
+    # mirror can.
+    udp = UdpFlows(L, UDP_PORT)
+    wait_for(lambda: table_size(b) >= count + len(udp.first), 10, "b follows the UDP flows too")
     silent = "n3"
     topo.stop(L.agents[silent])
     capture = ResetCapture(topo)
@@ -292,9 +353,14 @@ def sc_pair_mirror(L, step, count=3000):
     failed = c["restore_nodes_failed"] - before.get("restore_nodes_failed", 0)
     check(failed == 1, f"{silent}'s agent silent: one node presumed down in the restore, counted {failed}")
     check(carried_on(after, count), f"after the takeover: {after}")
+    udp.expect_kept()
     capture.expect_none()
     lost_without = opened["by_node"][silent]
     ha = b.ha()["counters"]
+    # A hot table goes active with one local request; controld's 50 ms
+    # polling timer once stood before it.
+    check(ha["last_takeover_ms"] < 50, f"decision to active within 50 ms: {ha['last_takeover_ms']} ms")
     return (f"mirror on, {silent}'s agent silent, a killed with {count} connections: b active {took * 1000:.0f} ms "
             f"later (decision to active {ha['last_takeover_ms']} ms: the followed table first, the nodes after); "
-            f"{after['ok']}/{count} carried on, {lost_without} of them {silent}'s, kept by the hot table; no RST")
+            f"{after['ok']}/{count} carried on, {lost_without} of them {silent}'s, kept by the hot table; "
+            f"{len(udp.first)} UDP flows (to unconnected sockets) kept their node; no RST")

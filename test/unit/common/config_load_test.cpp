@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+
+#include <fmt/format.h>
 #include <string>
 #include <vector>
 
@@ -140,6 +142,7 @@ clusters:
     const node_cfg node{0xc612000b, mac_addr{{2, 0, 0, 0, 0, 0x11}}, 7, 8, "lan", true};
     expected.clusters = {{"web", 0xc6120064, {{l4_proto::udp, 8080, 20s, 1min, 2h, 50, {node}}}}};
     expected.manager.control_socket = "/run/clustergate/gw-b-controld.sock";
+    expected.supervision.store = "/var/lib/clustergate/gw-b.escalation";
     CHECK(r.cfg == expected);
 }
 
@@ -155,9 +158,9 @@ manager:
   min_weight: 2
   importance: {conns: 2, conn_rate: 0.5, answer_time: 3, load: 1, cpu: 0.25, memory: 0.125, sockets: 4, script: 5}
   agents: {listen: 198.18.0.2:9651, key_file: /etc/cg/agent.key, stale: 2s, max_skew: 10s, shadow_port: 9652,
-           shadow_deadline: 300ms, reset_window: 30s}
+           shadow_deadline: 300ms, reset_window: 30s, alive_timeout: 150ms}
   pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: /etc/cg/pair.key, interval: 20ms,
-         dead_time: 100ms, priority: 7, max_skew: 5s, rt_priority: 20}
+         dead_time: 100ms, priority: 7, preempt_delay: 30s, max_skew: 5s, rt_priority: 20}
   probes:
     - {cluster: 198.18.0.100, port: 80, type: http, target: 8080, path: /health, expect: 204, interval: 2s, timeout: 300ms}
     - {cluster: 198.18.0.100, port: 80}
@@ -178,8 +181,8 @@ manager:
     expected.threshold = 0.1;
     expected.min_weight = 2;
     expected.importance = {2, 0.5, 3, 1, 0.25, 0.125, 4, 5};
-    expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s, 9652, 300ms, 30s};
-    expected.pair = pair_cfg{"198.18.0.3:9653", "198.18.0.4:9653", "/etc/cg/pair.key", 20ms, 100ms, 7, 5s, 20};
+    expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s, 9652, 300ms, 30s, 150ms};
+    expected.pair = pair_cfg{"198.18.0.3:9653", "198.18.0.4:9653", "/etc/cg/pair.key", 20ms, 100ms, 7, 30s, 5s, 20};
     expected.probes = {{0xc6120064, l4_proto::tcp, 80, probe_kind::http, 8080, "/health", 204, 2s, 300ms},
                        {0xc6120064, l4_proto::tcp, 80, probe_kind::tcp, std::nullopt, "/", 200, 1s, 500ms}};
     expected.rules = {{"backup", {0xc612000b}, 23 * 60 + 30, 75}};
@@ -204,6 +207,8 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
          "1-65535"},
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, reset_window: 2h}\n", 13,
          "manager.agents.reset_window", "at most 1h"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, alive_timeout: 20ms}\n", 13,
+         "manager.agents.alive_timeout", "between 30ms"},
         {base + "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k}\n", 13, "manager.pair",
          "needs manager.agents.shadow_port"},
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
@@ -220,6 +225,19 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
                 "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, rt_priority: 100}\n", 14,
          "manager.pair.rt_priority", "0 (none) to 99"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, preempt_delay: 499ms}\n", 14,
+         "manager.pair.preempt_delay", "0 (no pre-emption) or between ten dead times (500ms) and 576h, got 499ms"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, dead_time: 200ms,\n"
+                "         preempt_delay: 1s}\n", 15,
+         "manager.pair.preempt_delay", "ten dead times (2s)"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, preempt_delay: 600h}\n", 14,
+         "manager.pair.preempt_delay", "got 600h"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, preempt_delay: soon}\n", 14,
+         "manager.pair.preempt_delay", "a duration"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 81}]\n", 13, "manager.probes[0].port",
          "not a cluster port"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 80, type: icmp}]\n", 13, "manager.probes[0].type",
@@ -237,6 +255,109 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
         {base + "  metrics: [{name: q, command: '', interval: 1s, timeout: 1s}]\n", 13, "manager.metrics[q].command", "empty"},
         {base + "  metrics: [{name: q, command: x}, {name: q, command: y}]\n", 13, "manager.metrics[q].name",
          "used twice"},
+    };
+    for (const error_case& c : cases) require_single_error(c);
+}
+
+TEST_CASE("manager.pair.preempt_delay: absent or 0 is no pre-emption; else at least ten dead times",
+          "[config][manager]") {
+    struct row {
+        std::string keys;  ///< added to the pair's
+        std::chrono::milliseconds delay;
+    };
+    const row rows[] = {
+        {"", 0ms},
+        {", preempt_delay: 0", 0ms},
+        {", preempt_delay: 0ms", 0ms},
+        {", preempt_delay: 500ms", 500ms},  // ten times the default dead time
+        {", dead_time: 200ms, preempt_delay: 2s", 2s},
+        {", preempt_delay: 5m", 5min},
+    };
+    for (const row& r : rows) {
+        const auto res = parse_config(in_node("weight: 30") +
+                                          "manager:\n"
+                                          "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                                          "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k" +
+                                          r.keys + "}\n",
+                                      "p.yaml");
+        INFO(r.keys << "\n" << listing(res));
+        REQUIRE(res.ok());
+        CHECK(res.cfg.manager.pair->preempt_delay == r.delay);
+    }
+}
+
+TEST_CASE("every key of the supervision section lands in the model", "[config][escalation]") {
+    const auto r = parse_config(head + R"(supervision:
+  store: /srv/cg/gw.escalation
+  healthy_after: 10m
+  hung_after: 300ms
+  history: 50
+  ladder:
+    ph0_5: {failures: 5, window: 30s}
+    ph1_0: {failures: 0, window: 1m}
+    ph2_0: {failures: 4, window: 15m}
+    ph2_5: {failures: 2, window: 2h}
+    ph3_0: {failures: 1000, window: 576h}
+)",
+                                "s.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    supervision_cfg expected;
+    expected.store = "/srv/cg/gw.escalation";
+    expected.healthy_after = 10min;
+    expected.hung_after = 300ms;
+    expected.history = 50;
+    expected.ladder = {{{5, 30s}, {0, 1min}, {4, 15min}, {2, 2h}, {1000, 576h}}};
+    CHECK(r.cfg.supervision == expected);
+}
+
+TEST_CASE("the supervision section's defaults: the ladder of docs/operations.md", "[config][escalation]") {
+    SECTION("left out") {
+        const auto r = parse_config(head, "s.yaml");
+        REQUIRE(r.ok());
+        const supervision_cfg& s = r.cfg.supervision;
+        CHECK(s.store == "/var/lib/clustergate/gw.escalation");
+        CHECK(s.healthy_after == 5min);
+        CHECK(s.hung_after == 2s);
+        CHECK(s.history == 20);
+        CHECK(s.ladder == std::array<rung_limit_cfg, limited_rungs>{{{3, 1min}, {2, 2min}, {2, 10min}, {1, 30min}, {1, 1h}}});
+    }
+    SECTION("a rung given in part keeps the rest of its defaults; the store follows gateway.name") {
+        const auto r = parse_config("gateway: {name: gw-b}\n" + head + "supervision: {ladder: {ph1_0: {window: 5m}}}\n",
+                                    "s.yaml");
+        INFO(listing(r));
+        REQUIRE(r.ok());
+        CHECK(r.cfg.supervision.store == "/var/lib/clustergate/gw-b.escalation");
+        CHECK(r.cfg.supervision.ladder[1] == rung_limit_cfg{2, 5min});
+        CHECK(r.cfg.supervision.ladder[0] == rung_limit_cfg{3, 1min});
+    }
+}
+
+TEST_CASE("the supervision section's errors name the key and the reason", "[config][escalation]") {
+    // Lines: supervision: on 4, its first key on 5.
+    const std::string base = head + "supervision:\n";
+    const std::vector<error_case> cases{
+        {base + "  store: escalation\n", 5, "supervision.store", "absolute path of a file"},
+        {base + "  store: /var/lib/clustergate/\n", 5, "supervision.store", "absolute path of a file"},
+        {base + "  store: [a]\n", 5, "supervision.store", "expected a string"},
+        {base + "  healthy_after: 500ms\n", 5, "supervision.healthy_after", "between 1s and 576h, got 500ms"},
+        {base + "  healthy_after: often\n", 5, "supervision.healthy_after", "a duration"},
+        {base + "  hung_after: 50ms\n", 5, "supervision.hung_after", "between 100ms and 1m, got 50ms"},
+        {base + "  hung_after: 2m\n", 5, "supervision.hung_after", "between 100ms and 1m, got 2m"},
+        {base + "  hung_after: soon\n", 5, "supervision.hung_after", "a duration"},
+        {base + "  history: 0\n", 5, "supervision.history", "between 1 and 1000, got 0"},
+        {base + "  history: 1001\n", 5, "supervision.history", "between 1 and 1000"},
+        {base + "  ladder: {ph0_5: {failures: 1001}}\n", 5, "supervision.ladder.ph0_5.failures",
+         "between 0 and 1000, got 1001"},
+        {base + "  ladder: {ph2_5: {failures: -1}}\n", 5, "supervision.ladder.ph2_5.failures", "an integer"},
+        {base + "  ladder: {ph3_0: {window: 0s}}\n", 5, "supervision.ladder.ph3_0.window", "between 1s and 576h"},
+        {base + "  ladder: {ph1_0: {window: 600h}}\n", 5, "supervision.ladder.ph1_0.window", "got 600h"},
+        {base + "  ladder: {ph1_0: {limit: 3}}\n", 5, "supervision.ladder.ph1_0.limit", "the keys here are: failures, window"},
+        {base + "  ladder: {ph1: {failures: 3}}\n", 5, "supervision.ladder.ph1",
+         "the keys here are: ph0_5, ph1_0, ph2_0, ph2_5, ph3_0"},
+        {base + "  ladder: {auto_heal: {failures: 3}}\n", 5, "supervision.ladder.auto_heal", "unknown key"},
+        {base + "  ladder: [3, 2]\n", 5, "supervision.ladder", "expected a map"},
+        {base + "  restarts: 3\n", 5, "supervision.restarts", "the keys here are: store, healthy_after, hung_after, history, ladder"},
     };
     for (const error_case& c : cases) require_single_error(c);
 }
@@ -341,7 +462,8 @@ TEST_CASE("the loader reports each malformed file with line, key and reason", "[
         {"lcores: {workers: [1]}\n", 1, "ports", "required key 'ports' is missing"},
         // unknown keys, at every level
         {head + "colour: red\n", 4, "colour",
-         "unknown key 'colour'; the keys here are: gateway, eal, lcores, ports, tables, timers, mirror, clusters"},
+         "unknown key 'colour'; the keys here are: gateway, eal, lcores, ports, tables, timers, mirror, mirror_parser, "
+         "clusters"},
         {head + "gateway: {nmae: a}\n", 4, "gateway.nmae", "the keys here are: name, control_socket, idle_sleep"},
         {head + "eal: {hugepages: true}\n", 4, "eal.hugepages", "the keys here are: huge, memory, args"},
         {"lcores: {workers: [1], master: 0}\nports: [{name: lan, device: d}]\n", 1, "lcores.master",
@@ -680,4 +802,155 @@ TEST_CASE("bad mirror values are reported with line, key and reason", "[config][
          11, node11 + ".port", "port 'peer' is the mirror port (mirror.port): no node can be behind it"},
     }));
     require_single_error(c);
+}
+
+namespace {
+
+/// A node 198.18.0.11 on web tcp/80, then the `spares:` section from line 12.
+std::string with_spares(const std::string& entries) { return in_node("weight: 1") + "spares:\n" + entries; }
+
+}  // namespace
+
+TEST_CASE("the spare table lands in the model, one by one or by an offset over a range", "[config][spares]") {
+    const auto r = parse_config(with_spares("  - {node: 198.18.0.11, spare: 198.18.0.31}\n"
+                                            "  - {nodes: 198.18.0.12-198.18.0.19, offset: 10}\n"
+                                            "  - {nodes: 198.18.0.40-198.18.0.41, offset: -20}\n"),
+                                "t.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    REQUIRE(r.cfg.spares.size() == 3);
+    CHECK(r.cfg.spares[0] == spare_cfg{0xc612000b, 0xc612000b, 20});
+    CHECK(r.cfg.spares[1] == spare_cfg{0xc612000c, 0xc6120013, 10});
+    CHECK(spare_of(r.cfg.spares, 0xc612000b) == 0xc612001f);  // .11 -> .31
+    CHECK(spare_of(r.cfg.spares, 0xc6120013) == 0xc612001d);  // .19 -> .29
+    CHECK(spare_of(r.cfg.spares, 0xc6120029) == 0xc6120015);  // .41 -> .21
+    CHECK(!spare_of(r.cfg.spares, 0xc6120014));               // .20: none
+}
+
+TEST_CASE("bad spare entries are reported with line, key and reason", "[config][spares]") {
+    const auto c = GENERATE(values<error_case>({
+        {with_spares("  - {node: 198.18.0.12}\n"), 13, "spares[198.18.0.12]", "give node and spare, or nodes"},
+        {with_spares("  - {node: 198.18.0.12, offset: 10}\n"), 13, "spares[198.18.0.12]", "give node and spare"},
+        {with_spares("  - {nodes: 198.18.0.12, offset: 10}\n"), 13, "spares[198.18.0.12].nodes",
+         "expected a range of addresses"},
+        {with_spares("  - {nodes: 198.18.0.12-198.18.0.13, offset: ten}\n"), 13,
+         "spares[198.18.0.12-198.18.0.13].offset", "expected an integer"},
+        {with_spares("  - {nodes: 198.18.0.19-198.18.0.12, offset: 10}\n"), 13, "spares[198.18.0.19-198.18.0.12]",
+         "runs backwards"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.12}\n"), 13, "spares[198.18.0.12]", "its own spare"},
+        {with_spares("  - {nodes: 255.255.255.250-255.255.255.254, offset: 10}\n"), 13,
+         "spares[255.255.255.250-255.255.255.254]", "out of the IPv4 address space"},
+        {with_spares("  - {node: 198.18.0.12, spare: 224.0.0.1}\n"), 13, "spares[198.18.0.12]", "not unicast"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.11}\n"), 13, "spares[198.18.0.12]",
+         "spare 198.18.0.11 is itself a working node"},
+        {with_spares("  - {nodes: 198.18.0.20-198.18.0.29, offset: 10}\n  - {node: 198.18.0.25, spare: 198.18.0.55}\n"),
+         14, "spares[198.18.0.25]", "198.18.0.25 also has a spare by spares[198.18.0.20-198.18.0.29]"},
+        {with_spares("  - {nodes: 198.18.0.20-198.18.0.29, offset: 10}\n  - {node: 198.18.0.50, spare: 198.18.0.22}\n"),
+         14, "spares[198.18.0.50]", "spare 198.18.0.22 is a working node of spares[198.18.0.20-198.18.0.29]"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, weight: 1}\n"), 13, "spares[198.18.0.12].weight",
+         "the keys here are: node, spare, nodes, offset"},
+    }));
+    require_single_error(c);
+}
+
+namespace {
+
+// Three ports: lan (the nodes', named by them unless `node_keys` says
+// otherwise), peer (the pair's mirror), span (a switch's SPAN copies);
+// workers on lcores 1 and 2. mirror_parser keys go on line 6.
+std::string with_parser(const std::string& parser_keys, const std::string& node_keys = ", port: lan") {
+    return "lcores: {main: 0, workers: [1, 2]}\n"                        // 1
+           "ports:\n"                                                     // 2
+           "  - {name: lan, device: net_null0, address: 198.18.0.2}\n"     // 3
+           "  - {name: peer, device: net_null1}\n"                        // 4
+           "  - {name: span, device: net_null2}\n"                        // 5
+           "mirror_parser: {" + parser_keys + "}\n"                       // 6
+           "mirror: {port: peer}\n"                                       // 7
+           "clusters:\n"                                                  // 8
+           "  - name: nfs\n"                                              // 9
+           "    address: 198.18.0.100\n"                                  // 10
+           "    ports:\n"                                                 // 11
+           "      - port: 2049\n"                                         // 12
+           "        nodes: [{address: 198.18.0.11" + node_keys + "}]\n";  // 13
+}
+
+}  // namespace
+
+TEST_CASE("the mirror_parser section lands in the model, with its defaults", "[config][mirror_parser]") {
+    SECTION("defaults") {
+        const auto r = parse_config(with_parser("ports: [span], lcores: [1]", ""), "t.yaml");
+        INFO(listing(r));
+        REQUIRE(r.ok());
+        REQUIRE(r.cfg.mirror_parser);
+        const mirror_parser_cfg expected{{"span"}, {1}, 1024, 8192, 1024, {}};
+        CHECK(*r.cfg.mirror_parser == expected);
+        CHECK(is_span_port(r.cfg, "span"));
+        CHECK_FALSE(is_span_port(r.cfg, "lan"));
+        // Neither the mirror port nor a SPAN port is a node's: a node naming no port reaches lan.
+        CHECK(r.cfg.clusters.at(0).ports.at(0).nodes.at(0).port == "lan");
+    }
+    SECTION("every key") {
+        const auto r = parse_config(
+            with_parser("ports: [span], lcores: [2, 3], connections: 64, request_chunks: 512, ring_size: 256, "
+                        "protocols: [{port: 20048, protocol: mount}, {port: 445, protocol: tcp}]"),
+            "t.yaml");
+        INFO(listing(r));
+        REQUIRE(r.ok());
+        const mirror_parser_cfg expected{{"span"}, {2, 3}, 64, 512, 256, {{20048, "mount"}, {445, "tcp"}}};
+        CHECK(*r.cfg.mirror_parser == expected);
+    }
+    SECTION("no section: no parser") {
+        const auto r = parse_config(head, "t.yaml");
+        REQUIRE(r.ok());
+        CHECK_FALSE(r.cfg.mirror_parser);
+        CHECK_FALSE(is_span_port(r.cfg, "lan"));
+    }
+}
+
+TEST_CASE("bad mirror_parser values are reported with line, key and reason", "[config][mirror_parser]") {
+    const auto c = GENERATE(values<error_case>({
+        {with_parser("lcores: [1]"), 6, "mirror_parser.ports", "required key 'ports' is missing"},
+        {with_parser("ports: [span]"), 6, "mirror_parser.lcores", "required key 'lcores' is missing"},
+        {with_parser("ports: [], lcores: [1]"), 6, "mirror_parser.ports", "at least one SPAN port is needed"},
+        {with_parser("ports: [tap], lcores: [1]"), 6, "mirror_parser.ports",
+         "the gateway has no port named 'tap' (its ports: lan, peer, span)"},
+        {with_parser("ports: [peer], lcores: [1]"), 6, "mirror_parser.ports",
+         "port 'peer' is the pair's mirror port (mirror.port)"},
+        {with_parser("ports: [span, span], lcores: [1]"), 6, "mirror_parser.ports", "port 'span' is listed twice"},
+        {with_parser("ports: [lan], lcores: [1]", ", mac: '02:00:00:00:00:11'"), 6, "mirror_parser.ports",
+         "port 'lan' has an address (ports[lan].address): a SPAN port has none"},
+        {with_parser("ports: [span], lcores: []"), 6, "mirror_parser.lcores", "at least one parser lcore is needed"},
+        {with_parser("ports: [span], lcores: [0]"), 6, "mirror_parser.lcores", "lcore 0 is the main or the dispatch lcore"},
+        {with_parser("ports: [span], lcores: [3, 3]"), 6, "mirror_parser.lcores", "lcore 3 is listed twice"},
+        {with_parser("ports: [span], lcores: [200]"), 6, "mirror_parser.lcores", "lcore 200 is out of range 0..127"},
+        {with_parser("ports: [span], lcores: [1], connections: 0"), 6, "mirror_parser.connections",
+         "must be between 1 and 262144, got 0"},
+        {with_parser("ports: [span], lcores: [1], request_chunks: 0"), 6, "mirror_parser.request_chunks",
+         "must be between 1 and 16777216, got 0"},
+        {with_parser("ports: [span], lcores: [1], ring_size: 100"), 6, "mirror_parser.ring_size",
+         "must be a power of two between 64 and 65536, got 100"},
+        {with_parser("ports: [span], lcores: [1], protocols: [{port: 20048, protocol: nlm}]"), 6,
+         "mirror_parser.protocols[0].protocol", "expected one of tcp, rpc, nfs, mount, portmapper, smb, got 'nlm'"},
+        {with_parser("ports: [span], lcores: [1], protocols: [{port: 0, protocol: nfs}]"), 6,
+         "mirror_parser.protocols[0].port", "must be a TCP port, 1-65535, got 0"},
+        {with_parser("ports: [span], lcores: [1], protocols: [{port: 9, protocol: rpc}, {port: 9, protocol: nfs}]"), 6,
+         "mirror_parser.protocols[1].port", "port 9 is listed twice"},
+        {with_parser("ports: [span], lcores: [1], protocols: [{protocol: nfs}]"), 6, "mirror_parser.protocols[0].port",
+         "required key 'port' is missing"},
+        {with_parser("ports: [span], lcores: [1], threads: 2"), 6, "mirror_parser.threads",
+         "the keys here are: ports, lcores, connections, request_chunks, ring_size, protocols"},
+        {with_parser("ports: [span], lcores: [1]", ", port: span, mac: '02:00:00:00:00:11'"), 13,
+         "clusters[nfs].ports[tcp/2049].nodes[198.18.0.11].port",
+         "port 'span' is a SPAN port (mirror_parser.ports): no node can be behind it"},
+    }));
+    require_single_error(c);
+}
+
+TEST_CASE("mirror_parser: more ports than the parser's map holds", "[config][mirror_parser]") {
+    std::string list;
+    for (int i = 0; i < 14; ++i) list += fmt::format("{}{{port: {}, protocol: rpc}}", i ? ", " : "", 3000 + i);
+    const auto r = parse_config(with_parser("ports: [span], lcores: [1], protocols: [" + list + "]"), "t.yaml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].key == "mirror_parser.protocols");
+    CHECK_THAT(r.errors[0].reason, Catch::Contains("at most 13 ports"));
 }

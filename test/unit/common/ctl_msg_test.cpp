@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/ctl_msg.hpp"
+#include "support/escalation_sample.hpp"
 #include "support/type_flaw_text.hpp"
 
 using namespace cg::common;
@@ -124,6 +125,27 @@ TEST_CASE("replies survive encode and decode, nested vectors included", "[api]")
     CHECK(t.orphans.size() == 1);
     const auto e = std::get<error_rep>(round_trip(error_rep{"bad", {"a", "b"}}));
     CHECK(e.details == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("the escalation ladder's messages survive encode and decode", "[api][escalation]") {
+    CHECK(std::holds_alternative<escalation_show_req>(round_trip(escalation_show_req{})));
+    const escalation_rep e = cg::test::sample_escalation();
+    const auto back = std::get<escalation_rep>(round_trip(e));
+    CHECK(back.next_why == e.next_why);
+    CHECK(back.store_problems == e.store_problems);
+    CHECK(back.up_ms == 63000u);
+    REQUIRE(back.rungs.size() == 3);
+    CHECK(back.rungs[0].implemented);
+    CHECK_FALSE(back.rungs[1].implemented);
+    CHECK(back.rungs[2].instead == "PH2.0");
+    CHECK(back.rungs[1].window_ms == 600000);
+    CHECK(back.rungs[0].total == 7);
+    REQUIRE(back.history.size() == 2);
+    CHECK(back.history[1].at_ms == 1'700'000'001'000);
+    CHECK(back.history[0].applied == "PH0.5");
+    CHECK(back.history[0].took_ms == 812);
+    CHECK(back.counters.at(0).value == 1);
+    CHECK_FALSE(std::get<escalation_rep>(round_trip(escalation_rep{})).up_ms);
 }
 
 TEST_CASE("the gateway pair's messages survive encode and decode", "[api][pair]") {
@@ -315,7 +337,8 @@ TEST_CASE("the ids of protocol version 1 never change", "[api]") {
         {16, "manager_node"}, {0x8000, "ok"}, {0x8001, "error"}, {0x8002, "hello_reply"}, {0x8003, "tables"},
         {0x8004, "stats"}, {0x8005, "conns"}, {0x8006, "simulate_reply"}, {0x8007, "manager"},
         {17, "dump_conns"}, {18, "insert_conns"}, {19, "set_role"}, {0x8008, "dump_conns_reply"},
-        {0x8009, "insert_conns_reply"}, {20, "ha_show"}, {21, "ha_switchover"}, {0x800a, "ha"}};
+        {0x8009, "insert_conns_reply"}, {20, "ha_show"}, {21, "ha_switchover"}, {0x800a, "ha"},
+        {22, "escalation_show"}, {0x800b, "escalation"}, {24, "fail_node"}, {23, "show_mirror"}, {0x800c, "mirror"}};
     for (const auto& [id, name] : released) {
         INFO("id " << id);
         CHECK(type_name(id) == name);
@@ -366,4 +389,39 @@ TEST_CASE("bulk connection messages survive encode and decode, 18 bytes a record
     CHECK((c.inserted == 1 && c.replaced == 2 && c.kept == 3 && c.no_service == 4 && c.no_node == 5 && c.full == 6 &&
            c.bad == 7));
     CHECK(std::get<set_role_req>(round_trip(set_role_req{"standby"})).role == "standby");
+}
+
+TEST_CASE("the mirror parser's messages survive encode and decode", "[api][mirror]") {
+    CHECK(std::get<show_mirror_req>(round_trip(show_mirror_req{25})).conns == 25);
+    mirror_rep m;
+    m.lcores = 2;
+    m.connections = 3;
+    m.capacity = 2048;
+    m.counters = {{"frames.followed", 120}, {"smb2.ok", 4}};
+    mirror_conn_view c;
+    c.client = 0xc612000a;
+    c.client_port = 40000;
+    c.server = 0xc612000b;
+    c.server_port = 2049;
+    c.state = "established";
+    c.client_half = "open";
+    c.server_half = "fin";
+    c.protocol = "nfs";
+    c.reason = "complete";
+    c.pending = 1;
+    c.oldest = "nfs3 READ";
+    c.held_bytes = 4096;
+    c.idle_ms = 12;
+    c.lcore = 1;
+    m.conns = {c};
+    const auto back = std::get<mirror_rep>(round_trip(m));
+    CHECK(back.lcores == 2);
+    CHECK(back.capacity == 2048);
+    REQUIRE(back.counters.size() == 2);
+    CHECK(back.counters[1].name == "smb2.ok");
+    REQUIRE(back.conns.size() == 1);
+    CHECK(back.conns[0].oldest == "nfs3 READ");
+    CHECK(back.conns[0].server_half == "fin");
+    CHECK(back.conns[0].held_bytes == 4096);
+    CHECK(back.conns[0].lcore == 1);
 }

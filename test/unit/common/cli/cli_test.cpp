@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/cli/console.hpp"
+#include "support/escalation_sample.hpp"
 
 using namespace cg::common;
 using namespace cg::common::api;
@@ -265,7 +266,8 @@ TEST_CASE("unknown commands and unknown keywords", "[cli]") {
     fixture f;
     CHECK(f.refused("frobnicate all") == "error: unknown command: frobnicate all  (try: help)\n");
     CHECK(f.refused("show foo") ==
-          "error: bad arguments for show: expected clusters|connections|drops|info|lcores|ports|stats, got 'foo'; "
+          "error: bad arguments for show: expected clusters|connections|drops|escalation|info|lcores|mirror|ports|stats, got "
+          "'foo'; "
           "see help show\n");
     CHECK(f.refused("add") == "error: bad arguments for add: expected cluster|node|port; see help add\n");
     CHECK(f.refused("help add node") == "error: bad arguments for help: unexpected 'node' after the arguments\n"
@@ -439,6 +441,37 @@ TEST_CASE("show stats: busy%, non-zero drops with total, rates since the previou
 
     f.api.replies.push_back(s);
     CHECK(contains(f.ok("show drops"), "  no_service      0\n"));
+}
+
+TEST_CASE("show escalation: the ladder, what the next failure gets, the rungs and the history", "[cli][escalation]") {
+    fixture f;
+    const escalation_rep e = cg::test::sample_escalation();
+    f.api.replies.push_back(e);
+    const std::string out = f.ok("show escalation");
+    CHECK(std::holds_alternative<escalation_show_req>(f.api.got.back()));
+    CHECK(contains(out, "ladder at      PH1.0\n"));
+    CHECK(contains(out, "next failure   PH2.0 (PH1.0 spent (2 of 2 within 2m); PH2.0: recovery 1 of 2 within 10m); not "
+                        "implemented yet: PH1.0 instead\n"));
+    CHECK(contains(out, "gatewayd       up for 1m3s; the counts clear once it has been up for 5m\n"));
+    CHECK(contains(out, "store          /var/lib/clustergate/gw.escalation (at start: the previous copy)\n"));
+    CHECK(contains(out, "store problem  /var/lib/clustergate/gw.escalation: checksum mismatch\n"));
+    CHECK(contains(out, "  PH0.5      restart gatewayd alone        3      1m     0        7  yes\n"));
+    CHECK(contains(out, "  auto-heal  a new instance elsewhere      -       -     -        0  no\n"));
+    CHECK(contains(out, "died     killed by signal 9 (Killed)  PH1.0    PH0.5    up            812ms\n"));
+    CHECK(contains(out, "exited   exited with status 1         PH0.5    PH0.5    failed_again      -\n"));
+    CHECK(contains(out, "fallbacks"));
+
+    escalation_rep none;
+    none.reached = "PH0.5";
+    none.next_rung = "PH0.5";
+    none.next_why = "PH0.5: recovery 1 of 3 within 1m";
+    none.healthy_after_ms = 300000;
+    none.rungs = {{"PH0.5", "restart gatewayd alone", true, 3, 60000, 0, 0, "PH0.5"}};
+    f.api.replies.push_back(none);
+    const std::string fresh = f.ok("show escalation");
+    CHECK(contains(fresh, "next failure  PH0.5 (PH0.5: recovery 1 of 3 within 1m)\n"));  // implemented: nothing more
+    CHECK(contains(fresh, "gatewayd      not up; the counts clear once it has been up for 5m\n"));
+    CHECK(contains(fresh, "recoveries: none\n"));
 }
 
 TEST_CASE("scripts: comments skipped, echo, failures counted, quit stops", "[cli]") {

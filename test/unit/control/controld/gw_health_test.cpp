@@ -61,3 +61,20 @@ TEST_CASE("health: no answer for the dead time is hung; a restart is down until 
     w.answered(lcores(0, 0), t0 + 90ms);  // a new gatewayd counts from 0 again
     CHECK(w.at(t0 + 91ms) == health::up);
 }
+
+TEST_CASE("stalled: the time since the latest progress, none before the first answer", "[health]") {
+    loop_watch w(50ms);
+    CHECK_FALSE(w.stalled(t0 + 10s));  // starting (EAL), not hung
+    w.answered(lcores(1, 1), t0);
+    CHECK(w.stalled(t0 + 30ms) == 30ms);
+    w.answered(lcores(2, 2), t0 + 40ms);
+    CHECK(w.stalled(t0 + 50ms) == 10ms);
+    // Answers go on but worker 1 stands still: its stop counts.
+    for (int i = 1; i <= 5; ++i) w.answered(lcores(2 + i, 2), t0 + 40ms + 10ms * i);
+    CHECK(w.stalled(t0 + 100ms) == 60ms);
+    // No answer at all (SIGSTOP): the silence counts.
+    w.answered(lcores(9, 3), t0 + 110ms);
+    CHECK(w.stalled(t0 + 1110ms) == 1000ms);
+    w.restarted();
+    CHECK_FALSE(w.stalled(t0 + 2s));
+}

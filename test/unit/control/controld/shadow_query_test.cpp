@@ -114,8 +114,26 @@ struct fake_agent {
     asio::io_context& io;
     replier reply;
     bool stall = false;
+    std::chrono::milliseconds pace{0};  ///< between chunks; 0: all at once
+    std::size_t stall_after = SIZE_MAX;  ///< chunks sent before it falls silent
     tcp::acceptor acceptor{io, any_loopback};
     std::vector<std::shared_ptr<tcp::socket>> held;
+    asio::steady_timer timer{io};
+
+    void send(std::shared_ptr<tcp::socket> s, std::shared_ptr<std::vector<std::vector<std::uint8_t>>> frames,
+              std::size_t i) {
+        if (i == stall_after) return;  // holds the connection, says no more
+        if (i == frames->size()) {
+            s->shutdown(tcp::socket::shutdown_both);
+            return s->close();
+        }
+        asio::write(*s, asio::buffer((*frames)[i]));
+        if (pace.count() == 0) return send(s, frames, i + 1);
+        timer.expires_after(pace);
+        timer.async_wait([this, s, frames, i](const boost::system::error_code& ec) {
+            if (!ec) send(s, frames, i + 1);
+        });
+    }
 
     std::uint16_t port() const { return acceptor.local_endpoint().port(); }
     void serve() {
@@ -132,9 +150,7 @@ struct fake_agent {
                                      if (bec) return;
                                      const auto q = std::get<shadow::envelope>(shadow::open(*frame, the_key));
                                      if (stall) return;  // holds the connection, says nothing
-                                     for (const auto& f : reply(q)) asio::write(*s, asio::buffer(f));
-                                     s->shutdown(tcp::socket::shutdown_both);
-                                     s->close();
+                                     send(s, std::make_shared<std::vector<std::vector<std::uint8_t>>>(reply(q)), 0);
                                  });
             });
             serve();
@@ -150,6 +166,16 @@ std::vector<std::vector<std::uint8_t>> honest(const std::vector<socket_entry>& a
     return out;
 }
 
+/// A reader that hands out `table` as the kernel would: in batches of a
+/// netlink read's size (about 250 sockets), never an empty one.
+table_reader serving(std::vector<socket_entry> table) {
+    return [table = std::move(table)](const sockdiag::filter&, const sockdiag::batch_sink& each) {
+        for (std::size_t at = 0; at < table.size(); at += 250)
+            each(std::vector<socket_entry>(table.begin() + static_cast<std::ptrdiff_t>(at),
+                                           table.begin() + static_cast<std::ptrdiff_t>(std::min(table.size(), at + 250))));
+    };
+}
+
 /// 127.x addresses of this process's own (shadow_table_test.cpp's scheme, another block).
 ipv4_addr test_addr(unsigned n) {
     const auto pid = static_cast<unsigned>(::getpid());
@@ -162,9 +188,9 @@ TEST_CASE("client and agent: 100,000 sockets asked, streamed in chunks, taken wh
     asio::io_context io;
     const auto table = entries(100'000);
     std::vector<sockdiag::filter> asked;
-    shadow_server server(io, config({vip, vip2}), [&](const sockdiag::filter& f) {
+    shadow_server server(io, config({vip, vip2}), [&](const sockdiag::filter& f, const sockdiag::batch_sink& each) {
         asked.push_back(f);
-        return table;
+        serving(table)(f, each);
     });
     server.start();
     auto r = ask(io, server.port(), {gateway, 4, 1, {vip2, vip}, true});
@@ -179,12 +205,35 @@ TEST_CASE("client and agent: 100,000 sockets asked, streamed in chunks, taken wh
     CHECK(server.queries().accepted() == 1);
 
     // An empty table is one empty chunk; the next query must come with a higher seq.
-    shadow_server empty(io, config(), [](const sockdiag::filter&) { return std::vector<socket_entry>{}; });
+    shadow_server empty(io, config(), serving({}));
     empty.start();
     r = ask(io, empty.port(), request(1));
     REQUIRE(r.ok());
     CHECK(r.entries.empty());
     CHECK(r.chunks == 1);
+}
+
+TEST_CASE("client and agent: a slow read streams its chunks, so the querier hears the node alive", "[shadow][io]") {
+    asio::io_context io;
+    const auto table = entries(4 * shadow::entries_per_chunk);
+    // The read takes 8 x 75 ms, past the querier's 300 ms of silence; a
+    // chunk leaves as soon as the batches have filled it and begun the next.
+    const std::size_t half = shadow::entries_per_chunk / 2;
+    shadow_server server(io, config(), [&](const sockdiag::filter&, const sockdiag::batch_sink& each) {
+        for (std::size_t b = 0; b < 8; ++b) {
+            std::this_thread::sleep_for(75ms);
+            const auto from = table.begin() + static_cast<std::ptrdiff_t>(b * half);
+            const auto to = b == 7 ? table.end() : from + static_cast<std::ptrdiff_t>(half);
+            each(std::vector<socket_entry>(from, to));
+        }
+    });
+    server.start();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = ask(io, server.port(), request(1), 300ms);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 600ms);
+    REQUIRE(r.ok());
+    CHECK(r.entries == table);
+    CHECK(r.chunks == 4);
 }
 
 TEST_CASE("client and agent: the kernel's sockets on the asked address", "[shadow][io][live]") {
@@ -215,7 +264,7 @@ TEST_CASE("client and agent: the kernel's sockets on the asked address", "[shado
 
 TEST_CASE("the agent refuses bad queries, counts each, and goes on answering", "[shadow][io]") {
     asio::io_context io;
-    shadow_server server(io, config({vip}), [](const sockdiag::filter&) { return entries(10); });
+    shadow_server server(io, config({vip}), serving(entries(10)));
     server.start();
     const auto port = server.port();
     const auto& q = server.queries();
@@ -268,7 +317,7 @@ TEST_CASE("the agent serves a few queries at once and closes the rest", "[shadow
     asio::io_context io;
     auto cfg = config();
     cfg.max_sessions = 2;
-    shadow_server server(io, cfg, [](const sockdiag::filter&) { return entries(1); });
+    shadow_server server(io, cfg, serving(entries(1)));
     server.start();
     // Two connections that say nothing hold both sessions; a third is closed at once.
     tcp::socket a(io), b(io);
@@ -352,7 +401,23 @@ TEST_CASE("the client refuses a tampered chunk, another query's, a skipped one, 
         auto r = ask(io, agent.port(), request(1), 200ms);
         CHECK(std::chrono::steady_clock::now() - t0 >= 200ms);
         CHECK_FALSE(r.ok());
-        CHECK_THAT(r.error, Catch::Contains("no whole answer within 200 ms"));
+        CHECK_THAT(r.error, Catch::Contains("silent for 200 ms (0 chunks taken)"));
+    }
+    SECTION("a slow answer whose every chunk comes within the deadline is taken whole") {
+        agent.reply = [&](const shadow::envelope& q) { return honest(table, q); };
+        agent.pace = 120ms;  // 3 chunks: 240 ms and more in all, against 200 ms
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = ask(io, agent.port(), request(1), 200ms);
+        CHECK(std::chrono::steady_clock::now() - t0 >= 240ms);
+        REQUIRE(r.ok());
+        CHECK(r.entries == table);
+    }
+    SECTION("an agent that falls silent after a chunk is given up a deadline later") {
+        agent.reply = [&](const shadow::envelope& q) { return honest(table, q); };
+        agent.stall_after = 1;
+        auto r = ask(io, agent.port(), request(1), 200ms);
+        CHECK_FALSE(r.ok());
+        CHECK_THAT(r.error, Catch::Contains("silent for 200 ms (1 chunks taken)"));
     }
     SECTION("nobody listening") {
         const auto port = agent.port();

@@ -56,3 +56,32 @@ TEST_CASE("resync turns a restarted gateway's tables into the ones it had", "[ta
     CHECK(shape(after.tables()) == shape(want));
     CHECK(control::resync(want, after.tables()).empty());  // nothing left to do
 }
+
+TEST_CASE("rebuild throws a restarted gateway's tables away and builds the running ones whole, timers included",
+          "[table_sync][escalation]") {
+    ctl_fixture before;  // the running configuration
+    before.add_web(5, 4);
+    before.expect<api::ok_rep>(api::add_port_req{{vip, common::l4_proto::udp, 53}, 5'000, 15'000, 20'000, 50});
+    before.expect<api::ok_rep>(api::add_node_req{{vip, common::l4_proto::udp, 53}, node_ip(4), node_mac(4), 1, {}, "", false});
+
+    ctl_fixture after;  // same ports, other timers: what a diff does not compare
+    after.expect<api::ok_rep>(api::add_cluster_req{"web", vip});
+    after.expect<api::ok_rep>(api::add_port_req{after.http(), 1'000, 2'000, 3'000, {}});
+    after.expect<api::ok_rep>(api::add_node_req{after.http(), node_ip(1), node_mac(1), 5, {}, "", false});
+    after.expect<api::ok_rep>(api::add_node_req{after.http(), node_ip(2), node_mac(2), 4, {}, "", false});
+    after.expect<api::ok_rep>(api::add_port_req{{vip, common::l4_proto::udp, 53}, 5'000, 15'000, 20'000, 50});
+    after.expect<api::ok_rep>(api::add_node_req{{vip, common::l4_proto::udp, 53}, node_ip(4), node_mac(4), 1, {}, "", false});
+    after.expect<api::ok_rep>(api::add_cluster_req{"gone", vip + 2});
+
+    const auto want = before.tables();
+    REQUIRE(shape(after.tables()) != shape(want));
+    CHECK(control::resync(want, after.tables()).size() == 1);  // only the extra cluster: the timers stay wrong
+
+    const auto ops = control::rebuild(want, after.tables());
+    REQUIRE(ops.size() >= 2);
+    CHECK(std::holds_alternative<api::del_cluster_req>(ops[0]));  // everything it had goes first
+    CHECK(std::holds_alternative<api::del_cluster_req>(ops[1]));
+    for (const auto& r : ops) after.expect<api::ok_rep>(r);
+    CHECK(shape(after.tables()) == shape(want));
+    CHECK(control::rebuild(want, api::tables_rep{}).size() == 6);  // from nothing: cluster, 2 ports, 3 nodes
+}

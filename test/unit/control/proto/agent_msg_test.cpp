@@ -206,7 +206,7 @@ TEST_CASE("the ids of agent protocol version 1 never change", "[agent]") {
     // message may be added (with a new id, and a line here), never
     // renumbered; the takeover query's 2 stays taken though nobody sends it.
     const std::pair<std::uint16_t, std::string_view> released[] = {
-        {1, "host_report"}, {2, "shadow_query"}, {3, "heartbeat"}};
+        {1, "host_report"}, {2, "shadow_query"}, {3, "heartbeat"}, {4, "alive"}};
     CHECK(std::size(released) == std::variant_size_v<message>);
     const auto types = type_table();
     for (const auto& [id, name] : released) {

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "common/config_load.hpp"
 #include "dataplane/pkt/wire.hpp"
 #include "support/controller_fixture.hpp"
 
@@ -292,4 +293,22 @@ TEST_CASE("no node weight may exceed its bound, at any time", "[controller][wrr]
     CHECK(node(t, node_ip(1)).weight == 10);
     CHECK(node(t, node_ip(2)).weight == 5);
     CHECK(t.clusters[0].ports[0].nodes.size() == 2);
+}
+
+TEST_CASE("reload refuses a file whose mirror section differs: the mirror is read once at start", "[controller][config]") {
+    const std::string head = "lcores: {main: 0, workers: [1]}\n"
+                             "ports: [{name: lan, device: net_null0, address: 198.18.0.2}, "
+                             "{name: peer, device: net_null1}]\n";
+    const std::string clusters = "clusters: [{name: web, address: 198.18.0.100, ports: [{port: 80, nodes: "
+                                 "[{address: 198.18.0.11, mac: '02:00:00:00:01:01', port: lan}]}]}]\n";
+    auto loaded = common::parse_config(head + "mirror: {port: peer, mode: state_changes}\n" + clusters, "a.yaml");
+    INFO(loaded.errors.size());
+    REQUIRE(loaded.ok());
+    ctl_fixture fx(loaded.cfg);
+    const std::string path = "/tmp/cg_controller_mirror_reload_test.yaml";
+    std::ofstream(path) << head << "mirror: {port: peer, mode: every_frame}\n" << clusters;
+    CHECK_THAT(fx.refusal(api::reload_req{path}), Catch::Contains("changes mirror: that needs a restart"));
+    std::ofstream(path) << head << "mirror: {port: peer, mode: state_changes}\n" << clusters;
+    fx.expect<api::ok_rep>(api::reload_req{path});
+    std::remove(path.c_str());
 }

@@ -97,6 +97,17 @@ TEST_CASE("without PCI ports EAL is kept off the PCI bus; defaults add no memory
     CHECK(eal_args(c) == strings{"gatewayd", "-l", "4,5", "--main-lcore", "4", "--file-prefix", "cg-gw", "--no-pci"});
 }
 
+TEST_CASE("mirror parser lcores of their own are EAL lcores too; a worker's is there already", "[eal]") {
+    cg::common::gateway_cfg c;
+    c.name = "gw";
+    c.lcores.main = 0;
+    c.lcores.workers = {1};
+    c.ports = {port("lan", "eth:ring0")};
+    c.mirror_parser = cg::common::mirror_parser_cfg{};
+    c.mirror_parser->lcores = {1, 3, 2};
+    CHECK(eal_args(c) == strings{"gatewayd", "-l", "0,1,3,2", "--main-lcore", "0", "--file-prefix", "cg-gw", "--no-pci"});
+}
+
 TEST_CASE("configured EAL arguments, then the caller's, come after everything generated", "[eal]") {
     common::gateway_cfg c;
     c.lcores.workers = {1};

@@ -40,6 +40,15 @@ std::uint32_t pass_ms(router_fixture& fx) {
     return fx.table.slot_count() / router::sweep_rate(fx.table.slot_count()) + 1;
 }
 
+/// A datagram of one UDP flow to the fixture's udp/53.
+frame_spec dns_query() {
+    frame_spec s;
+    s.proto = 17;
+    s.dport = 53;
+    s.payload = "query";
+    return s;
+}
+
 std::uint64_t active(router_fixture& fx, int node) { return fx.nstats[fx.slot_of(node)].active.read(); }
 std::uint64_t fin(router_fixture& fx, int node) { return fx.nstats[fx.slot_of(node)].fin.read(); }
 
@@ -197,10 +206,7 @@ TEST_CASE("aging is incremental: each call visits a bounded slice", "[router][ti
 
 TEST_CASE("UDP flows are tracked by 5-tuple with the stale timer", "[router][timers]") {
     router_fixture fx;
-    frame_spec s;
-    s.proto = 17;
-    s.dport = 53;
-    s.payload = "query";
+    const frame_spec s = dns_query();
     bytes f = make_ipv4(s);
     CHECK(fx.send(f, 0).act == action::forward);
     CHECK(router_fixture::node_of(f) == 1);
@@ -251,6 +257,61 @@ TEST_CASE("a quiesced node keeps its connections and takes no new ones", "[route
     bytes data;
     CHECK(fx.tcp(10'000, tcp_ack, 2, &data).act == action::forward);
     CHECK(router_fixture::node_of(data) == 1);
+}
+
+TEST_CASE("a failed node takes no new connections; its TCP connections are reset at their next segment, "
+          "its UDP flows move", "[router][runtime][tcp_reset]") {
+    router_fixture fx;
+    fx.clusters[0].ports[1].nodes.push_back(router_fixture::node(2, 1));  // udp/53 on nodes 1 and 2
+    fx.rebuild();
+    std::vector<std::uint16_t> on1;  // client ports of node 1's connections
+    for (std::uint16_t p = 10'000; p < 10'012; ++p) {
+        bytes syn;
+        REQUIRE(fx.tcp(p, tcp_syn, 0, &syn).act == action::forward);
+        if (router_fixture::node_of(syn) == 1) on1.push_back(p);
+    }
+    REQUIRE(on1.size() == 6);
+    const frame_spec udp = dns_query();
+    bytes q = make_ipv4(udp);
+    REQUIRE(fx.send(q, 0).act == action::forward);
+    REQUIRE(router_fixture::node_of(q) == 1);
+
+    fx.failed.insert(node_ip(1));
+    fx.rebuild();
+    CHECK(nodes_of_new_connections(fx, 11'000, 10, 1).find('1') == std::string::npos);
+    CHECK(active(fx, 1) == 6);  // kept until each shows itself: the sweep leaves them
+
+    // Its client's next segment: a reset back to the client, the entry gone.
+    bytes f;
+    const verdict v = fx.tcp(on1[0], tcp_ack, 2, &f);
+    REQUIRE(v.act == action::reply);
+    CHECK(f[14 + 20 + 13] == tcp_rst);
+    CHECK(fx.stats.event(conn_event::node_failed).read() == 1);
+    CHECK(fx.stats.tcp_resets.read() == 1);
+    CHECK(active(fx, 1) == 5);
+    // Its next segment again: no entry, no window: dropped (the client has its reset).
+    CHECK(fx.tcp(on1[0], tcp_ack, 3).why == drop_reason::no_connection);
+    // A client's RST is not answered; a new SYN on a failed node's 4-tuple goes to a live node.
+    CHECK(fx.tcp(on1[1], tcp_rst, 3).why == drop_reason::no_connection);
+    bytes syn;
+    REQUIRE(fx.tcp(on1[2], tcp_syn, 3, &syn).act == action::forward);
+    CHECK(router_fixture::node_of(syn) != 1);
+    CHECK(active(fx, 1) == 3);
+    // The UDP flow moves to node 2.
+    q = make_ipv4(udp);
+    REQUIRE(fx.send(q, 4).act == action::forward);
+    CHECK(router_fixture::node_of(q) == 2);
+    CHECK(fx.stats.event(conn_event::node_failed).read() == 4);
+    // The sweep leaves the failed node's entries alone until their timers.
+    for (std::uint32_t t = 5; t < 5 + pass_ms(fx); ++t) fx.router.age(*fx.snap, t);
+    CHECK(active(fx, 1) == 3);
+
+    // Live again: new connections reach it, the ones left forward again.
+    fx.failed.clear();
+    fx.rebuild();
+    CHECK(nodes_of_new_connections(fx, 12'000, 6, 100).find('1') != std::string::npos);
+    CHECK(fx.tcp(on1[3], tcp_ack, 100).act == action::forward);
+    CHECK(fx.stats.accounted() == fx.stats.rx_pkts.read());
 }
 
 TEST_CASE("a weight change re-spreads new connections only", "[router][runtime]") {

@@ -94,6 +94,7 @@ TEST_CASE("two peers settle as active and backup; the backup takes over when the
     CHECK(va.peer_conns == 7);
     CHECK(counter(va, "heartbeats_received") > 20);
     CHECK(counter(va, "takeovers") == 1);
+    CHECK(counter(va, "preemptions") == 0);
     CHECK(counter(b.peer->view(), "takeovers") == 0);
 
     const auto epoch = a->peer->state().epoch();
@@ -110,6 +111,27 @@ TEST_CASE("two peers settle as active and backup; the backup takes over when the
     CHECK(again.peer->state().current() == role::backup);
     CHECK(again.peer->state().epoch() == epoch + 1);
     CHECK(b.peer->state().current() == role::active);
+}
+
+TEST_CASE("with preempt_delay, a gateway of higher priority that comes back is handed the active role", "[pair][udp]") {
+    key_file k;
+    asio::io_context io;
+    auto ca = cfg(k, 5, 6), cb = cfg(k, 6, 5);
+    ca.preempt_delay = cb.preempt_delay = 400ms;  // ten dead times
+    cb.priority = 200;
+    side a(io, ca);
+    run_for(io, 100ms);
+    REQUIRE(a.peer->state().current() == role::active);  // alone
+    side b(io, cb);
+    run_for(io, 200ms);
+    CHECK(b.peer->state().current() == role::backup);  // it comes back as the backup
+    CHECK(a.peer->state().current() == role::active);
+    run_for(io, 500ms);
+    CHECK(b.peer->state().current() == role::active);
+    CHECK(b.peer->state().planned());
+    CHECK(a.peer->state().current() == role::backup);
+    CHECK(counter(a.peer->view(), "preemptions") == 1);
+    CHECK(counter(a.peer->view(), "switchovers") == 0);
 }
 
 TEST_CASE("forged, replayed and foreign heartbeats are refused, counted, and move nothing", "[pair][udp]") {
@@ -175,4 +197,20 @@ TEST_CASE("read_heartbeat takes our roles and healths, nothing else", "[pair]") 
     h.health = 0;
     h.role = 4;
     CHECK_FALSE(read_heartbeat(0, h));
+}
+
+TEST_CASE("a pair peer gone with its heartbeat's completion still queued touches nothing of itself", "[pair][udp]") {
+    // A UDP send completes at once, its handler later: destroyed right after
+    // start() (which sends), the peer must leave that handler nothing to
+    // write into (under AddressSanitizer, a heap-use-after-free otherwise).
+    const key_file k;
+    asio::io_context io;
+    for (int i = 0; i < 20; ++i) {
+        auto s = std::make_unique<side>(io, cfg(k, 1, 2));  // binds the same port each time: the last one let it go
+        s.reset();
+        run_for(io, 1ms);
+    }
+    side last(io, cfg(k, 1, 2));
+    run_for(io, 20ms);
+    CHECK(counter(last.peer->view(), "heartbeats_sent") > 0);
 }

@@ -1,0 +1,77 @@
+// Console area "mirror" (requirements 6.2, 6.5): what the mirror parser's
+// lcores follow on the SPAN ports: their counters (show mirror) and their
+// connections, most recently used first (show mirror conns).
+#include <fmt/format.h>
+
+#include "command.hpp"
+#include "table.hpp"
+
+namespace cg::cli {
+
+namespace api = common::api;
+using al = table::align;
+
+namespace {
+
+std::string endpoint(common::ipv4_addr a, std::uint16_t port) {
+    return fmt::format("{}:{}", common::format_ipv4(a), port);
+}
+
+// ---- actions -------------------------------------------------------------
+
+void show_mirror(context& ctx) {
+    const auto rep = ctx.api.expect<api::mirror_rep>(api::show_mirror_req{0});
+    ctx.out += fmt::format("mirror parser: {} lcore{}, {} connections followed (at most {})\n", rep.lcores,
+                           rep.lcores == 1 ? "" : "s", rep.connections, rep.capacity);
+    // Frames and releases always (they add up); every other counter when it is not 0.
+    table t({{"counter"}, {"value", al::right}});
+    for (const api::named_count& c : rep.counters) {
+        const bool always = c.name.starts_with("span.") || c.name.starts_with("frames.") ||
+                            c.name.starts_with("connections.") || c.name.starts_with("released.");
+        if (always || c.value != 0) t.add_row({c.name, std::to_string(c.value)});
+    }
+    t.render(ctx.out);
+}
+
+void show_mirror_conns(context& ctx, std::uint32_t n) {
+    const auto rep = ctx.api.expect<api::mirror_rep>(api::show_mirror_req{n});
+    table t({{"client"}, {"server"}, {"proto"}, {"tcp"}, {"client sent"}, {"server sent"}, {"restorable"},
+             {"pending", al::right}, {"oldest pending"}, {"held", al::right}, {"idle ms", al::right},
+             {"lcore", al::right}});
+    for (const api::mirror_conn_view& c : rep.conns)
+        t.add_row({endpoint(c.client, c.client_port), endpoint(c.server, c.server_port), c.protocol, c.state,
+                   c.client_half, c.server_half, c.reason, std::to_string(c.pending), c.oldest.empty() ? "-" : c.oldest,
+                   std::to_string(c.held_bytes), std::to_string(c.idle_ms), std::to_string(c.lcore)});
+    if (t.empty())
+        ctx.out += "no connections followed\n";
+    else
+        t.render(ctx.out);
+    ctx.out += fmt::format("{} of {} connections, most recently used first\n", rep.conns.size(), rep.connections);
+}
+
+// ---- commands ------------------------------------------------------------
+
+void cmd_show_mirror(const parsed&, context& ctx) { show_mirror(ctx); }
+
+void cmd_show_mirror_conns(const parsed& p, context& ctx) {
+    const std::uint32_t n =
+        p.args.empty() ? 50 : static_cast<std::uint32_t>(uint_arg("count", p.args[0], 1, api::max_mirror_conns));
+    show_mirror_conns(ctx, n);
+}
+
+}  // namespace
+
+std::vector<command> mirror_commands() {
+    return {
+        {{"show", "mirror"}, {}, {},
+         "The mirror parser's counters, summed over its lcores: frames by verdict, drops, connections made and "
+         "released by reason, TCP, framing, RPC and SMB2 counts.",
+         cmd_show_mirror},
+        {{"show", "mirror", "conns"}, {{"count", "", "connections to list, 1-1000; default 50", true}}, {},
+         "The connections the mirror parser follows, most recently used first: ends, protocol, TCP state, "
+         "restorable (complete) or why not, pending requests.",
+         cmd_show_mirror_conns},
+    };
+}
+
+}  // namespace cg::cli

@@ -1,0 +1,12 @@
+#include "control/controld/recovery_plan.hpp"
+
+namespace cg::control {
+
+bool rung_implemented(rung r) { return r <= rung::ph2_5; }
+
+recovery_plan plan_for(rung decided) {
+    const rung r = rung_implemented(decided) ? decided : rung::ph2_0;
+    return {r, r >= rung::ph1_0, r >= rung::ph2_0, r == rung::ph2_5};
+}
+
+}  // namespace cg::control

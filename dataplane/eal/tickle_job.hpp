@@ -1,0 +1,37 @@
+// The EAL glue of failed_sweep (dataplane/router/failed_sweep.hpp): on every
+// worker, once a node is marked failed, a bare ACK to each of its clients,
+// built in an mbuf of the worker's pool and sent through the worker's TX
+// batch on the port the client's frames came in on. The client's answer
+// gets the router's RST.
+//
+// Ownership: one per worker, run by that worker's loop.
+#pragma once
+
+#include "dataplane/eal/lcore_job.hpp"
+#include "dataplane/eal/tx_batch.hpp"
+#include "dataplane/router/failed_sweep.hpp"
+
+struct rte_mempool;
+
+namespace cg::dp {
+
+class tickle_job final : public lcore_job, private failed_sweep::sink {
+public:
+    tickle_job(const conn_table& table, const peer_macs& peers, tx_batch& tx, worker_stats& stats, rte_mempool* pool)
+        : _table(table), _peers(peers), _tx(tx), _stats(stats), _pool(pool) {}
+    std::string_view name() const noexcept override { return "tickle"; }
+    unsigned run(const loop_tick& t) noexcept override;
+
+private:
+    bool tickle(const conn_entry& e, const peer_macs::peer& to) noexcept override;
+
+    const conn_table& _table;
+    const peer_macs& _peers;
+    tx_batch& _tx;
+    worker_stats& _stats;
+    rte_mempool* _pool;
+    failed_sweep _sweep;
+    const snapshot* _snap = nullptr;  ///< the turn's, for the ports' MACs
+};
+
+}  // namespace cg::dp

@@ -1,0 +1,159 @@
+"""The restart escalation ladder's rungs, each a real recovery
+(docs/operations.md, "Restart escalation"), with keep-alive connections to
+the node servers (port 80 of the configuration file: PH2.5 starts from the
+current files, so a port added at run time would not be there) that must
+carry on at every rung.
+
+    esc_walk    kill -9 of gatewayd four times, with one recovery allowed
+                per rung (1 in 1m): PH0.5, PH1.0, PH2.0, PH2.5 in that
+                order, each shown by `show escalation` and Prometheus, each
+                doing what its rung promises (PH2.0: gatewayd's EAL runtime
+                directory emptied; PH2.5: controld executed again, same
+                pid, counters from zero), the connections carried on at each
+    esc_hung    a SIGSTOPped gatewayd: controld sees it hung within
+                supervision.hung_after, kills it and restarts it (PH0.5),
+                the connections carried on
+"""
+
+import os
+import re
+import signal
+import time
+
+from scenarios.helpers import check
+from scenarios.recovery import ResetCapture, carried_on, open_held
+from topology import wait_for
+
+COUNT = 200  # connections held: enough to see each rung carry them, small enough to stay quick
+HUNG_AFTER_MS = 500
+ONE_EACH = ["  ladder: {" + ", ".join(f"{r}: {{failures: 1, window: 1m}}"
+                                      for r in ("ph0_5", "ph1_0", "ph2_0", "ph2_5", "ph3_0")) + "}"]
+SUPERVISION_WALK = ONE_EACH + [f"  hung_after: {HUNG_AFTER_MS}ms"]
+SUPERVISION_HUNG = [f"  hung_after: {HUNG_AFTER_MS}ms"]
+
+
+def hold(L, step):
+    """COUNT keep-alive connections to the node servers, one round of
+    requests answered on each."""
+    h, opened = open_held(L.topo, 80, COUNT)
+    step(f"{COUNT} keep-alive connections to the node servers: {opened['by_node']}")
+    return h
+
+
+def recovered(gw, old_pid, entries):
+    """Polls until the ladder has `entries` recoveries, the latest up, and a
+    new gatewayd is active with the nodes' connections back; returns the
+    latest recovery's row."""
+    def done():
+        e = gw.escalation()
+        h = e["history"]
+        if len(h) < entries or h[-1]["outcome"] != "up":
+            return None
+        pid = gw.gatewayd_pid()
+        if pid in (None, old_pid) or "role      active" not in gw.ctl("show", "info", check=False):
+            return None
+        return h[-1]
+    return wait_for(done, 30, f"recovery {entries} up, a new gatewayd active", interval=0.05)
+
+
+def fail_once(L, h, rung, entries, how=signal.SIGKILL):
+    """Ends (or stops) the running gatewayd with `how`, sends a request on
+    every held connection while it is gone, waits for the recovery and checks
+    the ladder's row and the connections. Returns (row, seconds from the
+    failure to active again, the collect's answer)."""
+    gw = L.gw
+    old = gw.gatewayd_pid()
+    check(old, "no gatewayd under controld")
+    with open(gw.log) as f:
+        seen = len(f.read())
+    os.kill(old, how)
+    t0 = time.monotonic()
+    sent = h.call("send")  # in flight while nothing forwards
+    check(sent["failed"] == 0, f"{rung}: requests sent during the outage: {sent}")
+    row = recovered(gw, old, entries)
+    took = time.monotonic() - t0
+    check(row["decided"] == rung and row["applied"] == rung, f"{rung} decided and applied: {row}")
+    after = h.call("collect 30")
+    check(carried_on(after, COUNT), f"{rung}: the requests sent during the outage: {after}")
+    with open(gw.log) as f:
+        pause = re.search(r"gatewayd again in (\d+) s", f.read()[seen:])
+    row["pause"] = int(pause.group(1)) if pause else 0
+    return row, took, after
+
+
+def eal_runtime_dir(gw):
+    return os.path.join("/var/run/dpdk", "cg-" + gw.name)
+
+
+def prometheus_rung(gw):
+    """The rung clustergate_escalation_rung says the ladder stands at."""
+    for line in gw.prometheus().splitlines():
+        if line.startswith("clustergate_escalation_rung{") and line.endswith(" 1"):
+            return line.split('rung="', 1)[1].split('"', 1)[0]
+    return None
+
+
+def sc_esc_walk(L, step):
+    gw = L.gw
+    h = hold(L, step)
+    capture = ResetCapture(L.topo)
+    times = {}
+    for i, rung in enumerate(["PH0.5", "PH1.0", "PH2.0", "PH2.5"], start=1):
+        marker = None
+        if rung == "PH2.0":  # something of the old EAL state that only PH2.0 removes
+            marker = os.path.join(eal_runtime_dir(gw), "left-by-the-test")
+            check(os.path.isdir(eal_runtime_dir(gw)), f"gatewayd's EAL runtime directory {eal_runtime_dir(gw)}")
+            open(marker, "w").close()
+        if rung == "PH2.5":
+            controld_before = gw.pid
+            periods = gw.manager()["counters"]["periods"]
+        row, took, after = fail_once(L, h, rung, i)
+        e = gw.escalation()
+        check(e["ladder at"] == rung, f"show escalation: the ladder at {rung}: {e['ladder at']}")
+        check(prometheus_rung(gw) == rung, f"Prometheus: the rung {rung}: {prometheus_rung(gw)}")
+        if marker:
+            check(not os.path.exists(marker), f"PH2.0 left {marker}: the EAL runtime directory was not removed")
+            check(e["counters"].get("eal_resets") == 1, f"one EAL reset: {e['counters']}")
+        if rung == "PH2.5":
+            c = gw.manager()["counters"]
+            check(gw.pid == controld_before and os.path.exists(f"/proc/{gw.pid}"), "controld's pid kept by execv")
+            check(c["gateway_starts"] == 1 and c["periods"] < periods + 100,
+                  f"a new controld (its counters from zero) started gatewayd once: {c}")
+            check(e["counters"].get("decided_ph2_5") == 1, f"the counts survived the re-execution: {e['counters']}")
+        step(f"kill -9 -> {rung}: active again {took * 1000:.0f} ms after the kill, {row['pause']} s of it the "
+             f"supervisor's pause for deaths in a row (ladder: up after {row['took']}); "
+             f"{after['ok']}/{COUNT} carried on, slowest in-flight request {after['slowest_ms']} ms")
+        times[rung] = (took, row["pause"])
+    e = gw.escalation()
+    check(e["next failure"].startswith("PH3.0 ") and e["next failure"].endswith("not implemented yet: PH2.0 instead"),
+          f"the next failure: PH3.0, not implemented yet, PH2.0 instead: {e['next failure']}")
+    check(e["counters"].get("fallbacks") == 0, f"every rung applied as decided: {e['counters']}")
+    h.call("send")
+    again = h.call("collect 20")
+    check(again["ok"] == COUNT, f"a round after the walk: {again}")
+    capture.expect_none()
+    return ("kill -9 four times walks " +
+            ", ".join(f"{r} {t * 1000:.0f} ms ({p} s pause)" for r, (t, p) in times.items()) +
+            f" (kill to active with the connections back; the pause is the supervisor's for deaths in a row); "
+            f"{COUNT}/{COUNT} carried on at each, same socket, no RST")
+
+
+def sc_esc_hung(L, step):
+    gw = L.gw
+    h = hold(L, step)
+    capture = ResetCapture(L.topo)
+    frozen = gw.gatewayd_pid()
+    try:
+        row, took, after = fail_once(L, h, "PH0.5", 1, how=signal.SIGSTOP)
+    finally:
+        if os.path.exists(f"/proc/{frozen}"):
+            os.kill(frozen, signal.SIGCONT)
+    check(row["failure"] == "hung" and "killed by signal 9" in row["detail"], f"told as hung, then killed: {row}")
+    check(not os.path.exists(f"/proc/{frozen}"), f"the frozen gatewayd {frozen} is gone")
+    # Detected at hung_after (500 ms) after its last answer (up to a health
+    # question's interval before the stop), then a restart and restore.
+    check(took < HUNG_AFTER_MS / 1000 + 5, f"recovered {took:.2f}s after the freeze")
+    capture.expect_none()
+    return (f"SIGSTOP of gatewayd: detected hung ({row['detail']}), killed and restarted (PH0.5); active again "
+            f"{took * 1000:.0f} ms after the freeze (deadline {HUNG_AFTER_MS} ms); {after['ok']}/{COUNT} carried on, "
+            f"slowest in-flight request {after['slowest_ms']} ms, no RST")

@@ -1,0 +1,132 @@
+"""A server node's failure, seen by its clients (docs/operations.md, "A node
+fails").
+
+    node_failed     a node dies (its link cut) and the operator marks it
+                    failed (`set failed <node> on`): its clients, idle, get
+                    a reset within 100 ms instead of waiting out their own
+                    timeouts, their next connection goes to a live node, and
+                    the other nodes' connections are untouched
+    node_dead       the same, found by controld's alive monitoring (the
+                    node's agent falls silent; agents.alive_timeout 100ms):
+                    marked failed within the timeout and a little, and
+                    unmarked when its link comes back
+"""
+
+import datetime
+import time
+
+from scenarios.helpers import check
+from scenarios.recovery import PORT, ResetCapture, hold_connections
+from topology import wait_for
+
+DEAD = "n3"
+
+
+def node_states(L):
+    return {a: r["state"] for a, r in L.gw.clusters()[("tcp", PORT)]["nodes"].items()}
+
+
+def rst_times(lines, port):
+    """The tcpdump -tt times of the RSTs from cluster port `port`, by client."""
+    out = {}
+    for line in lines:
+        f = line.split()
+        if len(f) > 4 and f[1] == "IP" and f[2].endswith(f".{port}") and "Flags [R" in line:
+            out.setdefault(f[4].rstrip(":"), float(f[0]))
+    return out
+
+
+def fail_node(L, step, count, mark):
+    """`count` keep-alive connections, idle; then DEAD's link cut and
+    `mark()` (which returns the wall time the node was marked failed, and
+    says how: for controld, the time of its log line). The clients send nothing: each of DEAD's must be reset
+    within 100 ms of the mark (the gateway's tickle, the client's answer,
+    the gateway's RST), on the client's link; the others must be untouched
+    and answered on their next request; new connections must avoid DEAD.
+    Returns (what was seen, in words; how many DEAD had)."""
+    h, opened = hold_connections(L, count)
+    lost = opened["by_node"][DEAD]
+    step(f"{count} connections: {opened['by_node']}")
+    # The clients' delayed ACKs of the last answers (40 ms and more) would
+    # reach the failed node's entries first and be reset: let them pass.
+    time.sleep(0.5)
+    capture = ResetCapture(L.topo, f"tcp port {PORT}", name="segments")
+    L.topo.exec(L.topo.ns(DEAD), "ip", "link", "set", "eth0", "down")  # nothing in, nothing out
+    marked_at, how = mark()
+    step(f"{DEAD} down and marked failed: {how}")
+    state = node_states(L)
+    check(state[L.ip(DEAD)] == "failed" and all(s != "failed" for a, s in state.items() if a != L.ip(DEAD)),
+          f"show clusters names {DEAD} alone failed: {state}")
+
+    quiet = h.call(f"idle 5 {lost}")
+    rsts = rst_times(capture.stop("-tt"), PORT)
+    delays = sorted((t - marked_at) * 1000 for t in rsts.values())
+    control = L.gw.stats()["control"]
+    seen = (f"{len(rsts)} RSTs on the client's link, the slowest {delays[-1] if delays else 0:.1f} ms after the "
+            f"mark; gatewayd sent {control.get('tickles_sent')} tickles and {control.get('tcp_resets_sent')} resets")
+    by = quiet["by_node"]
+    check(by.get(DEAD) == {"reset": lost}, f"{DEAD}'s {lost} idle clients reset: {by}; {seen}")
+    check(all(by[n] == {"quiet": opened["by_node"][n]} for n in by if n != DEAD), f"the others untouched: {by}")
+    check(len(rsts) == lost and delays[-1] < 100, f"each client's RST within 100 ms of the mark: {seen}")
+    check(delays[0] > -2, f"a RST {delays[0]:.1f} ms before the mark: the test's clocks disagree")
+    check(control.get("tickles_sent") == lost, f"one tickle per connection of {DEAD}: {seen}")
+    h.call("send")
+    after = h.call("collect 10")
+    check(after["wrong_node"] == 0 and all(after["by_node"][n] == {"ok": opened["by_node"][n]}
+                                           for n in after["by_node"] if n != DEAD), f"the others answered: {after}")
+    events = L.gw.stats()["connection events"]
+    check(events.get("node_failed") == lost, f"gatewayd counted {events.get('node_failed')} entries of the "
+                                             f"failed node gone, {lost} expected: {events}")
+    nodes, errors = L.http_new(60)
+    check(not errors and DEAD not in nodes, f"new connections avoid {DEAD}: {nodes} {errors[:2]}")
+    return seen, lost
+
+
+def logged_at(log, needle):
+    """The wall time of the first line of `log` (controld's) holding
+    `needle`: its "YYYY-MM-DD HH:MM:SS.mmm" stamp, local time."""
+    with open(log) as f:
+        for line in f:
+            if needle in line:
+                stamp = " ".join(line.split()[:2])
+                return datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    raise AssertionError(f"no line with {needle!r} in {log}")
+
+
+def sc_node_failed(L, step, count=300):
+    def by_hand():
+        t = time.time()
+        return t, L.gw.ctl("set", "failed", L.ip(DEAD), "on").strip()
+
+    seen, lost = fail_node(L, step, count, by_hand)
+    return (f"{DEAD} cut off and marked failed with {lost} of {count} idle connections: each of its clients "
+            f"reset ({seen}); the other {count - lost} untouched and answered; 60 new connections, none to {DEAD}")
+
+
+def sc_node_dead(L, step, count=300):
+    found = {}
+
+    def detected():
+        t0 = time.monotonic()
+        wait_for(lambda: node_states(L)[L.ip(DEAD)] == "failed", 5, f"{DEAD} marked failed", interval=0.01)
+        found["ms"] = (time.monotonic() - t0) * 1000
+        # From controld's own word: the test's polling is 10 ms coarse.
+        return (logged_at(L.gw.log, f"node {L.ip(DEAD)} failed"),
+                f"by controld {found['ms']:.0f} ms after the cut (polled every 10 ms)")
+
+    seen, lost = fail_node(L, step, count, detected)
+    # The machine is shared: 100 ms of silence, the monitor's 20 ms turn,
+    # the request to gatewayd, and slack for a loaded 2-core VM.
+    check(found["ms"] < 500, f"{DEAD} found failed {found['ms']:.0f} ms after its link was cut")
+    counters = L.gw.manager()["counters"]
+    check(counters.get("nodes_failed") == 1, f"controld counted {counters.get('nodes_failed')} node failures")
+
+    t_up = time.monotonic()
+    L.topo.exec(L.topo.ns(DEAD), "ip", "link", "set", "eth0", "up")
+    wait_for(lambda: node_states(L)[L.ip(DEAD)] != "failed", 5, f"{DEAD} live again", interval=0.01)
+    back = (time.monotonic() - t_up) * 1000
+    step(f"{DEAD}'s link up: live again {back:.0f} ms later")
+    return (f"{DEAD} cut off with {lost} of {count} connections: marked failed {found['ms']:.0f} ms later "
+            f"(alive_timeout 100ms); each of its idle clients reset ({seen}); the other "
+            f"{count - lost} carried on; new connections avoided it; live again {back:.0f} ms after its link came "
+            f"back")

@@ -1,0 +1,197 @@
+// show mirror's pure pieces: the key both directions share (and the parser
+// lcore it picks), a parser lcore's copy of its table (take_snapshot), the
+// reply built from the copies of several lcores (mirror_view), and the
+// table configuration taken from the gateway's (parser_config_of).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <set>
+
+#include "dataplane/ctl/mirror_view.hpp"
+#include "dataplane/eal/span_reader_job.hpp"
+#include "dataplane/mirror/conn_key.hpp"
+#include "dataplane/mirror/nfs.hpp"
+#include "dataplane/mirror/parser_config.hpp"
+#include "support/mirror_session.hpp"
+
+using namespace cg::dp;
+using namespace cg::dp::mirror;
+using namespace cg::test::mirror;
+namespace api = cg::common::api;
+
+namespace {
+
+constexpr direction C = direction::to_server, S = direction::to_client;
+const bytes fh = {0x43, 0, 0, 1, 0x12, 0x44, 0xd2, 0x4c};
+
+std::uint64_t count_of(const api::mirror_rep& r, std::string_view name) {
+    const auto it = std::find_if(r.counters.begin(), r.counters.end(), [&](const auto& c) { return c.name == name; });
+    REQUIRE(it != r.counters.end());
+    return it->value;
+}
+
+void feed(parser_table& t, const conn_spec& c, const std::vector<seg>& segs, std::uint32_t now) {
+    for (const seg& s : segs) {
+        const bytes f = to_frame(c, s);
+        t.frame(f.data(), static_cast<std::uint32_t>(f.size()), now);
+    }
+}
+
+parser_table_config small() {
+    parser_table_config cfg;
+    cfg.capacity = 8;
+    cfg.pool_chunks = 64;
+    return cfg;
+}
+
+}  // namespace
+
+TEST_CASE("either_way_hash: a frame and its answer hash alike, other connections apart", "[mirror][show_mirror]") {
+    cg::common::flow_key a{0xc612000a, 0xc612000b, 40000, 2049, 6, {}};
+    cg::common::flow_key b{0xc612000b, 0xc612000a, 2049, 40000, 6, {}};
+    CHECK(either_way_hash(a) == either_way_hash(b));
+    CHECK(either_way_key(a) == either_way_key(b));
+    cg::common::flow_key other = a;
+    other.sport = 40001;
+    CHECK(either_way_hash(other) != either_way_hash(a));
+    // Same address both ends: the ports order them.
+    cg::common::flow_key self{1, 1, 5, 7, 6, {}}, back{1, 1, 7, 5, 6, {}};
+    CHECK(either_way_hash(self) == either_way_hash(back));
+}
+
+TEST_CASE("parser_for_frame: both directions of a connection go to one parser lcore", "[mirror][show_mirror]") {
+    const std::vector<seg> segs = conversation({{C, rpc_marked(rpc_call(7, 100003, 3, 1, nfs3_fh_args(fh)))},
+                                                {S, rpc_marked(rpc_reply(7, nfs3_getattr_res()))}});
+    std::set<std::uint32_t> seen_ports;
+    for (std::uint16_t port = 40000; port < 40064; ++port) {
+        conn_spec c;
+        c.client_port = port;
+        std::set<std::uint32_t> lcores;
+        for (const seg& s : segs) {
+            const bytes f = to_frame(c, s);
+            lcores.insert(parser_for_frame(f.data(), static_cast<std::uint32_t>(f.size()), 4));
+        }
+        REQUIRE(lcores.size() == 1);  // every segment of both directions
+        seen_ports.insert(*lcores.begin());
+    }
+    CHECK(seen_ports.size() > 1);  // and connections spread over the lcores
+    const bytes junk(10, 0xff);
+    CHECK(parser_for_frame(junk.data(), static_cast<std::uint32_t>(junk.size()), 4) == 0);
+}
+
+TEST_CASE("mirror_view: counters summed over lcores, connections most recently used first", "[mirror][show_mirror]") {
+    parser_table t0(small()), t1(small());
+    conn_spec done;  // a GETATTR answered: complete, nothing pending
+    feed(t0, done,
+         conversation({{C, rpc_marked(rpc_call(7, 100003, 3, 1, nfs3_fh_args(fh)))},
+                       {S, rpc_marked(rpc_reply(7, nfs3_getattr_res()))}},
+                      1448, ending::none),
+         1000);
+    conn_spec waiting;  // a READ in flight, on the other lcore, seen later
+    waiting.client_port = 40001;
+    feed(t1, waiting, conversation({{C, rpc_marked(rpc_call(9, 100003, 3, 6, nfs3_read_args(fh, 0, 4096)))}}, 1448,
+                                   ending::none),
+         1500);
+    conn_spec web;  // an HTTP keep-alive connection: TCP only
+    web.server_port = 80;
+    web.client_port = 40002;
+    feed(t0, web, conversation({{C, bytes(100, 'G')}, {S, bytes(300, 'H')}}, 1448, ending::none), 1200);
+
+    parser_snapshot s0, s1;
+    s0.rows.resize(10);
+    s1.rows.resize(10);
+    take_snapshot(t0, 2000, s0);
+    take_snapshot(t1, 2000, s1);
+    REQUIRE(s0.count == 2);
+    REQUIRE(s1.count == 1);
+    const parser_snapshot* both[] = {&s0, &s1};
+    std::array<std::uint64_t, span_event_count> span{};
+    span[static_cast<std::size_t>(span_event::received)] = 99;
+
+    const api::mirror_rep r = mirror_view(both, span, 10);
+    CHECK(r.lcores == 2);
+    CHECK(r.connections == 3);
+    CHECK(r.capacity == 16);
+    CHECK(count_of(r, "span.received") == 99);
+    CHECK(count_of(r, "frames.followed") == t0.counters().frames[0] + t1.counters().frames[0]);
+    CHECK(count_of(r, "connections.created") == 3);
+    CHECK(count_of(r, "messages.requests") == 2);
+    CHECK(count_of(r, "messages.replies") == 1);
+    CHECK(count_of(r, "rpc.bad_value") == 0);
+    CHECK(count_of(r, "framer.client.records_whole") == 2);
+
+    REQUIRE(r.conns.size() == 3);
+    // Most recently used first: the READ (1500), the web one (1200), the GETATTR (1000).
+    CHECK(r.conns[0].client_port == 40001);
+    CHECK(r.conns[0].protocol == "nfs");
+    CHECK(r.conns[0].state == "established");
+    CHECK(r.conns[0].reason == "complete");
+    CHECK(r.conns[0].pending == 1);
+    CHECK(r.conns[0].oldest == "nfs3 READ");
+    CHECK(r.conns[0].held_bytes > 0);
+    CHECK(r.conns[0].idle_ms == 500);
+    CHECK(r.conns[0].lcore == 1);
+    CHECK(r.conns[1].client_port == 40002);
+    CHECK(r.conns[1].protocol == "tcp");
+    CHECK(r.conns[1].reason == "complete");
+    CHECK(r.conns[1].client_half == "open");
+    CHECK(r.conns[1].server_half == "open");
+    CHECK(r.conns[2].client_port == 40000);
+    CHECK(r.conns[2].pending == 0);
+    CHECK(r.conns[2].oldest.empty());
+
+    SECTION("at most the connections asked for") {
+        CHECK(mirror_view(both, span, 1).conns.size() == 1);
+        CHECK(mirror_view(both, span, 0).conns.empty());
+    }
+    SECTION("a copy sized for fewer rows than connections fills what it can") {
+        parser_snapshot small_copy;
+        small_copy.rows.resize(1);
+        take_snapshot(t0, 2000, small_copy);
+        CHECK(small_copy.count == 1);
+        CHECK(small_copy.size == 2);
+    }
+}
+
+TEST_CASE("mirror_view: a closing connection shows which side sent its FIN", "[mirror][show_mirror]") {
+    parser_table t(small());
+    conn_spec c;
+    c.server_port = 80;
+    std::vector<seg> segs = conversation({{C, bytes(10, 'x')}}, 1448, ending::fin);
+    // Up to the first FIN (the client's) only.
+    const auto fin = std::find_if(segs.begin(), segs.end(), [](const seg& x) { return (x.flags & FIN) != 0; });
+    REQUIRE(fin != segs.end());
+    REQUIRE(fin->dir == C);
+    segs.erase(fin + 1, segs.end());
+    feed(t, c, segs, 10);
+    parser_snapshot s;
+    s.rows.resize(4);
+    take_snapshot(t, 10, s);
+    const parser_snapshot* one[] = {&s};
+    const api::mirror_rep r = mirror_view(one, {}, 4);
+    REQUIRE(r.conns.size() == 1);
+    CHECK(r.conns[0].state == "closing");
+    CHECK(r.conns[0].client_half == "fin");
+    CHECK(r.conns[0].server_half == "open");
+}
+
+TEST_CASE("parser_config_of: sizes, timers and ports from the gateway's configuration", "[mirror][show_mirror]") {
+    cg::common::gateway_cfg g;
+    g.timers.stale_timeout = std::chrono::milliseconds(60'000);
+    g.timers.msl = std::chrono::milliseconds(1000);
+    g.mirror_parser = cg::common::mirror_parser_cfg{{"span"}, {1}, 64, 256, 512, {{20048, "mount"}, {445, "tcp"}}};
+    const parser_table_config t = parser_config_of(g);
+    CHECK(t.capacity == 64);
+    CHECK(t.pool_chunks == 256);
+    CHECK(t.stale_timeout_ms == 60'000);
+    CHECK(t.fin_timeout_ms == 3000);  // 3 x msl when timers.fin_timeout is not set
+    CHECK(t.ports.of(20048) == port_proto::mount);
+    CHECK(t.ports.of(2049) == port_proto::nfs);
+    CHECK(t.ports.of(111) == port_proto::portmapper);
+    CHECK(t.ports.of(445) == port_proto::tcp);  // taken out
+    g.timers.fin_timeout = std::chrono::milliseconds(5000);
+    CHECK(parser_config_of(g).fin_timeout_ms == 5000);
+    // Every protocol name the configuration accepts is one the parser knows.
+    for (std::string_view name : cg::common::span_protocols) CHECK(port_proto_of(name));
+    CHECK_FALSE(port_proto_of("nlm"));
+}
