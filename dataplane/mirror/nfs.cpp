@@ -366,9 +366,9 @@ bool message_field(parser& p, Read read) noexcept {
     return true;
 }
 
-/// The first PUTFH names the message's handle and the first READ, WRITE or
-/// COMMIT its range: so a COMPOUND held by its prefix says the same as
-/// the whole one, or less.
+/// The first PUTFH (a reply: GETFH) names the message's handle and the
+/// first READ, WRITE or COMMIT its range: so a COMPOUND held by its prefix
+/// says the same as the whole one, or less.
 struct compound_state {
     bool io_seen = false;
 };
@@ -523,7 +523,7 @@ bool open_delegation4(parser& p) noexcept {
     }
 }
 
-op_step nfs4_result(parser& p, std::uint32_t op) noexcept {
+op_step nfs4_result(parser& p, std::uint32_t op, compound_state& st) noexcept {
     app_message& m = p.m;
     switch (op) {
     case nfs4::delegpurge:
@@ -568,7 +568,7 @@ op_step nfs4_result(parser& p, std::uint32_t op) noexcept {
     case nfs4::read: {
         std::uint32_t data = 0;
         if (!message_field(p, [&] { return p.boolean() && p.u32(data); })) return op_step::error;
-        m.count = data;
+        if (!st.io_seen) m.count = data, st.io_seen = true;
         return step(p.r.skip(data));
     }
     case nfs4::readdir: {
@@ -587,8 +587,10 @@ op_step nfs4_result(parser& p, std::uint32_t op) noexcept {
     case nfs4::write: {
         std::uint32_t cnt = 0, committed = 0;
         if (!message_field(p, [&] { return p.u32(cnt) && p.enum_at_most(committed, 2); })) return op_step::error;
-        m.count = cnt;
-        m.stable = static_cast<std::uint8_t>(committed);
+        if (!st.io_seen) {
+            m.count = cnt, m.stable = static_cast<std::uint8_t>(committed);
+            st.io_seen = true;
+        }
         return step(p.r.skip(verifier_len));
     }
     case nfs4::bind_conn_to_session: return step(p.r.skip(sessionid_len) && p.word() && p.boolean());
@@ -643,13 +645,14 @@ bool nfs4_reply(parser& p) noexcept {
     if (!(p.u32(m.status) && p.string() && p.r.count(numres, 0))) return false;
     m.n_ops = static_cast<std::uint16_t>(std::min<std::uint32_t>(numres, 0xffff));
     p.enough = true;
+    compound_state st;
     for (std::uint32_t i = 0; i < numres; ++i) {
         std::uint32_t op = 0, status = 0;
         if (!p.u32(op)) return false;
         note_op(m, i, op);
         if (!p.u32(status)) return false;
         if (status != nfs_ok) return true;  // a failed op ends the COMPOUND; its error body is not read
-        const op_step s = nfs4_result(p, op);
+        const op_step s = nfs4_result(p, op, st);
         if (s == op_step::error) return false;
         if (s == op_step::stop) return true;
     }

@@ -428,6 +428,13 @@ std::vector<row> nfs4_replies() {
              w.u32(0).string("write").u32(2);
              w.u32(nfs4::putfh).u32(0).u32(nfs4::write).u32(0).u32(10).u32(2).fixed(verifier());
          }), v4({nfs4::putfh, nfs4::write}, {}, 10, 2)},
+        // The first result names the count, as the first WRITE of a call
+        // does: a prefix that holds only the first says the same.
+        {"WRITE WRITE: the first", reply(1, [](auto& w) {
+             w.u32(0).string("").u32(2);
+             w.u32(nfs4::write).u32(0).u32(1 << 19).u32(0).fixed(verifier());
+             w.u32(nfs4::write).u32(0).u32(38).u32(2).fixed(verifier());
+         }), v4({nfs4::write, nfs4::write}, {}, 1 << 19, 0)},
         {"OPEN with a read delegation, GETFH", reply(1, [](auto& w) {
              w.u32(0).string("").u32(3);
              w.u32(nfs4::putfh).u32(0);
