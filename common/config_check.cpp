@@ -350,9 +350,15 @@ std::vector<config_error> check_spares(const gateway_cfg& cfg, const std::string
         }
         for (std::size_t j = 0; j < i; ++j) {
             const spare_cfg& o = cfg.spares[j];
+            if (o.first > o.last) continue;
             if (o.first <= s.last && s.first <= o.last)
                 out.add(k, fmt::format("{} also has a spare by {}: a node has one spare",
                                        format_ipv4(std::max(s.first, o.first)), spare_key(o)));
+            // One spare serves one node: two failed nodes would pile on it.
+            const std::int64_t olo = std::int64_t{o.first} + o.offset, ohi = std::int64_t{o.last} + o.offset;
+            if (olo <= hi && lo <= ohi)
+                out.add(k, fmt::format("spare {} is also the spare of a node of {}: a spare stands by for one node",
+                                       format_ipv4(static_cast<ipv4_addr>(std::max(lo, olo))), spare_key(o)));
         }
         // A spare must stand by: neither a node of a cluster port nor a working address of an entry.
         if (const auto w = working.lower_bound(static_cast<ipv4_addr>(lo));

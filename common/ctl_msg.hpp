@@ -258,9 +258,12 @@ struct node_view {
     std::string port;
     bool quiesced = false, draining = false;
     bool failed = false;  ///< marked failed (fail_node_req)
+    /// A spare (docs/config.md "spares"): the working node it stands by
+    /// for, with weight 0 until that node fails. 0: a node of the tables.
+    ipv4_addr spare_for = 0;
     std::uint64_t new_conns = 0, active = 0, fin = 0, completed = 0, pkts = 0, bytes = 0;
     CG_FIELDS(s.address, s.mac, s.mac_source, s.weight, s.effective_weight, s.weight_bound, s.port, s.quiesced,
-              s.draining, s.failed, s.new_conns, s.active, s.fin, s.completed, s.pkts, s.bytes)
+              s.draining, s.failed, s.spare_for, s.new_conns, s.active, s.fin, s.completed, s.pkts, s.bytes)
 };
 struct service_view {
     common::l4_proto proto = common::l4_proto::tcp;

@@ -1,5 +1,7 @@
 // Console area "cluster tables" (requirements 2.1, 2.8): show and edit clusters,
 // their ports and nodes, and reload the tables from a file.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "command.hpp"
@@ -30,10 +32,14 @@ std::string mac_cell(const api::node_view& n) {
     }
 }
 
-std::string_view node_state(const api::node_view& n) {
-    if (n.failed) return "failed";
-    if (n.draining) return "draining";
-    return n.quiesced ? "quiesced" : "ok";
+/// `port` is the node's port's list: a spare serves while its node there is failed.
+std::string node_state(const api::node_view& n, const std::vector<api::node_view>& port) {
+    std::string s = n.failed ? "failed" : n.draining ? "draining" : n.quiesced ? "quiesced" : "ok";
+    if (n.spare_for == 0) return s;
+    const bool serving = std::any_of(port.begin(), port.end(), [&](const api::node_view& o) {
+        return o.address == n.spare_for && o.failed;
+    });
+    return fmt::format("{}, spare of {}, {}", s, common::format_ipv4(n.spare_for), serving ? "serving" : "standing by");
 }
 
 void render_nodes(const std::vector<api::node_view>& nodes, std::string& out, std::string_view indent) {
@@ -52,7 +58,7 @@ void render_nodes(const std::vector<api::node_view>& nodes, std::string& out, st
             row.push_back(std::to_string(f.get(n)));
             if (f.name == "weight" && n.weight_bound) row.back() += fmt::format(" (bound {})", *n.weight_bound);
         }
-        row.push_back(std::string(node_state(n)));
+        row.push_back(node_state(n, nodes));
         t.add_row(std::move(row));
     }
     t.render(out, indent);

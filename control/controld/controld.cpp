@@ -236,7 +236,8 @@ void controld::read_once(std::function<void()> done) {
         if (!_resync_due || !_tables) return take_tables(std::get<capi::tables_rep>(std::move(*a.reply)), std::move(done));
         // PH1.0 and wider rebuild every table whole (recovery_plan.hpp).
         const bool whole = _plan.rebuild_tables;
-        auto ops = whole ? rebuild(*_tables, *tables) : resync(*_tables, *tables);
+        const capi::tables_rep have = without_spares(*tables);
+        auto ops = whole ? rebuild(*_tables, have) : resync(*_tables, have);
         if (_alive)
             for (ipv4_addr n : _alive->failed()) ops.push_back(capi::fail_node_req{n, true});
         const std::size_t count = ops.size();
@@ -264,7 +265,7 @@ void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
         if (_ladder && _ladder->up(wall_now())) save_ladder();  // the latest recovery's outcome
     }
     _gateway_up = true;
-    _tables = std::move(t);
+    _tables = without_spares(std::move(t));
     _manager.observe_tables(*_tables, now);
     if (_receiver)
         for (ipv4_addr n : all_nodes()) _receiver->allow(n);

@@ -44,6 +44,12 @@ api::add_node_req add_node(const api::service_key& svc, const api::node_view& n)
 
 }  // namespace
 
+api::tables_rep without_spares(api::tables_rep t) {
+    for (auto& c : t.clusters)
+        for (auto& s : c.ports) std::erase_if(s.nodes, [](const api::node_view& n) { return n.spare_for != 0; });
+    return t;
+}
+
 std::vector<api::request> resync(const api::tables_rep& want, const api::tables_rep& have) {
     std::vector<api::request> out;
     const auto want_c = by_vip(want), have_c = by_vip(have);

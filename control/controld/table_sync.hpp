@@ -9,6 +9,11 @@
 
 namespace cg::control {
 
+/// `t` without its spares (node_view::spare_for): gatewayd adds them to the
+/// tables from its spares section and gives them their node's weight while
+/// the node is failed, so controld neither weighs nor restores them.
+common::api::tables_rep without_spares(common::api::tables_rep t);
+
 /// The requests that turn `have` into `want`, in an order the data plane
 /// accepts (adds before the nodes that need them, deletes of nodes before
 /// their ports). Draining nodes are left alone: their connections died with

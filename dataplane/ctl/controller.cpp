@@ -8,6 +8,7 @@
 
 #include "common/config_check.hpp"
 #include "common/config_load.hpp"
+#include "dataplane/tables/spare_view.hpp"
 
 namespace cg::dp {
 
@@ -67,7 +68,8 @@ controller::controller(common::gateway_cfg cfg, std::vector<port_binding> ports,
       _node_base(_cfg.tables.nodes),
       _service_base(_cfg.tables.services),
       _role(_opt.role) {
-    _slots.sync(_cfg.clusters);
+    _serving = with_spares(_cfg.clusters, _cfg.spares, _failed);
+    _slots.sync(_serving);
     rebase_counters();
     publish();
 }
@@ -171,17 +173,22 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what,
         throw refused(lines.size() == 1 ? lines.front() : fmt::format("{} refused: {} errors", what, lines.size()),
                       lines.size() == 1 ? std::vector<std::string>{} : lines);
     }
-    _slots.sync(candidate.clusters);  // throws, changing nothing, when slots run out
+    auto serving = with_spares(candidate.clusters, candidate.spares, _failed);
+    _slots.sync(serving);  // throws, changing nothing, when slots run out
     _cfg.clusters = std::move(candidate.clusters);
     _cfg.spares = std::move(candidate.spares);
-    const auto served = common::node_addresses(_cfg.clusters);
-    std::erase_if(_failed, [&](common::ipv4_addr a) { return !served.contains(a); });
+    const auto served = common::node_addresses(serving);
+    if (std::erase_if(_failed, [&](common::ipv4_addr a) { return !served.contains(a); }) != 0) {
+        serving = with_spares(_cfg.clusters, _cfg.spares, _failed);
+        _slots.sync(serving);  // the same nodes, other weights: no new slot
+    }
+    _serving = std::move(serving);
     rebase_counters();
     publish();
 }
 
 void controller::publish() {
-    _dp.publish(build_snapshot({_cfg.clusters, _slots, _ports, _arp,
+    _dp.publish(build_snapshot({_serving, _slots, _ports, _arp,
                                 static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation,
                                 _role, _reset_until, _cfg.mirror ? &*_cfg.mirror : nullptr, &_failed,
                                 _failed_epoch}));
@@ -321,7 +328,8 @@ api::reply controller::on(const api::set_node_req& r) {
 
 api::reply controller::on(const api::fail_node_req& r) {
     const std::string addr = common::format_ipv4(r.node);
-    if (r.failed && !common::node_addresses(_cfg.clusters).contains(r.node)) throw refused(fmt::format("node {}: no cluster port has it", addr));
+    if (r.failed && !common::node_addresses(_serving).contains(r.node))
+        throw refused(fmt::format("node {}: no cluster port has it, as a node or a spare", addr));
     const bool was = _failed.contains(r.node);
     if (was == r.failed) return api::ok_rep{fmt::format("node {} {} already", addr, was ? "failed" : "live")};
     if (r.failed) {
@@ -329,10 +337,16 @@ api::reply controller::on(const api::fail_node_req& r) {
         ++_failed_epoch;  // the workers tickle its clients
     } else
         _failed.erase(r.node);
+    _serving = with_spares(_cfg.clusters, _cfg.spares, _failed);
+    _slots.sync(_serving);  // the same nodes, so no new slot: only the spares' weights change
     publish();
+    const auto spare = common::spare_of(_cfg.spares, r.node);
+    const std::string to_spare =
+        spare && !_failed.contains(*spare) ? fmt::format("; its spare {} takes its new connections", common::format_ipv4(*spare)) : "";
     return api::ok_rep{r.failed ? fmt::format("node {} failed: no new connections; its TCP connections are reset "
-                                              "at their next segment, its UDP flows move", addr)
-                                : fmt::format("node {} live again: it takes new connections", addr)};
+                                              "at their next segment, its UDP flows move{}", addr, to_spare)
+                                : fmt::format("node {} live again: it takes new connections{}", addr,
+                                              spare ? fmt::format(" (its spare {} keeps those it has)", common::format_ipv4(*spare)) : "")};
 }
 
 api::reply controller::on(const api::reload_req& r) {

@@ -185,6 +185,9 @@ private:
     std::uint64_t live_connections() const;
 
     common::gateway_cfg _cfg;
+    /// _cfg.clusters with the spares standing by or serving for failed nodes
+    /// (spare_view.hpp): what the slots and the snapshot hold.
+    std::vector<common::cluster_cfg> _serving;
     std::vector<port_binding> _ports;
     dp_adapter& _dp;
     options _opt;

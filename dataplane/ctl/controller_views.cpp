@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "dataplane/ctl/controller.hpp"
+#include "dataplane/tables/spare_view.hpp"
 
 namespace cg::dp {
 
@@ -100,7 +101,8 @@ api::reply controller::on(const api::hello_req&) {
 api::reply controller::on(const api::show_tables_req& req) {
     api::tables_rep r;
     std::vector<bool> shown(_slots.nodes().size());
-    for (const auto& c : _cfg.clusters) {
+    const auto owners = spare_owners(_cfg.clusters, _cfg.spares);
+    for (const auto& c : _serving) {
         if (req.vip != 0 && c.address != req.vip) continue;
         api::cluster_view cv{c.name, c.address, {}};
         for (const auto& s : c.ports) {
@@ -121,6 +123,7 @@ api::reply controller::on(const api::show_tables_req& req) {
             for (const auto& n : s.nodes) {
                 const std::uint16_t slot = *_slots.find_node({sid, n.address});
                 sv.nodes.push_back(node_view_of(slot));
+                if (const auto o = owners.find(n.address); o != owners.end()) sv.nodes.back().spare_for = o->second;
                 shown[slot] = true;
             }
             for (std::size_t i = 0; i < _slots.nodes().size(); ++i) {

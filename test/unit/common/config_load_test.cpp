@@ -847,6 +847,8 @@ TEST_CASE("bad spare entries are reported with line, key and reason", "[config][
          14, "spares[198.18.0.25]", "198.18.0.25 also has a spare by spares[198.18.0.20-198.18.0.29]"},
         {with_spares("  - {nodes: 198.18.0.20-198.18.0.29, offset: 10}\n  - {node: 198.18.0.50, spare: 198.18.0.22}\n"),
          14, "spares[198.18.0.50]", "spare 198.18.0.22 is a working node of spares[198.18.0.20-198.18.0.29]"},
+        {with_spares("  - {nodes: 198.18.0.20-198.18.0.29, offset: 10}\n  - {node: 198.18.0.50, spare: 198.18.0.35}\n"),
+         14, "spares[198.18.0.50]", "spare 198.18.0.35 is also the spare of a node of spares[198.18.0.20-198.18.0.29]"},
         {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, weight: 1}\n"), 13, "spares[198.18.0.12].weight",
          "the keys here are: node, spare, nodes, offset"},
     }));

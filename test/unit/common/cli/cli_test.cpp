@@ -350,7 +350,17 @@ TEST_CASE("show clusters renders ports and aligned node rows", "[cli]") {
     gone.mac_source = 2;
     gone.draining = true;
     gone.effective_weight = 0;
+    gone.failed = true;
     s.nodes.push_back(gone);
+    node_view spare = node("198.18.0.31", 0, 0);
+    spare.mac_source = 1;
+    spare.effective_weight = 0;
+    spare.spare_for = ip("198.18.0.11");
+    s.nodes.push_back(spare);
+    node_view serving = node("198.18.0.33", 2, 5);
+    serving.mac_source = 1;
+    serving.spare_for = ip("198.18.0.13");  // .13 is failed: its spare serves
+    s.nodes.push_back(serving);
     c.ports.push_back(s);
     service_view dns;
     dns.proto = cg::common::l4_proto::udp;
@@ -372,7 +382,9 @@ TEST_CASE("show clusters renders ports and aligned node rows", "[cli]") {
         "    node         mac                       weight  effective  active  fin  completed  new  pkts  bytes  state\n"
         "    198.18.0.11  02:00:00:00:00:11 config       3          3       2    0          0    7  1234  98765  ok\n"
         "    198.18.0.12  02:00:00:00:00:11 arp          2          0      10    0          0    7  1234  98765  quiesced\n"
-        "    198.18.0.13  unresolved                     0          0       1    0          0    7  1234  98765  draining\n"
+        "    198.18.0.13  unresolved                     0          0       1    0          0    7  1234  98765  failed\n"
+        "    198.18.0.31  02:00:00:00:00:11 arp          0          0       0    0          0    7  1234  98765  ok, spare of 198.18.0.11, standing by\n"
+        "    198.18.0.33  02:00:00:00:00:11 arp          2          2       5    0          0    7  1234  98765  ok, spare of 198.18.0.13, serving\n"
         "  udp 53: stale 30s, weight bound 100, pkts 0, new connections 0, no-node drops 0\n"
         "    (no nodes)\n"
         "draining nodes of removed ports:\n"

@@ -85,3 +85,27 @@ TEST_CASE("rebuild throws a restarted gateway's tables away and builds the runni
     CHECK(shape(after.tables()) == shape(want));
     CHECK(control::rebuild(want, api::tables_rep{}).size() == 6);  // from nothing: cluster, 2 ports, 3 nodes
 }
+
+TEST_CASE("spares are gatewayd's own: controld's copy of the tables leaves them out", "[table_sync][spares]") {
+    common::gateway_cfg cfg = controller_config();
+    cfg.spares = {{node_ip(1), node_ip(2), 4}};
+    ctl_fixture before(cfg);
+    before.add_web(5, 4);
+    before.expect<api::ok_rep>(api::fail_node_req{node_ip(1), true});  // its spare serves, with weight 5
+    ctl_fixture after(cfg);  // started again: the same file
+    after.add_web(3, 4);
+
+    const auto with = before.tables();
+    REQUIRE(with.clusters[0].ports[0].nodes.size() == 4);
+    const auto want = control::without_spares(with);
+    REQUIRE(want.clusters[0].ports[0].nodes.size() == 2);
+    for (const auto& n : want.clusters[0].ports[0].nodes) CHECK(n.spare_for == 0);
+    // Neither a resync nor a rebuild touches a spare: gatewayd adds them from its file.
+    for (const auto& r : control::resync(want, control::without_spares(after.tables()))) after.expect<api::ok_rep>(r);
+    CHECK(shape(control::without_spares(after.tables())) == shape(want));
+    CHECK(after.tables().clusters[0].ports[0].nodes.size() == 4);  // its spares, standing by until the mark comes
+    for (const auto& r : control::rebuild(want, control::without_spares(after.tables()))) after.expect<api::ok_rep>(r);
+    CHECK(shape(control::without_spares(after.tables())) == shape(want));
+    after.expect<api::ok_rep>(api::fail_node_req{node_ip(1), true});  // what controld sends after either
+    CHECK(shape(after.tables()) == shape(with));
+}

@@ -312,3 +312,65 @@ TEST_CASE("reload refuses a file whose mirror section differs: the mirror is rea
     fx.expect<api::ok_rep>(api::reload_req{path});
     std::remove(path.c_str());
 }
+
+TEST_CASE("a failed node's spare takes its new connections at once; the node back, the spare keeps its own",
+          "[controller][spares]") {
+    common::gateway_cfg cfg = controller_config();
+    cfg.spares = {{node_ip(1), node_ip(2), 4}};  // .11 -> .15, .12 -> .16
+    ctl_fixture fx(cfg);
+    fx.add_web(1, 1);
+    auto t = fx.tables();
+    REQUIRE(t.clusters[0].ports[0].nodes.size() == 4);
+    const api::node_view& sp = node(t, node_ip(5));
+    CHECK(sp.spare_for == node_ip(1));
+    CHECK(sp.weight == 0);
+    CHECK(sp.mac_source == 2);  // resolved by ARP while it stands by
+    CHECK(node(t, node_ip(1)).spare_for == 0);
+    CHECK_THAT(fx.refusal(api::set_node_req{fx.http(), node_ip(5), 3, {}}), Catch::Contains("no node 198.18.0.15"));
+
+    bytes reply = make_arp(2, node_mac(5), node_ip(5), gw_mac, gw_ip, gw_mac);
+    CHECK(fx.fake.route(1, reply).act == action::consume);
+    fx.ctl.housekeeping();
+    CHECK(node(fx.tables(), node_ip(5)).mac_source == 1);
+    std::set<int> before;
+    for (std::uint16_t p = 0; p < 8; ++p) before.insert(fx.tcp(0, static_cast<std::uint16_t>(1000 + p), dp::wire::tcp_syn));
+    CHECK(before == std::set<int>{1, 2});  // standing by: no connection
+
+    const auto ok = fx.expect<api::ok_rep>(api::fail_node_req{node_ip(1), true});
+    CHECK_THAT(ok.message, Catch::Contains("its spare 198.18.0.15 takes its new connections"));
+    t = fx.tables();
+    CHECK(node(t, node_ip(5)).weight == 1);
+    CHECK(node(t, node_ip(5)).effective_weight == 1);
+    std::set<int> during;
+    for (std::uint16_t p = 0; p < 8; ++p) during.insert(fx.tcp(0, static_cast<std::uint16_t>(2000 + p), dp::wire::tcp_syn));
+    CHECK(during == std::set<int>{2, 5});
+    std::uint16_t on_spare = 0;
+    for (std::uint16_t p = 2000; p < 2008 && !on_spare; ++p)
+        if (fx.tcp(0, p, dp::wire::tcp_ack) == 5) on_spare = p;
+    REQUIRE(on_spare != 0);
+
+    fx.expect<api::ok_rep>(api::fail_node_req{node_ip(1), false});
+    CHECK(node(fx.tables(), node_ip(5)).weight == 0);
+    CHECK(fx.tcp(0, on_spare, dp::wire::tcp_ack) == 5);  // the spare keeps the connections it took
+    std::set<int> after;
+    for (std::uint16_t p = 0; p < 8; ++p) after.insert(fx.tcp(0, static_cast<std::uint16_t>(3000 + p), dp::wire::tcp_syn));
+    CHECK(after == std::set<int>{1, 2});
+
+    // A spare can fail too (its agent silent): it is marked like a node.
+    fx.expect<api::ok_rep>(api::fail_node_req{node_ip(5), true});
+    CHECK(node(fx.tables(), node_ip(5)).failed);
+    CHECK_THAT(fx.refusal(api::fail_node_req{node_ip(9), true}), Catch::Contains("as a node or a spare"));
+}
+
+TEST_CASE("a spare's slot lives as long as its node: removing the node drains both", "[controller][spares]") {
+    common::gateway_cfg cfg = controller_config();
+    cfg.spares = {{node_ip(1), node_ip(1), 4}};
+    ctl_fixture fx(cfg);
+    fx.add_web(1, 1);
+    REQUIRE(fx.tables().clusters[0].ports[0].nodes.size() == 3);
+    fx.expect<api::ok_rep>(api::del_node_req{fx.http(), node_ip(1)});
+    fx.ctl.housekeeping();
+    const auto t = fx.tables();
+    REQUIRE(t.clusters[0].ports[0].nodes.size() == 1);
+    CHECK(t.clusters[0].ports[0].nodes[0].address == node_ip(2));
+}
