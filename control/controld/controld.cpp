@@ -649,6 +649,7 @@ void controld::check_alive() {
 }
 
 void controld::mark_failed(ipv4_addr node, bool failed) {
+    _manager.node_failed(node, failed);  // before the next probe's verdict
     _link.ask(capi::fail_node_req{node, failed}, [this, node, failed](gw_answer a) {
         if (a.as<capi::ok_rep>()) return;
         ++_n.fail_marks_refused;  // a gatewayd restarted meanwhile is given the marks with its tables

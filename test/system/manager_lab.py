@@ -39,8 +39,9 @@ class Managed(Gateway):
     SIDES = {"a": {"mgmt": MGMT_IP, "port": "198.18.0.2"}, "b": {"mgmt": "198.18.0.4", "port": "198.18.0.5"}}
 
     def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active", overrides=None,
-                 mirror=None, agent_keys=None, supervision_lines=()):
+                 mirror=None, agent_keys=None, supervision_lines=(), sections=(), working=None):
         self.expect_role = role
+        self.working = working or topo.nodes  # the cluster's nodes (the others are spares)
         self.controld = os.path.join(build, "control", "controld", "controld")
         self.nodeagent = os.path.join(build, "control", "nodeagent", "nodeagent")
         for b in (self.controld, self.nodeagent):
@@ -80,6 +81,8 @@ class Managed(Gateway):
         text += f"\nsupervision:\n  store: {os.path.join(topo.dir, f'escalation{suffix}.state')}\n"
         for line in supervision_lines:  # more keys of the supervision section, e.g. "  hung_after: 500ms"
             text += line + "\n"
+        for line in sections:  # more top-level sections, e.g. "spares: [...]"
+            text += line + "\n"
         source = os.path.join(topo.dir, f"managed-source{suffix}.yaml")
         with open(source, "w") as f:
             f.write(text)
@@ -97,7 +100,7 @@ class Managed(Gateway):
         """gatewayd ready (Gateway.wait_ready), controld has read its tables,
         and gatewayd has `role` (a pair's backup keeps it standby)."""
         super().wait_ready(timeout)
-        wait_for(lambda: len(self.manager()["nodes"]) == len(self.topo.nodes), 10,
+        wait_for(lambda: len(self.manager()["nodes"]) == len(self.working), 10,
                  "controld read the gateway's tables", interval=0.1)
         # controld starts gatewayd as standby, and makes it active once the
         # nodes' connections are back in it.
@@ -203,15 +206,26 @@ class ManagedLab(Lab):
 
 
 @contextlib.contextmanager
-def mlab(tag, build, log=lambda m: None, manager_lines=(), agents=True, agent_keys=None, supervision_lines=()):
-    with Topology(tag, log=log) as topo:
+def mlab(tag, build, log=lambda m: None, manager_lines=(), agents=True, agent_keys=None, supervision_lines=(),
+         spares=0):
+    """conf/managed.yaml's gateway under controld, its three nodes n1-n3
+    with agents, and a client. With `spares`, that many more node
+    namespaces (n4, ...: the cluster address on lo, the node servers), the
+    spares of the last working nodes by the config's `spares` section
+    (n3 -> n4 with one), without agents: ManagedLab.spare_of names them."""
+    with Topology(tag, nodes=3 + spares, log=log) as topo:
         topo.add_mgmt(MGMT_IP)
         topo.start_node_servers()
+        working = topo.nodes[:3]
+        pairs = list(zip(working[3 - spares:], topo.nodes[3:]))
+        sections = ["spares:"] + [f"  - {{node: {topo.node_ips[a]}, spare: {topo.node_ips[b]}}}" for a, b in pairs]
         with Managed(topo, build, manager_lines=manager_lines, agent_keys=agent_keys,
-                     supervision_lines=supervision_lines) as gw:
+                     supervision_lines=supervision_lines, sections=sections if spares else (), working=working) as gw:
             log(f"controld (pid {gw.pid}) and gatewayd (pid {gw.gatewayd_pid()}) ready")
-            procs = gw.start_agents() if agents else {}
-            yield ManagedLab(topo, gw, topo.start_client(), procs)
+            procs = gw.start_agents(nodes=working) if agents else {}
+            L = ManagedLab(topo, gw, topo.start_client(), procs)
+            L.working, L.spare_of = working, dict(pairs)
+            yield L
 
 
 class PairLab(ManagedLab):

@@ -29,7 +29,7 @@ from manager_lab import mlab, pair_lab  # noqa: E402
 from scenarios.escalation import SUPERVISION_HUNG, SUPERVISION_WALK, sc_esc_hung, sc_esc_walk  # noqa: E402
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
 from scenarios.mirror import sc_mirror_takeover  # noqa: E402
-from scenarios.node_failure import sc_node_dead, sc_node_failed  # noqa: E402
+from scenarios.node_failure import sc_node_dead, sc_node_failed, sc_node_spare  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
 from scenarios.pair import (sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_mirror,  # noqa: E402
@@ -75,6 +75,7 @@ SCENARIOS = {
     "kill9_lost": (sc_kill9_lost, {"bench": "managed"}),
     "node_failed": (sc_node_failed, {"bench": "managed"}),
     "node_dead": (sc_node_dead, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}}),
+    "node_spare": (sc_node_spare, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}, "spares": 1}),
     "esc_walk": (sc_esc_walk, {"bench": "managed", "supervision_lines": SUPERVISION_WALK}),
     "esc_hung": (sc_esc_hung, {"bench": "managed", "supervision_lines": SUPERVISION_HUNG}),
     "pair_kill": (sc_pair_kill, {"bench": "pair"}),

@@ -52,6 +52,7 @@ void manager::observe_tables(const common::api::tables_rep& t, clock::time_point
                 node_rec r = old_nodes.contains(n.address) ? old_nodes[n.address] : node_rec{};
                 r.bound = std::min(n.weight_bound.value_or(s.weight_bound), s.weight_bound);
                 r.dataplane = n.weight;
+                r.failed = n.failed;
                 if (r.sent != n.weight) {
                     // First sight, or a weight somebody set by hand: it is
                     // the node's base weight from now on.
@@ -154,6 +155,13 @@ std::optional<std::string> manager::set_param(const std::string& name, const std
     return fmt::format("no manager parameter '{}' (see `manager show`)", name);
 }
 
+void manager::node_failed(ipv4_addr node, bool failed) {
+    if (failed)
+        _failed.insert(node);
+    else
+        _failed.erase(node);
+}
+
 bool manager::set_node_mode(ipv4_addr node, node_action a, double weight) {
     const bool known = std::any_of(_services.begin(), _services.end(),
                                    [&](const auto& s) { return s.second.contains(node); });
@@ -223,7 +231,11 @@ std::vector<weight_change> manager::compute(clock::time_point now, bool step) {
         std::vector<ipv4_addr> addrs;
         for (auto& [addr, r] : nodes) {
             node_state s{node_mode::adaptive, r.weight, r.base, r.bound, metrics_of(addr, r)};
-            if (const auto m = _modes.find(addr); m != _modes.end() && m->second.mode != node_mode::adaptive) {
+            if (r.failed || _failed.contains(addr)) {
+                // Held at its last adaptive weight, not the 0 of a block:
+                // its spare serves with it.
+                s.mode = node_mode::fixed;
+            } else if (const auto m = _modes.find(addr); m != _modes.end() && m->second.mode != node_mode::adaptive) {
                 s.mode = m->second.mode;
                 if (s.mode == node_mode::fixed) s.weight = m->second.fixed;
             } else if (blocks_of(addr, r, now)) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,11 @@ public:
     /// The answer-time metric is the running mean (each answer weighs half).
     void probe_result(const service_key& svc, common::ipv4_addr node, std::optional<double> ms);
     void host_report(common::ipv4_addr node, const agent::host_report& r, clock::time_point now);
+    /// controld marked `node` failed in gatewayd, or live again (its alive
+    /// monitor). A node failed by this or by the tables' own flag keeps
+    /// the weight it had before it failed (blocks aside: a dead node's
+    /// probes fail), for its spare serves with that weight.
+    void node_failed(common::ipv4_addr node, bool failed);
     /// A user metric's value for a node; nullopt: the command failed.
     void user_metric(std::size_t index, common::ipv4_addr node, std::optional<double> value);
     /// The local time of day, for the rules (minutes after midnight).
@@ -121,6 +127,7 @@ private:
         double conns = 0, conn_rate = 0;
         std::optional<double> answer_ms;
         bool probe_failed = false;
+        bool failed = false;  ///< the tables say it is failed (node_failed())
     };
     struct host_rec {
         clock::time_point last_report{};
@@ -145,6 +152,7 @@ private:
     std::map<service_key, std::map<common::ipv4_addr, node_rec>> _services;
     std::map<common::ipv4_addr, host_rec> _hosts;
     std::map<common::ipv4_addr, mode_rec> _modes;
+    std::set<common::ipv4_addr> _failed;  ///< node_failed()
     std::uint64_t _pushes = 0, _hand_edits = 0;
 };
 

@@ -10,13 +10,20 @@ fails").
                     node's agent falls silent; agents.alive_timeout 100ms):
                     marked failed within the timeout and a little, and
                     unmarked when its link comes back
+    node_spare      node_dead with a spare for the dead node (the config's
+                    `spares`: n3 -> n4, a node outside the cluster): the
+                    spare stands by with its MAC resolved and no traffic;
+                    once n3 is marked failed its new connections go to n4
+                    at n3's weight, and when n3 is back n4 keeps the
+                    connections it took and takes no new ones
 """
 
+import collections
 import datetime
 import time
 
 from scenarios.helpers import check
-from scenarios.recovery import PORT, ResetCapture, hold_connections
+from scenarios.recovery import PORT, ResetCapture, hold_connections, open_held
 from topology import wait_for
 
 DEAD = "n3"
@@ -43,7 +50,8 @@ def fail_node(L, step, count, mark):
     within 100 ms of the mark (the gateway's tickle, the client's answer,
     the gateway's RST), on the client's link; the others must be untouched
     and answered on their next request; new connections must avoid DEAD.
-    Returns (what was seen, in words; how many DEAD had)."""
+    Returns (what was seen, in words; how many DEAD had; the held
+    connections by node)."""
     h, opened = hold_connections(L, count)
     lost = opened["by_node"][DEAD]
     step(f"{count} connections: {opened['by_node']}")
@@ -79,7 +87,7 @@ def fail_node(L, step, count, mark):
                                              f"failed node gone, {lost} expected: {events}")
     nodes, errors = L.http_new(60)
     check(not errors and DEAD not in nodes, f"new connections avoid {DEAD}: {nodes} {errors[:2]}")
-    return seen, lost
+    return seen, lost, opened["by_node"]
 
 
 def logged_at(log, needle):
@@ -98,14 +106,13 @@ def sc_node_failed(L, step, count=300):
         t = time.time()
         return t, L.gw.ctl("set", "failed", L.ip(DEAD), "on").strip()
 
-    seen, lost = fail_node(L, step, count, by_hand)
+    seen, lost, _ = fail_node(L, step, count, by_hand)
     return (f"{DEAD} cut off and marked failed with {lost} of {count} idle connections: each of its clients "
             f"reset ({seen}); the other {count - lost} untouched and answered; 60 new connections, none to {DEAD}")
 
 
-def sc_node_dead(L, step, count=300):
-    found = {}
-
+def by_alive_monitor(L, found):
+    """The mark function of fail_node for controld's alive monitoring."""
     def detected():
         t0 = time.monotonic()
         wait_for(lambda: node_states(L)[L.ip(DEAD)] == "failed", 5, f"{DEAD} marked failed", interval=0.01)
@@ -113,20 +120,80 @@ def sc_node_dead(L, step, count=300):
         # From controld's own word: the test's polling is 10 ms coarse.
         return (logged_at(L.gw.log, f"node {L.ip(DEAD)} failed"),
                 f"by controld {found['ms']:.0f} ms after the cut (polled every 10 ms)")
+    return detected
 
-    seen, lost = fail_node(L, step, count, detected)
+
+def link_up_again(L, step):
+    """DEAD's link up; returns the ms until gatewayd has it live again."""
+    t_up = time.monotonic()
+    L.topo.exec(L.topo.ns(DEAD), "ip", "link", "set", "eth0", "up")
+    wait_for(lambda: node_states(L)[L.ip(DEAD)] != "failed", 5, f"{DEAD} live again", interval=0.01)
+    back = (time.monotonic() - t_up) * 1000
+    step(f"{DEAD}'s link up: live again {back:.0f} ms later")
+    return back
+
+
+def sc_node_dead(L, step, count=300):
+    found = {}
+    seen, lost, _ = fail_node(L, step, count, by_alive_monitor(L, found))
     # The machine is shared: 100 ms of silence, the monitor's 20 ms turn,
     # the request to gatewayd, and slack for a loaded 2-core VM.
     check(found["ms"] < 500, f"{DEAD} found failed {found['ms']:.0f} ms after its link was cut")
     counters = L.gw.manager()["counters"]
     check(counters.get("nodes_failed") == 1, f"controld counted {counters.get('nodes_failed')} node failures")
 
-    t_up = time.monotonic()
-    L.topo.exec(L.topo.ns(DEAD), "ip", "link", "set", "eth0", "up")
-    wait_for(lambda: node_states(L)[L.ip(DEAD)] != "failed", 5, f"{DEAD} live again", interval=0.01)
-    back = (time.monotonic() - t_up) * 1000
-    step(f"{DEAD}'s link up: live again {back:.0f} ms later")
+    back = link_up_again(L, step)
     return (f"{DEAD} cut off with {lost} of {count} connections: marked failed {found['ms']:.0f} ms later "
             f"(alive_timeout 100ms); each of its idle clients reset ({seen}); the other "
             f"{count - lost} carried on; new connections avoided it; live again {back:.0f} ms after its link came "
             f"back")
+
+
+def sc_node_spare(L, step, count=150):
+    spare = L.spare_of[DEAD]
+    check(spare not in L.working, f"{spare} is a spare, not a node of the cluster")
+
+    def row(port):
+        return L.gw.clusters()[("tcp", port)]["nodes"][L.ip(spare)]
+
+    standby = row(80)
+    check(standby["state"] == f"ok, spare of {L.ip(DEAD)}, standing by" and standby["weight"].split()[0] == "0"
+          and "arp" in standby["mac"], f"{spare} stands by for {DEAD} with its MAC resolved: {standby}")
+    found = {}
+    seen, lost, held = fail_node(L, step, count, by_alive_monitor(L, found))
+    check(spare not in held, f"no connection went to {spare} while it stood by: {held}")
+    serving = row(80)
+    dead_weight = L.gw.clusters()[("tcp", 80)]["nodes"][L.ip(DEAD)]["weight"].split()[0]
+    check(serving["state"] == f"ok, spare of {L.ip(DEAD)}, serving" and serving["weight"].split()[0] == dead_weight,
+          f"{spare} serves with {DEAD}'s weight {dead_weight}: {serving}")
+    nodes, errors = L.http_new(90)
+    nodes = dict(collections.Counter(nodes))
+    check(not errors and DEAD not in nodes and nodes.get(spare, 0) >= 15,
+          f"new connections: {spare} takes {DEAD}'s share (a third), {DEAD} none: {nodes} {errors[:2]}; "
+          f"show clusters: {L.gw.clusters()[('tcp', 80)]['nodes']}")
+    step(f"{DEAD} failed: 90 new connections {nodes}")
+    during = nodes
+    h, opened = open_held(L.topo, PORT, 30)
+    on_spare = opened["by_node"].get(spare, 0)
+    check(on_spare > 0, f"some of 30 new keep-alive connections on {spare}: {opened['by_node']}")
+    # Half a second for the managed weights: the held ones must not move.
+    time.sleep(0.5)
+    held_weight = L.gw.clusters()[("tcp", 80)]["nodes"][L.ip(DEAD)]["weight"].split()[0]
+    check(held_weight == dead_weight, f"controld held {DEAD}'s weight while it is failed: {dead_weight} -> {held_weight}")
+
+    back = link_up_again(L, step)
+    after_row = row(80)
+    check(after_row["state"] == f"ok, spare of {L.ip(DEAD)}, standing by", f"{spare} stands by again: {after_row}")
+    h.call("send")
+    kept = h.call("collect 10")
+    check(kept["ok"] == 30 and kept["wrong_node"] == 0,
+          f"the {on_spare} connections {spare} took (and the others) carried on after {DEAD} came back: {kept}")
+    nodes, errors = L.http_new(60)
+    nodes = dict(collections.Counter(nodes))
+    check(not errors and spare not in nodes and nodes.get(DEAD, 0) > 0,
+          f"new connections back on {DEAD}, none on {spare}: {nodes} {errors[:2]}")
+    return (f"{spare} stood by for {DEAD} (MAC by ARP, weight 0, none of {count} connections); {DEAD} cut off with {lost} "
+            f"of {count} connections, marked failed {found['ms']:.0f} ms later, its clients reset ({seen}); its "
+            f"spare then served at its weight {dead_weight} (90 new connections: {during}), "
+            f"{DEAD} live again {back:.0f} ms after its link came back; the {on_spare} connections on {spare} carried "
+            f"on and new ones went back to {DEAD}")

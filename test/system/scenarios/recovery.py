@@ -75,15 +75,17 @@ def open_held(topo, port, count, opening_timeout=120):
 def hold_connections(L, count, port=PORT, serving=None):
     """nginx on every node behind cluster port `port` (sized for `serving`
     connections in all, default `count`), and `count` keep-alive connections
-    to it from the client; returns the Holder and what open said."""
+    to it from the client; returns the Holder and what open said. The
+    port's nodes are the lab's working ones; gatewayd adds their spares."""
     topo = L.topo
+    working = getattr(L, "working", topo.nodes)
     topo.start_nginx(port=port, connections=max(8192, (serving or count) // len(topo.nodes) + 1024))
     for gw in getattr(L, "gws", [L.gw]):  # a pair: both gateways
         gw.mctl("add", "port", CLUSTER_IP, "tcp", str(port), "stale", "10m")
-        for n in topo.nodes:
+        for n in working:
             gw.mctl("add", "node", CLUSTER_IP, "tcp", str(port), L.ip(n))
         wait_for(lambda: len(gw.clusters().get(("tcp", port), {}).get("nodes", {})) == len(topo.nodes), 5,
-                 f"port {port} with every node")
+                 f"port {port} with every node (and spare)")
     return open_held(topo, port, count, opening_timeout=max(120, count // 200))
 
 

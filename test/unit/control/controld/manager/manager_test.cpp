@@ -136,6 +136,30 @@ TEST_CASE("a failed probe blocks the node at once; its answer brings back its we
     CHECK(back.at(n2) == 60);
 }
 
+TEST_CASE("a node marked failed keeps its weight while it is failed: its spare serves with it", "[manager][spares]") {
+    auto t0 = clock::time_point{} + 1h;
+    manager m(only_answer_time(), t0);
+    fake_tables t(100, 60, 100);
+    period(m, t, t0);
+    t.nodes[n2].failed = true;
+    m.probe_result(web, n2, std::nullopt);  // a dead node's probes fail
+    answers(m, 2.0, 40.0, 2.0);
+    m.probe_result(web, n2, std::nullopt);
+    for (int i = 1; i <= 3; ++i) period(m, t, t0 + i * 1s);
+    CHECK(t.nodes[n2].weight == 60);
+    t.nodes[n2].failed = false;  // live again, but its probes still fail: blocked now
+    period(m, t, t0 + 4s);
+    CHECK(t.nodes[n2].weight == 0);
+    // Blocked first (its probe failed), then marked failed by controld before
+    // the tables say so: it gets back the weight it had, for its spare.
+    m.node_failed(n2, true);
+    period(m, t, t0 + 5s);
+    CHECK(t.nodes[n2].weight == 60);
+    m.node_failed(n2, false);
+    period(m, t, t0 + 6s);
+    CHECK(t.nodes[n2].weight == 0);
+}
+
 TEST_CASE("agent reports: a grace period, then a silent node is blocked until it reports", "[manager]") {
     auto t0 = clock::time_point{} + 1h;
     auto cfg = only_answer_time();
