@@ -55,4 +55,18 @@ std::optional<ipv4_addr> spare_of(const std::vector<spare_cfg>& spares, ipv4_add
     return std::nullopt;
 }
 
+std::vector<spare_cfg> with_spare(const std::vector<spare_cfg>& spares, ipv4_addr node, std::optional<ipv4_addr> spare) {
+    std::vector<spare_cfg> out;
+    for (const spare_cfg& s : spares) {
+        if (node < s.first || node > s.last) {
+            out.push_back(s);
+            continue;
+        }
+        if (node > s.first) out.push_back({s.first, node - 1, s.offset});
+        if (node < s.last) out.push_back({node + 1, s.last, s.offset});
+    }
+    if (spare) out.push_back({node, node, std::int64_t{*spare} - std::int64_t{node}});
+    return out;
+}
+
 }  // namespace cg::common

@@ -320,6 +320,10 @@ struct spare_cfg {
 
 /// The spare of working node `node` by `spares`, or nullopt.
 std::optional<ipv4_addr> spare_of(const std::vector<spare_cfg>& spares, ipv4_addr node);
+/// `spares` with `node`'s entry replaced: taken out of the entry that
+/// covers it (a range is split around it), then, with `spare`, given an
+/// entry of its own. The rest keep their order.
+std::vector<spare_cfg> with_spare(const std::vector<spare_cfg>& spares, ipv4_addr node, std::optional<ipv4_addr> spare);
 
 struct gateway_cfg {
     std::string name = "gw";

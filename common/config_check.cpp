@@ -373,6 +373,16 @@ std::vector<config_error> check_spares(const gateway_cfg& cfg, const std::string
                                        spare_key(o)));
         }
     }
+    // Each spare stands by on every port of its node, in a node slot of its own.
+    std::size_t nodes = 0, spares = 0;
+    for (const cluster_cfg& c : cfg.clusters)
+        for (const service_cfg& s : c.ports) {
+            nodes += s.nodes.size();
+            for (const node_cfg& n : s.nodes) spares += spare_of(cfg.spares, n.address) ? 1 : 0;
+        }
+    if (spares > 0 && nodes <= cfg.tables.nodes && nodes + spares > cfg.tables.nodes)
+        out.add("spares", fmt::format("the clusters' {} nodes and their {} spares (one per port of each node) need "
+                                      "more than tables.nodes = {} node slots", nodes, spares, cfg.tables.nodes));
     return out.take();
 }
 

@@ -168,6 +168,20 @@ struct fail_node_req {
     bool failed = true;
     CG_FIELDS(s.node, s.failed)
 };
+/// One entry of the spares table (docs/config.md "spares"): working nodes
+/// first..last, each with its spare at spare + (node - first).
+struct spare_rule {
+    ipv4_addr first = 0, last = 0, spare = 0;
+    friend bool operator==(const spare_rule&, const spare_rule&) = default;
+    CG_FIELDS(s.first, s.last, s.spare)
+};
+/// Replaces the spares table, checked with the cluster tables as a reload
+/// would. The console's `set spare` edits one node's entry
+/// (common::with_spare) and sends the whole table.
+struct set_spares_req {
+    std::vector<spare_rule> spares;
+    CG_FIELDS(s.spares)
+};
 /// Re-reads the cluster tables from a file (the running config file if empty).
 struct reload_req {
     std::string path;
@@ -283,7 +297,8 @@ struct cluster_view {
 struct tables_rep {
     std::vector<cluster_view> clusters;
     std::vector<node_view> orphans;  ///< draining nodes whose cluster port is gone
-    CG_FIELDS(s.clusters, s.orphans)
+    std::vector<spare_rule> spares;  ///< the spares table as it runs
+    CG_FIELDS(s.clusters, s.orphans, s.spares)
 };
 struct stats_rep {
     std::uint64_t uptime_ms = 0;
@@ -455,7 +470,8 @@ using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cl
                              del_port_req, add_node_req, del_node_req, set_node_req, show_stats_req,
                              show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
                              manager_node_req, dump_conns_req, insert_conns_req, set_role_req, ha_show_req,
-                             ha_switchover_req, escalation_show_req, fail_node_req, show_mirror_req>;
+                             ha_switchover_req, escalation_show_req, fail_node_req, show_mirror_req,
+                             set_spares_req>;
 using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep,
                            dump_conns_rep, insert_conns_rep, ha_rep, escalation_rep, mirror_rep>;
 
@@ -494,6 +510,7 @@ template <> inline constexpr msg_type type_of<ha_switchover_req>{21, "ha_switcho
 template <> inline constexpr msg_type type_of<escalation_show_req>{22, "escalation_show"};
 template <> inline constexpr msg_type type_of<show_mirror_req>{23, "show_mirror"};
 template <> inline constexpr msg_type type_of<fail_node_req>{24, "fail_node"};
+template <> inline constexpr msg_type type_of<set_spares_req>{25, "set_spares"};
 
 template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
 template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};

@@ -92,6 +92,56 @@ void show_tables(context& ctx, common::ipv4_addr vip) {
     }
 }
 
+std::string range_cell(common::ipv4_addr first, common::ipv4_addr last) {
+    return first == last ? common::format_ipv4(first) : common::format_ipv4(first) + "-" + common::format_ipv4(last);
+}
+
+void show_spares(context& ctx) {
+    using al = table::align;
+    const auto rep = ctx.api.expect<api::tables_rep>(api::show_tables_req{0});
+    if (rep.spares.empty()) {
+        ctx.out += "no spares table\n";
+        return;
+    }
+    ctx.out += "spares table:\n";
+    table rules({{"nodes"}, {"spares"}});
+    for (const api::spare_rule& r : rep.spares)
+        rules.add_row({range_cell(r.first, r.last), range_cell(r.spare, r.spare + (r.last - r.first))});
+    rules.render(ctx.out, "  ");
+    table t({{"node"}, {"spare"}, {"port"}, {"mac"}, {"weight", al::right}, {"active", al::right},
+             {"new", al::right}, {"state"}});
+    for (const api::cluster_view& c : rep.clusters)
+        for (const api::service_view& s : c.ports)
+            for (const api::node_view& n : s.nodes) {
+                if (n.spare_for == 0) continue;
+                const bool serving = std::any_of(s.nodes.begin(), s.nodes.end(), [&](const api::node_view& o) {
+                    return o.address == n.spare_for && o.failed;
+                });
+                t.add_row({common::format_ipv4(n.spare_for), common::format_ipv4(n.address),
+                           fmt::format("{} {} {}", common::format_ipv4(c.vip), common::proto_name(s.proto), s.port),
+                           mac_cell(n), std::to_string(n.weight), std::to_string(n.active), std::to_string(n.new_conns),
+                           n.failed ? "failed" : serving ? "serving" : "standing by"});
+            }
+    if (t.empty()) {
+        ctx.out += "no node of a cluster port has a spare\n";
+        return;
+    }
+    ctx.out += "spares on the cluster ports:\n";
+    t.render(ctx.out, "  ");
+}
+
+/// One node's entry of the spares table changed, the rest as it runs.
+void set_spare(context& ctx, common::ipv4_addr node, std::optional<common::ipv4_addr> spare) {
+    const auto rep = ctx.api.expect<api::tables_rep>(api::show_tables_req{0});
+    std::vector<common::spare_cfg> table;
+    for (const api::spare_rule& r : rep.spares)
+        table.push_back({r.first, r.last, std::int64_t{r.spare} - std::int64_t{r.first}});
+    api::set_spares_req req;
+    for (const common::spare_cfg& e : common::with_spare(table, node, spare))
+        req.spares.push_back({e.first, e.last, static_cast<common::ipv4_addr>(std::int64_t{e.first} + e.offset)});
+    apply_edit(ctx, req);
+}
+
 // ---- argument conversions shared by several commands ---------------------
 
 constexpr arg_spec vip_arg{"vip", "", "cluster address"};
@@ -169,6 +219,14 @@ void cmd_set_failed(const parsed& p, context& ctx) {
     apply_edit(ctx, api::fail_node_req{ipv4_arg("node-ip", p.args.at(0)), bool_arg("failed", p.args.at(1))});
 }
 
+void cmd_show_spares(const parsed&, context& ctx) { show_spares(ctx); }
+
+void cmd_set_spare(const parsed& p, context& ctx) {
+    const std::string& v = p.args.at(1);
+    set_spare(ctx, ipv4_arg("node-ip", p.args.at(0)),
+              v == "none" ? std::nullopt : std::optional{ipv4_arg("spare-ip", v)});
+}
+
 void cmd_reload(const parsed& p, context& ctx) { apply_edit(ctx, api::reload_req{p.args.empty() ? "" : p.args[0]}); }
 
 }  // namespace
@@ -210,6 +268,14 @@ std::vector<command> table_commands() {
          "Marks a node down on every port it serves: no new connections, its TCP connections reset at their next "
          "segment (so clients reconnect at once), its UDP flows moved; off: it takes connections again.",
          cmd_set_failed},
+        {{"show", "spares"}, {}, {},
+         "The spares table, and each spare on the cluster ports: its node, MAC, connections, and whether it "
+         "stands by or serves (its node failed).",
+         cmd_show_spares},
+        {{"set", "spare"}, {node_arg, {"spare-ip", "", "the node's spare, or none"}}, {},
+         "Gives a node a spare, or none, in the spares table: the spare stands by on every port of the node and "
+         "takes its new connections while the node is failed.",
+         cmd_set_spare},
         {{"reload"}, {{"file", "", "YAML file; default: the running config file", true}}, {},
          "Re-reads the cluster tables from a file.", cmd_reload},
     };

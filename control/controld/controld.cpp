@@ -40,7 +40,8 @@ constexpr bool changes_tables =
     std::is_same_v<T, capi::add_cluster_req> || std::is_same_v<T, capi::del_cluster_req> ||
     std::is_same_v<T, capi::add_port_req> || std::is_same_v<T, capi::del_port_req> ||
     std::is_same_v<T, capi::add_node_req> || std::is_same_v<T, capi::del_node_req> ||
-    std::is_same_v<T, capi::set_node_req> || std::is_same_v<T, capi::reload_req>;
+    std::is_same_v<T, capi::set_node_req> || std::is_same_v<T, capi::reload_req> ||
+    std::is_same_v<T, capi::set_spares_req>;
 
 bool power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 

@@ -83,13 +83,17 @@ std::vector<api::request> resync(const api::tables_rep& want, const api::tables_
             }
         }
     }
+    // Last: the spares table is checked against the nodes it names.
+    if (want.spares != have.spares) out.push_back(api::set_spares_req{want.spares});
     return out;
 }
 
 std::vector<api::request> rebuild(const api::tables_rep& want, const api::tables_rep& have) {
     std::vector<api::request> out;
     for (const auto& c : have.clusters) out.push_back(api::del_cluster_req{c.vip});
-    auto adds = resync(want, {});
+    api::tables_rep none;  // no cluster left, the spares table still as it was
+    none.spares = have.spares;
+    auto adds = resync(want, none);
     out.insert(out.end(), std::make_move_iterator(adds.begin()), std::make_move_iterator(adds.end()));
     return out;
 }

@@ -18,7 +18,8 @@ common::api::tables_rep without_spares(common::api::tables_rep t);
 /// accepts (adds before the nodes that need them, deletes of nodes before
 /// their ports). Draining nodes are left alone: their connections died with
 /// the process. A port's timers are not compared: the control API sets them
-/// only when a port is added.
+/// only when a port is added. The spares table comes last, whole, when it
+/// differs.
 std::vector<common::api::request> resync(const common::api::tables_rep& want, const common::api::tables_rep& have);
 
 /// The requests that throw `have` away and build `want` whole: every

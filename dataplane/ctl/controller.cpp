@@ -349,6 +349,16 @@ api::reply controller::on(const api::fail_node_req& r) {
                                               spare ? fmt::format(" (its spare {} keeps those it has)", common::format_ipv4(*spare)) : "")};
 }
 
+api::reply controller::on(const api::set_spares_req& r) {
+    std::vector<common::spare_cfg> spares;
+    for (const api::spare_rule& e : r.spares)
+        spares.push_back({e.first, e.last, std::int64_t{e.spare} - std::int64_t{e.first}});
+    if (spares == _cfg.spares) return api::ok_rep{"spares: nothing changed"};
+    apply(_cfg.clusters, "set spares", std::move(spares));
+    return api::ok_rep{fmt::format("spares: {} entries; {} spares on the cluster ports", _cfg.spares.size(),
+                                   spare_owners(_cfg.clusters, _cfg.spares).size())};
+}
+
 api::reply controller::on(const api::reload_req& r) {
     const std::string path = r.path.empty() ? _opt.config_path : r.path;
     auto loaded = common::load_config_file(path);

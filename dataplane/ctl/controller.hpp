@@ -142,6 +142,7 @@ private:
     common::api::reply on(const common::api::reload_req& r);
     common::api::reply on(const common::api::set_role_req& r);
     common::api::reply on(const common::api::fail_node_req& r);
+    common::api::reply on(const common::api::set_spares_req& r);
     // Views (controller_views.cpp)
     common::api::reply on(const common::api::hello_req& r);
     common::api::reply on(const common::api::show_tables_req& r);

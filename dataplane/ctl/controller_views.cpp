@@ -142,6 +142,8 @@ api::reply controller::on(const api::show_tables_req& req) {
         if (ns.used && !shown[i] && (req.vip == 0 || ns.id.svc.vip == req.vip))
             r.orphans.push_back(node_view_of(static_cast<std::uint16_t>(i)));
     }
+    for (const common::spare_cfg& s : _cfg.spares)
+        r.spares.push_back({s.first, s.last, static_cast<common::ipv4_addr>(std::int64_t{s.first} + s.offset)});
     return r;
 }
 

@@ -827,6 +827,29 @@ TEST_CASE("the spare table lands in the model, one by one or by an offset over a
     CHECK(!spare_of(r.cfg.spares, 0xc6120014));               // .20: none
 }
 
+TEST_CASE("with_spare: one node's entry replaced, a range split around it", "[config][spares]") {
+    const std::vector<spare_cfg> t{{0xc612000b, 0xc612000b, 20}, {0xc612000c, 0xc6120013, 10}};  // .11; .12-.19
+    CHECK(with_spare(t, 0xc6120014, std::nullopt) == t);                                      // .20: none to take out
+    CHECK(with_spare(t, 0xc612000b, std::nullopt) == std::vector<spare_cfg>{t[1]});
+    CHECK(with_spare(t, 0xc612000c, 0xc6120001) ==
+          std::vector<spare_cfg>{t[0], {0xc612000d, 0xc6120013, 10}, {0xc612000c, 0xc612000c, -11}});
+    CHECK(with_spare(t, 0xc6120013, std::nullopt) == std::vector<spare_cfg>{t[0], {0xc612000c, 0xc6120012, 10}});
+    CHECK(with_spare({}, 0xc612000b, 0xc612001f) == std::vector<spare_cfg>{{0xc612000b, 0xc612000b, 20}});
+}
+
+TEST_CASE("spares count against tables.nodes: one slot per port of their node", "[config][spares]") {
+    const std::string head = "lcores: {main: 0, workers: [1]}\n"
+                             "ports: [{name: lan, device: net_null0, address: 198.18.0.2}]\n"
+                             "tables: {nodes: 3}\n"
+                             "clusters: [{name: web, address: 198.18.0.100, ports: [{port: 80, nodes: "
+                             "[{address: 198.18.0.11, mac: arp}, {address: 198.18.0.12, mac: arp}]}]}]\n";
+    CHECK(parse_config(head + "spares: [{node: 198.18.0.11, spare: 198.18.0.31}]\n", "s.yaml").ok());
+    const auto r = parse_config(head + "spares: [{nodes: 198.18.0.11-198.18.0.12, offset: 20}]\n", "s.yaml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].key == "spares");
+    CHECK_THAT(r.errors[0].reason, Catch::Contains("2 nodes and their 2 spares") && Catch::Contains("tables.nodes = 3"));
+}
+
 TEST_CASE("bad spare entries are reported with line, key and reason", "[config][spares]") {
     const auto c = GENERATE(values<error_case>({
         {with_spares("  - {node: 198.18.0.12}\n"), 13, "spares[198.18.0.12]", "give node and spare, or nodes"},

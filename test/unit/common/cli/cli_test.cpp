@@ -266,7 +266,7 @@ TEST_CASE("unknown commands and unknown keywords", "[cli]") {
     fixture f;
     CHECK(f.refused("frobnicate all") == "error: unknown command: frobnicate all  (try: help)\n");
     CHECK(f.refused("show foo") ==
-          "error: bad arguments for show: expected clusters|connections|drops|escalation|info|lcores|mirror|ports|stats, got "
+          "error: bad arguments for show: expected clusters|connections|drops|escalation|info|lcores|mirror|ports|spares|stats, got "
           "'foo'; "
           "see help show\n");
     CHECK(f.refused("add") == "error: bad arguments for add: expected cluster|node|port; see help add\n");
@@ -391,6 +391,56 @@ TEST_CASE("show clusters renders ports and aligned node rows", "[cli]") {
         "  node         mac                       weight  effective  active  fin  completed  new  pkts  bytes  state\n"
         "  198.18.0.99  02:00:00:00:00:11 config       1          1       4    0          0    7  1234  98765  draining\n";
     CHECK(out == expected);
+}
+
+TEST_CASE("show spares: the table and each spare on the ports; set spare edits one node's entry", "[cli][spares]") {
+    fixture f;
+    f.api.replies.push_back(tables_rep{});
+    CHECK(f.ok("show spares") == "no spares table\n");
+
+    tables_rep t;
+    t.spares = {{ip("198.18.0.11"), ip("198.18.0.11"), ip("198.18.0.31")},
+                {ip("198.18.0.12"), ip("198.18.0.19"), ip("198.18.0.22")}};
+    cluster_view c{"web", ip("198.18.0.100"), {}};
+    service_view s;
+    s.port = 80;
+    node_view dead = node("198.18.0.12", 100, 0);
+    dead.failed = true;
+    s.nodes = {node("198.18.0.11", 100, 3), dead};
+    node_view by = node("198.18.0.31", 0, 0);
+    by.mac_source = 1;
+    by.spare_for = ip("198.18.0.11");
+    node_view serving = node("198.18.0.22", 100, 9);
+    serving.mac_source = 1;
+    serving.spare_for = ip("198.18.0.12");
+    s.nodes.push_back(by);
+    s.nodes.push_back(serving);
+    c.ports.push_back(s);
+    t.clusters.push_back(c);
+    f.api.replies.push_back(t);
+    const std::string expected =
+        "spares table:\n"
+        "  nodes                    spares\n"
+        "  198.18.0.11              198.18.0.31\n"
+        "  198.18.0.12-198.18.0.19  198.18.0.22-198.18.0.29\n"
+        "spares on the cluster ports:\n"
+        "  node         spare        port                 mac                    weight  active  new  state\n"
+        "  198.18.0.11  198.18.0.31  198.18.0.100 tcp 80  02:00:00:00:00:11 arp       0       0    7  standing by\n"
+        "  198.18.0.12  198.18.0.22  198.18.0.100 tcp 80  02:00:00:00:00:11 arp     100       9    7  serving\n";
+    CHECK(f.ok("show spares") == expected);
+
+    // .15 out of the range .12-.19 (split around it), given .45 of its own.
+    f.api.replies.push_back(t);
+    f.ok("set spare 198.18.0.15 198.18.0.45");
+    const std::vector<spare_rule> want{{ip("198.18.0.11"), ip("198.18.0.11"), ip("198.18.0.31")},
+                                       {ip("198.18.0.12"), ip("198.18.0.14"), ip("198.18.0.22")},
+                                       {ip("198.18.0.16"), ip("198.18.0.19"), ip("198.18.0.26")},
+                                       {ip("198.18.0.15"), ip("198.18.0.15"), ip("198.18.0.45")}};
+    CHECK(f.api.last<set_spares_req>().spares == want);
+    f.api.replies.push_back(t);
+    f.ok("set spare 198.18.0.11 none");
+    CHECK(f.api.last<set_spares_req>().spares == std::vector<spare_rule>(t.spares.begin() + 1, t.spares.end()));
+    CHECK(f.con.failed() == 0);
 }
 
 TEST_CASE("show connections prints one line per connection and the next cursor", "[cli]") {

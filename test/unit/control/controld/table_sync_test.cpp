@@ -34,6 +34,14 @@ std::string shape(const api::tables_rep& t) {
     return out;
 }
 
+std::size_t node_count(const api::tables_rep& t) {
+    std::size_t n = 0;
+    for (const auto& c : t.clusters)
+        for (const auto& s : c.ports)
+            for (const auto& v : s.nodes) n += v.draining ? 0 : 1;
+    return n;
+}
+
 }  // namespace
 
 TEST_CASE("resync turns a restarted gateway's tables into the ones it had", "[table_sync][manager]") {
@@ -108,4 +116,22 @@ TEST_CASE("spares are gatewayd's own: controld's copy of the tables leaves them 
     CHECK(shape(control::without_spares(after.tables())) == shape(want));
     after.expect<api::ok_rep>(api::fail_node_req{node_ip(1), true});  // what controld sends after either
     CHECK(shape(after.tables()) == shape(with));
+}
+
+TEST_CASE("a spares table edited at run time is given back whole, after the nodes", "[table_sync][spares]") {
+    ctl_fixture before;
+    before.add_web(5, 4);
+    before.expect<api::ok_rep>(api::set_spares_req{{{node_ip(1), node_ip(1), node_ip(7)}}});
+    ctl_fixture after;  // started again from a file without spares
+    after.add_web(5, 4);
+    const auto want = control::without_spares(before.tables());
+    auto ops = control::resync(want, control::without_spares(after.tables()));
+    REQUIRE(ops.size() == 1);
+    CHECK(std::holds_alternative<api::set_spares_req>(ops.back()));
+    for (const auto& r : ops) after.expect<api::ok_rep>(r);
+    CHECK(after.tables().spares == before.tables().spares);
+    CHECK(node_count(after.tables()) == 3);
+    for (const auto& r : control::rebuild(want, control::without_spares(after.tables()))) after.expect<api::ok_rep>(r);
+    CHECK(after.tables().spares == before.tables().spares);
+    CHECK(control::resync(want, control::without_spares(after.tables())).empty());
 }

@@ -374,3 +374,24 @@ TEST_CASE("a spare's slot lives as long as its node: removing the node drains bo
     REQUIRE(t.clusters[0].ports[0].nodes.size() == 1);
     CHECK(t.clusters[0].ports[0].nodes[0].address == node_ip(2));
 }
+
+TEST_CASE("the spares table edited at run time: checked like the file, shown in the tables", "[controller][spares]") {
+    ctl_fixture fx;
+    fx.add_web(1, 1);
+    CHECK(fx.tables().spares.empty());
+    fx.expect<api::ok_rep>(api::set_spares_req{{{node_ip(1), node_ip(2), node_ip(5)}}});
+    auto t = fx.tables();
+    REQUIRE(t.spares.size() == 1);
+    CHECK(t.spares[0] == api::spare_rule{node_ip(1), node_ip(2), node_ip(5)});
+    CHECK(node(t, node_ip(5)).spare_for == node_ip(1));
+    CHECK(node(t, node_ip(6)).spare_for == node_ip(2));
+    CHECK_THAT(fx.refusal(api::set_spares_req{{{node_ip(1), node_ip(1), node_ip(2)}}}),
+               Catch::Contains("spare 198.18.0.12 is itself a working node"));
+    CHECK(fx.tables().spares.size() == 1);  // the refused edit changed nothing
+
+    fx.expect<api::ok_rep>(api::set_spares_req{});  // no spares: theirs drain
+    fx.ctl.housekeeping();
+    t = fx.tables();
+    CHECK(t.spares.empty());
+    CHECK(t.clusters[0].ports[0].nodes.size() == 2);
+}
