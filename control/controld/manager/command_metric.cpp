@@ -103,6 +103,8 @@ void run_command_metric(asio::io_context& io, const std::string& command, std::c
     ::posix_spawn_file_actions_init(&fa);
     ::posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
     ::posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    // None of controld's sockets: a command that outlives it must not hold its ports.
+    ::posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
     std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
     char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
     // Its own process group, so that a timeout kills what it started too.
