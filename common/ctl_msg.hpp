@@ -261,7 +261,8 @@ struct hello_rep {
     std::vector<port_view> ports;
     std::vector<lcore_view> lcores;
     std::string role;  ///< "active" or "standby"
-    CG_FIELDS(s.version, s.gateway, s.software, s.uptime_ms, s.ports, s.lcores, s.role)
+    std::uint32_t pid = 0;  ///< gatewayd's process id (a restarted controld adopts it)
+    CG_FIELDS(s.version, s.gateway, s.software, s.uptime_ms, s.ports, s.lcores, s.role, s.pid)
 };
 struct node_view {
     ipv4_addr address = 0;

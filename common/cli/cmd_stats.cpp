@@ -162,6 +162,7 @@ void show_info(context& ctx) {
     about.add_row({"protocol", str(h.version)});
     about.add_row({"uptime", format_ms(h.uptime_ms / 1000 * 1000)});
     about.add_row({"role", h.role});
+    about.add_row({"pid", str(h.pid)});
     about.render(ctx.out);
     ctx.out += "ports:\n";
     table ports({{"port"}, {"device"}, {"mac"}, {"address"}, {"link"}});

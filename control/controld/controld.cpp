@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <thread>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "common/duration.hpp"
+#include "common/ctl_client.hpp"
 #include "common/log.hpp"
 #include "control/controld/eal_leftovers.hpp"
 #include "control/controld/manager/command_metric.hpp"
@@ -154,8 +156,48 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
 
 controld::~controld() = default;
 
+std::optional<capi::hello_rep> controld::running_gatewayd() const {
+    try {
+        capi::ctl_client c(_cfg.control_socket, std::chrono::milliseconds(500));
+        auto rep = c.call(capi::hello_req{});
+        auto* h = std::get_if<capi::hello_rep>(&rep);
+        if (!h || h->pid == 0 || h->gateway != _cfg.name) return std::nullopt;
+        std::ifstream comm(fmt::format("/proc/{}/comm", h->pid));
+        std::string name;
+        if (!(comm >> name) || name != "gatewayd") return std::nullopt;  // a pid of another namespace, or gone
+        return std::move(*h);
+    } catch (const std::exception&) {
+        return std::nullopt;  // nobody answers: the usual start
+    }
+}
+
+bool controld::adopt_running() {
+    const auto hello = running_gatewayd();
+    if (!hello) return false;
+    const std::optional<pid_t> pid = static_cast<pid_t>(hello->pid);
+    if (_pair) {
+        // A pair member starts as the standby and takes its connections
+        // from the nodes: an orphan that may be forwarding is stopped first.
+        log::warn("gatewayd (pid {}) still runs from an earlier controld: stopped, for a pair member starts standby",
+                  *pid);
+        ::kill(*pid, SIGKILL);
+        for (int i = 0; i < 500 && ::kill(*pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return false;
+    }
+    if (!_supervisor->adopt(*pid)) return false;
+    ++_n.gateway_adoptions;
+    // It has its tables and its connections: nothing to give back. A
+    // standby one (its restore was cut short) gets its connections first.
+    _resync_due = false;
+    _restore_due = _restore.has_value() && hello->role == "standby";
+    log::info("gatewayd (pid {}) carried on while no controld ran: adopted, its tables and connections kept{}", *pid,
+              _restore_due ? "; it is standby: its connections are restored before it forwards" : "");
+    kick();
+    return true;
+}
+
 void controld::start() {
-    if (_supervisor) _supervisor->start();
+    if (_supervisor && !adopt_running()) _supervisor->start();
     // Intervals are read at each turn: `manager set` changes them at run time.
     for (std::size_t i = 0; i < _cfg.manager.probes.size(); ++i)
         every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
@@ -738,6 +780,7 @@ capi::manager_rep controld::manager_view() const {
     count("gateway_up", _gateway_up ? 1 : 0);
     count("gateway_starts", _supervisor ? _supervisor->starts() : 0);
     count("gateway_deaths", _n.gateway_deaths);
+    count("gateway_adoptions", _n.gateway_adoptions);
     count("periods", _n.periods);
     count("readings_failed", _n.readings_failed);
     count("pushes", _n.pushes);

@@ -87,7 +87,7 @@ private:
     struct counts {
         std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
                       resyncs = 0, resync_requests = 0, rebuilds = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
-                      metrics_failed = 0, gateway_deaths = 0, agent_errors = 0, restores = 0,
+                      metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, agent_errors = 0, restores = 0,
                       restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
                       last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
                       eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0;
@@ -155,6 +155,11 @@ private:
     options _opt;
     manager _manager;
     std::unique_ptr<supervisor> _supervisor;
+    /// A gatewayd of this gateway that answers on the control socket
+    /// already (it outlived an earlier controld), or nullopt.
+    std::optional<common::api::hello_rep> running_gatewayd() const;
+    /// Supervises such a gatewayd instead of starting one; false: none.
+    bool adopt_running();
     // With a supervised gatewayd (requirements 8.2): the ladder, its file, and
     // what loading that file found at start.
     std::optional<escalation> _ladder;

@@ -38,6 +38,11 @@ public:
     ~supervisor();  ///< stops the child (SIGTERM, then SIGKILL after 5 s)
 
     void start();
+    /// Takes over `pid`, a gatewayd that an earlier controld started and
+    /// that outlived it: not our child, so its death is seen through a
+    /// pidfd (its exit status is not ours to read) and handled like a
+    /// child's. False (nothing done) when the process is gone already.
+    bool adopt(pid_t pid);
     /// Stops the child and does not start it again.
     void stop();
     /// SIGKILL to the child; its death goes to on_exit as `kind`, with `why`
@@ -54,6 +59,10 @@ private:
     void spawn();
     void watch();
     void reap();
+    void watch_adopted();
+    /// After the death of the child (or the adopted process): on_exit, and
+    /// the restart with its pause.
+    void died(failure kind, const std::string& why);
 
     boost::asio::io_context& _io;
     std::vector<std::string> _argv;
@@ -62,6 +71,8 @@ private:
     boost::asio::signal_set _sigchld;
     boost::asio::steady_timer _restart;
     pid_t _pid = -1;
+    bool _adopted = false;  ///< _pid is not our child (adopt())
+    boost::asio::posix::stream_descriptor _pidfd;  ///< the adopted process's, readable once it has ended
     bool _stopping = false;
     std::optional<std::pair<failure, std::string>> _killed_as;  ///< kill_as() of the running child
     unsigned _starts = 0, _deaths = 0;

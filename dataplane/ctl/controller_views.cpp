@@ -1,6 +1,8 @@
 // The read-only requests of the controller: tables, counters, connections,
 // simulate. Counters are summed over workers and shown relative to the
 // slot's base (controller.hpp).
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -95,6 +97,7 @@ api::reply controller::on(const api::hello_req&) {
     r.ports = _dp.port_views();
     r.lcores = _dp.lcore_views();
     r.role = std::string(role_name(_role));
+    r.pid = static_cast<std::uint32_t>(::getpid());
     return r;
 }
 

@@ -124,18 +124,21 @@ class Managed(Gateway):
         return "controld and gatewayd log, last lines:\n" + "".join("  " + l for l in self.log_tail(30).splitlines(True))
 
     def gatewayd_pid(self):
-        """The gatewayd that controld started (its only child), or None."""
+        """The gatewayd that controld started (its only child) or adopted
+        (its pid as `show info` says), or None."""
         try:
             with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
                 kids = [int(k) for k in f.read().split()]
         except OSError:
-            return None
+            kids = []
         for k in kids:
             with contextlib.suppress(OSError):
                 with open(f"/proc/{k}/comm") as f:
                     if f.read().strip() == "gatewayd":
                         return k
-        return None
+        r = self.ctl("show", "info", check=False)
+        pid = next((line.split()[1] for line in r.splitlines() if line.startswith("pid ")), None) if r else None
+        return int(pid) if pid and pid != "0" else None
 
     def mctl(self, *words, timeout=10, check=True):
         """A console command through controld's socket."""

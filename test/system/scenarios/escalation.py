@@ -13,6 +13,10 @@ carry on at every rung.
     esc_hung    a SIGSTOPped gatewayd: controld sees it hung within
                 supervision.hung_after, kills it and restarts it (PH0.5),
                 the connections carried on
+    ctl_kill9   kill -9 of controld: gatewayd forwards on alone; a
+                controld started again adopts it (same pid, no restart,
+                its tables and connections kept) and supervises it: a
+                kill -9 of that gatewayd is then recovered as usual
 """
 
 import os
@@ -157,3 +161,48 @@ def sc_esc_hung(L, step):
     return (f"SIGSTOP of gatewayd: detected hung ({row['detail']}), killed and restarted (PH0.5); active again "
             f"{took * 1000:.0f} ms after the freeze (deadline {HUNG_AFTER_MS} ms); {after['ok']}/{COUNT} carried on, "
             f"slowest in-flight request {after['slowest_ms']} ms, no RST")
+
+
+def sc_ctl_kill9(L, step):
+    gw = L.gw
+    h = hold(L, step)
+    capture = ResetCapture(L.topo)
+    gwd = gw.gatewayd_pid()
+    check(gwd, "no gatewayd under controld")
+    os.kill(gw.pid, signal.SIGKILL)
+    gw._proc.wait(timeout=5)
+    step(f"controld (pid {gw.pid}) killed; gatewayd {gwd} runs on")
+    h.call("send")
+    alone = h.call("collect 20")
+    check(alone["ok"] == COUNT and os.path.exists(f"/proc/{gwd}"),
+          f"with no controld, gatewayd {gwd} forwards on: {alone}")
+
+    with open(gw.log) as f:
+        seen = len(f.read())
+    t0 = time.monotonic()
+    gw.start()  # a controld again, as systemd's Restart= would
+    wait_for(lambda: "gateway_adoptions" in gw.mctl("manager", "show", check=False), 20, "controld answers",
+             interval=0.1)
+    took = time.monotonic() - t0
+    counters = gw.manager()["counters"]
+    with open(gw.log) as f:
+        said = f.read()[seen:]
+    check(counters.get("gateway_adoptions") == 1 and counters.get("gateway_starts") == 0,
+          f"the new controld adopted gatewayd and started none: {counters}")
+    check(gw.gatewayd_pid() == gwd and f"gatewayd (pid {gwd}) carried on while no controld ran: adopted" in said,
+          f"the same gatewayd {gwd}, adopted: {said[-600:]}")
+    wait_for(lambda: len(gw.manager()["nodes"]) == len(L.topo.nodes), 10, "controld read the adopted tables",
+             interval=0.1)
+    h.call("send")
+    adopted = h.call("collect 20")
+    check(adopted["ok"] == COUNT, f"after the adoption: {adopted}")
+    step(f"controld started again: adopted gatewayd {gwd} {took * 1000:.0f} ms later, {COUNT} connections on")
+
+    # The adopted gatewayd is supervised: its death is seen (pidfd) and recovered.
+    row, back, after = fail_once(L, h, "PH0.5", 1)
+    check("adopted" in row["detail"], f"the death of the adopted gatewayd, as the ladder tells it: {row}")
+    capture.expect_none()
+    return (f"kill -9 of controld: gatewayd {gwd} forwarded on alone ({alone['ok']}/{COUNT} answered); a new "
+            f"controld adopted it in {took * 1000:.0f} ms (no restart, tables and connections kept, "
+            f"{adopted['ok']}/{COUNT} answered); kill -9 of the adopted gatewayd: PH0.5, active again "
+            f"{back * 1000:.0f} ms later, {after['ok']}/{COUNT} carried on, no RST")

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
+
 #include "control/controld/supervisor.hpp"
 
 using namespace cg::control;
@@ -77,6 +79,60 @@ TEST_CASE("a child killed as hung is told as hung; an exit handler can hold the 
     sup.stop();
     sup.kill_as(failure::hung, "");  // no child: nothing
     CHECK(sup.pid() == -1);
+}
+
+namespace {
+
+/// A `sleep 30` that is not our child: its shell parent exits at once, so
+/// it belongs to init, as a gatewayd whose controld died does.
+pid_t orphan_sleep() {
+    FILE* f = ::popen("/bin/sleep 30 >/dev/null 2>&1 & echo $!", "r");
+    REQUIRE(f);
+    int pid = 0;
+    REQUIRE(std::fscanf(f, "%d", &pid) == 1);
+    ::pclose(f);
+    return pid;
+}
+
+}  // namespace
+
+TEST_CASE("an adopted process that is not our child: its death is seen and it is started again",
+          "[control][supervisor]") {
+    asio::io_context io;
+    std::vector<pid_t> started;
+    std::vector<std::pair<failure, std::string>> deaths;
+    supervisor sup(io, {"/bin/sleep", "30"}, [&](pid_t p) { started.push_back(p); },
+                   [&](failure kind, const std::string& why) {
+                       deaths.emplace_back(kind, why);
+                       return true;
+                   });
+    const pid_t orphan = orphan_sleep();
+    REQUIRE(sup.adopt(orphan));
+    CHECK(sup.pid() == orphan);
+    CHECK(started.empty());  // adopted, not started
+    io.run_for(50ms);
+    CHECK(deaths.empty());  // alive: nothing told
+    ::kill(orphan, SIGKILL);
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (started.empty() && std::chrono::steady_clock::now() < until) io.run_for(20ms);
+    REQUIRE(deaths.size() == 1);
+    CHECK(deaths[0].first == failure::died);
+    CHECK_THAT(deaths[0].second, Catch::Contains("adopted"));
+    REQUIRE(started.size() == 1);  // started again as a child of ours
+    CHECK(started[0] != orphan);
+    CHECK(sup.pid() == started[0]);
+    sup.stop();
+    CHECK(sup.pid() == -1);
+
+    // Stopped while adopted: SIGTERM, and its end seen through the pidfd.
+    supervisor other(io, {"/bin/sleep", "30"}, [](pid_t) {}, [](failure, const std::string&) { return true; });
+    const pid_t second = orphan_sleep();
+    REQUIRE(other.adopt(second));
+    const auto t0 = std::chrono::steady_clock::now();
+    other.stop();
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);  // not the 5 s SIGKILL fallback
+    CHECK(other.pid() == -1);
+    CHECK_FALSE(other.adopt(2'000'000'000));  // no such process
 }
 
 TEST_CASE("a child's end is told as its exit status or its signal", "[control][supervisor]") {
