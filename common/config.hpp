@@ -299,6 +299,10 @@ struct supervision_cfg {
     /// with SIGKILL, and up the ladder.
     millis hung_after{2'000};
     std::uint32_t history = 20;    ///< recoveries kept (and shown)
+    /// The configuration file as controld loaded it is backed up this often
+    /// while gatewayd runs (a new backup only when it changed); 0: never.
+    millis backup_every{60'000};
+    std::uint32_t backups_kept = 10;  ///< the newest backups kept
     /// PH0.5, PH1.0, PH2.0, PH2.5, PH3.0 (rung_keys).
     std::array<rung_limit_cfg, limited_rungs> ladder{{{3, millis{60'000}},
                                                        {2, millis{120'000}},

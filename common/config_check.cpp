@@ -23,6 +23,7 @@ constexpr std::size_t socket_path_limit = 108;
 // PATH_MAX less room for the store's ".prev" and ".tmp" beside it.
 constexpr std::size_t max_store_path = 4000;
 constexpr std::uint32_t max_history = 1000;
+constexpr std::uint32_t max_backups_kept = 1000;
 constexpr std::uint32_t max_rung_failures = 1000;
 // About 116 KiB each (dataplane/mirror/README.md): 256Ki of them is 30 GB.
 constexpr std::uint32_t max_parser_connections = 262'144;
@@ -598,6 +599,8 @@ std::vector<config_error> check_supervision(const gateway_cfg& cfg, const std::s
     // minute and the connections it holds would time out anyway.
     out.timeout("supervision.hung_after", s.hung_after, millis{100}, millis{60'000});
     out.range("supervision.history", s.history, 1, max_history);
+    if (s.backup_every.count() != 0) out.timeout("supervision.backup_every", s.backup_every, millis{100});
+    out.range("supervision.backups_kept", s.backups_kept, 1, max_backups_kept);
     for (std::size_t i = 0; i < limited_rungs; ++i) {
         const std::string key = fmt::format("supervision.ladder.{}", rung_keys[i]);
         out.range(key + ".failures", s.ladder[i].failures, 0, max_rung_failures);

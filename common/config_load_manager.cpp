@@ -101,6 +101,8 @@ void loader::read_supervision(const YAML::Node& v, const std::string& key) {
         set("healthy_after", s.healthy_after, &loader::read_millis),
         set("hung_after", s.hung_after, &loader::read_millis),
         set("history", s.history, &loader::read_uint<std::uint32_t>),
+        set("backup_every", s.backup_every, &loader::read_millis),
+        set("backups_kept", s.backups_kept, &loader::read_uint<std::uint32_t>),
         {"ladder", [&](const YAML::Node& lv, const std::string& lk) {
              std::vector<field> rungs;
              for (std::size_t i = 0; i < limited_rungs; ++i)

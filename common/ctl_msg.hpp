@@ -451,6 +451,12 @@ struct escalation_recovery {
     std::uint64_t took_ms = 0;  ///< from the failure until up
     CG_FIELDS(s.at_ms, s.failure, s.detail, s.decided, s.applied, s.outcome, s.took_ms)
 };
+/// One backup of the configuration file, as controld's backup directory holds it.
+struct config_backup_view {
+    std::uint64_t seq = 0, saved_ms = 0, bytes = 0;  ///< saved_ms: wall clock, ms since the epoch
+    std::string problem;  ///< why it cannot be used; empty: good
+    CG_FIELDS(s.seq, s.saved_ms, s.bytes, s.problem)
+};
 /// The restart escalation ladder of this gateway (requirements 8.2).
 struct escalation_rep {
     std::string reached;             ///< the rung the ladder stands at: the next failure starts there
@@ -463,8 +469,14 @@ struct escalation_rep {
     std::vector<escalation_rung> rungs;
     std::vector<escalation_recovery> history;  ///< oldest first
     std::vector<named_count> counters;
+    std::string config;  ///< the configuration file controld runs from, and where it came from
+    std::string backups_dir;
+    std::uint64_t backup_every_ms = 0;  ///< 0: no backups
+    std::uint32_t backups_kept = 0;
+    std::vector<config_backup_view> backups;  ///< newest first
     CG_FIELDS(s.reached, s.next_rung, s.next_why, s.store, s.loaded_from, s.store_problems, s.healthy_after_ms,
-              s.up_ms, s.rungs, s.history, s.counters)
+              s.up_ms, s.rungs, s.history, s.counters, s.config, s.backups_dir, s.backup_every_ms, s.backups_kept,
+              s.backups)
 };
 
 using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cluster_req, add_port_req,

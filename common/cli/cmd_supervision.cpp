@@ -40,7 +40,22 @@ void cmd_show_escalation(const parsed&, context& ctx) {
                                                  format_ms(e.healthy_after_ms))});
     t.add_row({"store", fmt::format("{} (at start: {})", e.store, e.loaded_from)});
     for (const auto& p : e.store_problems) t.add_row({"store problem", p});
+    if (!e.config.empty()) t.add_row({"config", e.config});
+    if (!e.backups_dir.empty())
+        t.add_row({"backups", e.backup_every_ms
+                                  ? fmt::format("{}: every {} while gatewayd runs, when changed; the newest {} kept",
+                                                e.backups_dir, format_ms(e.backup_every_ms), e.backups_kept)
+                                  : fmt::format("{}: none made (supervision.backup_every 0)", e.backups_dir)});
     t.render(ctx.out);
+    if (!e.backups.empty()) {
+        using al = table::align;
+        ctx.out += "configuration backups (newest first):\n";
+        table b({{"backup", al::right}, {"saved"}, {"bytes", al::right}, {"state"}});
+        for (const auto& x : e.backups)
+            b.add_row({std::to_string(x.seq), x.problem.empty() ? wall_text(x.saved_ms) : "-",
+                       x.problem.empty() ? std::to_string(x.bytes) : "-", x.problem.empty() ? "good" : "bad: " + x.problem});
+        b.render(ctx.out, "  ");
+    }
 
     using al = table::align;
     ctx.out += "rungs:\n";
@@ -75,7 +90,8 @@ std::vector<command> supervision_commands() {
     return {
         {{"show", "escalation"}, {}, {},
          "controld: the restart escalation ladder of its gatewayd: the rung it stands at, what the next failure "
-         "would get and why, each rung's limit and window, the latest recoveries, counters.",
+         "would get and why, each rung's limit and window, the latest recoveries, the configuration backups, "
+         "counters.",
          cmd_show_escalation},
     };
 }

@@ -7,16 +7,18 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <thread>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
+#include "common/config_load.hpp"
 #include "common/ctl_client.hpp"
+#include "common/duration.hpp"
 #include "common/log.hpp"
+#include "control/controld/durable_file.hpp"
 #include "control/controld/eal_leftovers.hpp"
 #include "control/controld/manager/command_metric.hpp"
 #include "control/controld/manager/prober.hpp"
@@ -130,6 +132,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         _ladder_from = loaded.from;
         _ladder_problems = std::move(loaded.problems);
         _ladder.emplace(_cfg.supervision, std::move(loaded.state));
+        _backups.emplace(_opt.backups_dir, _cfg.supervision.backups_kept);
         log::info("escalation: counts from {} ({}); the ladder stands at {}", source_name(_ladder_from),
                   _ladder_store->path(), rung_name(_ladder->state().reached));
         std::vector<std::string> argv{_opt.gatewayd, "-c", _opt.config_path};
@@ -215,6 +218,9 @@ void controld::start() {
         every(_watchdog, [tick] { return tick; }, [this] { watch_hang(); });
     }
     if (_pair) _pair->start();
+    if (_backups && _cfg.supervision.backup_every.count() > 0)
+        every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
+              [this] { return _cfg.supervision.backup_every; }, [this] { back_up_config(); });
     period();
 }
 
@@ -429,6 +435,7 @@ void controld::on_pair(pair::action a) {
 bool controld::escalate(failure kind, const std::string& why) {
     const decision d = _ladder->failed(kind, why, wall_now());
     _plan = plan_for(d.r);
+    if (_plan.from_backup && !restore_config()) _plan = plan_for(rung::ph2_5);
     _ladder->applied(_plan.applied);
     if (_plan.applied == d.r) {
         log::warn("escalation: gatewayd {}: {}, {} ({})", why, rung_name(d.r), rung_action(d.r), d.why);
@@ -488,11 +495,63 @@ void controld::reexec() {
     _supervisor->start_again();
 }
 
+void controld::back_up_config() {
+    if (!_gateway_up) return;  // a file gatewayd does not run with is no good backup
+    const auto before = _backups->counters().saved;
+    if (const auto err = _backups->save(_opt.config_text, wall_now())) {
+        if (power_of_two(_backups->counters().write_errors))
+            log::error("configuration not backed up ({} failed backups so far): {}", _backups->counters().write_errors,
+                       *err);
+    } else if (_backups->counters().saved != before) {
+        log::info("configuration backed up in {} ({} bytes)", _backups->dir(), _opt.config_text.size());
+    }
+}
+
+bool controld::restore_config() {
+    const std::string& path = _opt.config_path;
+    std::string current;
+    if (auto bytes = read_whole(path, config_backup_max); auto* b = std::get_if<std::vector<std::uint8_t>>(&bytes))
+        current.assign(b->begin(), b->end());
+    std::vector<std::string> skipped;
+    const auto loads = [&](const std::string& yaml) { return common::parse_config(yaml, path).ok(); };
+    const auto choice = _backups->choose(current, _opt.initial_config, loads, skipped);
+    for (const auto& s : skipped) log::warn("escalation: PH3.0: passed over {}", s);
+    if (!choice) {
+        log::error("escalation: PH3.0: no backup nor initial file ({}) differs from {} and loads: PH2.5 instead, "
+                   "from the current file",
+                   _opt.initial_config, path);
+        return false;
+    }
+    if (const auto err = install_config(path, choice->yaml)) {
+        log::error("escalation: PH3.0: {} not installed as {}: {}: PH2.5 instead", choice->what, path, *err);
+        return false;
+    }
+    ++_n.config_restores;
+    log::warn("escalation: PH3.0: {} replaced by {} (the file it replaced kept as {}.replaced)", path, choice->what,
+              path);
+    return true;
+}
+
 void controld::save_ladder() {
     if (const auto err = _ladder_store->save(_ladder->state()))
         if (power_of_two(_ladder_store->counters().write_errors))
             log::error("escalation: counts not saved ({} failed saves so far), kept in memory only: {}",
                        _ladder_store->counters().write_errors, *err);
+}
+
+std::string controld::config_origin(const std::vector<backup_entry>& backups) const {
+    if (!_opt.config_restored.empty()) return fmt::format("{}: {}", _opt.config_path, _opt.config_restored);
+    for (const auto& e : backups) {
+        if (!e.good() || e.bytes != _opt.config_text.size()) continue;
+        auto bytes = read_whole(e.path, config_backup_max + 256);
+        const auto* raw = std::get_if<std::vector<std::uint8_t>>(&bytes);
+        if (!raw) continue;
+        auto d = decode_config_backup(std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
+        if (const auto* c = std::get_if<config_backup>(&d); c && c->yaml == _opt.config_text)
+            return fmt::format("{}, as loaded at start: the same as backup {} (saved {})", _opt.config_path, e.seq,
+                               format_wall(e.saved));
+    }
+    return fmt::format("{}, as loaded at start: not backed up yet", _opt.config_path);
 }
 
 capi::escalation_rep controld::escalation_view() const {
@@ -542,6 +601,19 @@ capi::escalation_rep controld::escalation_view() const {
     count("eal_resets", _n.eal_resets);
     count("eal_files_removed", _n.eal_files_removed);
     count("eal_remove_errors", _n.eal_remove_errors);
+    const auto& b = _backups->counters();
+    count("backups_saved", b.saved);
+    count("backup_errors", b.write_errors);
+    count("backups_bad", b.bad_found);
+    count("backups_removed", b.removed);
+    count("config_restores", _n.config_restores);
+    const auto backups = _backups->list();
+    for (const auto& e : backups)
+        v.backups.push_back({e.seq, static_cast<std::uint64_t>(e.saved.time_since_epoch().count()), e.bytes, e.problem});
+    v.backups_dir = _backups->dir();
+    v.backup_every_ms = static_cast<std::uint64_t>(_cfg.supervision.backup_every.count());
+    v.backups_kept = _cfg.supervision.backups_kept;
+    v.config = config_origin(backups);
     return v;
 }
 

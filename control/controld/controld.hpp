@@ -30,6 +30,7 @@
 #include "common/api.hpp"
 #include "common/config.hpp"
 #include "control/controld/conn_restore.hpp"
+#include "control/controld/config_backups.hpp"
 #include "control/controld/escalation_store.hpp"
 #include "control/controld/gw_health.hpp"
 #include "control/controld/gw_link.hpp"
@@ -66,6 +67,10 @@ public:
         std::vector<std::string> gatewayd_args;  ///< after `-c <config>`
         bool supervise = true;                   ///< false: gatewayd runs on its own (tests, systemd)
         std::vector<std::string> self_argv;      ///< controld's own, for PH2.5's re-execution
+        std::string config_text;                 ///< the configuration file's bytes, as loaded
+        std::string backups_dir;                 ///< the configuration backups (config_backups.hpp)
+        std::string initial_config;              ///< PH3.0's last resort, when no backup will do
+        std::string config_restored;             ///< at start, the file did not load: what was installed instead, and why
     };
 
     /// Throws std::runtime_error when a socket cannot be opened or the agent
@@ -90,7 +95,7 @@ private:
                       metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, agent_errors = 0, restores = 0,
                       restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
                       last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
-                      eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0;
+                      eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0, config_restores = 0;
     };
 
     void period();
@@ -164,6 +169,14 @@ private:
     // what loading that file found at start.
     std::optional<escalation> _ladder;
     std::optional<escalation_store> _ladder_store;
+    std::optional<config_backups> _backups;
+    /// The backup of the running configuration, every backup_every.
+    void back_up_config();
+    /// PH3.0: the configuration file replaced by a backup (or the initial
+    /// file); false when none will do.
+    bool restore_config();
+    /// Where the running configuration came from, for show escalation.
+    std::string config_origin(const std::vector<backup_entry>& backups) const;
     escalation_store::source _ladder_from = escalation_store::source::fresh;
     std::vector<std::string> _ladder_problems;
     recovery_plan _plan;  ///< the latest failure's: what the next start of gatewayd gets

@@ -14,6 +14,7 @@
 
 #include "common/wire_codec.hpp"
 #include "common/wire_fields.hpp"
+#include "control/controld/durable_file.hpp"
 
 namespace cg::control {
 
@@ -106,77 +107,6 @@ std::uint32_t file_crc(std::span<const std::uint8_t> file) {
     return crc32c(file.subspan(escalation_header_size), crc32c(file.first(12)));
 }
 
-std::string errno_text(const std::string& what, int err) { return fmt::format("{}: {}", what, std::strerror(err)); }
-
-struct missing {};
-
-/// The file's bytes, `missing` when there is none, or why it cannot be read.
-std::variant<std::vector<std::uint8_t>, missing, std::string> read_whole(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return missing{};
-        return errno_text("cannot open it", errno);
-    }
-    struct stat st {};
-    std::variant<std::vector<std::uint8_t>, missing, std::string> out;
-    if (::fstat(fd, &st) != 0) {
-        out = errno_text("cannot stat it", errno);
-    } else if (!S_ISREG(st.st_mode)) {
-        out = std::string("not a regular file");
-    } else if (static_cast<std::uint64_t>(st.st_size) > escalation_max_file) {
-        out = fmt::format("{} bytes, more than an escalation file ever holds ({})", st.st_size, escalation_max_file);
-    } else {
-        std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
-        std::size_t got = 0;
-        while (got < bytes.size()) {
-            const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        if (got == bytes.size())
-            out = std::move(bytes);
-        else
-            out = errno_text(fmt::format("read {} of {} bytes", got, bytes.size()), errno);
-    }
-    ::close(fd);
-    return out;
-}
-
-/// Writes `bytes` to a new file at `path` and fsyncs it; why not, or nullopt.
-std::optional<std::string> write_synced(const std::string& path, std::span<const std::uint8_t> bytes) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return errno_text("cannot create " + path, errno);
-    std::size_t put = 0;
-    while (put < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + put, bytes.size() - put);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int err = errno;
-            ::close(fd);
-            return errno_text("cannot write " + path, err);
-        }
-        put += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return errno_text("cannot fsync " + path, err);
-    }
-    if (::close(fd) != 0) return errno_text("cannot close " + path, errno);
-    return std::nullopt;
-}
-
-std::optional<std::string> fsync_directory(const std::string& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno_text("cannot open the directory " + dir, errno);
-    const int rc = ::fsync(fd);
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0) return errno_text("cannot fsync the directory " + dir, err);
-    return std::nullopt;
-}
-
 }  // namespace
 
 std::uint32_t crc32c(std::span<const std::uint8_t> bytes, std::uint32_t crc) {
@@ -243,8 +173,8 @@ escalation_store::loaded escalation_store::load() {
     for (std::size_t i = 0; i < 2; ++i) {
         std::string why;
         try {
-            auto bytes = read_whole(names[i]);
-            if (std::holds_alternative<missing>(bytes)) {
+            auto bytes = read_whole(names[i], escalation_max_file);
+            if (std::holds_alternative<missing_file>(bytes)) {
                 if (i == 0) why = "missing";  // a save cut between its two renames leaves only the previous copy
             } else if (const auto* err = std::get_if<std::string>(&bytes)) {
                 why = *err;
@@ -274,8 +204,7 @@ escalation_store::loaded escalation_store::load() {
 std::optional<std::string> escalation_store::save(const escalation_state& s) {
     const std::string tmp = _path + ".tmp";
     const auto steps = [&]() -> std::optional<std::string> {
-        const std::filesystem::path p(_path);
-        const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+        const std::string dir = directory_of(_path);
         std::error_code ec;
         std::filesystem::create_directories(dir, ec);
         if (ec) return fmt::format("cannot create the directory {}: {}", dir, ec.message());

@@ -12,7 +12,9 @@
 #include "common/config_load.hpp"
 #include "common/ctl_server.hpp"
 #include "common/log.hpp"
+#include "control/controld/config_backups.hpp"
 #include "control/controld/controld.hpp"
+#include "control/controld/durable_file.hpp"
 #include "control/controld/manager/prometheus.hpp"
 
 namespace po = boost::program_options;
@@ -31,6 +33,56 @@ std::string default_gatewayd() {
     return "gatewayd";
 }
 
+/// The configuration file's bytes, or why it cannot be read.
+std::optional<std::string> read_config(const std::string& path, std::string& why) {
+    auto r = control::read_whole(path, control::config_backup_max);
+    if (auto* b = std::get_if<std::vector<std::uint8_t>>(&r)) return std::string(b->begin(), b->end());
+    why = std::holds_alternative<control::missing_file>(r) ? "missing" : std::get<std::string>(r);
+    return std::nullopt;
+}
+
+/// The configuration file loaded, with its bytes in o.config_text. A file
+/// that does not load (or cannot be read) is replaced by the newest good
+/// backup that loads, else by the initial file: a broken file on disk must
+/// not keep the gateway down, nor make systemd restart controld in a loop.
+common::load_result load_or_restore(control::controld::options& o) {
+    std::string why;
+    const auto text = read_config(o.config_path, why);
+    common::load_result loaded;
+    if (text) {
+        loaded = common::parse_config(*text, o.config_path);
+        if (loaded.ok()) {
+            o.config_text = *text;
+            return loaded;
+        }
+        for (const auto& e : loaded.errors) std::cerr << common::format_error(e) << "\n";
+        why = fmt::format("{} error(s), the first: {}", loaded.errors.size(), common::format_error(loaded.errors[0]));
+    } else {
+        loaded.errors.push_back({o.config_path, "", why});
+        std::cerr << "controld: cannot read " << o.config_path << ": " << why << "\n";
+    }
+    control::config_backups backups(o.backups_dir, 1);
+    std::vector<std::string> skipped;
+    const auto loads = [&](const std::string& yaml) { return common::parse_config(yaml, o.config_path).ok(); };
+    const auto choice = backups.choose(text.value_or(""), o.initial_config, loads, skipped);
+    for (const auto& s : skipped) common::log::warn("configuration: passed over {}", s);
+    if (!choice) {
+        common::log::error("{} does not load ({}), and no backup in {} nor the initial file {} will do", o.config_path,
+                           why, o.backups_dir, o.initial_config);
+        return loaded;
+    }
+    if (const auto err = control::install_config(o.config_path, choice->yaml)) {
+        common::log::error("{} does not load ({}); {} not installed in its place: {}", o.config_path, why, choice->what, *err);
+        return loaded;
+    }
+    o.config_text = choice->yaml;
+    o.config_restored = fmt::format("{}, installed at start in place of a file that did not load ({}; kept as {}.replaced)",
+                                    choice->what, why, o.config_path);
+    common::log::error("{} does not load ({}): {} installed in its place (the file kept as {}.replaced)", o.config_path,
+                       why, choice->what, o.config_path);
+    return common::parse_config(choice->yaml, o.config_path);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,7 +96,12 @@ int main(int argc, char** argv) {
         "gatewayd", po::value(&o.gatewayd), "the gatewayd program (default: manager.gatewayd, else beside controld)")(
         "gatewayd-arg", po::value(&o.gatewayd_args)->composing(),
         "one more argument for gatewayd, after -c FILE (repeatable)")(
-        "no-supervise", po::bool_switch(&no_supervise), "do not start gatewayd; work with the one that runs");
+        "no-supervise", po::bool_switch(&no_supervise), "do not start gatewayd; work with the one that runs")(
+        "backups", po::value(&o.backups_dir),
+        "the configuration backups' directory (default: <config>.backups); a file that does not load is replaced "
+        "by the newest good one")(
+        "initial", po::value(&o.initial_config),
+        "the initial configuration, used when no backup will do (default: <config>.initial)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -57,11 +114,10 @@ int main(int argc, char** argv) {
         std::cerr << "controld: " << e.what() << "\n" << desc << "\n";
         return 2;
     }
-    auto loaded = common::load_config_file(o.config_path);
-    if (!loaded.ok()) {
-        for (const auto& e : loaded.errors) std::cerr << common::format_error(e) << "\n";
-        return 1;
-    }
+    if (o.backups_dir.empty()) o.backups_dir = o.config_path + ".backups";
+    if (o.initial_config.empty()) o.initial_config = o.config_path + ".initial";
+    auto loaded = load_or_restore(o);
+    if (!loaded.ok()) return 1;
     common::gateway_cfg cfg = std::move(loaded.cfg);
     o.supervise = !no_supervise;
     o.self_argv.assign(argv, argv + argc);  // PH2.5 executes controld again with them

@@ -2,11 +2,11 @@
 
 namespace cg::control {
 
-bool rung_implemented(rung r) { return r <= rung::ph2_5; }
+bool rung_implemented(rung r) { return r <= rung::ph3_0; }
 
 recovery_plan plan_for(rung decided) {
     const rung r = rung_implemented(decided) ? decided : rung::ph2_0;
-    return {r, r >= rung::ph1_0, r >= rung::ph2_0, r == rung::ph2_5};
+    return {r, r >= rung::ph1_0, r >= rung::ph2_0, r >= rung::ph2_5, r == rung::ph3_0};
 }
 
 }  // namespace cg::control

@@ -19,10 +19,14 @@
 //          and the ports start from nothing
 //   PH2.5  and controld's: controld saves its counts and re-executes itself;
 //          the new controld starts gatewayd as at boot (as PH2.0)
+//   PH3.0  and the current configuration file: replaced by the newest good
+//          backup that differs from it and loads, else by the initial file
+//          (config_backups.hpp), then as PH2.5. With neither, controld
+//          says so and applies PH2.5.
 //
-// PH3.0 and auto-heal are not carried out yet: they get PH2.0 instead, the
-// widest recovery that keeps this controld, so that its pause between
-// deaths in a row (supervisor.hpp) still holds a crash loop back.
+// auto-heal is not carried out yet: it gets PH2.0 instead, the widest
+// recovery that keeps this controld, so that its pause between deaths in a
+// row (supervisor.hpp) still holds a crash loop back.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -36,6 +40,7 @@ struct recovery_plan {
     bool rebuild_tables = false;    ///< rebuild every table whole (else patch the differences)
     bool fresh_eal = false;         ///< remove its EAL runtime directory and hugepage files before the start
     bool restart_controld = false;  ///< controld re-executes itself, and the new one starts gatewayd
+    bool from_backup = false;       ///< the configuration file replaced by a backup first
     friend bool operator==(const recovery_plan&, const recovery_plan&) = default;
 };
 

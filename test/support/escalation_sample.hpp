@@ -22,6 +22,12 @@ inline common::api::escalation_rep sample_escalation() {
     e.history = {{1'700'000'000'000, "died", "killed by signal 9 (Killed)", "PH1.0", "PH0.5", "up", 812},
                  {1'700'000'001'000, "exited", "exited with status 1", "PH0.5", "PH0.5", "failed_again", 0}};
     e.counters = {{"fallbacks", 1}};
+    e.config = "/etc/clustergate/gw.yaml, as loaded at start: the same as backup 4 (saved 2023-11-14 22:13:20.000 UTC)";
+    e.backups_dir = "/etc/clustergate/gw.yaml.backups";
+    e.backup_every_ms = 60000;
+    e.backups_kept = 10;
+    e.backups = {{5, 1'700'000'100'000, 0, "checksum mismatch (stored 00000001, computed 9a3c0b2e)"},
+                 {4, 1'700'000'000'000, 1234, ""}};
     return e;
 }
 

@@ -320,16 +320,21 @@ TEST_CASE("the supervision section's defaults: the ladder of docs/operations.md"
         CHECK(s.healthy_after == 5min);
         CHECK(s.hung_after == 2s);
         CHECK(s.history == 20);
+        CHECK(s.backup_every == 1min);
+        CHECK(s.backups_kept == 10);
         CHECK(s.ladder == std::array<rung_limit_cfg, limited_rungs>{{{3, 1min}, {2, 2min}, {2, 10min}, {1, 30min}, {1, 1h}}});
     }
     SECTION("a rung given in part keeps the rest of its defaults; the store follows gateway.name") {
-        const auto r = parse_config("gateway: {name: gw-b}\n" + head + "supervision: {ladder: {ph1_0: {window: 5m}}}\n",
+        const auto r = parse_config("gateway: {name: gw-b}\n" + head +
+                                        "supervision: {ladder: {ph1_0: {window: 5m}}, backup_every: 0s, backups_kept: 3}\n",
                                     "s.yaml");
         INFO(listing(r));
         REQUIRE(r.ok());
         CHECK(r.cfg.supervision.store == "/var/lib/clustergate/gw-b.escalation");
         CHECK(r.cfg.supervision.ladder[1] == rung_limit_cfg{2, 5min});
         CHECK(r.cfg.supervision.ladder[0] == rung_limit_cfg{3, 1min});
+        CHECK(r.cfg.supervision.backup_every == 0ms);  // no backups
+        CHECK(r.cfg.supervision.backups_kept == 3);
     }
 }
 
@@ -357,7 +362,9 @@ TEST_CASE("the supervision section's errors name the key and the reason", "[conf
          "the keys here are: ph0_5, ph1_0, ph2_0, ph2_5, ph3_0"},
         {base + "  ladder: {auto_heal: {failures: 3}}\n", 5, "supervision.ladder.auto_heal", "unknown key"},
         {base + "  ladder: [3, 2]\n", 5, "supervision.ladder", "expected a map"},
-        {base + "  restarts: 3\n", 5, "supervision.restarts", "the keys here are: store, healthy_after, hung_after, history, ladder"},
+        {base + "  backup_every: 50ms\n", 5, "supervision.backup_every", "between 100ms and 576h"},
+        {base + "  backups_kept: 0\n", 5, "supervision.backups_kept", "between 1 and 1000, got 0"},
+        {base + "  restarts: 3\n", 5, "supervision.restarts", "the keys here are: store, healthy_after, hung_after, history, backup_every, backups_kept, ladder"},
     };
     for (const error_case& c : cases) require_single_error(c);
 }

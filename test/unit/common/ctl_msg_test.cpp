@@ -145,6 +145,15 @@ TEST_CASE("the escalation ladder's messages survive encode and decode", "[api][e
     CHECK(back.history[0].applied == "PH0.5");
     CHECK(back.history[0].took_ms == 812);
     CHECK(back.counters.at(0).value == 1);
+    CHECK(back.config == e.config);
+    CHECK(back.backups_dir == e.backups_dir);
+    CHECK(back.backup_every_ms == 60000);
+    CHECK(back.backups_kept == 10);
+    REQUIRE(back.backups.size() == 2);
+    CHECK(back.backups[0].problem == e.backups[0].problem);
+    CHECK(back.backups[1].seq == 4);
+    CHECK(back.backups[1].saved_ms == 1'700'000'000'000);
+    CHECK(back.backups[1].bytes == 1234);
     CHECK_FALSE(std::get<escalation_rep>(round_trip(escalation_rep{})).up_ms);
 }
 

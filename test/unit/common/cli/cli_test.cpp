@@ -522,6 +522,12 @@ TEST_CASE("show escalation: the ladder, what the next failure gets, the rungs an
     CHECK(contains(out, "died     killed by signal 9 (Killed)  PH1.0    PH0.5    up            812ms\n"));
     CHECK(contains(out, "exited   exited with status 1         PH0.5    PH0.5    failed_again      -\n"));
     CHECK(contains(out, "fallbacks"));
+    CHECK(contains(out, "config         /etc/clustergate/gw.yaml, as loaded at start: the same as backup 4"));
+    CHECK(contains(out, "backups        /etc/clustergate/gw.yaml.backups: every 1m while gatewayd runs, when changed; "
+                        "the newest 10 kept\n"));
+    CHECK(contains(out, "configuration backups (newest first):\n"));
+    CHECK(contains(out, "       5  -                            -  bad: checksum mismatch (stored 00000001"));
+    CHECK(contains(out, "  1234  good\n"));
 
     escalation_rep none;
     none.reached = "PH0.5";

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "control/controld/escalation_store.hpp"
+#include "temp_dir.hpp"
 
 using namespace cg::control;
 using namespace std::chrono_literals;
@@ -32,20 +33,7 @@ escalation_state busy_state(int failures = 5) {
     return e.state();
 }
 
-/// A directory of its own under the system's temporary one, removed at the end.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "cg-escalation-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, ec);
-        fs::remove_all(path, ec);
-    }
-};
+using cg::test::temp_dir;
 
 std::vector<std::uint8_t> read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -21,7 +21,7 @@ constexpr rung p05 = rung::ph0_5, p10 = rung::ph1_0, p20 = rung::ph2_0, p25 = ru
 
 /// What a plan does, in the words of docs/operations.md's table.
 struct act {
-    bool rebuild_tables, fresh_eal, restart_controld;
+    bool rebuild_tables, fresh_eal, restart_controld, from_backup;
 };
 
 struct step {
@@ -33,8 +33,8 @@ struct step {
     std::chrono::milliseconds up_after = 0ms;  ///< the instance comes up this long after (0: not)
 };
 
-constexpr act patch{false, false, false}, rebuilt{true, false, false}, fresh{true, true, false},
-    whole{true, true, true};
+constexpr act patch{false, false, false, false}, rebuilt{true, false, false, false}, fresh{true, true, false, false},
+    whole{true, true, true, false}, backup{true, true, true, true};
 
 struct sequence {
     std::string name;
@@ -51,14 +51,14 @@ supervision_cfg one_each() {  // the system tests': 1 in 1m at every rung
 }  // namespace
 
 TEST_CASE("each rung's plan: what it throws away before gatewayd starts again", "[escalation][plan]") {
-    CHECK(plan_for(p05) == recovery_plan{p05, false, false, false});
-    CHECK(plan_for(p10) == recovery_plan{p10, true, false, false});
-    CHECK(plan_for(p20) == recovery_plan{p20, true, true, false});
-    CHECK(plan_for(p25) == recovery_plan{p25, true, true, true});
-    // Not carried out yet: PH2.0 in their place, which keeps this controld.
-    CHECK(plan_for(p30) == recovery_plan{p20, true, true, false});
-    CHECK(plan_for(heal) == recovery_plan{p20, true, true, false});
-    for (rung r : {p05, p10, p20, p25}) CHECK(plan_for(r).applied == r);
+    CHECK(plan_for(p05) == recovery_plan{p05, false, false, false, false});
+    CHECK(plan_for(p10) == recovery_plan{p10, true, false, false, false});
+    CHECK(plan_for(p20) == recovery_plan{p20, true, true, false, false});
+    CHECK(plan_for(p25) == recovery_plan{p25, true, true, true, false});
+    CHECK(plan_for(p30) == recovery_plan{p30, true, true, true, true});
+    // Not carried out yet: PH2.0 in its place, which keeps this controld.
+    CHECK(plan_for(heal) == recovery_plan{p20, true, true, false, false});
+    for (rung r : {p05, p10, p20, p25, p30}) CHECK(plan_for(r).applied == r);
 }
 
 TEST_CASE("failure sequences -> rungs -> actions", "[escalation][plan]") {
@@ -68,7 +68,7 @@ TEST_CASE("failure sequences -> rungs -> actions", "[escalation][plan]") {
           {5s, failure::died, p10, p10, rebuilt, 900ms},
           {10s, failure::died, p20, p20, fresh, 1200ms},
           {15s, failure::died, p25, p25, whole, 1500ms},
-          {20s, failure::died, p30, p20, fresh},
+          {20s, failure::died, p30, p30, backup},
           {21s, failure::died, heal, p20, fresh}},
          one_each()},
         {"a hung gatewayd (killed by the watchdog) climbs as a death does",
@@ -94,7 +94,7 @@ TEST_CASE("failure sequences -> rungs -> actions", "[escalation][plan]") {
           {5s, failure::died, p20, p20, fresh},
           {6s, failure::died, p20, p20, fresh},
           {7s, failure::died, p25, p25, whole},
-          {8s, failure::died, p30, p20, fresh}},
+          {8s, failure::died, p30, p30, backup}},
          {}},
     };
     for (const auto& c : cases) {
@@ -110,6 +110,7 @@ TEST_CASE("failure sequences -> rungs -> actions", "[escalation][plan]") {
             CHECK(p.rebuild_tables == s.does.rebuild_tables);
             CHECK(p.fresh_eal == s.does.fresh_eal);
             CHECK(p.restart_controld == s.does.restart_controld);
+            CHECK(p.from_backup == s.does.from_backup);
             CHECK(e.state().history.back().applied == s.applied);
             if (s.up_after > 0ms) {
                 CHECK(e.up(t0 + s.when + s.up_after));

@@ -1,0 +1,105 @@
+// Backups of the configuration file (requirements 8.1's PH3.0; docs/operations.md
+// "Restart escalation"): the file as controld last loaded it is saved every
+// `supervision.backup_every` while gatewayd runs with it, the last
+// `supervision.backups_kept` kept, so that a file that no longer loads, or
+// keeps the gateway failing, can be replaced by the last good one.
+//
+// One backup per file, <dir>/config-<seq>.yaml: a first line that is a
+// YAML comment, then the configuration's bytes unchanged (so a backup is
+// itself a file gatewayd and controld can read):
+//   # clustergate configuration backup v1 bytes=<n> crc32c=<8 hex> saved_ms=<ms since the epoch>
+// crc32c is CRC-32C of the bytes after that line. A backup that is torn,
+// tampered with or of another version is reported and skipped; the next
+// older good one is used.
+//
+// Thread-safety: none for a config_backups (one owner); the free functions
+// are reentrant.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "control/controld/escalation.hpp"
+
+namespace cg::control {
+
+inline constexpr std::uint32_t config_backup_version = 1;
+/// A configuration file larger than this is not backed up (nor read back).
+inline constexpr std::size_t config_backup_max = 16u << 20;
+
+struct config_backup {
+    std::string yaml;  ///< the configuration file's bytes
+    wall_time saved{};
+};
+
+/// The whole backup file for `yaml` saved at `at`.
+std::string encode_config_backup(std::string_view yaml, wall_time at);
+/// The configuration a backup file holds, or why it cannot be used
+/// ("no header line", "torn: 100 of 1200 bytes", "checksum mismatch ...",
+/// "version 2: this controld reads version 1"). Never throws.
+std::variant<config_backup, std::string> decode_config_backup(std::string_view file);
+
+/// One file of the backup directory.
+struct backup_entry {
+    std::uint64_t seq = 0;
+    std::string path;
+    wall_time saved{};
+    std::size_t bytes = 0;  ///< the configuration's
+    std::string problem;    ///< why it cannot be used; empty: good
+    bool good() const { return problem.empty(); }
+};
+
+/// A configuration to start from instead of the current file.
+struct restore_choice {
+    std::string yaml;
+    std::string what;  ///< "backup 7 (saved 2026-12-03 07:30:00.123 UTC)", "the initial file /etc/...initial"
+};
+
+class config_backups {
+public:
+    config_backups(std::string dir, std::uint32_t keep);
+
+    /// The backups, newest first, the bad ones with their problem (each
+    /// bad file counted once in bad_found).
+    std::vector<backup_entry> list() const;
+    /// Saves `yaml` unless the newest good backup holds the same bytes
+    /// (then nothing is written); the oldest files beyond `keep` are
+    /// removed. Why it could not, or nullopt.
+    std::optional<std::string> save(std::string_view yaml, wall_time now);
+    /// The newest good backup whose configuration differs from `current`
+    /// and that `loads` accepts, else `initial_file` under the same
+    /// conditions, else nullopt. Each backup passed over is said in `skipped`.
+    std::optional<restore_choice> choose(std::string_view current, const std::string& initial_file,
+                                         const std::function<bool(const std::string&)>& loads,
+                                         std::vector<std::string>& skipped);
+
+    struct counts {
+        std::uint64_t saved = 0, unchanged = 0, write_errors = 0, bad_found = 0, removed = 0;
+    };
+    const counts& counters() const { return _n; }
+    const std::string& dir() const { return _dir; }
+    std::uint32_t keep() const { return _keep; }
+    const std::string& last_error() const { return _last_error; }
+
+private:
+    std::string _dir;
+    std::uint32_t _keep;
+    mutable counts _n;  // list() counts the bad files it finds
+    mutable std::set<std::string> _bad_seen;
+    std::string _last_error;
+};
+
+/// Writes `yaml` over the configuration file `path` atomically; the file it
+/// replaces is kept as <path>.replaced. Why not, or nullopt.
+std::optional<std::string> install_config(const std::string& path, std::string_view yaml);
+
+/// "2026-12-03 07:30:00.123 UTC".
+std::string format_wall(wall_time t);
+
+}  // namespace cg::control
