@@ -73,8 +73,11 @@ std::variant<config_backup, std::string> decode_config_backup(std::string_view f
     unsigned crc = 0;
     int end = 0;
     const std::string pattern = std::string(header_start) + "%u bytes=%llu crc32c=%8x saved_ms=%llu%n";
+    // Only the line encode writes: sscanf alone would also take leading
+    // zeros, signs and blanks, so the numbers are written back and compared.
     if (std::sscanf(head.c_str(), pattern.c_str(), &version, &bytes, &crc, &saved, &end) != 4 ||
-        static_cast<std::size_t>(end) != head.size())
+        static_cast<std::size_t>(end) != head.size() ||
+        head != fmt::format("{}{} bytes={} crc32c={:08x} saved_ms={}", header_start, version, bytes, crc, saved))
         return fmt::format("malformed header line: {:.120}", head);
     if (version != config_backup_version)
         return fmt::format("version {}: this controld reads version {}", version, config_backup_version);

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "common/ctl_msg.hpp"
+#include "control/controld/config_backups.hpp"
+#include "control/controld/escalation_store.hpp"
 #include "control/proto/agent_msg.hpp"
 #include "control/proto/shadow_msg.hpp"
 #include "dataplane/mirror/nfs.hpp"
@@ -282,6 +284,22 @@ void config_seeds(const fs::path& dir) {
                                     "clusters:\n  - address: 198.18.0.100\n    ports:\n"
                                     "      - {port: 80, protocol: tcp, nodes: [{address: 198.18.0.11, mac: arp}]}\n"));
     write(dir, "two-docs.yaml", text("gateway: {name: a}\n---\ngateway: {name: b}\n"));
+}
+
+// ---- stores -----------------------------------------------------------------
+
+void stores_seeds(const fs::path& dir) {
+    using namespace cg::control;
+    const wall_time t0{std::chrono::milliseconds(1'764'747'000'123)};
+    escalation e{cg::common::supervision_cfg{}};
+    e.failed(failure::died, "killed by signal 9 (Killed)", t0);
+    e.applied(rung::ph0_5);
+    e.up(t0 + std::chrono::seconds(1));
+    e.failed(failure::hung, "hung: no progress for 2000 ms", t0 + std::chrono::seconds(5));
+    write(dir, "escalation.bin", encode_escalation(e.state()));
+    write(dir, "escalation-fresh.bin", encode_escalation(escalation_state{}));
+    write(dir, "backup.yaml", text(encode_config_backup("gateway: {name: gw}\nports: []\n", t0)));
+    write(dir, "backup-empty.yaml", text(encode_config_backup("", t0)));
 }
 
 // ---- agent ------------------------------------------------------------------
@@ -844,7 +862,7 @@ void parser_table_seeds(const fs::path& dir) {
 
 int main(int argc, char** argv) {
     if (argc != 2) {
-        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg, DIR/config, DIR/agent, DIR/shadow, DIR/pair, DIR/smb2, DIR/tcp_follower, DIR/rpc_record, DIR/nfs and DIR/parser_table\n", argv[0]);
+        std::fprintf(stderr, "usage: %s DIR\nwrites DIR/router, DIR/ctl_msg, DIR/config, DIR/agent, DIR/shadow, DIR/pair, DIR/smb2, DIR/tcp_follower, DIR/rpc_record, DIR/nfs, DIR/parser_table and DIR/stores\n", argv[0]);
         return 2;
     }
     try {
@@ -853,7 +871,7 @@ int main(int argc, char** argv) {
             {"router", router_seeds}, {"ctl_msg", ctl_msg_seeds}, {"config", config_seeds}, {"agent", agent_seeds},
             {"shadow", shadow_seeds}, {"pair", pair_seeds}, {"smb2", smb2_seeds},
             {"tcp_follower", tcp_follower_seeds}, {"rpc_record", rpc_record_seeds}, {"nfs", nfs_seeds},
-            {"parser_table", parser_table_seeds}};
+            {"parser_table", parser_table_seeds}, {"stores", stores_seeds}};
         for (const auto& [name, make] : harnesses) {
             fs::create_directories(root / name);
             make(root / name);

@@ -60,6 +60,8 @@ TEST_CASE("a configuration backup: its round trip, and each bad one with why", "
         {"torn", file.substr(0, file.size() - 5), "torn: 16 of 21 bytes"},
         {"bytes after its end", file + "x: 1\n", "5 bytes after the end"},
         {"another version", version, "version 2: this controld reads version 1"},
+        {"a number with leading zeros", std::string(file).replace(file.find("saved_ms=") + 9, 0, "00"),
+         "malformed header line"},
         {"a header cut short", "# clustergate configuration backup v1 bytes=21\n" + yaml, "malformed header line"},
     };
     for (const auto& c : cases) {
