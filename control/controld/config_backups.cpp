@@ -37,18 +37,9 @@ std::optional<std::uint64_t> seq_of(const std::string& name) {
     return seq;
 }
 
-std::string read_text(const std::string& path, std::string& why) {
-    auto r = read_whole(path, config_backup_max + 256);
-    if (std::holds_alternative<missing_file>(r)) {
-        why = "missing";
-        return {};
-    }
-    if (auto* e = std::get_if<std::string>(&r)) {
-        why = *e;
-        return {};
-    }
-    const auto& b = std::get<std::vector<std::uint8_t>>(r);
-    return std::string(b.begin(), b.end());
+/// A configuration file or a backup, with room for the header line.
+std::string read_config_text(const std::string& path, std::string& why) {
+    return read_text(path, config_backup_max + 256, why);
 }
 
 }  // namespace
@@ -100,7 +91,7 @@ std::vector<backup_entry> config_backups::list() const {
         backup_entry e;
         e.seq = *seq;
         e.path = f.path().string();
-        const std::string text = read_text(e.path, e.problem);
+        const std::string text = read_config_text(e.path, e.problem);
         if (e.problem.empty()) {
             auto d = decode_config_backup(text);
             if (auto* b = std::get_if<config_backup>(&d)) {
@@ -117,6 +108,15 @@ std::vector<backup_entry> config_backups::list() const {
     return out;
 }
 
+std::optional<config_backup> config_backups::read(const backup_entry& e, std::string& why) const {
+    const std::string text = read_config_text(e.path, why);
+    if (!why.empty()) return std::nullopt;
+    auto d = decode_config_backup(text);
+    if (auto* b = std::get_if<config_backup>(&d)) return std::move(*b);
+    why = std::get<std::string>(d);
+    return std::nullopt;
+}
+
 std::optional<std::string> config_backups::save(std::string_view yaml, wall_time now) {
     if (yaml.size() > config_backup_max) {
         _last_error = fmt::format("the configuration has {} bytes, more than a backup holds ({})", yaml.size(),
@@ -128,8 +128,7 @@ std::optional<std::string> config_backups::save(std::string_view yaml, wall_time
     for (const auto& e : have) {
         if (!e.good()) continue;
         std::string why;
-        auto d = decode_config_backup(read_text(e.path, why));
-        if (auto* b = std::get_if<config_backup>(&d); b && b->yaml == yaml) {
+        if (const auto b = read(e, why); b && b->yaml == yaml) {
             ++_n.unchanged;
             return std::nullopt;
         }
@@ -164,10 +163,9 @@ std::optional<restore_choice> config_backups::choose(std::string_view current, c
             continue;
         }
         std::string why;
-        auto d = decode_config_backup(read_text(e.path, why));
-        auto* b = std::get_if<config_backup>(&d);
+        auto b = read(e, why);
         if (!b) {  // changed since list()
-            skipped.push_back(fmt::format("{} ({}): {}", name, e.path, why.empty() ? std::get<std::string>(d) : why));
+            skipped.push_back(fmt::format("{} ({}): {}", name, e.path, why));
             continue;
         }
         if (b->yaml == current) {
@@ -182,7 +180,7 @@ std::optional<restore_choice> config_backups::choose(std::string_view current, c
     }
     if (initial_file.empty()) return std::nullopt;
     std::string why;
-    std::string text = read_text(initial_file, why);
+    std::string text = read_config_text(initial_file, why);
     const std::string name = "the initial file " + initial_file;
     if (!why.empty())
         skipped.push_back(fmt::format("{}: {}", name, why));
@@ -197,7 +195,7 @@ std::optional<restore_choice> config_backups::choose(std::string_view current, c
 
 std::optional<std::string> install_config(const std::string& path, std::string_view yaml) {
     std::string why;
-    const std::string old = read_text(path, why);
+    const std::string old = read_config_text(path, why);
     if (why.empty())
         if (auto err = replace_file(path + ".replaced", bytes_of(old))) return err;
     return replace_file(path, bytes_of(yaml));

@@ -68,6 +68,8 @@ public:
     /// The backups, newest first, the bad ones with their problem (each
     /// bad file counted once in bad_found).
     std::vector<backup_entry> list() const;
+    /// The configuration of one of list()'s entries, or nullopt with why.
+    std::optional<config_backup> read(const backup_entry& e, std::string& why) const;
     /// Saves `yaml` unless the newest good backup holds the same bytes
     /// (then nothing is written); the oldest files beyond `keep` are
     /// removed. Why it could not, or nullopt.

@@ -509,9 +509,8 @@ void controld::back_up_config() {
 
 bool controld::restore_config() {
     const std::string& path = _opt.config_path;
-    std::string current;
-    if (auto bytes = read_whole(path, config_backup_max); auto* b = std::get_if<std::vector<std::uint8_t>>(&bytes))
-        current.assign(b->begin(), b->end());
+    std::string unreadable;  // then no backup is "the same as the current file"
+    const std::string current = read_text(path, config_backup_max, unreadable);
     std::vector<std::string> skipped;
     const auto loads = [&](const std::string& yaml) { return common::parse_config(yaml, path).ok(); };
     const auto choice = _backups->choose(current, _opt.initial_config, loads, skipped);
@@ -543,11 +542,8 @@ std::string controld::config_origin(const std::vector<backup_entry>& backups) co
     if (!_opt.config_restored.empty()) return fmt::format("{}: {}", _opt.config_path, _opt.config_restored);
     for (const auto& e : backups) {
         if (!e.good() || e.bytes != _opt.config_text.size()) continue;
-        auto bytes = read_whole(e.path, config_backup_max + 256);
-        const auto* raw = std::get_if<std::vector<std::uint8_t>>(&bytes);
-        if (!raw) continue;
-        auto d = decode_config_backup(std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
-        if (const auto* c = std::get_if<config_backup>(&d); c && c->yaml == _opt.config_text)
+        std::string why;
+        if (const auto c = _backups->read(e, why); c && c->yaml == _opt.config_text)
             return fmt::format("{}, as loaded at start: the same as backup {} (saved {})", _opt.config_path, e.seq,
                                format_wall(e.saved));
     }

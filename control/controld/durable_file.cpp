@@ -80,6 +80,13 @@ std::optional<std::string> fsync_directory(const std::string& dir) {
     return std::nullopt;
 }
 
+std::string read_text(const std::string& path, std::size_t max_bytes, std::string& why) {
+    auto r = read_whole(path, max_bytes);
+    if (const auto* b = std::get_if<std::vector<std::uint8_t>>(&r)) return std::string(b->begin(), b->end());
+    why = std::holds_alternative<missing_file>(r) ? "missing" : std::get<std::string>(r);
+    return {};
+}
+
 std::string directory_of(const std::string& path) {
     const std::filesystem::path p(path);
     return p.has_parent_path() ? p.parent_path().string() : ".";

@@ -25,6 +25,8 @@ struct missing_file {};
 /// cannot be read (not a regular file, larger than `max_bytes`, an I/O error).
 std::variant<std::vector<std::uint8_t>, missing_file, std::string> read_whole(const std::string& path,
                                                                                std::size_t max_bytes);
+/// read_whole as text; on failure "" with `why` set ("missing" for no file).
+std::string read_text(const std::string& path, std::size_t max_bytes, std::string& why);
 /// Writes `bytes` to a new file at `path` (mode 0600) and fsyncs it.
 std::optional<std::string> write_synced(const std::string& path, std::span<const std::uint8_t> bytes);
 /// fsync of a directory: its renames are on disk once it returns.

@@ -33,21 +33,14 @@ std::string default_gatewayd() {
     return "gatewayd";
 }
 
-/// The configuration file's bytes, or why it cannot be read.
-std::optional<std::string> read_config(const std::string& path, std::string& why) {
-    auto r = control::read_whole(path, control::config_backup_max);
-    if (auto* b = std::get_if<std::vector<std::uint8_t>>(&r)) return std::string(b->begin(), b->end());
-    why = std::holds_alternative<control::missing_file>(r) ? "missing" : std::get<std::string>(r);
-    return std::nullopt;
-}
-
 /// The configuration file loaded, with its bytes in o.config_text. A file
 /// that does not load (or cannot be read) is replaced by the newest good
 /// backup that loads, else by the initial file: a broken file on disk must
 /// not keep the gateway down, nor make systemd restart controld in a loop.
 common::load_result load_or_restore(control::controld::options& o) {
     std::string why;
-    const auto text = read_config(o.config_path, why);
+    const std::string bytes = control::read_text(o.config_path, control::config_backup_max, why);
+    const std::optional<std::string> text = why.empty() ? std::optional(bytes) : std::nullopt;
     common::load_result loaded;
     if (text) {
         loaded = common::parse_config(*text, o.config_path);
