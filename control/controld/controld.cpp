@@ -1,6 +1,8 @@
 #include "control/controld/controld.hpp"
 
 #include <linux/close_range.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,7 +12,6 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -183,8 +184,15 @@ bool controld::adopt_running() {
         // from the nodes: an orphan that may be forwarding is stopped first.
         log::warn("gatewayd (pid {}) still runs from an earlier controld: stopped, for a pair member starts standby",
                   *pid);
+        // Its end seen through a pidfd: kill(pid, 0) would still find it as a
+        // zombie when init is slow to reap, or never does.
+        const int fd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
         ::kill(*pid, SIGKILL);
-        for (int i = 0; i < 500 && ::kill(*pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (fd >= 0) {
+            pollfd ended{fd, POLLIN, 0};
+            ::poll(&ended, 1, 5000);
+            ::close(fd);
+        }
         return false;
     }
     if (!_supervisor->adopt(*pid)) return false;
