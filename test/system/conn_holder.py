@@ -157,7 +157,7 @@ class Holder:
                 c.node = body
             pending = set(ok)
             self._pump(pending, time.monotonic() + timeout, first)
-            errors += [f"first answer: {c.error or 'timeout'}" for c in ok if c.node is None]
+            errors += [f"first answer: {c.error or 'timeout'} (client port {c.port})" for c in ok if c.node is None]
             self.conns += [c for c in ok if c.node is not None]
         by_node = {}
         for c in self.conns:

@@ -72,7 +72,14 @@ def serve(name, udp_address, delay_file=None):
         def log_message(self, fmt, *args):
             pass  # hundreds of requests per test; the client counts them
 
-    http_server = http.server.ThreadingHTTPServer(("0.0.0.0", HTTP_PORT), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        # socketserver listens with a backlog of 5: hundreds of connections
+        # opened at once overflow it, the node drops their first ACK and
+        # request, and the client's retransmissions back off for up to a
+        # minute before one finds room.
+        request_queue_size = 4096
+
+    http_server = Server(("0.0.0.0", HTTP_PORT), Handler)
     http_server.daemon_threads = True
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((udp_address, UDP_PORT))
