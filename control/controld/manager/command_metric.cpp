@@ -1,19 +1,9 @@
 #include "control/controld/manager/command_metric.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstring>
-#include <memory>
-
 #include <fmt/format.h>
 
 #include "common/number.hpp"
-
-extern char** environ;
+#include "control/controld/manager/run_command.hpp"
 
 namespace cg::control {
 
@@ -34,103 +24,18 @@ std::optional<double> parse_command_output(std::string_view out) {
     return common::parse_real(out.substr(first, last - first + 1));
 }
 
-namespace {
-
-constexpr std::size_t max_output = 4096;
-
-struct run : std::enable_shared_from_this<run> {
-    run(asio::io_context& io, std::function<void(command_outcome)> d) : pipe(io), timer(io), reaper(io), done(std::move(d)) {}
-
-    asio::posix::stream_descriptor pipe;
-    asio::steady_timer timer, reaper;
-    std::function<void(command_outcome)> done;
-    pid_t pid = -1;
-    std::string output;
-    std::array<char, 512> chunk{};
-    std::optional<std::string> failure;
-    bool finished = false;
-
-    void read() {
-        auto self = shared_from_this();
-        pipe.async_read_some(asio::buffer(chunk), [self](const boost::system::error_code& ec, std::size_t n) {
-            if (!ec) {
-                if (self->output.size() + n > max_output) {
-                    self->failure = "more output than a number";
-                    ::kill(-self->pid, SIGKILL);
-                } else {
-                    self->output.append(self->chunk.data(), n);
-                    return self->read();
-                }
-            }
-            self->timer.cancel();
-            self->wait_exit();
-        });
-    }
-
-    /// Output closed (or the command was killed): collect its status.
-    void wait_exit() {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == 0) {  // closed its output but still running: look again shortly
-            auto self = shared_from_this();
-            reaper.expires_after(std::chrono::milliseconds(5));
-            reaper.async_wait([self](const boost::system::error_code&) { self->wait_exit(); });
-            return;
-        }
-        if (finished) return;
-        finished = true;
-        if (failure) return done({std::nullopt, *failure});
-        if (r == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-            return done({std::nullopt, WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                                                         : fmt::format("killed by signal {}", WTERMSIG(status))});
-        if (const auto v = parse_command_output(output)) return done({v, {}});
-        std::string shown = output.substr(0, 40);
+void run_command_metric(asio::io_context& io, const std::string& command, std::chrono::milliseconds timeout,
+                        std::function<void(command_outcome)> done) {
+    run_command(io, command, timeout, 4096, [done = std::move(done)](command_result r) {
+        if (!r.ok) return done({std::nullopt, r.why});
+        if (const auto v = parse_command_output(r.output)) return done({v, {}});
+        std::string shown = r.output.substr(0, 40);
         for (char& c : shown)
             if (c == '\n' || c == '\r' || c == '\t') c = ' ';
         shown.erase(0, shown.find_first_not_of(' '));
         shown.erase(shown.find_last_not_of(' ') + 1);
         done({std::nullopt, fmt::format("output '{}' is not a number, 0 or more", shown)});
-    }
-};
-
-}  // namespace
-
-void run_command_metric(asio::io_context& io, const std::string& command, std::chrono::milliseconds timeout,
-                        std::function<void(command_outcome)> done) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return done({std::nullopt, fmt::format("pipe: {}", std::strerror(errno))});
-    posix_spawn_file_actions_t fa;
-    ::posix_spawn_file_actions_init(&fa);
-    ::posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    ::posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    // None of controld's sockets: a command that outlives it must not hold its ports.
-    ::posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-    std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
-    char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-    // Its own process group, so that a timeout kills what it started too.
-    posix_spawnattr_t attr;
-    ::posix_spawnattr_init(&attr);
-    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    ::posix_spawnattr_setpgroup(&attr, 0);
-    pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
-    ::posix_spawnattr_destroy(&attr);
-    ::posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    if (rc != 0) {
-        ::close(fds[0]);
-        return done({std::nullopt, fmt::format("cannot run /bin/sh: {}", std::strerror(rc))});
-    }
-    auto r = std::make_shared<run>(io, std::move(done));
-    r->pid = pid;
-    r->pipe.assign(fds[0]);
-    r->timer.expires_after(timeout);
-    r->timer.async_wait([r](const boost::system::error_code& ec) {
-        if (ec) return;
-        r->failure = "timeout";
-        ::kill(-r->pid, SIGKILL);  // its output closes: read() ends and collects it
     });
-    r->read();
 }
 
 }  // namespace cg::control
