@@ -254,6 +254,16 @@ struct pair_cfg {
     /// busy machine does not delay a heartbeat past the dead time. What
     /// controld starts runs with normal priority.
     std::uint8_t rt_priority = 10;
+    /// Auto-heal: hosts where a new gateway instance can be started when the
+    /// peer's whole instance is dead; it joins the pair as the peer.
+    struct pool_host {
+        std::string address;  ///< address:port of its controld's heartbeats (its manager.pair.listen)
+        std::string start;    ///< /bin/sh command that starts it; {peer}: this controld's listen, {failed}: the dead peer's
+        friend bool operator==(const pool_host&, const pool_host&) = default;
+    };
+    std::vector<pool_host> pool;
+    millis heal_after{3000};     ///< the peer silent this long: its instance is dead, one is started from the pool
+    millis heal_timeout{30000};  ///< a pool host started but not heard by then: the next one
     friend bool operator==(const pair_cfg&, const pair_cfg&) = default;
 };
 

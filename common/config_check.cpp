@@ -535,6 +535,25 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
                     fmt::format("must be 0 (no pre-emption) or between ten dead times ({}) and {}, got {}",
                                 format_duration(10 * p->dead_time), format_duration(max_timeout),
                                 format_duration(p->preempt_delay)));
+        std::set<ipv4_addr> members;
+        if (listen) members.insert(listen->address);
+        if (peer) members.insert(peer->address);
+        for (std::size_t i = 0; i < p->pool.size(); ++i) {
+            const auto& h = p->pool[i];
+            const std::string key = fmt::format("manager.pair.pool[{}]", i);
+            const auto at = parse_endpoint(h.address);
+            if (!at)
+                out.add(key + ".address", fmt::format("expected address:port such as 198.18.0.6:9653, got '{}'", h.address));
+            else if (!members.insert(at->address).second)
+                out.add(key + ".address", fmt::format("{} is already this controld, its peer or another pool host",
+                                                      format_ipv4(at->address)));
+            if (h.start.find_first_not_of(" \t") == std::string::npos) out.add(key + ".start", "is empty");
+        }
+        if (p->heal_after < p->dead_time || p->heal_after > max_timeout)
+            out.add("manager.pair.heal_after", fmt::format("must be between the dead time ({}) and {}, got {}",
+                                                           format_duration(p->dead_time), format_duration(max_timeout),
+                                                           format_duration(p->heal_after)));
+        out.timeout("manager.pair.heal_timeout", p->heal_timeout);
         if (p->rt_priority > 99)
             out.add("manager.pair.rt_priority", fmt::format("must be 0 (none) to 99, got {}", p->rt_priority));
         if (!m.agents || !m.agents->shadow_port)

@@ -58,6 +58,14 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  set("preempt_delay", p.preempt_delay, &loader::read_millis),
                  set("max_skew", p.max_skew, &loader::read_millis),
                  set("rt_priority", p.rt_priority, &loader::read_uint<std::uint8_t>),
+                 set("heal_after", p.heal_after, &loader::read_millis),
+                 set("heal_timeout", p.heal_timeout, &loader::read_millis),
+                 list_of<pair_cfg::pool_host>("pool", p.pool, false, [&](pair_cfg::pool_host& h) {
+                     return std::vector<field>{
+                         must(set("address", h.address, &loader::read_string)),
+                         must(set("start", h.start, &loader::read_string)),
+                     };
+                 }),
              });
              m.pair = std::move(p);
          }},

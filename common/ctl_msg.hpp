@@ -424,9 +424,10 @@ struct ha_rep {
     bool peer_alive = false;
     std::string peer_role, peer_health;  ///< empty: never heard
     std::uint64_t peer_epoch = 0, peer_conns = 0, peer_heard_ms = 0;
+    std::string heal;  ///< auto-heal from the pool: the latest, in words
     std::vector<named_count> counters;
     CG_FIELDS(s.role, s.epoch, s.health, s.health_why, s.why, s.address, s.peer, s.peer_alive, s.peer_role,
-              s.peer_health, s.peer_epoch, s.peer_conns, s.peer_heard_ms, s.counters)
+              s.peer_health, s.peer_epoch, s.peer_conns, s.peer_heard_ms, s.heal, s.counters)
 };
 
 /// One rung of the escalation ladder.

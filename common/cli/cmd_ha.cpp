@@ -31,6 +31,7 @@ void cmd_ha_show(const parsed&, context& ctx) {
         t.add_row({"peer", fmt::format("{} {}, {} at epoch {}, gatewayd {}, {} connections, heard {} ms ago",
                                        common::format_ipv4(h.peer), h.peer_alive ? "alive" : "DEAD", h.peer_role,
                                        h.peer_epoch, h.peer_health, h.peer_conns, h.peer_heard_ms)});
+    t.add_row({"auto-heal", h.heal});
     t.render(ctx.out);
     ctx.out += "counters:\n";
     render_counts(h.counters, ctx.out, false);
@@ -50,7 +51,7 @@ std::vector<command> ha_commands() {
          cmd_set_role},
         {{"ha", "show"}, {}, {},
          "controld: this gateway's role and epoch in the pair, its gatewayd's health, the peer as last heard, "
-         "takeovers and heartbeat counters.",
+         "the latest auto-heal (a new peer started from the pool), takeovers and heartbeat counters.",
          cmd_ha_show},
         {{"ha", "switchover"}, {}, {},
          "controld: the active gateway hands over to its backup, and keeps forwarding until the backup has its "

@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
     control::controld::options o;
     std::string socket;
     bool no_supervise = false;
+    std::string peer;
     po::options_description desc("Usage: controld -c gateway.yaml [options]\nOptions");
     desc.add_options()("help,h", "this help")("config,c", po::value(&o.config_path)->required(),
                                               "the gateway's YAML file (the same one gatewayd reads)")(
@@ -94,7 +95,10 @@ int main(int argc, char** argv) {
         "the configuration backups' directory (default: <config>.backups); a file that does not load is replaced "
         "by the newest good one")(
         "initial", po::value(&o.initial_config),
-        "the initial configuration, used when no backup will do (default: <config>.initial)");
+        "the initial configuration, used when no backup will do (default: <config>.initial)")(
+        "peer", po::value(&peer),
+        "the gateway pair's peer, address:port, in place of manager.pair.peer (a gateway that auto-heal starts "
+        "from the pool is given the one that started it)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -112,6 +116,17 @@ int main(int argc, char** argv) {
     auto loaded = load_or_restore(o);
     if (!loaded.ok()) return 1;
     common::gateway_cfg cfg = std::move(loaded.cfg);
+    if (!peer.empty()) {
+        const auto ep = common::parse_endpoint(peer);
+        const auto& p = cfg.manager.pair;
+        if (!p || !ep || (common::parse_endpoint(p->listen) && common::parse_endpoint(p->listen)->address == ep->address)) {
+            std::cerr << "controld: --peer " << peer
+                      << (p ? ": expected address:port of another gateway" : ": the configuration has no manager.pair")
+                      << "\n";
+            return 2;
+        }
+        cfg.manager.pair->peer = peer;
+    }
     o.supervise = !no_supervise;
     o.self_argv.assign(argv, argv + argc);  // PH2.5 executes controld again with them
     if (o.gatewayd.empty()) o.gatewayd = cfg.manager.gatewayd.empty() ? default_gatewayd() : cfg.manager.gatewayd;

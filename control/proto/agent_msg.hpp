@@ -69,7 +69,10 @@ struct heartbeat {
     std::uint8_t priority = 0;   ///< who becomes active when both start at once
     bool handover = false;       ///< the active asks its backup to take over (ha switchover)
     std::uint64_t conns = 0;     ///< connections in the sender's gatewayd, for `ha show`
-    CG_FIELDS(s.epoch, s.role, s.health, s.priority, s.handover, s.conns)
+    /// The receiver is no longer the sender's peer: another gateway (started
+    /// by auto-heal, or one that came back first) took its place.
+    bool retire = false;
+    CG_FIELDS(s.epoch, s.role, s.health, s.priority, s.handover, s.conns, s.retire)
 };
 
 /// A node agent's sign of life, every --alive-interval (20 ms by default):

@@ -314,7 +314,8 @@ void agent_seeds(const fs::path& dir) {
         {test::node_ip(1), 1, 1'700'000'000'000, r},
         {test::node_ip(2), 2, 1'700'000'000'000, [&] { auto s = r; s.script = 42.0; return s; }()},
         {test::node_ip(3), 3, 0, shadow_query{7, test::vip}},
-        {test::node_ip(4), 4, 1'700'000'000'000, heartbeat{3, 3, 1, 100, true, 10'000}},
+        {test::node_ip(4), 4, 1'700'000'000'000, heartbeat{3, 3, 1, 100, true, 10'000, false}},
+        {test::node_ip(4), 5, 1'700'000'000'001, heartbeat{4, 3, 1, 100, false, 0, true}},
     };
     int i = 0;
     for (const envelope& e : messages) {

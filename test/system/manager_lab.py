@@ -36,7 +36,8 @@ class Managed(Gateway):
     address, port address and files). With `pair`, the two controlds of
     sides a and b are a gateway pair (manager.pair, one key file in topo.dir)."""
 
-    SIDES = {"a": {"mgmt": MGMT_IP, "port": "198.18.0.2"}, "b": {"mgmt": "198.18.0.4", "port": "198.18.0.5"}}
+    SIDES = {"a": {"mgmt": MGMT_IP, "port": "198.18.0.2"}, "b": {"mgmt": "198.18.0.4", "port": "198.18.0.5"},
+             "c": {"mgmt": "198.18.0.6", "port": "198.18.0.7"}}  # c: the pool host of auto-heal
 
     def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active", overrides=None,
                  mirror=None, agent_keys=None, supervision_lines=(), sections=(), working=None):
@@ -233,23 +234,45 @@ def mlab(tag, build, log=lambda m: None, manager_lines=(), agents=True, agent_ke
 
 class PairLab(ManagedLab):
     """Two gateways, a (active) and b (its backup), in front of the same
-    nodes; gw is a; gws both."""
+    nodes; gw is a; gws both. With a pool, c is the pool host's gateway
+    (its files written, not started: auto-heal starts it)."""
 
-    def __init__(self, topo, a, b, client, agents):
+    def __init__(self, topo, a, b, client, agents, c=None):
         super().__init__(topo, a, client, agents)
-        self.a, self.b = a, b
+        self.a, self.b, self.c = a, b, c
         self.gws = [a, b]
 
 
+def pool_start_command(topo, c):
+    """The start command of pool host c, as manager.pair.pool takes it: c's
+    controld in c's namespace, given the peer that started it ({peer}); its
+    own session (it outlives the command), its pid in <dir>/controld-c.pid."""
+    pid_file = os.path.join(topo.dir, "controld-c.pid")
+    log = os.path.join(topo.dir, "controld-c.log")
+    argv = " ".join(["exec", "ip", "netns", "exec", c.ns, *c.argv(), "--peer", "{peer}"])
+    return pid_file, log, f"setsid sh -c 'echo $$ > {pid_file}; {argv}' </dev/null >>{log} 2>&1 &"
+
+
+def attach_pool_gateway(c, pid_file, log):
+    """c as the test's own once auto-heal has started it: its pid and log."""
+    with open(pid_file) as f:
+        c.pid = int(f.read())
+    c._proc, c.log = None, log
+    return c
+
+
 PAIR_B_MGMT = Managed.SIDES["b"]["mgmt"]
+POOL_MGMT = Managed.SIDES["c"]["mgmt"]
 
 
 @contextlib.contextmanager
-def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mirror=None):
+def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mirror=None, pool=False):
     """The pair bench: a second gateway namespace with its own mgmt0, a's
     controld started first (it becomes active: nobody else is there), then
     b's (the backup), agents reporting to both. With `mirror` (a mode), the
-    two gateways are joined by a mirror link and follow each other."""
+    two gateways are joined by a mirror link and follow each other. With
+    `pool`, a third gateway namespace c, prepared and idle, is the pair's
+    auto-heal pool (manager.pair.pool), and the agents report to it too."""
     keys = {"interval": "10ms", "dead_time": "100ms", **(pair_keys or {})}
     # The pair's scenarios freeze a gatewayd to see the peer take over, and
     # check that it resumes as the backup: controld's own watchdog (which
@@ -262,6 +285,17 @@ def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mir
         if mirror:
             topo.add_mirror_link(topo.gw, nsb)
         topo.start_node_servers()
+        c, gateways = None, (MGMT_IP, PAIR_B_MGMT)
+        if pool:
+            nsc = topo.add_gateway("gwc")
+            topo.add_mgmt(POOL_MGMT, ns=nsc)
+            c = Managed(topo, build, side="c", ns=nsc, pair=keys, role="standby", overrides=overrides,
+                        supervision_lines=sup)
+            pid_file, pool_log, command = pool_start_command(topo, c)
+            c.pool_files = (pid_file, pool_log)
+            keys = {**keys, "heal_after": pool if isinstance(pool, str) else "500ms",
+                    "pool": f'[{{address: "{POOL_MGMT}:{PAIR_PORT}", start: "{command}"}}]'}
+            gateways += (POOL_MGMT,)
         with Managed(topo, build, pair=keys, overrides=overrides, mirror=mirror, supervision_lines=sup) as a:
             wait_for(lambda: a.ha()["role"] == "active", 10, "a active", interval=0.1)
             with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby", overrides=overrides,
@@ -270,8 +304,12 @@ def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mir
                          interval=0.1)
                 log(f"a: controld {a.pid}, gatewayd {a.gatewayd_pid()} active; b: controld {b.pid}, "
                     f"gatewayd {b.gatewayd_pid()} backup")
-                procs = a.start_agents(gateways=(MGMT_IP, PAIR_B_MGMT))
-                yield PairLab(topo, a, b, topo.start_client(), procs)
+                procs = a.start_agents(gateways=gateways)
+                try:
+                    yield PairLab(topo, a, b, topo.start_client(), procs, c)
+                finally:
+                    if c is not None and c.pid:  # started by auto-heal: stopped here
+                        c.stop()
 
 
 def percentile(values, p):

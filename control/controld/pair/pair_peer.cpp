@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/log.hpp"
+#include "control/controld/manager/run_command.hpp"
 
 namespace cg::control::pair {
 
@@ -36,12 +37,13 @@ bool power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 std::optional<peer_state> read_heartbeat(common::ipv4_addr from, const agent::heartbeat& h) {
     if (h.role >= role_count || h.health >= health_count) return std::nullopt;
     return peer_state{from, static_cast<role>(h.role), h.epoch, static_cast<health>(h.health), h.priority, h.handover,
-                      h.conns};
+                      h.conns, h.retire};
 }
 
 pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::function<local()> local_state,
                      action_handler on_action)
-    : _cfg(cfg),
+    : _io(io),
+      _cfg(cfg),
       _local(std::move(local_state)),
       _on_action(std::move(on_action)),
       _key(agent::load_key(cfg.key_file)),
@@ -63,6 +65,8 @@ pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::fun
     _self = listen.address().to_v4().to_uint();
     _peer_ip = _peer.address().to_v4().to_uint();
     _receiver.allow(_peer_ip);
+    for (const auto& h : cfg.pool) _receiver.allow(endpoint_of(h.address, "pool").address().to_v4().to_uint());
+    _began = clock::now();
     boost::system::error_code ec;
     _socket.open(listen.protocol(), ec);
     if (!ec) _socket.bind(listen, ec);
@@ -94,6 +98,7 @@ void pair_peer::beat() {
     const auto preemptions = _machine.counters().preemptions;
     act(_machine.tick(_local().own, clock::now()));
     if (_machine.counters().preemptions != preemptions) log::info("pair: {}", _machine.why());
+    heal(clock::now());
     send();  // with the handover flag, when the tick began a pre-emption
     _timer.expires_after(_cfg.interval);
     _timer.async_wait([this, alive = _alive](const boost::system::error_code& ec) {
@@ -101,16 +106,19 @@ void pair_peer::beat() {
     });
 }
 
-void pair_peer::send() {
+void pair_peer::send() { send_to(_peer, false); }
+
+void pair_peer::send_to(const asio::ip::udp::endpoint& to, bool retire) {
     const local l = _local();
     const agent::heartbeat h{_machine.epoch(),
                              static_cast<std::uint8_t>(_machine.current()),
                              static_cast<std::uint8_t>(l.own),
                              _cfg.priority,
                              _machine.handing_over(),
-                             l.conns};
+                             l.conns,
+                             retire};
     auto bytes = std::make_shared<std::vector<std::uint8_t>>(agent::seal({_self, ++_seq, wall_ms(), h}, _key));
-    _socket.async_send_to(asio::buffer(*bytes), _peer,
+    _socket.async_send_to(asio::buffer(*bytes), to,
                           [this, bytes, alive = _alive](const boost::system::error_code& ec, std::size_t) {
         if (!*alive) return;
         // The peer's link down is the normal case of a dead peer: counted, not logged each time.
@@ -132,6 +140,13 @@ void pair_peer::receive() {
                     ++_n.wrong_type;
                 } else if (!p) {
                     ++_n.bad_fields;
+                } else if (e->sender != _peer_ip && !take_as_peer(e->sender, clock::now())) {
+                    // Another pair member while the peer lives: one that was
+                    // replaced, or a second start from the pool. Tell it.
+                    if (_machine.current() != role::retired) {
+                        ++_n.retired_heard;
+                        send_to(_from, true);
+                    }
                 } else {
                     ++_n.received;
                     const role before = _machine.current();
@@ -149,6 +164,77 @@ void pair_peer::receive() {
     });
 }
 
+bool pair_peer::take_as_peer(common::ipv4_addr from, clock::time_point now) {
+    if (_machine.peer_alive(now) || _machine.current() == role::retired) return false;
+    const std::string old = common::format_ipv4(_peer_ip);
+    _peer = _from;
+    _peer_ip = from;
+    ++_n.peer_changes;
+    std::string how = "it was heard first while the peer was dead";
+    if (_heal && pool_ip(_heal->host) == from) {
+        const auto ms = std::chrono::duration_cast<milliseconds>(now - _heal->started).count();
+        _n.last_heal_ms = static_cast<std::uint64_t>(ms);
+        ++_n.heals_done;
+        how = fmt::format("started by auto-heal {} ms ago", ms);
+        _heal.reset();
+    }
+    _heal_note = fmt::format("{} joined in place of {} ({})", common::format_ipv4(from), old, how);
+    log::warn("pair: {} joins as the peer in place of {}: {}", common::format_ipv4(from), old, how);
+    return true;
+}
+
+common::ipv4_addr pair_peer::pool_ip(std::size_t i) const {
+    return endpoint_of(_cfg.pool[i].address, "pool").address().to_v4().to_uint();
+}
+
+void pair_peer::heal(clock::time_point now) {
+    if (_cfg.pool.empty() || _machine.peer_alive(now)) return;
+    const role r = _machine.current();
+    if (r != role::active && r != role::taking_over) return;  // someone must forward meanwhile: this side
+    if (_heal) {
+        if (now - _heal->started < _cfg.heal_timeout) return;
+        ++_n.heal_failures;
+        log::error("pair: auto-heal: pool host {} not heard {} ms after its start; the next one",
+                   _cfg.pool[_heal->host].address, _cfg.heal_timeout.count());
+        _heal.reset();
+    }
+    const clock::time_point silent_since = _machine.peer_heard().value_or(_began);
+    if (now - silent_since < _cfg.heal_after || now < _retry_at) return;
+    // The next pool host that is not the dead peer (unless it is the only one).
+    std::size_t host = _next_host % _cfg.pool.size();
+    for (std::size_t i = 0; i < _cfg.pool.size() && pool_ip(host) == _peer_ip; ++i) host = (host + 1) % _cfg.pool.size();
+    _next_host = host + 1;
+    _heal = heal_state{host, now};
+    ++_n.heals_started;
+    std::string cmd = _cfg.pool[host].start;
+    const auto replace = [&cmd](std::string_view word, const std::string& by) {
+        for (auto at = cmd.find(word); at != std::string::npos; at = cmd.find(word, at + by.size()))
+            cmd.replace(at, word.size(), by);
+    };
+    replace("{peer}", _cfg.listen);
+    replace("{failed}", common::format_ipv4(_peer_ip));
+    const auto silent = std::chrono::duration_cast<milliseconds>(now - silent_since).count();
+    log::warn("pair: peer {} silent for {} ms: its instance is dead; auto-heal: a new gateway on pool host {}: {}",
+              common::format_ipv4(_peer_ip), silent, _cfg.pool[host].address, cmd);
+    _heal_note = fmt::format("started pool host {} (peer {} silent for {} ms)", _cfg.pool[host].address,
+                             common::format_ipv4(_peer_ip), silent);
+    const std::uint64_t attempt = _n.heals_started;
+    run_command(_io, cmd, _cfg.heal_timeout, 4096, [this, alive = _alive, attempt, host](command_result res) {
+        if (!*alive || !_heal || _n.heals_started != attempt) return;  // heard meanwhile, or given up
+        if (res.ok) {
+            log::info("pair: auto-heal: pool host {}'s start command done; waiting for its heartbeats",
+                      _cfg.pool[host].address);
+            return;
+        }
+        ++_n.heal_failures;
+        log::error("pair: auto-heal: pool host {}'s start command failed: {}{}", _cfg.pool[host].address, res.why,
+                   res.output.empty() ? "" : ": " + res.output.substr(0, 200));
+        _heal_note = fmt::format("pool host {}'s start command failed: {}", _cfg.pool[host].address, res.why);
+        _heal.reset();
+        _retry_at = clock::now() + _cfg.heal_after;
+    });
+}
+
 void pair_peer::act(action a) {
     if (a == action::none) return;
     if (a == action::take_over) {
@@ -156,7 +242,7 @@ void pair_peer::act(action a) {
         log::warn("pair: taking over at epoch {}: {}", _machine.epoch(), _machine.why());
         send();  // the epoch fences the old active before the takeover is done
     } else {
-        log::warn("pair: backup at epoch {}: {}", _machine.epoch(), _machine.why());
+        log::warn("pair: {} at epoch {}: {}", role_name(_machine.current()), _machine.epoch(), _machine.why());
     }
     _on_action(a);
 }
@@ -194,6 +280,13 @@ capi::ha_rep pair_peer::view() const {
     v.address = _self;
     v.peer = _peer_ip;
     v.peer_alive = _machine.peer_alive(now);
+    if (_cfg.pool.empty())
+        v.heal = "no pool (manager.pair.pool)";
+    else if (_heal)
+        v.heal = fmt::format("{}, {} ms ago", _heal_note,
+                             std::chrono::duration_cast<milliseconds>(now - _heal->started).count());
+    else
+        v.heal = _heal_note.empty() ? fmt::format("{} pool host(s), none started", _cfg.pool.size()) : _heal_note;
     if (const auto& p = _machine.peer()) {
         v.peer_role = std::string(role_name(p->r));
         v.peer_health = std::string(health_name(p->h));
@@ -209,6 +302,13 @@ capi::ha_rep pair_peer::view() const {
     count("split_brains", m.split_brains);
     count("switchovers", m.switchovers);
     count("preemptions", m.preemptions);
+    count("retirements", m.retirements);
+    count("peer_changes", _n.peer_changes);
+    count("heals_started", _n.heals_started);
+    count("heals_done", _n.heals_done);
+    count("heal_failures", _n.heal_failures);
+    count("last_heal_ms", _n.last_heal_ms);
+    count("heartbeats_from_replaced", _n.retired_heard);
     count("last_takeover_ms", _n.last_takeover_ms);
     count("heartbeats_sent", _n.sent);
     count("heartbeat_send_errors", _n.send_errors);

@@ -60,9 +60,21 @@ public:
 private:
     void beat();
     void send();
+    /// One heartbeat to `to`; with `retire`, telling it that it is not this
+    /// gateway's peer any more.
+    void send_to(const boost::asio::ip::udp::endpoint& to, bool retire);
+    /// A pair member other than the peer was heard (from _from): it becomes
+    /// the peer when the peer is dead (a pool host that auto-heal started,
+    /// or the old peer back first); false: the peer lives, `from` is not it.
+    bool take_as_peer(common::ipv4_addr from, clock::time_point now);
+    /// Auto-heal: the peer dead for heal_after while this side forwards:
+    /// the next pool host's start command.
+    void heal(clock::time_point now);
+    common::ipv4_addr pool_ip(std::size_t i) const;
     void receive();
     void act(action a);
 
+    boost::asio::io_context& _io;
     common::pair_cfg _cfg;
     std::function<local()> _local;
     action_handler _on_action;
@@ -75,10 +87,22 @@ private:
     machine _machine;
     std::uint64_t _seq;
     std::optional<clock::time_point> _takeover_began;
+    clock::time_point _began;
+    struct heal_state {
+        std::size_t host;  ///< in _cfg.pool
+        clock::time_point started;
+    };
+    std::optional<heal_state> _heal;  ///< a pool host started, not heard yet
+    std::size_t _next_host = 0;
+    clock::time_point _retry_at{};  ///< after a failed start: not before
+    std::string _heal_note;         ///< the latest auto-heal, in words
+
     std::array<std::uint8_t, agent::max_datagram + 1> _buf{};
     boost::asio::ip::udp::endpoint _from;
     struct counts {
         std::uint64_t sent = 0, send_errors = 0, received = 0, wrong_type = 0, bad_fields = 0, last_takeover_ms = 0;
+        std::uint64_t peer_changes = 0, heals_started = 0, heals_done = 0, heal_failures = 0, last_heal_ms = 0,
+                      retired_heard = 0;
     } _n;
     /// False once this is gone: a completion already queued when the socket
     /// and timer went (a UDP send completes at once, its handler later) must

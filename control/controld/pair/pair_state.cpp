@@ -7,7 +7,7 @@
 namespace cg::control::pair {
 
 std::string_view role_name(role r) {
-    static constexpr std::string_view names[] = {"starting", "backup", "taking_over", "active"};
+    static constexpr std::string_view names[] = {"starting", "backup", "taking_over", "active", "retired"};
     static_assert(std::size(names) == role_count);
     return names[static_cast<std::size_t>(r)];
 }
@@ -84,6 +84,17 @@ action machine::heard(const peer_state& p, clock::time_point now) {
     if (!peer_alive(now)) _preempt_since.reset();  // a silence past the dead time: the wait begins again
     _peer = p;
     _heard = now;
+    if (_role == role::retired) return action::none;
+    if (p.retire) {
+        _role = role::retired;
+        _handover_until.reset();
+        _preempt_since.reset();
+        ++_n.retirements;
+        _why = fmt::format("retired: peer {} has another gateway in this one's place; forwards nothing until "
+                           "controld is started again",
+                           common::format_ipv4(p.address));
+        return action::demote;
+    }
     watch_preemption(now);
     if (claims_active(_role) && claims_active(p.r)) {
         // Two that say they are active: the higher epoch stays; at the same
@@ -168,6 +179,7 @@ action machine::decide(clock::time_point now) {
         }
         case role::taking_over:
         case role::active:
+        case role::retired:
             return action::none;
     }
     return action::none;

@@ -13,6 +13,7 @@
 //              or the same epoch and the peer wins ----------> backup (demote)
 //   active   --peer a healthy backup that wins, heard without a break
 //              for preempt_delay (when set) ---------------> handing over, as `ha switchover`
+//   any      --the peer says this gateway was replaced -----> retired (demote; for good)
 //
 // "I win" (two gateways that could both become active): the higher
 // priority, then the lower address. Epochs only grow: a gateway that takes
@@ -40,8 +41,11 @@ namespace cg::control::pair {
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-enum class role : std::uint8_t { starting, backup, taking_over, active };
-inline constexpr std::uint8_t role_count = 4;
+/// retired: the peer took another gateway in this one's place (auto-heal,
+/// pair_peer.hpp); it forwards nothing and never takes over again, until
+/// its controld is started again (by the operator, on purpose).
+enum class role : std::uint8_t { starting, backup, taking_over, active, retired };
+inline constexpr std::uint8_t role_count = 5;
 std::string_view role_name(role r);
 
 /// The health of a gateway's own gatewayd, as its controld sees it.
@@ -62,6 +66,7 @@ struct peer_state {
     std::uint8_t priority = 0;
     bool handover = false;
     std::uint64_t conns = 0;
+    bool retire = false;  ///< this gateway is no longer the sender's peer
 };
 
 /// What controld must do now.
@@ -112,7 +117,7 @@ public:
     health own() const { return _own; }
 
     struct counts {
-        std::uint64_t takeovers = 0, demotions = 0, split_brains = 0, switchovers = 0, preemptions = 0;
+        std::uint64_t takeovers = 0, demotions = 0, split_brains = 0, switchovers = 0, preemptions = 0, retirements = 0;
     };
     const counts& counters() const { return _n; }
 

@@ -116,16 +116,23 @@ def kill_active(L, h):
     """kill -9 of both processes of gateway a (the active), a request sent
     on every connection `h` holds at once, and the wait until b forwards.
     Returns (seconds from the kill to b active, the kill's wall-clock time)."""
-    a, b = L.a, L.b
-    os.kill(a.gatewayd_pid(), signal.SIGKILL)
-    os.kill(a.pid, signal.SIGKILL)
+    return kill_instance(L.a, L.b, h)
+
+
+def kill_instance(dead, survivor, h):
+    """kill -9 of both processes of gateway `dead` (the active: its whole
+    instance), a request sent on every connection `h` holds at once, and the
+    wait until `survivor` forwards. Returns (seconds from the kill to the
+    survivor active, the kill's wall-clock time)."""
+    os.kill(dead.gatewayd_pid(), signal.SIGKILL)
+    os.kill(dead.pid, signal.SIGKILL)
     t0 = time.monotonic()
     t_kill = time.time()
-    a.stop()  # reaps both: nothing of gateway a is left
+    dead.stop()  # reaps both: nothing of that gateway is left
     sent = h.call("send")  # in flight while nobody forwards
     check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
-    wait_for(lambda: b.ha()["role"] == "active" and "role      active" in b.ctl("show", "info"), 15,
-             "b active", interval=0.02)
+    wait_for(lambda: survivor.ha()["role"] == "active" and "role      active" in survivor.ctl("show", "info"), 15,
+             f"{survivor.side} active", interval=0.02)
     return time.monotonic() - t0, t_kill
 
 

@@ -160,7 +160,8 @@ manager:
   agents: {listen: 198.18.0.2:9651, key_file: /etc/cg/agent.key, stale: 2s, max_skew: 10s, shadow_port: 9652,
            shadow_deadline: 300ms, reset_window: 30s, alive_timeout: 150ms}
   pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: /etc/cg/pair.key, interval: 20ms,
-         dead_time: 100ms, priority: 7, preempt_delay: 30s, max_skew: 5s, rt_priority: 20}
+         dead_time: 100ms, priority: 7, preempt_delay: 30s, max_skew: 5s, rt_priority: 20, heal_after: 2s,
+         heal_timeout: 1m, pool: [{address: 198.18.0.6:9653, start: "ssh gw3 systemctl start clustergate"}]}
   probes:
     - {cluster: 198.18.0.100, port: 80, type: http, target: 8080, path: /health, expect: 204, interval: 2s, timeout: 300ms}
     - {cluster: 198.18.0.100, port: 80}
@@ -182,7 +183,8 @@ manager:
     expected.min_weight = 2;
     expected.importance = {2, 0.5, 3, 1, 0.25, 0.125, 4, 5};
     expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s, 9652, 300ms, 30s, 150ms};
-    expected.pair = pair_cfg{"198.18.0.3:9653", "198.18.0.4:9653", "/etc/cg/pair.key", 20ms, 100ms, 7, 30s, 5s, 20};
+    expected.pair = pair_cfg{"198.18.0.3:9653", "198.18.0.4:9653", "/etc/cg/pair.key", 20ms, 100ms, 7, 30s, 5s, 20,
+                             {{"198.18.0.6:9653", "ssh gw3 systemctl start clustergate"}}, 2s, 1min};
     expected.probes = {{0xc6120064, l4_proto::tcp, 80, probe_kind::http, 8080, "/health", 204, 2s, 300ms},
                        {0xc6120064, l4_proto::tcp, 80, probe_kind::tcp, std::nullopt, "/", 200, 1s, 500ms}};
     expected.rules = {{"backup", {0xc612000b}, 23 * 60 + 30, 75}};
@@ -238,6 +240,21 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
                 "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, preempt_delay: soon}\n", 14,
          "manager.pair.preempt_delay", "a duration"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, pool: [{address: 198.18.0.4:1, start: x}]}\n",
+         14, "manager.pair.pool[0].address", "already this controld, its peer or another pool host"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, pool: [{address: gw3, start: x}]}\n",
+         14, "manager.pair.pool[0].address", "expected address:port"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, pool: [{address: 198.18.0.6:1, start: \" \"}]}\n",
+         14, "manager.pair.pool[0].start", "is empty"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, pool: [{address: 198.18.0.6:1}]}\n",
+         14, "manager.pair.pool[0].start", "required"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, heal_after: 10ms}\n", 14,
+         "manager.pair.heal_after", "between the dead time (50ms)"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 81}]\n", 13, "manager.probes[0].port",
          "not a cluster port"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 80, type: icmp}]\n", 13, "manager.probes[0].type",

@@ -174,8 +174,10 @@ TEST_CASE("the gateway pair's messages survive encode and decode", "[api][pair]"
     h.peer_epoch = 7;
     h.peer_conns = 100000;
     h.peer_heard_ms = 9;
+    h.heal = "198.18.0.6 joined in place of 198.18.0.3";
     h.counters = {{"takeovers", 2}};
     const auto back = std::get<ha_rep>(round_trip(h));
+    CHECK(back.heal == h.heal);
     CHECK(back.role == "active");
     CHECK(back.epoch == 1ull << 40);
     CHECK(back.health_why == "forwarding");

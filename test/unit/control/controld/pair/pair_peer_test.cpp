@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -196,7 +197,12 @@ TEST_CASE("read_heartbeat takes our roles and healths, nothing else", "[pair]") 
     CHECK_FALSE(read_heartbeat(0, h));
     h.health = 0;
     h.role = 4;
+    CHECK(read_heartbeat(0, h)->r == role::retired);
+    h.role = 5;
     CHECK_FALSE(read_heartbeat(0, h));
+    h.role = 3;
+    h.retire = true;
+    CHECK(read_heartbeat(0, h)->retire);
 }
 
 TEST_CASE("a pair peer gone with its heartbeat's completion still queued touches nothing of itself", "[pair][udp]") {
@@ -213,4 +219,110 @@ TEST_CASE("a pair peer gone with its heartbeat's completion still queued touches
     side last(io, cfg(k, 1, 2));
     run_for(io, 20ms);
     CHECK(counter(last.peer->view(), "heartbeats_sent") > 0);
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+/// Runs `io` until `path` exists (a pool host's start command ran), at most `limit`.
+bool run_until_file(asio::io_context& io, const std::string& path, std::chrono::milliseconds limit) {
+    for (auto waited = 0ms; waited < limit; waited += 10ms) {
+        run_for(io, 10ms);
+        if (std::filesystem::exists(path)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("auto-heal: the active's peer dead, a pool host is started and joins as the backup; the old one is retired",
+          "[pair][udp][heal]") {
+    key_file k;
+    asio::io_context io;
+    const std::string started = fmt::format("/tmp/cg-heal-test-{}", ::getpid());
+    std::filesystem::remove(started);
+    const auto ca = cfg(k, 11, 12);
+    auto cb = cfg(k, 12, 11);
+    const auto cc = cfg(k, 13, 12);  // the pool host's own configuration: its peer is b
+    cb.heal_after = 100ms;
+    cb.heal_timeout = 2s;
+    // A first pool host whose start fails, then the one that works.
+    cb.pool = {{fmt::format("127.0.0.14:{}", base_port() + 14), "echo no such host >&2; exit 3"},
+               {cc.listen, fmt::format("echo {{peer}} {{failed}} > {}", started)}};
+    auto a = std::make_unique<side>(io, ca);
+    side b(io, cb);
+    run_for(io, 300ms);
+    REQUIRE(b.peer->state().current() == role::backup);
+    CHECK(counter(b.peer->view(), "heals_started") == 0);  // the peer lives: nothing to heal
+
+    a.reset();  // the whole active instance dead
+    REQUIRE(run_until_file(io, started, 3s));
+    CHECK(b.peer->state().current() == role::active);
+    const auto v = b.peer->view();
+    CHECK(counter(v, "heals_started") == 2);
+    CHECK(counter(v, "heal_failures") == 1);
+    CHECK(read_file(started) == fmt::format("{} 127.0.0.11", cb.listen));  // {peer} and {failed}
+
+    side c(io, cc);  // what the command would have started
+    run_for(io, 300ms);
+    CHECK(c.peer->state().current() == role::backup);
+    CHECK(b.peer->state().current() == role::active);
+    const auto healed = b.peer->view();
+    CHECK(healed.peer == cg::common::parse_endpoint(cc.listen)->address);
+    CHECK(healed.peer_alive);
+    CHECK(healed.peer_role == "backup");
+    CHECK(counter(healed, "heals_done") == 1);
+    CHECK(counter(healed, "peer_changes") == 1);
+    CHECK(healed.heal.find("joined in place of 127.0.0.11") != std::string::npos);
+    CHECK(counter(c.peer->view(), "takeovers") == 0);
+
+    // The old active comes back: it is told it was replaced, and stays out.
+    side old(io, ca);
+    run_for(io, 300ms);
+    CHECK(old.peer->state().current() == role::retired);
+    CHECK(std::count(old.actions.begin(), old.actions.end(), action::take_over) == 0);
+    CHECK(counter(old.peer->view(), "retirements") == 1);
+    CHECK(counter(b.peer->view(), "heartbeats_from_replaced") > 0);
+    CHECK(b.peer->state().current() == role::active);
+    CHECK(c.peer->state().current() == role::backup);
+
+    // And the healed pair works: b gone, c takes over; the retired one does not.
+    const auto epoch = b.peer->state().epoch();
+    // b is a local of the test: stop it by destroying its peer.
+    b.peer.reset();
+    run_for(io, 300ms);
+    CHECK(c.peer->state().current() == role::active);
+    CHECK(c.peer->state().epoch() == epoch + 1);
+    CHECK(old.peer->state().current() == role::retired);
+    std::filesystem::remove(started);
+}
+
+TEST_CASE("auto-heal waits while the peer is only restarting, and never starts from a backup", "[pair][udp][heal]") {
+    key_file k;
+    asio::io_context io;
+    const std::string started = fmt::format("/tmp/cg-heal-test2-{}", ::getpid());
+    std::filesystem::remove(started);
+    const auto ca = cfg(k, 21, 22);
+    auto cb = cfg(k, 22, 21);
+    cb.heal_after = 1s;
+    cb.pool = {{fmt::format("127.0.0.23:{}", base_port() + 23), fmt::format("touch {}", started)}};
+    auto a = std::make_unique<side>(io, ca);
+    side b(io, cb);
+    run_for(io, 300ms);
+    REQUIRE(b.peer->state().current() == role::backup);
+    a.reset();
+    run_for(io, 300ms);  // silent 300 ms of the 1 s: b has taken over, and waits
+    CHECK(b.peer->state().current() == role::active);
+    CHECK(counter(b.peer->view(), "heals_started") == 0);
+    a = std::make_unique<side>(io, ca);  // back in time (as a PH2.5 restart would be)
+    run_for(io, 1500ms);
+    CHECK(a->peer->state().current() == role::backup);
+    CHECK(counter(b.peer->view(), "heals_started") == 0);
+    CHECK_FALSE(std::filesystem::exists(started));
 }

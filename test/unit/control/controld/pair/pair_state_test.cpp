@@ -381,3 +381,21 @@ TEST_CASE("role and health names", "[pair]") {
     CHECK(role_name(role::active) == "active");
     CHECK(health_name(health::hung) == "hung");
 }
+
+TEST_CASE("a gateway told it was replaced is retired: demoted, and never takes over again", "[pair]") {
+    for (machine m : {active_one(), backup_one()}) {
+        peer_state told = peer(role::active, 4);
+        told.retire = true;
+        CHECK(m.heard(told, t0 + 100ms) == action::demote);
+        CHECK(m.current() == role::retired);
+        CHECK_FALSE(m.may_forward());
+        CHECK(m.counters().retirements == 1);
+        CHECK(m.why().find("retired") != std::string::npos);
+        // The peer falls silent, this gatewayd is healthy: still nothing.
+        CHECK(m.tick(health::up, t0 + 1s) == action::none);
+        CHECK(m.heard(peer(role::backup, 4, health::down), t0 + 2s) == action::none);
+        CHECK(m.tick(health::up, t0 + 3s) == action::none);
+        CHECK(m.current() == role::retired);
+        CHECK(m.switchover(t0 + 3s));  // refused
+    }
+}
