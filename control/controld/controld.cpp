@@ -411,6 +411,8 @@ void controld::restore_connections(std::function<void()> done) {
         std::move(later));
 }
 
+bool controld::has_pool() const { return _pair && !_cfg.manager.pair->pool.empty(); }
+
 bool controld::may_forward() const { return !_pair || _pair->state().may_forward(); }
 
 pair::pair_peer::local controld::pair_local() const {
@@ -442,8 +444,12 @@ void controld::on_pair(pair::action a) {
 
 bool controld::escalate(failure kind, const std::string& why) {
     const decision d = _ladder->failed(kind, why, wall_now());
-    _plan = plan_for(d.r);
+    _plan = plan_for(d.r, has_pool());
     if (_plan.from_backup && !restore_config()) _plan = plan_for(rung::ph2_5);
+    if (_plan.elsewhere && !_pair->leave_for_pool(why)) {
+        log::warn("escalation: auto-heal: no pool host other than the peer: PH2.0 instead");
+        _plan = plan_for(rung::ph2_0);
+    }
     _ladder->applied(_plan.applied);
     if (_plan.applied == d.r) {
         log::warn("escalation: gatewayd {}: {}, {} ({})", why, rung_name(d.r), rung_action(d.r), d.why);
@@ -455,6 +461,7 @@ bool controld::escalate(failure kind, const std::string& why) {
     }
     if (_plan.fresh_eal) clear_eal();
     save_ladder();
+    if (_plan.elsewhere) return false;  // gatewayd stays down here: its instance is rebuilt on the pool host
     if (!_plan.restart_controld) return true;
     asio::post(_io, [this] { reexec(); });  // after the supervisor's handler has returned
     return false;
@@ -576,8 +583,8 @@ capi::escalation_rep controld::escalation_view() const {
         v.up_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now - *since).count()));
     for (std::size_t i = 0; i < rung_count; ++i) {
         const auto r = static_cast<rung>(i);
-        capi::escalation_rung x{std::string(rung_name(r)), std::string(rung_action(r)), rung_implemented(r)};
-        x.instead = rung_name(plan_for(r).applied);
+        capi::escalation_rung x{std::string(rung_name(r)), std::string(rung_action(r)), rung_implemented(r, has_pool())};
+        x.instead = rung_name(plan_for(r, has_pool()).applied);
         if (r != rung::auto_heal) {
             x.limit = l.config().ladder[i].failures;
             x.window_ms = static_cast<std::uint64_t>(l.config().ladder[i].window.count());

@@ -144,6 +144,8 @@ private:
     /// and its rung's recovery prepared (recovery_plan.hpp). False when
     /// the supervisor must not start gatewayd (PH2.5: controld re-executes).
     bool escalate(failure kind, const std::string& why);
+    /// Whether auto-heal can rebuild this gateway elsewhere: a pair with a pool.
+    bool has_pool() const;
     /// Kills a gatewayd that has made no progress for supervision.hung_after.
     void watch_hang();
     /// PH2.0: removes the dead gatewayd's EAL runtime directory and hugepage files.

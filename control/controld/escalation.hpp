@@ -56,9 +56,10 @@ std::string_view rung_name(rung r);
 std::string_view rung_key(rung r);
 /// What the rung does, in a few words.
 std::string_view rung_action(rung r);
-/// Whether controld carries the rung out today; for the others it logs the
-/// decision and applies another, saying so (recovery_plan.hpp).
-bool rung_implemented(rung r);
+/// Whether controld carries the rung out; for the others it logs the
+/// decision and applies another, saying so (recovery_plan.hpp). auto-heal
+/// needs a gateway pair with a pool (`pool`).
+bool rung_implemented(rung r, bool pool = false);
 
 enum class failure : std::uint8_t {
     died,           ///< killed by a signal

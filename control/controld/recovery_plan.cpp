@@ -2,9 +2,10 @@
 
 namespace cg::control {
 
-bool rung_implemented(rung r) { return r <= rung::ph3_0; }
+bool rung_implemented(rung r, bool pool) { return r <= rung::ph3_0 || pool; }
 
-recovery_plan plan_for(rung decided) {
+recovery_plan plan_for(rung decided, bool pool) {
+    if (decided == rung::auto_heal && pool) return {rung::auto_heal, false, false, false, false, true};
     const rung r = rung_implemented(decided) ? decided : rung::ph2_0;
     return {r, r >= rung::ph1_0, r >= rung::ph2_0, r >= rung::ph2_5, r == rung::ph3_0};
 }

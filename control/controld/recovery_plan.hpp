@@ -24,9 +24,13 @@
 //          (config_backups.hpp), then as PH2.5. With neither, controld
 //          says so and applies PH2.5.
 //
-// auto-heal is not carried out yet: it gets PH2.0 instead, the widest
-// recovery that keeps this controld, so that its pause between deaths in a
-// row (supervisor.hpp) still holds a crash loop back.
+//   auto-heal  in a gateway pair with a pool (manager.pair.pool): this
+//          gateway leaves the pair for good (retired, gatewayd not started
+//          again) and a pool host is started as the peer's new backup
+//          (pair_peer.hpp). Without a pool it gets PH2.0 instead, the
+//          widest recovery that keeps this controld, so that its pause
+//          between deaths in a row (supervisor.hpp) still holds a crash
+//          loop back.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -41,10 +45,12 @@ struct recovery_plan {
     bool fresh_eal = false;         ///< remove its EAL runtime directory and hugepage files before the start
     bool restart_controld = false;  ///< controld re-executes itself, and the new one starts gatewayd
     bool from_backup = false;       ///< the configuration file replaced by a backup first
+    bool elsewhere = false;         ///< auto-heal: a pool host in this gateway's place, nothing restarted here
     friend bool operator==(const recovery_plan&, const recovery_plan&) = default;
 };
 
-/// The plan for a failure the ladder decided `decided` for.
-recovery_plan plan_for(rung decided);
+/// The plan for a failure the ladder decided `decided` for; `pool`: this
+/// controld runs a gateway pair with an auto-heal pool.
+recovery_plan plan_for(rung decided, bool pool = false);
 
 }  // namespace cg::control

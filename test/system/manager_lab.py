@@ -266,18 +266,21 @@ POOL_MGMT = Managed.SIDES["c"]["mgmt"]
 
 
 @contextlib.contextmanager
-def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mirror=None, pool=False):
+def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mirror=None, pool=False,
+             supervision_lines=()):
     """The pair bench: a second gateway namespace with its own mgmt0, a's
     controld started first (it becomes active: nobody else is there), then
     b's (the backup), agents reporting to both. With `mirror` (a mode), the
     two gateways are joined by a mirror link and follow each other. With
     `pool`, a third gateway namespace c, prepared and idle, is the pair's
-    auto-heal pool (manager.pair.pool), and the agents report to it too."""
+    auto-heal pool (manager.pair.pool; a string: its heal_after, else
+    500ms), and the agents report to it too. `supervision_lines`: more of
+    the supervision section, on every gateway."""
     keys = {"interval": "10ms", "dead_time": "100ms", **(pair_keys or {})}
     # The pair's scenarios freeze a gatewayd to see the peer take over, and
     # check that it resumes as the backup: controld's own watchdog (which
     # would kill it) is given its longest deadline.
-    sup = ["  hung_after: 1m"]
+    sup = ["  hung_after: 1m", *supervision_lines]
     with Topology(tag, log=log) as topo:
         topo.add_mgmt(MGMT_IP)
         nsb = topo.add_gateway("gwb")

@@ -33,7 +33,7 @@ from scenarios.mirror import sc_mirror_takeover  # noqa: E402
 from scenarios.node_failure import sc_node_dead, sc_node_failed, sc_node_spare  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
-from scenarios.heal import sc_pair_heal  # noqa: E402
+from scenarios.heal import SUPERVISION_HEAL, sc_esc_heal, sc_pair_heal  # noqa: E402
 from scenarios.pair import (sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_mirror,  # noqa: E402
                             sc_pair_switch, sc_pair_unheard)
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
@@ -89,6 +89,7 @@ SCENARIOS = {
     "pair_mirror": (sc_pair_mirror, {"bench": "pair", "mirror": "state_changes"}),
     "pair_unheard": (sc_pair_unheard, {"bench": "pair", "mirror": "state_changes"}),
     "pair_heal": (sc_pair_heal, {"bench": "pair", "pool": True}),
+    "esc_heal": (sc_esc_heal, {"bench": "pair", "pool": "3s", "supervision_lines": SUPERVISION_HEAL}),
 }
 
 

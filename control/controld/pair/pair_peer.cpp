@@ -106,7 +106,9 @@ void pair_peer::beat() {
     });
 }
 
-void pair_peer::send() { send_to(_peer, false); }
+void pair_peer::send() {
+    if (!_silent) send_to(_peer, false);
+}
 
 void pair_peer::send_to(const asio::ip::udp::endpoint& to, bool retire) {
     const local l = _local();
@@ -183,6 +185,13 @@ bool pair_peer::take_as_peer(common::ipv4_addr from, clock::time_point now) {
     return true;
 }
 
+std::size_t pair_peer::next_pool_host() {
+    std::size_t host = _next_host % _cfg.pool.size();
+    for (std::size_t i = 0; i < _cfg.pool.size() && pool_ip(host) == _peer_ip; ++i) host = (host + 1) % _cfg.pool.size();
+    _next_host = host + 1;
+    return host;
+}
+
 common::ipv4_addr pair_peer::pool_ip(std::size_t i) const {
     return endpoint_of(_cfg.pool[i].address, "pool").address().to_v4().to_uint();
 }
@@ -200,30 +209,31 @@ void pair_peer::heal(clock::time_point now) {
     }
     const clock::time_point silent_since = _machine.peer_heard().value_or(_began);
     if (now - silent_since < _cfg.heal_after || now < _retry_at) return;
-    // The next pool host that is not the dead peer (unless it is the only one).
-    std::size_t host = _next_host % _cfg.pool.size();
-    for (std::size_t i = 0; i < _cfg.pool.size() && pool_ip(host) == _peer_ip; ++i) host = (host + 1) % _cfg.pool.size();
-    _next_host = host + 1;
-    _heal = heal_state{host, now};
+    const std::size_t host = next_pool_host();  // the dead peer itself, if it is the only one
+    const auto silent = std::chrono::duration_cast<milliseconds>(now - silent_since).count();
+    start_pool_host(host, _cfg.listen, _peer_ip,
+                    fmt::format("peer {} silent for {} ms: its instance is dead", common::format_ipv4(_peer_ip), silent));
+}
+
+void pair_peer::start_pool_host(std::size_t host, const std::string& peer, common::ipv4_addr failed, std::string why) {
+    _heal = heal_state{host, clock::now()};
     ++_n.heals_started;
     std::string cmd = _cfg.pool[host].start;
     const auto replace = [&cmd](std::string_view word, const std::string& by) {
         for (auto at = cmd.find(word); at != std::string::npos; at = cmd.find(word, at + by.size()))
             cmd.replace(at, word.size(), by);
     };
-    replace("{peer}", _cfg.listen);
-    replace("{failed}", common::format_ipv4(_peer_ip));
-    const auto silent = std::chrono::duration_cast<milliseconds>(now - silent_since).count();
-    log::warn("pair: peer {} silent for {} ms: its instance is dead; auto-heal: a new gateway on pool host {}: {}",
-              common::format_ipv4(_peer_ip), silent, _cfg.pool[host].address, cmd);
-    _heal_note = fmt::format("started pool host {} (peer {} silent for {} ms)", _cfg.pool[host].address,
-                             common::format_ipv4(_peer_ip), silent);
+    replace("{peer}", peer);
+    replace("{failed}", common::format_ipv4(failed));
+    log::warn("pair: {}; auto-heal: a new gateway on pool host {}: {}", why, _cfg.pool[host].address, cmd);
+    _heal_note = fmt::format("started pool host {} ({})", _cfg.pool[host].address, why);
     const std::uint64_t attempt = _n.heals_started;
     run_command(_io, cmd, _cfg.heal_timeout, 4096, [this, alive = _alive, attempt, host](command_result res) {
         if (!*alive || !_heal || _n.heals_started != attempt) return;  // heard meanwhile, or given up
         if (res.ok) {
             log::info("pair: auto-heal: pool host {}'s start command done; waiting for its heartbeats",
                       _cfg.pool[host].address);
+            if (_silent) _heal.reset();  // its heartbeats go to the peer, not here
             return;
         }
         ++_n.heal_failures;
@@ -233,6 +243,25 @@ void pair_peer::heal(clock::time_point now) {
         _heal.reset();
         _retry_at = clock::now() + _cfg.heal_after;
     });
+}
+
+bool pair_peer::leave_for_pool(const std::string& why) {
+    if (_cfg.pool.empty() || _machine.current() == role::retired) return false;
+    const std::size_t host = next_pool_host();
+    if (pool_ip(host) == _peer_ip) return false;  // the only pool host is the peer itself
+    _machine.retire(fmt::format("retired: left the pair for pool host {} (auto-heal: {})", _cfg.pool[host].address, why));
+    _silent = true;
+    log::warn("pair: {}", _machine.why());
+    // The pool host's first heartbeat must find this gateway dead to the
+    // peer (else the peer tells it it was replaced): start it once the
+    // peer has missed two dead times of heartbeats.
+    auto wait = std::make_shared<asio::steady_timer>(_io, 2 * _cfg.dead_time + _cfg.interval);
+    const std::string peer = fmt::format("{}:{}", _peer.address().to_string(), _peer.port());
+    wait->async_wait([this, wait, alive = _alive, host, peer, why](const boost::system::error_code& ec) {
+        if (ec || !*alive) return;
+        start_pool_host(host, peer, _self, "this gateway's own instance keeps failing (" + why + ")");
+    });
+    return true;
 }
 
 void pair_peer::act(action a) {

@@ -52,6 +52,11 @@ public:
     /// The takeover that an action::take_over asked for ended.
     void taken_over(bool ok);
     std::optional<std::string> switchover();
+    /// Auto-heal of this gateway's own instance (the ladder's last rung):
+    /// it leaves the pair for good (retired, its heartbeats stop) and, once
+    /// the peer has had time to count it dead, starts a pool host as the
+    /// peer's new backup. False without a pool.
+    bool leave_for_pool(const std::string& why);
 
     const machine& state() const { return _machine; }
     /// `ha show`.
@@ -71,6 +76,12 @@ private:
     /// the next pool host's start command.
     void heal(clock::time_point now);
     common::ipv4_addr pool_ip(std::size_t i) const;
+    /// The next pool host in turn that is not the peer (unless it is the only one).
+    std::size_t next_pool_host();
+    /// The next pool host's start command (logged, counted), with {peer}
+    /// and {failed}.
+    void start_pool_host(std::size_t host, const std::string& peer, common::ipv4_addr failed, std::string why);
+    bool _silent = false;  ///< left for the pool: no heartbeats any more
     void receive();
     void act(action a);
 

@@ -86,13 +86,9 @@ action machine::heard(const peer_state& p, clock::time_point now) {
     _heard = now;
     if (_role == role::retired) return action::none;
     if (p.retire) {
-        _role = role::retired;
-        _handover_until.reset();
-        _preempt_since.reset();
-        ++_n.retirements;
-        _why = fmt::format("retired: peer {} has another gateway in this one's place; forwards nothing until "
+        retire(fmt::format("retired: peer {} has another gateway in this one's place; forwards nothing until "
                            "controld is started again",
-                           common::format_ipv4(p.address));
+                           common::format_ipv4(p.address)));
         return action::demote;
     }
     watch_preemption(now);
@@ -136,6 +132,14 @@ action machine::taken_over(bool ok, clock::time_point now) {
     _role = role::active;
     _why = fmt::format("active at epoch {}: {}", _epoch, _why);  // and why it took over
     return action::none;
+}
+
+void machine::retire(std::string why) {
+    _role = role::retired;
+    _handover_until.reset();
+    _preempt_since.reset();
+    ++_n.retirements;
+    _why = std::move(why);
 }
 
 std::optional<std::string> machine::switchover(clock::time_point now) {

@@ -99,6 +99,9 @@ public:
     /// `ha switchover`: the active asks its backup to take over, and stays
     /// active until it has. An error text when refused.
     std::optional<std::string> switchover(clock::time_point now);
+    /// This gateway leaves the pair for good (its own instance is rebuilt
+    /// elsewhere: auto-heal): retired, as if the peer had said so.
+    void retire(std::string why);
 
     role current() const { return _role; }
     std::uint64_t epoch() const { return _epoch; }

@@ -11,9 +11,15 @@ carry on through that death and through the next one.
                 (retired, standby); then b's whole instance killed: c
                 takes over, a does not; the held connections carried on
                 each time (same socket, same node, no RST in a capture)
+    esc_heal    the ladder's last rung for a gateway's own failures: a's
+                gatewayd killed with every other rung's budget 0: a's
+                ladder decides auto-heal, a leaves the pair (retired, its
+                gatewayd not started again), b takes over, and a starts c
+                from the pool as b's backup; the connections carried on
 """
 
 import os
+import signal
 import time
 
 from manager_lab import POOL_MGMT, attach_pool_gateway
@@ -78,3 +84,51 @@ def sc_pair_heal(L, step):
             f"the kill (command to first heartbeat {counts['last_heal_ms']} ms); then b killed: c active "
             f"{took2 * 1000:.0f} ms later, {after2['ok']}/{COUNT} carried on, a (started again meanwhile) retired and "
             f"out; no RST")
+
+
+# Every rung below auto-heal spent from the start: the first death climbs to it.
+SUPERVISION_HEAL = ["  ladder: {" + ", ".join(f"{r}: {{failures: 0}}"
+                                            for r in ("ph0_5", "ph1_0", "ph2_0", "ph2_5", "ph3_0")) + "}"]
+
+
+def sc_esc_heal(L, step):
+    a, b, c, topo = L.a, L.b, L.c, L.topo
+    h, opened = open_held(topo, 80, COUNT)
+    step(f"{COUNT} keep-alive connections through a: {opened['by_node']}")
+    capture = ResetCapture(topo)
+    dead = a.gatewayd_pid()
+    os.kill(dead, signal.SIGKILL)
+    t0 = time.monotonic()
+    sent = h.call("send")
+    check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
+    wait_for(lambda: b.ha()["role"] == "active" and "role      active" in b.ctl("show", "info"), 15, "b active",
+             interval=0.02)
+    took = time.monotonic() - t0
+    after = h.call("collect 30")
+    check(carried_on(after, COUNT), f"after b's takeover: {after}")
+    row = a.escalation()["history"][-1]
+    check(row["decided"] == "auto-heal" and row["applied"] == "auto-heal", f"a's ladder: auto-heal: {row}")
+    check(a.ha()["role"] == "retired", f"a left the pair: {a.ha()}")
+    step(f"a's gatewayd killed: a's ladder decided and applied auto-heal; b active {took * 1000:.0f} ms later, "
+         f"{after['ok']}/{COUNT} carried on")
+
+    pid_file, log = c.pool_files
+    wait_for(lambda: os.path.exists(pid_file) and os.path.getsize(pid_file) > 0, 15,
+             "a ran the pool host's start command", interval=0.05)
+    attach_pool_gateway(c, pid_file, log)
+
+    def healed():
+        peer = b.ha()["peer"]
+        return peer.startswith(f"{POOL_MGMT} alive, backup") and "gatewayd up" in peer
+    wait_for(healed, 30, f"c ({POOL_MGMT}) b's backup with its gatewayd up", interval=0.05)
+    healed_after = time.monotonic() - t0
+    check(a.gatewayd_pid() in (None, dead) and a.ha()["role"] == "retired",
+          f"a started no gatewayd again: {a.gatewayd_pid()}, {a.ha()}")
+    check(b.ha()["counters"]["heals_started"] == 0, f"b started nobody: a did: {b.ha()['counters']}")
+    h.call("send")
+    again = h.call("collect 20")
+    check(carried_on(again, COUNT), f"through b, with c its backup: {again}")
+    capture.expect_none()
+    return (f"a's gatewayd killed with every rung below auto-heal spent: a's ladder applied auto-heal, a retired; "
+            f"b active {took * 1000:.0f} ms later, {after['ok']}/{COUNT} carried on; c started by a from the pool, "
+            f"b's backup {healed_after:.2f}s after the kill; no RST")

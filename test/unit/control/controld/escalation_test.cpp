@@ -225,4 +225,5 @@ TEST_CASE("rungs, failures and outcomes have names", "[escalation]") {
     CHECK(outcome_name(outcome::failed_again) == "failed_again");
     for (rung r : {rung::ph0_5, rung::ph1_0, rung::ph2_0, rung::ph2_5, rung::ph3_0}) CHECK(rung_implemented(r));
     CHECK_FALSE(rung_implemented(rung::auto_heal));
+    CHECK(rung_implemented(rung::auto_heal, true));  // a pair with a pool
 }

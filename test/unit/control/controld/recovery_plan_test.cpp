@@ -58,6 +58,9 @@ TEST_CASE("each rung's plan: what it throws away before gatewayd starts again", 
     CHECK(plan_for(p30) == recovery_plan{p30, true, true, true, true});
     // Not carried out yet: PH2.0 in its place, which keeps this controld.
     CHECK(plan_for(heal) == recovery_plan{p20, true, true, false, false});
+    // In a pair with a pool: elsewhere, nothing restarted here.
+    CHECK(plan_for(heal, true) == recovery_plan{heal, false, false, false, false, true});
+    for (rung r : {p05, p10, p20, p25, p30}) CHECK(plan_for(r, true) == plan_for(r));
     for (rung r : {p05, p10, p20, p25, p30}) CHECK(plan_for(r).applied == r);
 }
 

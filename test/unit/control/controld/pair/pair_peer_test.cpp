@@ -326,3 +326,39 @@ TEST_CASE("auto-heal waits while the peer is only restarting, and never starts f
     CHECK(counter(b.peer->view(), "heals_started") == 0);
     CHECK_FALSE(std::filesystem::exists(started));
 }
+
+TEST_CASE("auto-heal of its own instance: a gateway leaves the pair and a pool host becomes its peer's backup",
+          "[pair][udp][heal]") {
+    key_file k;
+    asio::io_context io;
+    const std::string started = fmt::format("/tmp/cg-heal-test3-{}", ::getpid());
+    std::filesystem::remove(started);
+    auto ca = cfg(k, 31, 32);
+    auto cb = cfg(k, 32, 31);
+    const auto cc = cfg(k, 33, 31);  // the pool host's: its peer is a
+    cb.pool = {{cc.listen, fmt::format("echo {{peer}} {{failed}} > {}", started)}};
+    ca.pool = cb.pool;  // the same pool on both: a takes c's heartbeats
+    side a(io, ca);
+    side b(io, cb);
+    run_for(io, 300ms);
+    REQUIRE(b.peer->state().current() == role::backup);
+
+    CHECK(b.peer->leave_for_pool("10 deaths in a row"));
+    CHECK(b.peer->state().current() == role::retired);
+    CHECK_FALSE(b.peer->leave_for_pool("again"));  // once
+    REQUIRE(run_until_file(io, started, 2s));
+    CHECK(read_file(started) == fmt::format("{} 127.0.0.32", ca.listen));
+    CHECK_FALSE(a.peer->view().peer_alive);  // b fell silent before the pool host was started
+
+    side c(io, cc);
+    run_for(io, 300ms);
+    CHECK(a.peer->state().current() == role::active);
+    CHECK(c.peer->state().current() == role::backup);
+    const auto v = a.peer->view();
+    CHECK(v.peer == cg::common::parse_endpoint(cc.listen)->address);
+    CHECK(counter(v, "peer_changes") == 1);
+    CHECK(counter(a.peer->view(), "heartbeats_from_replaced") == 0);  // b is silent for good
+    CHECK(b.peer->state().current() == role::retired);
+    CHECK(counter(b.peer->view(), "heals_started") == 1);
+    std::filesystem::remove(started);
+}
