@@ -32,6 +32,20 @@ from scenarios.recovery import ResetCapture, carried_on, open_held
 COUNT = 1000
 
 
+def wait_joined(survivor, c, starter):
+    """Until `starter` has run the pool host's start command (c then the
+    test's, by its pid file) and c is the survivor's backup, gatewayd up."""
+    pid_file, log = c.pool_files
+    wait_for(lambda: os.path.exists(pid_file) and os.path.getsize(pid_file) > 0, 15,
+             f"{starter} ran the pool host's start command", interval=0.05)
+    attach_pool_gateway(c, pid_file, log)
+
+    def healed():
+        peer = survivor.ha()["peer"]
+        return peer.startswith(f"{POOL_MGMT} alive, backup") and "gatewayd up" in peer
+    wait_for(healed, 30, f"c ({POOL_MGMT}) {survivor.side}'s backup with its gatewayd up", interval=0.05)
+
+
 def sc_pair_heal(L, step):
     a, b, c, topo = L.a, L.b, L.c, L.topo
     h, opened = open_held(topo, 80, COUNT)
@@ -43,15 +57,7 @@ def sc_pair_heal(L, step):
     check(carried_on(after, COUNT), f"after b's takeover: {after}")
     step(f"a's controld and gatewayd killed: b active {took * 1000:.0f} ms later, {after['ok']}/{COUNT} carried on")
 
-    pid_file, log = c.pool_files
-    wait_for(lambda: os.path.exists(pid_file) and os.path.getsize(pid_file) > 0, 15,
-             "b ran the pool host's start command", interval=0.05)
-    attach_pool_gateway(c, pid_file, log)
-
-    def healed():
-        peer = b.ha()["peer"]
-        return peer.startswith(f"{POOL_MGMT} alive, backup") and "gatewayd up" in peer
-    wait_for(healed, 30, f"c ({POOL_MGMT}) b's backup with its gatewayd up", interval=0.05)
+    wait_joined(b, c, "b")
     healed_after = time.time() - t_kill
     ha = b.ha()
     counts = ha["counters"]
@@ -112,15 +118,7 @@ def sc_esc_heal(L, step):
     step(f"a's gatewayd killed: a's ladder decided and applied auto-heal; b active {took * 1000:.0f} ms later, "
          f"{after['ok']}/{COUNT} carried on")
 
-    pid_file, log = c.pool_files
-    wait_for(lambda: os.path.exists(pid_file) and os.path.getsize(pid_file) > 0, 15,
-             "a ran the pool host's start command", interval=0.05)
-    attach_pool_gateway(c, pid_file, log)
-
-    def healed():
-        peer = b.ha()["peer"]
-        return peer.startswith(f"{POOL_MGMT} alive, backup") and "gatewayd up" in peer
-    wait_for(healed, 30, f"c ({POOL_MGMT}) b's backup with its gatewayd up", interval=0.05)
+    wait_joined(b, c, "a")
     healed_after = time.monotonic() - t0
     check(a.gatewayd_pid() in (None, dead) and a.ha()["role"] == "retired",
           f"a started no gatewayd again: {a.gatewayd_pid()}, {a.ha()}")
