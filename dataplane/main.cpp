@@ -14,6 +14,7 @@
 #include <string>
 #include <termios.h>
 #include <thread>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <vector>
 
@@ -49,6 +50,7 @@ struct options {
     bool check_only = false;
     bool print_eal = false;
     std::string role = "active";
+    bool fence = false;
     std::vector<std::string> eal_extra;
 };
 
@@ -71,6 +73,9 @@ options parse_options(int argc, char** argv) {
         "role", po::value(&o.role)->default_value(o.role),
         "active or standby: a standby forwards nothing until `set role active` (controld starts a restarted "
         "gatewayd so, to give it its connections first)")(
+        "fence", po::bool_switch(&o.fence),
+        "in a gateway pair: become standby at once when the process that started gatewayd (its controld) ends, "
+        "since the peer takes over then (controld passes it)")(
         "check-config", po::bool_switch(&o.check_only), "validate the configuration and exit")(
         "print-eal-args", po::bool_switch(&o.print_eal), "print the EAL command line and exit");
     po::variables_map vm;
@@ -120,7 +125,8 @@ asio::awaitable<void> housekeeping(dp::controller& ctl) {
     }
 }
 
-int run(const options& o, const common::gateway_cfg& cfg, dp::eal_runtime& eal) {
+/// `parent`: gatewayd's parent when it started, for --fence.
+int run(const options& o, const common::gateway_cfg& cfg, dp::eal_runtime& eal, pid_t parent) {
     dp::eal_dataplane dataplane(cfg);
     dp::controller ctl(cfg, dataplane.bindings(), dataplane,
                        {std::filesystem::absolute(o.config).string(), CG_VERSION, std::chrono::seconds(2),
@@ -140,6 +146,22 @@ int run(const options& o, const common::gateway_cfg& cfg, dp::eal_runtime& eal) 
         io.stop();
     });
     asio::co_spawn(io, housekeeping(ctl), asio::detached);
+    // The fence: a SIGUSR2 from the kernel when the parent ends
+    // (PR_SET_PDEATHSIG), or at once if it ended before this point.
+    asio::signal_set parent_gone(io);
+    if (o.fence) {
+        parent_gone.add(SIGUSR2);
+        parent_gone.async_wait([&ctl](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            if (ctl.parent_ended())
+                common::log::warn("controld (gatewayd's parent) ended: standby now, forwarding nothing (--fence: "
+                                  "the pair's peer takes over)");
+            else
+                common::log::warn("controld (gatewayd's parent) ended; gatewayd was standby and stays it (--fence)");
+        });
+        ::prctl(PR_SET_PDEATHSIG, SIGUSR2);
+        if (::getppid() != parent) ::raise(SIGUSR2);
+    }
 
     terminal_guard term;
     std::optional<std::thread> console_thread;
@@ -179,6 +201,7 @@ int run(const options& o, const common::gateway_cfg& cfg, dp::eal_runtime& eal) 
 }  // namespace
 
 int main(int argc, char** argv) {
+    const pid_t parent = ::getppid();  // before EAL's start: --fence compares it with the one at the end of it
     const options o = parse_options(argc, argv);
     const auto loaded = common::load_config_file(o.config);
     if (!loaded.ok()) {
@@ -212,7 +235,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     try {
-        return run(o, cfg, *eal);
+        return run(o, cfg, *eal, parent);
     } catch (const std::exception& e) {
         common::log::error("{}", e.what());
     }

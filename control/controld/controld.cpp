@@ -138,6 +138,8 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
                   _ladder_store->path(), rung_name(_ladder->state().reached));
         std::vector<std::string> argv{_opt.gatewayd, "-c", _opt.config_path};
         if (_restore) argv.insert(argv.end(), {"--role", "standby"});  // active once its connections are back
+        // In a pair, a gatewayd that outlives its controld must stop forwarding: the peer takes over.
+        if (_cfg.manager.pair) argv.emplace_back("--fence");
         argv.insert(argv.end(), _opt.gatewayd_args.begin(), _opt.gatewayd_args.end());
         _supervisor = std::make_unique<supervisor>(
             io, std::move(argv),
@@ -181,7 +183,8 @@ bool controld::adopt_running() {
     const std::optional<pid_t> pid = static_cast<pid_t>(hello->pid);
     if (_pair) {
         // A pair member starts as the standby and takes its connections
-        // from the nodes: an orphan that may be forwarding is stopped first.
+        // from the nodes: an orphan (standby by its --fence, or started
+        // without it) is stopped first.
         log::warn("gatewayd (pid {}) still runs from an earlier controld: stopped, for a pair member starts standby",
                   *pid);
         // Its end seen through a pidfd: kill(pid, 0) would still find it as a

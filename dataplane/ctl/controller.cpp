@@ -210,6 +210,15 @@ void controller::rebase_counters() {
     }
 }
 
+bool controller::parent_ended() {
+    std::lock_guard guard(_lock);
+    if (_role != gateway_role::active) return false;
+    _role = gateway_role::standby;
+    _reset_until = 0;
+    publish();  // one snapshot, as set role standby
+    return true;
+}
+
 void controller::housekeeping() {
     std::lock_guard guard(_lock);
     bool changed = false;

@@ -110,6 +110,12 @@ public:
     /// A control-path counter the socket server bumps (bad frames).
     void count_bad_frame();
 
+    /// The process that started gatewayd (controld, in a gateway pair) has
+    /// ended: an active gatewayd becomes standby at once, since the pair's
+    /// peer takes over when controld's heartbeats stop (the fence). True
+    /// when it was active.
+    bool parent_ended();
+
     const common::gateway_cfg& config() const { return _cfg; }
 
 private:

@@ -34,7 +34,7 @@ from scenarios.node_failure import sc_node_dead, sc_node_failed, sc_node_spare  
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
 from scenarios.heal import SUPERVISION_HEAL, sc_esc_heal, sc_pair_heal  # noqa: E402
-from scenarios.pair import (sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_mirror,  # noqa: E402
+from scenarios.pair import (sc_pair_fence, sc_pair_forged, sc_pair_freeze, sc_pair_kill, sc_pair_mirror,  # noqa: E402
                             sc_pair_switch, sc_pair_unheard)
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
 from scenarios.routing import sc_drain, sc_long_lived, sc_spread, sc_udp  # noqa: E402
@@ -84,6 +84,7 @@ SCENARIOS = {
     "ctl_kill9": (sc_ctl_kill9, {"bench": "managed"}),
     "pair_kill": (sc_pair_kill, {"bench": "pair"}),
     "pair_freeze": (sc_pair_freeze, {"bench": "pair"}),
+    "pair_fence": (sc_pair_fence, {"bench": "pair"}),
     "pair_switch": (sc_pair_switch, {"bench": "pair"}),
     "pair_forged": (sc_pair_forged, {"bench": "pair"}),
     "pair_mirror": (sc_pair_mirror, {"bench": "pair", "mirror": "state_changes"}),

@@ -9,6 +9,10 @@ connections to nginx on the nodes.
     pair_freeze   the active's gatewayd frozen (SIGSTOP) while its controld
                   lives: b takes over; the old one, resumed, is the backup,
                   forwards nothing and answers no ARP for the cluster address
+    pair_fence    the active's controld killed, its gatewayd left running:
+                  b takes over and the orphan fences itself (standby at
+                  once, by its parent's death), forwards nothing, answers
+                  no ARP for the cluster address; connections carried on
     pair_switch   `ha switchover` and back: no connection lost, each side
                   comes back as the backup
     pair_forged   replayed, changed and foreign heartbeats: refused, counted,
@@ -212,6 +216,46 @@ def sc_pair_freeze(L, step, count=2000):
     return (f"a's gatewayd frozen: b active {took * 1000:.0f} ms later ({why}); "
             f"{after['ok']}/{count} carried on, no RST; resumed a is the backup: standby, 0 packets forwarded, "
             f"the client's ARP answered by b")
+
+
+def sc_pair_fence(L, step, count=2000):
+    a, b, topo = L.a, L.b, L.topo
+    h, opened = hold_connections(L, count)
+    step(f"{count} connections through a: {opened['by_node']}")
+    capture = ResetCapture(topo)
+    orphan = a.gatewayd_pid()
+    os.kill(a.pid, signal.SIGKILL)  # controld alone: its gatewayd lives on
+    t0 = time.monotonic()
+    # The orphan fences itself: standby, forwarding nothing, answering no ARP.
+    wait_for(lambda: "role      standby" in a.ctl("show", "info"), 5, "a's orphaned gatewayd standby", interval=0.005)
+    fenced = time.monotonic() - t0
+    a._proc.wait(timeout=5)
+    sent = h.call("send")
+    check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
+    wait_for(lambda: b.ha()["role"] == "active" and "role      active" in b.ctl("show", "info"), 15, "b active",
+             interval=0.02)
+    took = time.monotonic() - t0
+    after = h.call("collect 30")
+    check(carried_on(after, count), f"after b's takeover: {after}")
+    check(os.path.exists(f"/proc/{orphan}"), f"a's gatewayd {orphan} lives on")
+    with open(a.log) as f:
+        check("controld (gatewayd's parent) ended: standby now" in f.read(), "the orphan's log says why")
+    fwd = fwd_packets(a)
+    topo.exec(topo.client, "ip", "neigh", "flush", "dev", "eth0")
+    h.call("send")
+    again = h.call("collect 20")
+    check(carried_on(again, count), f"a round through b: {again}")
+    check(fwd_packets(a) == fwd, f"the orphan forwarded {fwd_packets(a) - fwd} packets while fenced")
+    check(client_sees(topo) == gw0_mac(topo, b.ns), f"the client's ARP answer is b's: {client_sees(topo)}")
+    # a's controld again: the orphan is replaced and a is b's backup.
+    a.start()
+    wait_roles(L, b, a, timeout=30)
+    check(not os.path.exists(f"/proc/{orphan}") or a.gatewayd_pid() != orphan, "the orphan replaced")
+    capture.expect_none()
+    return (f"a's controld killed, its gatewayd left running with {count} connections: b active {took * 1000:.0f} ms "
+            f"later, {after['ok']}/{count} carried on; the orphan standby {fenced * 1000:.0f} ms after the kill (its "
+            f"parent's death), 0 packets forwarded after, ARP answered by b; a's controld started again: b's backup; "
+            f"no RST")
 
 
 def sc_pair_switch(L, step, count=2000):

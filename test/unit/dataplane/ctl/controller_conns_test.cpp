@@ -146,6 +146,22 @@ TEST_CASE("the role is one snapshot: a standby drops flows, and active again for
     CHECK(fx.tcp(0, 12, wire::tcp_syn) == 2);  // node 1 has weight 0 now
 }
 
+TEST_CASE("the fence: its parent ended, an active gatewayd is standby in one snapshot, its window closed",
+          "[controller][role]") {
+    ctl_fixture fx;
+    fx.add_web();
+    fx.fake.now = 1000;
+    fx.expect<api::ok_rep>(api::set_role_req{"active", 500});
+    const int before = fx.fake.publishes;
+    CHECK(fx.ctl.parent_ended());
+    CHECK(fx.fake.publishes == before + 1);
+    CHECK(fx.fake.current().role == dp::gateway_role::standby);
+    CHECK(fx.fake.current().reset_unknown_until == 0);
+    CHECK(fx.tcp(0, 13, wire::tcp_syn) == 0);
+    CHECK_FALSE(fx.ctl.parent_ended());  // standby already: nothing published
+    CHECK(fx.fake.publishes == before + 1);
+}
+
 TEST_CASE("a controller started as standby forwards nothing until told", "[controller][role]") {
     fake_dataplane fake{1, 100, 8, 16};
     auto cfg = controller_config();
