@@ -16,6 +16,9 @@ carry on at every rung.
     esc_config  the configuration file changed into one whose port cannot
                 start: PH2.5 fails on it, PH3.0 puts the last good backup
                 back, the connections carried on
+    esc_boot    controld started with a configuration file that does not
+                load: the last good backup is put in its place first, and
+                the gateway comes up with its connections
     ctl_kill9   kill -9 of controld: gatewayd forwards on alone; a
                 controld started again adopts it (same pid, no restart,
                 its tables and connections kept) and supervises it: a
@@ -205,6 +208,48 @@ def sc_esc_config(L, step):
     return (f"config changed to a port that cannot start, kill -9 of gatewayd: PH2.5 from that file failed "
             f"({rows[-2]['outcome']}), PH3.0 put the backup back; active again {took:.1f} s after the kill, "
             f"{after['ok']}/{COUNT} carried on, slowest in-flight request {after['slowest_ms']} ms, no RST")
+
+
+def sc_esc_boot(L, step):
+    """controld stopped (and its gatewayd with it), the configuration file
+    broken on disk meanwhile, controld started again: the file does not
+    load, so the last good backup is put in its place before anything
+    else, and the gateway comes up with the nodes' connections."""
+    gw = L.gw
+    h = hold(L, step)
+    capture = ResetCapture(L.topo)
+    with open(gw.config) as f:
+        good = f.read()
+    wait_for(lambda: "configuration backups (newest first):" in gw.mctl("show", "escalation"), 10,
+             "a backup of the running configuration", interval=0.1)
+    gw.stop()  # SIGTERM: controld stops its gatewayd, then itself
+    bad = good.replace("clusters:", "clusters: [", 1)
+    check(bad != good, "the test's config has a clusters section")
+    with open(gw.config, "w") as f:
+        f.write(bad)
+    with open(gw.log) as f:
+        seen = len(f.read())
+    t0 = time.monotonic()
+    h.call("send")  # in flight while no gateway runs
+    gw.start()
+    gw.wait_ready()
+    took = time.monotonic() - t0
+    after = h.call("collect 30")
+    check(carried_on(after, COUNT), f"after the start from the backup: {after}")
+    with open(gw.log) as f:
+        said = f.read()[seen:]
+    check(re.search(r"does not load \(.*\): backup \d+ .*installed in its place", said),
+          f"the log says which backup replaced the file: {said[-1500:]}")
+    with open(gw.config) as f:
+        check(f.read() == good, "the configuration file is the backup again")
+    with open(gw.config + ".replaced") as f:
+        check(f.read() == bad, "the broken file kept as .replaced")
+    origin = gw.escalation()["config"]
+    check("installed at start in place of a file that did not load" in origin, f"show escalation: {origin}")
+    capture.expect_none()
+    return (f"controld stopped, its file broken on disk (YAML that does not parse), controld started again: the "
+            f"last good backup installed before anything else, gateway active with its connections "
+            f"{took:.1f} s after the start; {after['ok']}/{COUNT} carried on, no RST")
 
 
 def sc_ctl_kill9(L, step):
