@@ -153,6 +153,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
             [this](failure kind, const std::string& why) {
                 ++_n.gateway_deaths;
                 _gateway_up = false;
+                _spares_before.insert(_spares.begin(), _spares.end());  // asked at the restore too
                 _health->restarted();
                 _link.reset("gatewayd " + why);
                 return escalate(kind, why);
@@ -325,6 +326,11 @@ void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
         if (_ladder && _ladder->up(wall_now())) save_ladder();  // the latest recovery's outcome
     }
     _gateway_up = true;
+    _spares.clear();
+    for (const auto& c : t.clusters)
+        for (const auto& s : c.ports)
+            for (const auto& n : s.nodes)
+                if (n.spare_for != 0) _spares.insert(n.address);
     _tables = without_spares(std::move(t));
     _manager.observe_tables(*_tables, now);
     if (_receiver)
@@ -407,6 +413,7 @@ void controld::restore_connections(std::function<void()> done) {
             for (const auto& f : o.failures) log::warn("no shadow table from {}: presumed down", f);
             if (o.inserts_failed) log::warn("{} bulk inserts failed", o.inserts_failed);
             if (!o.active) _restore_due = true;  // tried again at the next reading
+            if (o.active) _spares_before.clear();
             if (_pair) _pair->taken_over(o.active);
             if (o.active && !may_forward()) make_standby("demoted while its connections were put back");
             done();
@@ -681,7 +688,8 @@ std::vector<ipv4_addr> controld::nodes_of(const service_key& svc) const {
 }
 
 std::vector<ipv4_addr> controld::all_nodes() const {
-    std::set<ipv4_addr> all;
+    std::set<ipv4_addr> all = _spares;
+    all.insert(_spares_before.begin(), _spares_before.end());
     for (const auto& s : _manager.view(clock::now()))
         for (const auto& n : s.nodes) all.insert(n.node);
     return {all.begin(), all.end()};

@@ -155,6 +155,9 @@ private:
     void reexec();
     void save_ladder();
     std::vector<common::ipv4_addr> nodes_of(const service_key& svc) const;
+    /// Every node of the tables, the spares gatewayd last had included:
+    /// whom a restore asks for its connections (a spare that serves holds
+    /// some of a failed node's clients).
     std::vector<common::ipv4_addr> all_nodes() const;
 
     boost::asio::io_context& _io;
@@ -187,7 +190,9 @@ private:
     one_at_a_time _reading, _deciding;
     bool _step_due = false;          ///< a decision asked for with step, not run yet
     clock::time_point _decide_at{};  ///< the time of the latest decision asked for
-    std::optional<common::api::tables_rep> _tables;
+    std::optional<common::api::tables_rep> _tables;  ///< without the spares (the manager weighs no spare)
+    std::set<common::ipv4_addr> _spares;              ///< the spares in gatewayd's tables at the last reading
+    std::set<common::ipv4_addr> _spares_before;       ///< those of a gatewayd that died, until the restore is done
     std::optional<common::api::stats_rep> _stats;
     bool _resync_due = false;
     std::optional<conn_restore> _restore;  ///< with manager.agents.shadow_port

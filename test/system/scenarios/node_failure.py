@@ -23,7 +23,7 @@ import datetime
 import time
 
 from scenarios.helpers import check
-from scenarios.recovery import PORT, ResetCapture, hold_connections, open_held
+from scenarios.recovery import PORT, ResetCapture, hold_connections, kill_gatewayd, open_held
 from topology import wait_for
 
 DEAD = "n3"
@@ -180,6 +180,16 @@ def sc_node_spare(L, step, count=150):
     time.sleep(0.5)
     held_weight = L.gw.clusters()[("tcp", 80)]["nodes"][L.ip(DEAD)]["weight"].split()[0]
     check(held_weight == dead_weight, f"controld held {DEAD}'s weight while it is failed: {dead_weight} -> {held_weight}")
+    # gatewayd killed while the spare serves: the restore asks the spare too
+    # (its agent answers the shadow query), so its clients carry on.
+    L.gw.start_agents(nodes=[spare])
+    c, took = kill_gatewayd(L, h)
+    restarted = h.call("collect 20")
+    check(restarted["ok"] == 30 and restarted["reset"] == 0 and restarted["wrong_node"] == 0,
+          f"after a kill -9 of gatewayd, the {on_spare} connections on {spare} (and the others) carried on: "
+          f"{restarted}")
+    step(f"kill -9 of gatewayd while {spare} serves: restore {took:.2f}s after the kill, {restarted['ok']}/30 "
+         f"carried on, {on_spare} of them on {spare}")
 
     back = link_up_again(L, step)
     after_row = row(80)
@@ -196,4 +206,4 @@ def sc_node_spare(L, step, count=150):
             f"of {count} connections, marked failed {found['ms']:.0f} ms later, its clients reset ({seen}); its "
             f"spare then served at its weight {dead_weight} (90 new connections: {during}), "
             f"{DEAD} live again {back:.0f} ms after its link came back; the {on_spare} connections on {spare} carried "
-            f"on and new ones went back to {DEAD}")
+            f"on (through a kill -9 of gatewayd too, restore {took:.2f}s) and new ones went back to {DEAD}")
