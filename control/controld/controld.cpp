@@ -95,6 +95,10 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
       _alive_timer(io) {
     if (const auto& a = _cfg.manager.agents) {
         _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
+        // The file's nodes from the start, so that their agents are heard
+        // before the first reading of gatewayd's tables (after a PH2.5 too);
+        // nodes added at run time come with the readings.
+        for (ipv4_addr n : common::node_addresses(_cfg.clusters)) _receiver->allow(n);
         const auto at = common::parse_endpoint(a->listen);
         if (!at) throw std::runtime_error("manager.agents.listen: not address:port");
         const asio::ip::udp::endpoint ep(asio::ip::address_v4(at->address), at->port);

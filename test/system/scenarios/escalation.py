@@ -134,6 +134,10 @@ def sc_esc_walk(L, step):
             check(c["gateway_starts"] == 1 and c["periods"] < periods + 100,
                   f"a new controld (its counters from zero) started gatewayd once: {c}")
             check(e["counters"].get("decided_ph2_5") == 1, f"the counts survived the re-execution: {e['counters']}")
+            with open(gw.log) as f:
+                said = f.read()
+            check("refused: unknown_peer" not in said, "the agents were heard from the start of the new controld: "
+                  + next((l for l in said.splitlines() if "unknown_peer" in l), ""))
         step(f"kill -9 -> {rung}: active again {took * 1000:.0f} ms after the kill, {row['pause']} s of it the "
              f"supervisor's pause for deaths in a row (ladder: up after {row['took']}); "
              f"{after['ok']}/{COUNT} carried on, slowest in-flight request {after['slowest_ms']} ms")
