@@ -331,10 +331,17 @@ void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
     }
     _gateway_up = true;
     _spares.clear();
+    _spare_rows.clear();
     for (const auto& c : t.clusters)
         for (const auto& s : c.ports)
-            for (const auto& n : s.nodes)
-                if (n.spare_for != 0) _spares.insert(n.address);
+            for (const auto& n : s.nodes) {
+                if (n.spare_for == 0) continue;
+                _spares.insert(n.address);
+                const bool serving = std::any_of(s.nodes.begin(), s.nodes.end(), [&](const capi::node_view& w) {
+                    return w.address == n.spare_for && w.failed;
+                });
+                _spare_rows.push_back({c.vip, s.proto, s.port, n, serving});
+            }
     _tables = without_spares(std::move(t));
     _manager.observe_tables(*_tables, now);
     if (_receiver)
@@ -951,7 +958,24 @@ std::string controld::prometheus_text() const {
                                           {"port", fmt::format("{}/{}", common::proto_name(s.proto), s.port)},
                                           {"node", common::format_ipv4(n.address)}},
                                          static_cast<double>(f.get(n)));
+            for (const auto& r : _spare_rows)  // the spares: the same figures, with the node they stand by for
+                out += prom_line(f.metric,
+                                 {{"cluster", common::format_ipv4(r.vip)},
+                                  {"port", fmt::format("{}/{}", common::proto_name(r.proto), r.port)},
+                                  {"node", common::format_ipv4(r.n.address)},
+                                  {"spare_of", common::format_ipv4(r.n.spare_for)}},
+                                 static_cast<double>(f.get(r.n)));
         }
+    if (!_spare_rows.empty()) {
+        out += "# TYPE clustergate_spare_serving gauge\n";
+        for (const auto& r : _spare_rows)
+            out += prom_line("clustergate_spare_serving",
+                             {{"cluster", common::format_ipv4(r.vip)},
+                              {"port", fmt::format("{}/{}", common::proto_name(r.proto), r.port)},
+                              {"node", common::format_ipv4(r.n.address)},
+                              {"spare_of", common::format_ipv4(r.n.spare_for)}},
+                             r.serving ? 1 : 0);
+    }
     if (_pair) {
         const auto h = _pair->view();
         out += "# TYPE clustergate_pair_role gauge\n";

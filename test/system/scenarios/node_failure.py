@@ -156,13 +156,24 @@ def sc_node_spare(L, step, count=150):
     def row(port):
         return L.gw.clusters()[("tcp", port)]["nodes"][L.ip(spare)]
 
+    def serving_metric():
+        """clustergate_spare_serving of the spare on port 80, from Prometheus."""
+        want = f'node="{L.ip(spare)}",spare_of="{L.ip(DEAD)}"'
+        for line in L.gw.prometheus().splitlines():
+            if line.startswith("clustergate_spare_serving{") and 'port="tcp/80"' in line and want in line:
+                return line.rsplit(" ", 1)[1]
+        return None
+
     standby = row(80)
+    check(serving_metric() == "0", f"Prometheus: {spare} standing by: {serving_metric()}")
     check(standby["state"] == f"ok, spare of {L.ip(DEAD)}, standing by" and standby["weight"].split()[0] == "0"
           and "arp" in standby["mac"], f"{spare} stands by for {DEAD} with its MAC resolved: {standby}")
     found = {}
     seen, lost, held = fail_node(L, step, count, by_alive_monitor(L, found))
     check(spare not in held, f"no connection went to {spare} while it stood by: {held}")
     serving = row(80)
+    check(wait_for(lambda: serving_metric() == "1", 5, "Prometheus: the spare serving", interval=0.1),
+          "Prometheus shows the spare serving")
     dead_weight = L.gw.clusters()[("tcp", 80)]["nodes"][L.ip(DEAD)]["weight"].split()[0]
     check(serving["state"] == f"ok, spare of {L.ip(DEAD)}, serving" and serving["weight"].split()[0] == dead_weight,
           f"{spare} serves with {DEAD}'s weight {dead_weight}: {serving}")
