@@ -157,7 +157,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
             [this](failure kind, const std::string& why) {
                 ++_n.gateway_deaths;
                 _gateway_up = false;
-                _spares_before.insert(_spares.begin(), _spares.end());  // asked at the restore too
+                for (const auto& r : _spare_rows) _spares_before.insert(r.n.address);  // asked at the restore too
                 _health->restarted();
                 _link.reset("gatewayd " + why);
                 return escalate(kind, why);
@@ -330,13 +330,11 @@ void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
         if (_ladder && _ladder->up(wall_now())) save_ladder();  // the latest recovery's outcome
     }
     _gateway_up = true;
-    _spares.clear();
     _spare_rows.clear();
     for (const auto& c : t.clusters)
         for (const auto& s : c.ports)
             for (const auto& n : s.nodes) {
                 if (n.spare_for == 0) continue;
-                _spares.insert(n.address);
                 const bool serving = std::any_of(s.nodes.begin(), s.nodes.end(), [&](const capi::node_view& w) {
                     return w.address == n.spare_for && w.failed;
                 });
@@ -699,8 +697,8 @@ std::vector<ipv4_addr> controld::nodes_of(const service_key& svc) const {
 }
 
 std::vector<ipv4_addr> controld::all_nodes() const {
-    std::set<ipv4_addr> all = _spares;
-    all.insert(_spares_before.begin(), _spares_before.end());
+    std::set<ipv4_addr> all = _spares_before;
+    for (const auto& r : _spare_rows) all.insert(r.n.address);
     for (const auto& s : _manager.view(clock::now()))
         for (const auto& n : s.nodes) all.insert(n.node);
     return {all.begin(), all.end()};
@@ -923,6 +921,14 @@ capi::manager_rep controld::manager_view() const {
 
 std::string controld::prometheus_text() const {
     std::string out;
+    const auto spare_line = [](std::string_view metric, const spare_row& r, double value) {
+        return prom_line(metric,
+                         {{"cluster", common::format_ipv4(r.vip)},
+                          {"port", fmt::format("{}/{}", common::proto_name(r.proto), r.port)},
+                          {"node", common::format_ipv4(r.n.address)},
+                          {"spare_of", common::format_ipv4(r.n.spare_for)}},
+                         value);
+    };
     const auto m = manager_view();
     out += "# TYPE clustergate_controld counter\n";
     for (const auto& c : m.counters) out += prom_line("clustergate_controld", {{"counter", c.name}}, static_cast<double>(c.value));
@@ -959,22 +965,11 @@ std::string controld::prometheus_text() const {
                                           {"node", common::format_ipv4(n.address)}},
                                          static_cast<double>(f.get(n)));
             for (const auto& r : _spare_rows)  // the spares: the same figures, with the node they stand by for
-                out += prom_line(f.metric,
-                                 {{"cluster", common::format_ipv4(r.vip)},
-                                  {"port", fmt::format("{}/{}", common::proto_name(r.proto), r.port)},
-                                  {"node", common::format_ipv4(r.n.address)},
-                                  {"spare_of", common::format_ipv4(r.n.spare_for)}},
-                                 static_cast<double>(f.get(r.n)));
+                out += spare_line(f.metric, r, static_cast<double>(f.get(r.n)));
         }
     if (!_spare_rows.empty()) {
         out += "# TYPE clustergate_spare_serving gauge\n";
-        for (const auto& r : _spare_rows)
-            out += prom_line("clustergate_spare_serving",
-                             {{"cluster", common::format_ipv4(r.vip)},
-                              {"port", fmt::format("{}/{}", common::proto_name(r.proto), r.port)},
-                              {"node", common::format_ipv4(r.n.address)},
-                              {"spare_of", common::format_ipv4(r.n.spare_for)}},
-                             r.serving ? 1 : 0);
+        for (const auto& r : _spare_rows) out += spare_line("clustergate_spare_serving", r, r.serving ? 1 : 0);
     }
     if (_pair) {
         const auto h = _pair->view();

@@ -191,7 +191,8 @@ private:
     bool _step_due = false;          ///< a decision asked for with step, not run yet
     clock::time_point _decide_at{};  ///< the time of the latest decision asked for
     std::optional<common::api::tables_rep> _tables;  ///< without the spares (the manager weighs no spare)
-    std::set<common::ipv4_addr> _spares;              ///< the spares in gatewayd's tables at the last reading
+    /// A spare in gatewayd's tables at the last reading, per cluster port
+    /// (the manager weighs no spare; the restore asks them, Prometheus shows them).
     struct spare_row {
         common::ipv4_addr vip = 0;
         common::l4_proto proto = common::l4_proto::tcp;
@@ -199,7 +200,7 @@ private:
         common::api::node_view n;
         bool serving = false;  ///< its node is failed: it has the node's weight
     };
-    std::vector<spare_row> _spare_rows;  ///< the same, per cluster port, for Prometheus
+    std::vector<spare_row> _spare_rows;
     std::set<common::ipv4_addr> _spares_before;       ///< those of a gatewayd that died, until the restore is done
     std::optional<common::api::stats_rep> _stats;
     bool _resync_due = false;

@@ -117,9 +117,10 @@ int main(int argc, char** argv) {
     if (!loaded.ok()) return 1;
     common::gateway_cfg cfg = std::move(loaded.cfg);
     if (!peer.empty()) {
-        const auto ep = common::parse_endpoint(peer);
         const auto& p = cfg.manager.pair;
-        if (!p || !ep || (common::parse_endpoint(p->listen) && common::parse_endpoint(p->listen)->address == ep->address)) {
+        const auto ep = common::parse_endpoint(peer);
+        const auto self = p ? common::parse_endpoint(p->listen) : std::nullopt;
+        if (!p || !ep || (self && self->address == ep->address)) {
             std::cerr << "controld: --peer " << peer
                       << (p ? ": expected address:port of another gateway" : ": the configuration has no manager.pair")
                       << "\n";

@@ -65,7 +65,10 @@ pair_peer::pair_peer(asio::io_context& io, const common::pair_cfg& cfg, std::fun
     _self = listen.address().to_v4().to_uint();
     _peer_ip = _peer.address().to_v4().to_uint();
     _receiver.allow(_peer_ip);
-    for (const auto& h : cfg.pool) _receiver.allow(endpoint_of(h.address, "pool").address().to_v4().to_uint());
+    for (const auto& h : cfg.pool) {
+        _pool.push_back(endpoint_of(h.address, "pool").address().to_v4().to_uint());
+        _receiver.allow(_pool.back());
+    }
     _began = clock::now();
     boost::system::error_code ec;
     _socket.open(listen.protocol(), ec);
@@ -173,7 +176,7 @@ bool pair_peer::take_as_peer(common::ipv4_addr from, clock::time_point now) {
     _peer_ip = from;
     ++_n.peer_changes;
     std::string how = "it was heard first while the peer was dead";
-    if (_heal && pool_ip(_heal->host) == from) {
+    if (_heal && _pool[_heal->host] == from) {
         const auto ms = std::chrono::duration_cast<milliseconds>(now - _heal->started).count();
         _n.last_heal_ms = static_cast<std::uint64_t>(ms);
         ++_n.heals_done;
@@ -187,13 +190,9 @@ bool pair_peer::take_as_peer(common::ipv4_addr from, clock::time_point now) {
 
 std::size_t pair_peer::next_pool_host() {
     std::size_t host = _next_host % _cfg.pool.size();
-    for (std::size_t i = 0; i < _cfg.pool.size() && pool_ip(host) == _peer_ip; ++i) host = (host + 1) % _cfg.pool.size();
+    for (std::size_t i = 0; i < _cfg.pool.size() && _pool[host] == _peer_ip; ++i) host = (host + 1) % _cfg.pool.size();
     _next_host = host + 1;
     return host;
-}
-
-common::ipv4_addr pair_peer::pool_ip(std::size_t i) const {
-    return endpoint_of(_cfg.pool[i].address, "pool").address().to_v4().to_uint();
 }
 
 void pair_peer::heal(clock::time_point now) {
@@ -248,7 +247,7 @@ void pair_peer::start_pool_host(std::size_t host, const std::string& peer, commo
 bool pair_peer::leave_for_pool(const std::string& why) {
     if (_cfg.pool.empty() || _machine.current() == role::retired) return false;
     const std::size_t host = next_pool_host();
-    if (pool_ip(host) == _peer_ip) return false;  // the only pool host is the peer itself
+    if (_pool[host] == _peer_ip) return false;  // the only pool host is the peer itself
     _machine.retire(fmt::format("retired: left the pair for pool host {} (auto-heal: {})", _cfg.pool[host].address, why));
     _silent = true;
     log::warn("pair: {}", _machine.why());

@@ -75,7 +75,6 @@ private:
     /// Auto-heal: the peer dead for heal_after while this side forwards:
     /// the next pool host's start command.
     void heal(clock::time_point now);
-    common::ipv4_addr pool_ip(std::size_t i) const;
     /// The next pool host in turn that is not the peer (unless it is the only one).
     std::size_t next_pool_host();
     /// The next pool host's start command (logged, counted), with {peer}
@@ -87,6 +86,7 @@ private:
 
     boost::asio::io_context& _io;
     common::pair_cfg _cfg;
+    std::vector<common::ipv4_addr> _pool;  ///< _cfg.pool's heartbeat addresses
     std::function<local()> _local;
     action_handler _on_action;
     agent::key _key;

@@ -177,6 +177,22 @@ def sc_esc_hung(L, step):
             f"slowest in-flight request {after['slowest_ms']} ms, no RST")
 
 
+def backed_up(gw):
+    """Waits for a backup of the running configuration; returns the file's text."""
+    wait_for(lambda: "configuration backups (newest first):" in gw.mctl("show", "escalation"), 10,
+             "a backup of the running configuration", interval=0.1)
+    with open(gw.config) as f:
+        return f.read()
+
+
+def put_back(gw, good, bad):
+    """Checks that the file is the backup `good` again, `bad` kept beside it."""
+    with open(gw.config) as f:
+        check(f.read() == good, "the configuration file is the backup again")
+    with open(gw.config + ".replaced") as f:
+        check(f.read() == bad, "the file it replaced kept as .replaced")
+
+
 def sc_esc_config(L, step):
     """A configuration file changed on disk into one that loads but keeps
     gatewayd from starting (its port's interface does not exist): a kill -9
@@ -186,10 +202,7 @@ def sc_esc_config(L, step):
     gw = L.gw
     h = hold(L, step)
     capture = ResetCapture(L.topo)
-    with open(gw.config) as f:
-        good = f.read()
-    wait_for(lambda: "configuration backups (newest first):" in gw.mctl("show", "escalation"), 10,
-             "a backup of the running configuration", interval=0.1)
+    good = backed_up(gw)
     step("the running configuration backed up")
     bad = good.replace("iface=gw0", "iface=nosuch0")
     check(bad != good, "the test's config names iface=gw0")
@@ -203,10 +216,7 @@ def sc_esc_config(L, step):
         said = f.read()[seen:]
     rows = gw.escalation()["history"]
     check(rows[-2]["applied"] == "PH2.5", f"PH2.5 first, from the changed file: {rows}")
-    with open(gw.config) as f:
-        check(f.read() == good, "the configuration file is the backup again")
-    with open(gw.config + ".replaced") as f:
-        check(f.read() == bad, "the changed file kept as .replaced")
+    put_back(gw, good, bad)
     check(re.search(r"PH3\.0: \S+ replaced by backup \d+", said), f"the log says which backup: {said[-1500:]}")
     capture.expect_none()
     return (f"config changed to a port that cannot start, kill -9 of gatewayd: PH2.5 from that file failed "
@@ -222,10 +232,7 @@ def sc_esc_boot(L, step):
     gw = L.gw
     h = hold(L, step)
     capture = ResetCapture(L.topo)
-    with open(gw.config) as f:
-        good = f.read()
-    wait_for(lambda: "configuration backups (newest first):" in gw.mctl("show", "escalation"), 10,
-             "a backup of the running configuration", interval=0.1)
+    good = backed_up(gw)
     gw.stop()  # SIGTERM: controld stops its gatewayd, then itself
     bad = good.replace("clusters:", "clusters: [", 1)
     check(bad != good, "the test's config has a clusters section")
@@ -244,10 +251,7 @@ def sc_esc_boot(L, step):
         said = f.read()[seen:]
     check(re.search(r"does not load \(.*\): backup \d+ .*installed in its place", said),
           f"the log says which backup replaced the file: {said[-1500:]}")
-    with open(gw.config) as f:
-        check(f.read() == good, "the configuration file is the backup again")
-    with open(gw.config + ".replaced") as f:
-        check(f.read() == bad, "the broken file kept as .replaced")
+    put_back(gw, good, bad)
     origin = gw.escalation()["config"]
     check("installed at start in place of a file that did not load" in origin, f"show escalation: {origin}")
     capture.expect_none()

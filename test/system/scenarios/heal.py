@@ -26,7 +26,7 @@ from manager_lab import POOL_MGMT, attach_pool_gateway
 from topology import wait_for
 
 from scenarios.helpers import check
-from scenarios.pair import kill_instance
+from scenarios.pair import kill_instance, sent_until_active
 from scenarios.recovery import ResetCapture, carried_on, open_held
 
 COUNT = 1000
@@ -105,11 +105,7 @@ def sc_esc_heal(L, step):
     dead = a.gatewayd_pid()
     os.kill(dead, signal.SIGKILL)
     t0 = time.monotonic()
-    sent = h.call("send")
-    check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
-    wait_for(lambda: b.ha()["role"] == "active" and "role      active" in b.ctl("show", "info"), 15, "b active",
-             interval=0.02)
-    took = time.monotonic() - t0
+    took = sent_until_active(b, h, t0)
     after = h.call("collect 30")
     check(carried_on(after, COUNT), f"after b's takeover: {after}")
     row = a.escalation()["history"][-1]

@@ -133,11 +133,18 @@ def kill_instance(dead, survivor, h):
     t0 = time.monotonic()
     t_kill = time.time()
     dead.stop()  # reaps both: nothing of that gateway is left
-    sent = h.call("send")  # in flight while nobody forwards
+    return sent_until_active(survivor, h, t0), t_kill
+
+
+def sent_until_active(survivor, h, t0):
+    """A request on every connection `h` holds, in flight while nobody
+    forwards, and the wait until `survivor` is active with its gatewayd
+    active; returns the seconds since `t0`."""
+    sent = h.call("send")
     check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
     wait_for(lambda: survivor.ha()["role"] == "active" and "role      active" in survivor.ctl("show", "info"), 15,
              f"{survivor.side} active", interval=0.02)
-    return time.monotonic() - t0, t_kill
+    return time.monotonic() - t0
 
 
 def sc_pair_kill(L, step, count=10000):
@@ -230,11 +237,7 @@ def sc_pair_fence(L, step, count=2000):
     wait_for(lambda: "role      standby" in a.ctl("show", "info"), 5, "a's orphaned gatewayd standby", interval=0.005)
     fenced = time.monotonic() - t0
     a._proc.wait(timeout=5)
-    sent = h.call("send")
-    check(sent["failed"] == 0, f"requests sent during the takeover: {sent}")
-    wait_for(lambda: b.ha()["role"] == "active" and "role      active" in b.ctl("show", "info"), 15, "b active",
-             interval=0.02)
-    took = time.monotonic() - t0
+    took = sent_until_active(b, h, t0)
     after = h.call("collect 30")
     check(carried_on(after, count), f"after b's takeover: {after}")
     check(os.path.exists(f"/proc/{orphan}"), f"a's gatewayd {orphan} lives on")

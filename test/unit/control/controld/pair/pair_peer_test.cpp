@@ -362,3 +362,30 @@ TEST_CASE("auto-heal of its own instance: a gateway leaves the pair and a pool h
     CHECK(counter(b.peer->view(), "heals_started") == 1);
     std::filesystem::remove(started);
 }
+
+TEST_CASE("auto-heal: a pool host started but never heard within heal_timeout is given up for the next",
+          "[pair][udp][heal]") {
+    key_file k;
+    asio::io_context io;
+    const std::string started = fmt::format("/tmp/cg-heal-test4-{}", ::getpid());
+    std::filesystem::remove(started);
+    const auto ca = cfg(k, 41, 42);
+    auto cb = cfg(k, 42, 41);
+    cb.heal_after = 100ms;
+    cb.heal_timeout = 300ms;
+    cb.pool = {{fmt::format("127.0.0.43:{}", base_port() + 43), "true"},  // starts nothing that speaks
+               {fmt::format("127.0.0.44:{}", base_port() + 44), fmt::format("touch {}", started)}};
+    auto a = std::make_unique<side>(io, ca);
+    side b(io, cb);
+    run_for(io, 300ms);
+    REQUIRE(b.peer->state().current() == role::backup);
+    a.reset();
+    run_for(io, 250ms);  // the first host started, its start command done, nobody heard
+    CHECK(counter(b.peer->view(), "heals_started") == 1);
+    CHECK(counter(b.peer->view(), "heal_failures") == 0);
+    CHECK_FALSE(std::filesystem::exists(started));
+    REQUIRE(run_until_file(io, started, 2s));
+    CHECK(counter(b.peer->view(), "heals_started") == 2);
+    CHECK(counter(b.peer->view(), "heal_failures") == 1);
+    std::filesystem::remove(started);
+}
