@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -70,6 +71,10 @@ std::variant<config_backup, std::string> decode_config_backup(std::string_view f
         static_cast<std::size_t>(end) != head.size() ||
         head != fmt::format("{}{} bytes={} crc32c={:08x} saved_ms={}", header_start, version, bytes, crc, saved))
         return fmt::format("malformed header line: {:.120}", head);
+    // The clock counts in signed milliseconds: a larger number would come
+    // back as another time (a date before 1970).
+    if (saved > static_cast<unsigned long long>(std::numeric_limits<wall_time::rep>::max()))
+        return fmt::format("saved_ms={} is past the last time this controld can hold", saved);
     if (version != config_backup_version)
         return fmt::format("version {}: this controld reads version {}", version, config_backup_version);
     const std::string_view yaml = file.substr(eol + 1);

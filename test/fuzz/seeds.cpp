@@ -300,6 +300,10 @@ void stores_seeds(const fs::path& dir) {
     write(dir, "escalation-fresh.bin", encode_escalation(escalation_state{}));
     write(dir, "backup.yaml", text(encode_config_backup("gateway: {name: gw}\nports: []\n", t0)));
     write(dir, "backup-empty.yaml", text(encode_config_backup("", t0)));
+    // Found by a CI run: a time past int64 milliseconds decoded to another time.
+    write(dir, "backup-far-future.yaml",
+          text("# clustergate configuration backup v1 bytes=30 crc32c=6579f9a5 saved_ms=17777777777777777777\n"
+               "gateway: {name: gw}\nports: []\n"));
 }
 
 // ---- agent ------------------------------------------------------------------

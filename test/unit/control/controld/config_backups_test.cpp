@@ -62,6 +62,8 @@ TEST_CASE("a configuration backup: its round trip, and each bad one with why", "
         {"another version", version, "version 2: this controld reads version 1"},
         {"a number with leading zeros", std::string(file).replace(file.find("saved_ms=") + 9, 0, "00"),
          "malformed header line"},
+        {"a time past the clock's range (found by fuzz_stores)",
+         std::string(file).replace(file.find("saved_ms=") + 9, 13, "17777777777777777777"), "past the last time"},
         {"a header cut short", "# clustergate configuration backup v1 bytes=21\n" + yaml, "malformed header line"},
     };
     for (const auto& c : cases) {
