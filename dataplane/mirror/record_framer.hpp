@@ -148,6 +148,12 @@ public:
     bool in_sync() const noexcept { return _mode == mode::sync; }
     /// Bytes of the stream seen so far, fed and missing.
     std::uint64_t position() const noexcept { return _pos + _carry_len; }
+    /// Stream position where the bytes not yet in an emitted record begin:
+    /// the first marker byte of the record (or skipped NBSS message) in
+    /// progress, else position(). In scan mode, position().
+    std::uint64_t settled() const noexcept {
+        return _mode == mode::sync && (_in_record || _in_body || _marker_have != 0) ? _rec_start : position();
+    }
     /// Bytes of the record in progress received so far (markers removed), 0 between records.
     std::uint64_t partial_len() const noexcept { return _in_record ? _rec_total - _frag_left : 0; }
     const framer_counters& counters() const noexcept { return _c; }

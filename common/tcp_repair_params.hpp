@@ -1,0 +1,49 @@
+// What re-creating the server side of a live TCP connection on another host
+// takes (Linux TCP_REPAIR; docs/architecture.md "Spares and restoration"):
+// the values the mirror parser saw on the wire, as the spare's node agent
+// gives them to the kernel. Made by dataplane/mirror/restore_plan.cpp from a
+// followed connection, used by control/nodeagent/tcp_repair.cpp.
+//
+// Plain data; addresses and ports in host byte order; sequence numbers as
+// on the wire (mod 2^32). "Server" is the failed node, whose socket the
+// spare re-creates; "client" the peer that keeps its socket.
+#pragma once
+
+#include <cstdint>
+
+#include "common/net_types.hpp"
+
+namespace cg::common {
+
+struct tcp_repair_params {
+    ipv4_addr client_addr = 0, server_addr = 0;
+    std::uint16_t client_port = 0, server_port = 0;
+
+    /// The server's next byte to send. Everything the server sent before it
+    /// was acknowledged by the client (its send queue starts empty).
+    std::uint32_t snd_seq = 0;
+    /// The server's next byte expected from the client, once the replayed
+    /// bytes (the unanswered requests) are in its receive queue: the queue
+    /// starts at rcv_seq - replay length.
+    std::uint32_t rcv_seq = 0;
+
+    /// From the handshake: the client's MSS, both window-scale shifts (0
+    /// without window scaling), the options both SYNs carried.
+    std::uint16_t mss = 536;
+    bool wscale = false, sack = false, timestamps = false;
+    std::uint8_t client_wscale = 0, server_wscale = 0;
+
+    /// The server's latest TSval and how long before the plan was made the
+    /// mirror saw it: the spare's clock starts past it, or the client's
+    /// PAWS check drops every segment (RFC 7323 5).
+    std::uint32_t tsval = 0;
+    std::uint32_t ts_age_ms = 0;
+
+    /// The windows last advertised, in bytes: the client's (the server's
+    /// send window) and the server's own.
+    std::uint32_t client_window = 0, server_window = 0;
+
+    friend bool operator==(const tcp_repair_params&, const tcp_repair_params&) = default;
+};
+
+}  // namespace cg::common

@@ -1,0 +1,91 @@
+#include "dataplane/mirror/restore_plan.hpp"
+
+#include "dataplane/pkt/wire.hpp"
+
+namespace cg::dp::mirror {
+
+namespace {
+
+constexpr std::uint32_t rpc_last_fragment = 0x80000000u;
+constexpr std::uint16_t default_mss = 536;  // RFC 9293 3.7.1, when the SYN carried none
+
+bool frames_requests(port_proto p) noexcept {
+    return p == port_proto::rpc || p == port_proto::nfs || p == port_proto::mount || p == port_proto::portmapper;
+}
+
+restore_plan refuse(restore_verdict v, conn_reason r = conn_reason::complete) noexcept {
+    restore_plan p;
+    p.verdict = v;
+    p.reason = r;
+    return p;
+}
+
+/// The unanswered requests, oldest first, each with a last fragment's
+/// marker; false when they do not fit `out`.
+bool write_replay(const msg_fifo& fifo, const chunk_pool& pool, std::span<std::uint8_t> out, restore_plan& p) noexcept {
+    bool fits = true;
+    fifo.for_each([&](const fifo_entry& e) {
+        if (e.answered || !fits) return;
+        const std::uint32_t len = e.bytes.len;
+        if (out.size() - p.replay_len < 4 + std::size_t{len}) {
+            fits = false;
+            return;
+        }
+        wire::store32(out.data() + p.replay_len, rpc_last_fragment | len);
+        pool.copy_out(e.bytes, out.subspan(p.replay_len + 4, len));
+        p.replay_len += 4 + len;
+        ++p.replayed;
+    });
+    return fits;
+}
+
+}  // namespace
+
+restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uint32_t ts_age_ms,
+                          std::span<std::uint8_t> replay) noexcept {
+    if (const conn_reason r = c.reason(); r != conn_reason::complete) return refuse(restore_verdict::incomplete, r);
+    const tcp_follower& t = c.tcp();
+    if (t.state() != tcp_state::established) return refuse(restore_verdict::not_established);
+    if (c.speaks() == port_proto::smb) return refuse(restore_verdict::session_state);
+    if (!frames_requests(c.speaks())) return refuse(restore_verdict::no_request_framing);
+
+    const tcp_stream_info& up = t.stream(direction::to_server);   // the client's bytes
+    const tcp_stream_info& down = t.stream(direction::to_client);  // the server's
+    if (down.next_seq != (down.ack_known ? down.acked : down.start_seq))
+        return refuse(restore_verdict::reply_unacknowledged);
+
+    // The client's stream up to the end of its last whole record: what the
+    // spare's receive queue ends at. The node must not have acknowledged
+    // past it.
+    const std::uint32_t settled = up.start_seq + static_cast<std::uint32_t>(c.framer(direction::to_server)->settled());
+    if (up.ack_known && seq_after(up.acked, settled)) return refuse(restore_verdict::request_cut_acked);
+
+    restore_plan p;
+    if (!write_replay(c.fifo(), pool, replay, p)) return refuse(restore_verdict::replay_too_large);
+    p.verdict = restore_verdict::restorable;
+    p.reason = conn_reason::complete;
+
+    common::tcp_repair_params& r = p.params;
+    const conn_endpoints& ep = c.endpoints();
+    r.client_addr = ep.client_addr;
+    r.server_addr = ep.server_addr;
+    r.client_port = ep.client_port;
+    r.server_port = ep.server_port;
+    r.snd_seq = down.next_seq;
+    r.rcv_seq = settled;
+    const tcp_options& cs = up.syn_options;
+    const tcp_options& ss = down.syn_options;
+    r.mss = cs.mss_seen ? cs.mss : default_mss;
+    r.wscale = t.window_scaling();
+    r.client_wscale = r.wscale ? cs.wscale : 0;
+    r.server_wscale = r.wscale ? ss.wscale : 0;
+    r.sack = t.sack_permitted();
+    r.timestamps = t.timestamps();
+    r.tsval = down.tsval;
+    r.ts_age_ms = ts_age_ms;
+    r.client_window = up.window_known ? up.window : 0;
+    r.server_window = down.window_known ? down.window : 0;
+    return p;
+}
+
+}  // namespace cg::dp::mirror
