@@ -1,0 +1,75 @@
+#include "control/nodeagent/conn_bridge.hpp"
+
+#include <sys/socket.h>
+
+#include <array>
+
+namespace cg::control {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class bridge : public std::enable_shared_from_this<bridge> {
+public:
+    bridge(asio::io_context& io, owned_fd client, tcp::socket service, bridge_counters& c)
+        : _client(io), _service(std::move(service)), _c(c) {
+        _client.assign(tcp::v4(), client.release());
+        ++_c.opened;
+    }
+
+    void start() {
+        pump(_client, _service, _up, _c.to_service_bytes);
+        pump(_service, _client, _down, _c.to_client_bytes);
+    }
+
+private:
+    using buffer = std::array<std::uint8_t, 16 * 1024>;
+
+    void pump(tcp::socket& from, tcp::socket& to, buffer& buf, std::uint64_t& bytes) {
+        from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf, &bytes](
+                                                    const boost::system::error_code& ec, std::size_t n) {
+            if (self->_failed) return;
+            if (ec == asio::error::eof) return self->ended(to);
+            if (ec) return self->fail();
+            asio::async_write(to, asio::buffer(buf.data(), n),
+                              [self, &from, &to, &buf, &bytes](const boost::system::error_code& wec, std::size_t w) {
+                                  if (self->_failed) return;
+                                  if (wec) return self->fail();
+                                  bytes += w;
+                                  self->pump(from, to, buf, bytes);
+                              });
+        });
+    }
+
+    /// One direction reached its end: the other side hears it as a FIN.
+    void ended(tcp::socket& to) {
+        boost::system::error_code ignored;
+        to.shutdown(tcp::socket::shutdown_send, ignored);
+        if (++_ends == 2) ++_c.closed;
+    }
+
+    void fail() {
+        _failed = true;
+        ++_c.failed;
+        boost::system::error_code ignored;
+        _client.set_option(asio::socket_base::linger(true, 0), ignored);  // an RST: the client retries at once
+        _client.close(ignored);
+        _service.close(ignored);
+    }
+
+    tcp::socket _client, _service;
+    bridge_counters& _c;
+    buffer _up{}, _down{};
+    int _ends = 0;
+    bool _failed = false;
+};
+
+}  // namespace
+
+void start_bridge(asio::io_context& io, owned_fd client, tcp::socket service, bridge_counters& counters) {
+    std::make_shared<bridge>(io, std::move(client), std::move(service), counters)->start();
+}
+
+}  // namespace cg::control
