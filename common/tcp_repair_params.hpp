@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "common/net_types.hpp"
+#include "common/wire_fields.hpp"
 
 namespace cg::common {
 
@@ -43,6 +44,9 @@ struct tcp_repair_params {
     /// send window) and the server's own.
     std::uint32_t client_window = 0, server_window = 0;
 
+    CG_FIELDS(s.client_addr, s.server_addr, s.client_port, s.server_port, s.snd_seq, s.rcv_seq, s.mss, s.wscale,
+              s.sack, s.timestamps, s.client_wscale, s.server_wscale, s.tsval, s.ts_age_ms, s.client_window,
+              s.server_window)
     friend bool operator==(const tcp_repair_params&, const tcp_repair_params&) = default;
 };
 

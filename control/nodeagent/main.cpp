@@ -17,6 +17,7 @@
 #include "common/log.hpp"
 #include "control/controld/manager/command_metric.hpp"
 #include "control/nodeagent/host_metrics.hpp"
+#include "control/nodeagent/restorer.hpp"
 #include "control/nodeagent/shadow_server.hpp"
 #include "control/proto/agent_msg.hpp"
 
@@ -33,7 +34,19 @@ struct options {
     std::vector<std::string> gateways;
     std::string shadow_listen, max_skew = "30s", shadow_timeout = "5s";
     std::vector<std::string> clusters;
+    std::vector<std::string> restore_services;
 };
+
+/// --restore-service PORT=ADDR:PORT: the local service of a cluster port.
+void add_restore_service(restorer_config& cfg, const std::string& arg) {
+    const auto eq = arg.find('=');
+    // The cluster port read as an endpoint's: the same rules (1 to 65535).
+    const auto port = eq == std::string::npos ? std::nullopt : common::parse_endpoint("0.0.0.0:" + arg.substr(0, eq));
+    const auto ep = eq == std::string::npos ? std::nullopt : common::parse_endpoint(arg.substr(eq + 1));
+    if (!port || !ep) throw po::error("--restore-service: expected PORT=ADDR:PORT (e.g. 2049=127.0.0.1:2049), got '" + arg + "'");
+    if (!cfg.services.emplace(port->port, asio::ip::tcp::endpoint(asio::ip::address_v4(ep->address), ep->port)).second)
+        throw po::error("--restore-service: port " + std::to_string(port->port) + " given twice");
+}
 
 class agent_loop {
 public:
@@ -155,7 +168,10 @@ int main(int argc, char** argv) {
         "a cluster address the takeover queries may ask about; repeat for each (default: any they ask)")(
         "max-skew", po::value(&o.max_skew), "how far a query's clock may be from this one (default 30s)")(
         "shadow-timeout", po::value(&o.shadow_timeout),
-        "how long a querier may take to send its query, or to take each chunk of the answer (default 5s)");
+        "how long a querier may take to send its query, or to take each chunk of the answer (default 5s)")(
+        "restore-service", po::value(&o.restore_services)->composing(),
+        "as a spare, carry a failed node's connections to cluster port PORT on, bridged to the local service "
+        "at ADDR:PORT (PORT=ADDR:PORT); repeat for each port (needs --shadow-listen and CAP_NET_ADMIN)");
     try {
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -192,15 +208,22 @@ int main(int argc, char** argv) {
             shadow_cfg->io_timeout = millis_flag("shadow-timeout", o.shadow_timeout);
         } else if (!o.clusters.empty()) {
             throw po::error("--cluster is for the takeover queries: give --shadow-listen too");
+        } else if (!o.restore_services.empty()) {
+            throw po::error("--restore-service answers on the --shadow-listen address: give it too");
         }
+        restorer_config restore_cfg;
+        for (const auto& r : o.restore_services) add_restore_service(restore_cfg, r);
 
         asio::io_context io;
         const auto alive_interval =
             o.alive_interval == "0" ? std::chrono::milliseconds{0} : millis_flag("alive-interval", o.alive_interval);
         agent_loop loop(io, *node, std::move(to), std::move(key), interval, o.script, script_timeout, alive_interval);
         std::optional<shadow_server> shadow;
+        restorer spare(io, std::move(restore_cfg));
         if (shadow_cfg) {
             shadow.emplace(io, std::move(*shadow_cfg));
+            if (!o.restore_services.empty())
+                shadow->on_restore([&spare](const shadow::restore& r) { return spare.restore(r); });
             shadow->start();
             clog::info("answering takeover queries on {} ({} cluster address(es){})", o.shadow_listen,
                        o.clusters.size(), o.clusters.empty() ? ": any asked" : "");
@@ -222,6 +245,12 @@ int main(int argc, char** argv) {
                        "timeouts {}, table errors {}, write errors {}",
                        c.answered, c.entries_sent, refused.empty() ? " none" : "", refused, c.not_served, c.busy,
                        c.timeouts, c.table_errors, c.write_errors);
+            const auto& r = spare.counters();
+            const auto& b = spare.bridges();
+            clog::info("restores: {} answered; connections {} restored, {} not; bridges {} opened, {} closed, "
+                       "{} failed, {} bytes to the services, {} to the clients",
+                       r.restores, r.restored, r.not_restored, b.opened, b.closed, b.failed, b.to_service_bytes,
+                       b.to_client_bytes);
         }
     } catch (const po::error& e) {
         std::cerr << "nodeagent: " << e.what() << "\n" << desc << "\n";

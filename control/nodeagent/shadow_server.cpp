@@ -91,7 +91,7 @@ private:
     void on_header(const boost::system::error_code& ec, std::size_t n) {
         if (gone()) return;
         if (ec) return cut_short(ec, n);
-        auto size = shadow::frame_size(_frame, shadow::max_query_frame);
+        auto size = shadow::frame_size(_frame, shadow::max_frame);
         if (auto* r = std::get_if<shadow::refused>(&size)) return refuse(_s._receiver.note(std::move(*r)));
         _frame.resize(std::get<std::size_t>(size));
         asio::async_read(_socket, asio::buffer(_frame.data() + shadow::header_size, _frame.size() - shadow::header_size),
@@ -106,8 +106,9 @@ private:
         auto r = _s._receiver.accept(_frame, now_ms());
         if (auto* why = std::get_if<shadow::refused>(&r)) return refuse(std::move(*why));
         const auto& e = std::get<shadow::envelope>(r);
-        const auto& q = std::get<shadow::query>(e.body);
         _query = {e.epoch, e.seq};
+        if (const auto* asked = std::get_if<shadow::restore>(&e.body)) return restore(e.sender, *asked);
+        const auto& q = std::get<shadow::query>(e.body);
         const auto& served = _s._cfg.clusters;
         if (!served.empty())
             for (const auto a : q.clusters)
@@ -120,6 +121,35 @@ private:
         _asked = std::chrono::steady_clock::now();
         arm();
         read(sockdiag::filter{q.clusters, q.wildcard});
+    }
+
+    void restore(common::ipv4_addr from, const shadow::restore& asked) {
+        shadow::restored out;
+        if (_s._restore) {
+            out = _s._restore(asked);
+        } else {
+            for (const auto& c : asked.conns)
+                out.outcomes.push_back({c.params.client_addr, c.params.client_port, false,
+                                        "this agent carries no connection on (no --restore-service)"});
+        }
+        std::size_t done = 0;
+        for (const auto& o : out.outcomes) done += o.restored;
+        clog::info("restore from {} ({}) of {} connection(s) of {}: {} restored", peer(), common::format_ipv4(from),
+                   asked.conns.size(), common::format_ipv4(asked.failed), done);
+        _frame = shadow::seal(shadow::envelope{_s._cfg.node, _query.epoch, _query.seq, now_ms(), std::move(out)},
+                              _s._cfg.key);
+        arm();
+        asio::async_write(_socket, asio::buffer(_frame), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                                    std::size_t) {
+            if (self->gone()) return;
+            if (ec) {
+                ++self->_s._counters.write_errors;
+                clog::warn("restore answer to {}: {}", self->peer(), ec.message());
+            } else {
+                ++self->_s._counters.restores;
+            }
+            self->close();
+        });
     }
 
     /// The kernel read, on the server's reader thread; its batches and its

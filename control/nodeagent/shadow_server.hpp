@@ -2,7 +2,9 @@
 // listener. On each connection it reads one query, checks it (framing, MAC,
 // freshness, payload: query_receiver), reads the node's sockets on the asked
 // cluster addresses from the kernel (shadow_table.hpp), streams the answer's
-// chunks and closes. A bad query is refused, counted and logged, and its
+// chunks and closes. A restore (a spare asked to carry a failed node's
+// connections on, requirements 6.4) is checked the same way and answered
+// with one frame of outcomes from the restore handler. A bad query is refused, counted and logged, and its
 // connection closed; the server goes on.
 //
 // Bounded against strangers: a connection must bring its whole query within
@@ -49,6 +51,10 @@ struct shadow_server_config {
 /// server's reader thread, not on the io_context.
 using table_reader = std::function<void(const sockdiag::filter&, const sockdiag::batch_sink&)>;
 
+/// Carries a failed node's connections on (restorer.hpp): one outcome per
+/// connection. Runs on the io_context.
+using restore_handler = std::function<shadow::restored(const shadow::restore&)>;
+
 struct shadow_server_counters {
     std::uint64_t answered = 0;      ///< answers sent whole
     std::uint64_t entries_sent = 0;
@@ -57,6 +63,7 @@ struct shadow_server_counters {
     std::uint64_t timeouts = 0;      ///< no whole query in io_timeout, or a chunk not taken in it
     std::uint64_t table_errors = 0;  ///< the kernel read failed
     std::uint64_t write_errors = 0;  ///< the querier went away during the answer
+    std::uint64_t restores = 0;      ///< restore requests answered
 };
 
 class shadow_server {
@@ -67,6 +74,9 @@ public:
                   });
     ~shadow_server();
 
+    /// Serves restores with `h`; without one, every connection of a restore
+    /// is answered not restored.
+    void on_restore(restore_handler h) { _restore = std::move(h); }
     /// Starts accepting. Throws boost::system::system_error when it cannot listen.
     void start();
     std::uint16_t port() const;
@@ -82,6 +92,7 @@ private:
     boost::asio::io_context& _io;
     shadow_server_config _cfg;
     table_reader _read;
+    restore_handler _restore;
     boost::asio::ip::tcp::acceptor _acceptor;
     boost::asio::steady_timer _retry;
     shadow::query_receiver _receiver;

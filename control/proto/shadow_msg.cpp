@@ -1,6 +1,7 @@
 #include "control/proto/shadow_msg.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/wire_codec.hpp"
 
@@ -20,7 +21,8 @@ struct header {
 static_assert(!find_flaw(type_table()), "shadow_msg.hpp: every message needs an id and a name of its own");
 
 constexpr auto types = type_table();
-constexpr std::uint16_t type_query = type_of<query>.id, type_chunk = type_of<chunk>.id;
+constexpr std::uint16_t type_query = type_of<query>.id, type_chunk = type_of<chunk>.id,
+                        type_restore = type_of<restore>.id, type_restored = type_of<restored>.id;
 
 header read_header(std::span<const std::uint8_t> d) {
     header h;
@@ -53,7 +55,19 @@ std::variant<message, refused> decode(const header& h, std::span<const std::uint
     return std::move(std::get<message>(body));
 }
 
-std::string_view type_name(std::uint16_t t) { return t == type_query ? "a query" : "a chunk"; }
+std::string_view type_name(std::uint16_t t) {
+    return t == type_query ? "a query" : t == type_chunk ? "a chunk" : t == type_restore ? "a restore" : "a restored";
+}
+
+/// What a restore may ask: 1 to max_restore_conns connections, each replay
+/// within max_replay. nullopt when it is well-formed.
+std::optional<std::string> restore_flaw(const restore& r) {
+    if (r.conns.empty() || r.conns.size() > max_restore_conns)
+        return fmt::format("asks for {} connections (1 to {})", r.conns.size(), max_restore_conns);
+    for (const restore_conn& c : r.conns)
+        if (c.replay.size() > max_replay) return fmt::format("a replay of {} bytes (at most {})", c.replay.size(), max_replay);
+    return std::nullopt;
+}
 
 }  // namespace
 
@@ -126,13 +140,13 @@ refused query_receiver::note(refused r) {
 }
 
 std::variant<envelope, refused> query_receiver::accept(std::span<const std::uint8_t> d, std::uint64_t now_ms) {
-    if (d.size() > max_query_frame)
-        return note({refusal::too_large, fmt::format("{} bytes, a query takes at most {}", d.size(), max_query_frame)});
     auto checked = authenticate(d, _key);
     if (auto* r = std::get_if<refused>(&checked)) return note(std::move(*r));
     const header& h = std::get<header>(checked);
-    if (h.type != type_query)
-        return note({refusal::wrong_type, fmt::format("{} where a query is due", type_name(h.type))});
+    if (h.type != type_query && h.type != type_restore)
+        return note({refusal::wrong_type, fmt::format("{} where a query or a restore is due", type_name(h.type))});
+    if (h.type == type_query && d.size() > max_query_frame)
+        return note({refusal::too_large, fmt::format("{} bytes, a query takes at most {}", d.size(), max_query_frame)});
     const auth::position at{h.epoch, h.seq};
     const auto last = _last.find(h.sender);
     if (auto s = auth::check_fresh(last == _last.end() ? auth::position{} : last->second, at, h.sent_ms, now_ms,
@@ -140,13 +154,36 @@ std::variant<envelope, refused> query_receiver::accept(std::span<const std::uint
         return note({s->replayed ? refusal::replayed : refusal::clock_skew, std::move(s->detail)});
     auto body = decode(h, d);
     if (auto* r = std::get_if<refused>(&body)) return note(std::move(*r));
-    const auto& q = std::get<query>(std::get<message>(body));
-    if (q.clusters.empty() || q.clusters.size() > max_clusters)
+    if (const auto* q = std::get_if<query>(&std::get<message>(body));
+        q && (q->clusters.empty() || q->clusters.size() > max_clusters))
         return note({refusal::malformed,
-                     fmt::format("asks for {} cluster addresses (1 to {})", q.clusters.size(), max_clusters)});
+                     fmt::format("asks for {} cluster addresses (1 to {})", q->clusters.size(), max_clusters)});
+    if (const auto* r = std::get_if<restore>(&std::get<message>(body)))
+        if (auto flaw = restore_flaw(*r)) return note({refusal::malformed, std::move(*flaw)});
     _last[h.sender] = at;
     ++_accepted;
     return envelope{h.sender, h.epoch, h.seq, h.sent_ms, std::move(std::get<message>(body))};
+}
+
+std::variant<restored, refused> open_restored(std::span<const std::uint8_t> d, const key& k, common::ipv4_addr node,
+                                              auth::position asked, std::size_t conns) {
+    auto checked = authenticate(d, k);
+    if (auto* r = std::get_if<refused>(&checked)) return std::move(*r);
+    const header& h = std::get<header>(checked);
+    if (h.type != type_restored)
+        return refused{refusal::wrong_type, fmt::format("{} where a restored is due", type_name(h.type))};
+    if (h.sender != node)
+        return refused{refusal::wrong_peer, fmt::format("an answer from {}, {} was asked", common::format_ipv4(h.sender),
+                                                        common::format_ipv4(node))};
+    if (auth::position{h.epoch, h.seq} != asked)
+        return refused{refusal::replayed, fmt::format("answers epoch {} seq {}, the restore is epoch {} seq {}",
+                                                      h.epoch, h.seq, asked.epoch, asked.seq)};
+    auto body = decode(h, d);
+    if (auto* r = std::get_if<refused>(&body)) return std::move(*r);
+    auto& out = std::get<restored>(std::get<message>(body));
+    if (out.outcomes.size() != conns)
+        return refused{refusal::malformed, fmt::format("{} outcomes for {} connections", out.outcomes.size(), conns)};
+    return std::move(out);
 }
 
 refused answer_collector::note(refused r) {

@@ -8,6 +8,12 @@
 //   controld  -> nodeagent: a query frame
 //   nodeagent -> controld : chunk frames 0, 1, 2, ..., the last one flagged; then it closes
 //
+// and, on the same listener, when a node fails and its spare carries its
+// connections on (requirements 6.4; tcp_repair_params.hpp):
+//
+//   controld  -> the spare's nodeagent: a restore frame
+//   nodeagent -> controld            : one restored frame (an outcome per connection); then it closes
+//
 //   frame   = header payload mac                       (at most max_frame = 64 KiB)
 //   header  = magic u32 "CGS1" | version u16 | type u16 | sender u32 (IPv4)
 //             | epoch u64 | seq u64 | sent_ms u64 (sender's wall clock)
@@ -15,6 +21,10 @@
 //   payload = type 1, query: clusters (u32 count, u32 IPv4 each) | wildcard u8
 //             type 2, chunk: index u32 | last u8 | entries (u32 count, 14 bytes each:
 //                            proto u8 | state u8 | local u32 | local_port u16 | remote u32 | remote_port u16)
+//             type 3, restore: failed u32 | conns (u32 count; each: the tcp_repair_params
+//                              fields in order, then replay as u32 count and bytes)
+//             type 4, restored: outcomes (u32 count; each: client u32 | client_port u16
+//                               | restored u8 | why as u32 count and bytes)
 //   mac     = HMAC-SHA256(key, header payload), 32 bytes: the agents' key (auth.hpp)
 //
 // A query's sender is the querier (its gateway address), its epoch and seq
@@ -45,6 +55,7 @@
 
 #include "common/msg_type.hpp"
 #include "common/net_types.hpp"
+#include "common/tcp_repair_params.hpp"
 #include "common/wire_fields.hpp"
 #include "control/proto/auth.hpp"
 #include "control/proto/socket_entry.hpp"
@@ -65,6 +76,10 @@ inline constexpr std::size_t entries_per_chunk =
     (max_frame - header_size - mac_size - chunk_overhead) / entry_wire_size;  // 4,675
 /// The largest query: max_clusters addresses.
 inline constexpr std::size_t max_query_frame = header_size + 4 + 4 * max_clusters + 1 + mac_size;
+/// A restore's connections: at most this many per frame, and their replays
+/// within the frame (a request too large for it cannot be restored).
+inline constexpr std::size_t max_restore_conns = 256;
+inline constexpr std::size_t max_replay = max_frame - header_size - mac_size - 256;
 
 /// Which sockets the querier wants: those whose local address is one of
 /// `clusters` (1 to max_clusters), and with `wildcard` also those bound to
@@ -83,7 +98,40 @@ struct chunk {
     CG_FIELDS(s.index, s.last, s.entries)
 };
 
-using message = std::variant<query, chunk>;
+/// One connection of a failed node for the spare to carry on: its
+/// TCP_REPAIR values and the unanswered requests to replay (at most
+/// max_replay bytes).
+struct restore_conn {
+    common::tcp_repair_params params;
+    std::vector<std::uint8_t> replay;
+    CG_FIELDS(s.params, s.replay)
+};
+
+/// controld -> the spare's agent: re-create these connections of `failed`
+/// (most recently used first) and hand each to the local service.
+struct restore {
+    common::ipv4_addr failed = 0;
+    std::vector<restore_conn> conns;
+    CG_FIELDS(s.failed, s.conns)
+};
+
+/// What became of one connection of a restore, by its client end.
+struct restore_outcome {
+    common::ipv4_addr client = 0;
+    std::uint16_t client_port = 0;
+    bool restored = false;
+    std::string why;  ///< when not restored
+    CG_FIELDS(s.client, s.client_port, s.restored, s.why)
+    friend bool operator==(const restore_outcome&, const restore_outcome&) = default;
+};
+
+/// The spare's agent -> controld: one outcome per connection, in order.
+struct restored {
+    std::vector<restore_outcome> outcomes;
+    CG_FIELDS(s.outcomes)
+};
+
+using message = std::variant<query, chunk, restore, restored>;
 
 // ---- wire type ids (common/msg_type.hpp) ---------------------------------
 //
@@ -95,6 +143,8 @@ inline constexpr common::msg_type type_of{};
 
 template <> inline constexpr common::msg_type type_of<query>{1, "query"};
 template <> inline constexpr common::msg_type type_of<chunk>{2, "chunk"};
+template <> inline constexpr common::msg_type type_of<restore>{3, "restore"};
+template <> inline constexpr common::msg_type type_of<restored>{4, "restored"};
 
 /// The entries of every alternative of V (`message`), in variant order.
 template <class V = message>
@@ -117,7 +167,7 @@ enum class refusal : std::uint8_t {
     too_large,     ///< its length is beyond what the receiver takes (a frame, a query, the entries it expects)
     bad_mac,       ///< another key, or changed on the way
     unknown_type,
-    wrong_type,    ///< a chunk where a query is due, or the other way round
+    wrong_type,    ///< a chunk where a query or a restore is due, or the other way round
     replayed,      ///< a query not above its querier's last; a chunk that answers another query
     clock_skew,    ///< a query's sent_ms too far from the receiver's clock
     wrong_peer,    ///< a chunk from another node than the one asked
@@ -149,13 +199,14 @@ std::variant<std::size_t, refused> frame_size(std::span<const std::uint8_t> head
 /// the receivers' below).
 std::variant<envelope, refused> open(std::span<const std::uint8_t> frame, const key& k);
 
-/// The node agent's side: takes query frames.
+/// The node agent's side: takes the querier's frames, queries and restores
+/// (one sequence of positions per querier for both).
 class query_receiver {
 public:
     query_receiver(key k, std::uint64_t max_skew_ms) : _key(std::move(k)), _max_skew_ms(max_skew_ms) {}
 
-    /// The query if the frame is authentic, fresh and well-formed; else the
-    /// refusal (counted).
+    /// The query or restore if the frame is authentic, fresh and
+    /// well-formed; else the refusal (counted).
     std::variant<envelope, refused> accept(std::span<const std::uint8_t> frame, std::uint64_t now_ms);
     /// Counts a refusal found before a whole frame was read (frame_size's, a
     /// stream that ended early) with the others.
@@ -171,6 +222,12 @@ private:
     std::array<std::uint64_t, refusal_count> _refused{};
     std::uint64_t _accepted = 0;
 };
+
+/// The querier's side of a restore: the spare's one answer, which must come
+/// from `node`, echo the restore's position and give one outcome per
+/// connection asked (`conns`).
+std::variant<restored, refused> open_restored(std::span<const std::uint8_t> frame, const key& k,
+                                              common::ipv4_addr node, auth::position asked, std::size_t conns);
 
 /// The querier's side: takes the chunks of the answer to one query, in order.
 class answer_collector {

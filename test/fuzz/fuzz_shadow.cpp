@@ -8,13 +8,15 @@
 //   0: a sock_diag message (the next byte's low bit: TCP or UDP). A socket
 //      taken is of the dump's protocol and comes back the same when its
 //      fields are written as a plain AF_INET message.
-//   1: a query frame; 2: a chunk frame, each tried as it is (almost always
+//   1: a query or restore frame; 2: a chunk frame; 4: a restore's answer
+//      (restored), each tried as it is (almost always
 //      refused: the MAC) and signed by the harness, so that the decoders
 //      behind the MAC are fuzzed too. Every frame counts exactly one refusal
 //      or is taken; a frame taken re-seals to the same bytes (one encoding
 //      per message); the same frame again is refused as a replay (query) or
 //      out of order (chunk). The chunk's collector expects the node, epoch
-//      and seq its header names, so that the fuzzer gets past the echo check.
+//      and seq its header names, so that the fuzzer gets past the echo check;
+//      so does the restored's reader, with the outcome count it announces.
 //   3: a filter: the next byte's bits pick the family and the wildcard, the
 //      rest are addresses (the first 64). The program passes the kernel's audit and takes
 //      exactly the asked addresses (support/diag_msgs.hpp restates the rules).
@@ -112,6 +114,20 @@ void chunk_frame(bytes d) {
     if (!twice || twice->why != shadow::refusal::out_of_order) fail("a chunk taken twice was not out of order");
 }
 
+void restored_frame(bytes d) {
+    const auto node = d.size() >= 12 ? u32_at(d, 8) : 0;
+    const auth::position asked = d.size() >= 28 ? auth::position{u64_at(d, 12), u64_at(d, 20)} : auth::position{};
+    const std::size_t conns = d.size() >= shadow::header_size + 4 ? u32_at(d, shadow::header_size) : 0;
+    auto r = shadow::open_restored(d, the_key, node, asked, conns);
+    if (auto* why = std::get_if<shadow::refused>(&r)) {
+        if (why->detail.empty()) fail("a restored refusal without a reason");
+        return;
+    }
+    auto& got = std::get<shadow::restored>(r);
+    if (got.outcomes.size() != conns) fail("took an answer with another count of outcomes than asked");
+    reseals_same(shadow::envelope{node, asked.epoch, asked.seq, u64_at(d, 28), std::move(got)}, d);
+}
+
 void signed_too(bytes d, void (*check)(bytes)) {
     check(d);
     if (d.size() < shadow::header_size || d.size() > shadow::max_frame) return;
@@ -159,7 +175,7 @@ void filter_program(bytes d) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const bytes in(data + 1, size - 1);
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
         case 0:
             sock_diag_message(in);
             break;
@@ -168,6 +184,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         case 2:
             signed_too(in, chunk_frame);
+            break;
+        case 4:
+            signed_too(in, restored_frame);
             break;
         default:
             filter_program(in);

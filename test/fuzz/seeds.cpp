@@ -383,6 +383,16 @@ void shadow_seeds(const fs::path& dir) {
     };
     for (const auto& [name, e] : queries) both(name, 1, seal(e, k));
     for (const auto& [name, d] : chunks) both(name, 2, d);
+    // A restore (target 1, as the agent takes it with the queries) and its answer (target 4).
+    restore_conn conn;
+    conn.params = {test::client_ip, test::vip, 40000, 2049, 0xfffffff0, 12345, 1448, true, true, true, 7, 10,
+                   0x80000001, 12, 64256, 1u << 20};
+    conn.replay.assign(120, 0x41);
+    both("restore", 1, seal(envelope{test::node_ip(1), 1, 10, 1'700'000'000'000, restore{test::node_ip(2), {conn, conn}}}, k));
+    both("restored", 4,
+         seal(envelope{test::node_ip(3), 1, 10, 1'700'000'000'000,
+                       restored{{{test::client_ip, 40000, true, ""}, {test::client_ip, 40001, false, "no service"}}}},
+              k));
 
     // Filters: target 3, then family/wildcard bits, then addresses (little-endian u32).
     auto addrs = [](std::uint8_t bits, std::vector<common::ipv4_addr> as) {

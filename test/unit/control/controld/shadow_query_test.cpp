@@ -427,3 +427,48 @@ TEST_CASE("the client refuses a tampered chunk, another query's, a skipped one, 
         CHECK_THAT(r.error, Catch::Contains("connect"));
     }
 }
+
+TEST_CASE("the agent answers a restore with its handler's outcomes, for that restore; without one, none restored",
+          "[shadow][io][restore]") {
+    asio::io_context io;
+    shadow_server server(io, config({vip}), serving(entries(1)));
+    server.start();
+    const auto port = server.port();
+    shadow::restore asked{0xc612000c, {}};
+    for (std::uint16_t p : {40000, 40001}) {
+        shadow::restore_conn c;
+        c.params.client_addr = 0xc612000a;
+        c.params.client_port = p;
+        c.params.server_addr = vip;
+        c.params.server_port = 2049;
+        asked.conns.push_back(c);
+    }
+    const auto frame = [&](std::uint64_t seq) { return shadow::seal({gateway, 1, seq, now_ms(), asked}, the_key); };
+
+    auto none = shadow::open_restored(raw_exchange(io, port, frame(1)), the_key, node, {1, 1}, 2);
+    REQUIRE(std::holds_alternative<shadow::restored>(none));
+    for (const auto& o : std::get<shadow::restored>(none).outcomes) {
+        CHECK_FALSE(o.restored);
+        CHECK(o.why == "this agent carries no connection on (no --restore-service)");
+    }
+
+    std::vector<std::uint16_t> handled;
+    server.on_restore([&](const shadow::restore& r) {
+        shadow::restored out;
+        for (const auto& c : r.conns) {
+            handled.push_back(c.params.client_port);
+            out.outcomes.push_back({c.params.client_addr, c.params.client_port, c.params.client_port == 40000, "x"});
+        }
+        return out;
+    });
+    auto some = shadow::open_restored(raw_exchange(io, port, frame(2)), the_key, node, {1, 2}, 2);
+    REQUIRE(std::holds_alternative<shadow::restored>(some));
+    CHECK(handled == std::vector<std::uint16_t>{40000, 40001});
+    CHECK(std::get<shadow::restored>(some).outcomes[0].restored);
+    CHECK_FALSE(std::get<shadow::restored>(some).outcomes[1].restored);
+    // The same restore again is a replay: refused, never handled twice.
+    CHECK(raw_exchange(io, port, frame(2)).empty());
+    CHECK(handled.size() == 2);
+    CHECK(server.queries().count(shadow::refusal::replayed) == 1);
+    CHECK(server.counters().restores == 2);
+}

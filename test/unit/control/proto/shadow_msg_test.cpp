@@ -174,7 +174,7 @@ TEST_CASE("frame_size: what a stream reader reads next, or why it stops at the h
 
 TEST_CASE("authentic but wrong inside: type, payload, version, clusters asked", "[shadow]") {
     auto d = seal(a_query(1, 1), the_key);
-    d[6] = 3;  // type
+    d[6] = 5;  // type
     resign(d);
     CHECK(why(open(d, the_key)) == refusal::unknown_type);
 
@@ -330,6 +330,8 @@ TEST_CASE("the takeover messages have ids and names of their own, and the ids of
     CHECK_FALSE(find_flaw(types).has_value());
     CHECK(type_of<query>.id == 1);
     CHECK(type_of<chunk>.id == 2);
+    CHECK(type_of<restore>.id == 3);
+    CHECK(type_of<restored>.id == 4);
     CHECK(find_flaw(type_table<std::variant<query, std::monostate>>()).has_value());  // one without an entry
 
     // On the wire (the u16 after magic u32 and version u16), both ways.
@@ -339,4 +341,101 @@ TEST_CASE("the takeover messages have ids and names of their own, and the ids of
     CHECK((c[6] | c[7] << 8) == 2);
     CHECK(std::holds_alternative<query>(std::get<envelope>(open(q, the_key)).body));
     CHECK(std::holds_alternative<chunk>(std::get<envelope>(open(c, the_key)).body));
+}
+
+namespace {
+
+restore_conn a_conn(std::uint16_t client_port, std::size_t replay_bytes) {
+    restore_conn c;
+    c.params.client_addr = 0xc612000a;
+    c.params.client_port = client_port;
+    c.params.server_addr = vip;
+    c.params.server_port = 2049;
+    c.params.snd_seq = 0xfffffff0;
+    c.params.rcv_seq = 12345;
+    c.params.mss = 1448;
+    c.params.wscale = c.params.sack = c.params.timestamps = true;
+    c.params.client_wscale = 7;
+    c.params.server_wscale = 10;
+    c.params.tsval = 0x80000001;
+    c.params.ts_age_ms = 12;
+    c.params.client_window = 64256;
+    c.params.server_window = 1 << 20;
+    c.replay.assign(replay_bytes, 0x41);
+    return c;
+}
+
+envelope a_restore(std::uint64_t epoch, std::uint64_t seq, std::vector<restore_conn> conns) {
+    return envelope{gateway, epoch, seq, now, restore{node1, std::move(conns)}};
+}
+
+}  // namespace
+
+TEST_CASE("a restore and its answer round-trip every field", "[shadow][restore]") {
+    const auto d = seal(a_restore(2, 7, {a_conn(40000, 0), a_conn(40001, 300)}), the_key);
+    query_receiver rx(the_key, 5'000);
+    auto got = rx.accept(d, now);
+    REQUIRE(std::holds_alternative<envelope>(got));
+    const auto& e = std::get<envelope>(got);
+    CHECK(e.sender == gateway);
+    CHECK(e.epoch == 2);
+    CHECK(e.seq == 7);
+    const auto& r = std::get<restore>(e.body);
+    CHECK(r.failed == node1);
+    REQUIRE(r.conns.size() == 2);
+    CHECK(r.conns[0].params == a_conn(40000, 0).params);
+    CHECK(r.conns[1].params == a_conn(40001, 300).params);
+    CHECK(r.conns[1].replay == a_conn(40001, 300).replay);
+
+    const restored answer{{{0xc612000a, 40000, true, ""}, {0xc612000a, 40001, false, "service 127.0.0.1:2049: refused"}}};
+    const auto a = seal(envelope{node2, 2, 7, now, answer}, the_key);
+    auto back = open_restored(a, the_key, node2, {2, 7}, 2);
+    REQUIRE(std::holds_alternative<restored>(back));
+    CHECK(std::get<restored>(back).outcomes == answer.outcomes);
+}
+
+TEST_CASE("restores are refused like queries: replayed, tampered, cut, too many or too large", "[shadow][restore]") {
+    query_receiver rx(the_key, 5'000);
+    const auto first = seal(a_restore(3, 1, {a_conn(40000, 10)}), the_key);
+    CHECK(std::holds_alternative<envelope>(rx.accept(first, now)));
+    CHECK(why(rx.accept(first, now)) == refusal::replayed);
+    // Queries and restores share the querier's sequence.
+    CHECK(why(rx.accept(seal(a_query(3, 1), the_key), now)) == refusal::replayed);
+    CHECK(std::holds_alternative<envelope>(rx.accept(seal(a_query(3, 2), the_key), now)));
+    CHECK(why(rx.accept(seal(a_restore(3, 2, {a_conn(40000, 10)}), the_key), now)) == refusal::replayed);
+
+    auto changed = seal(a_restore(3, 3, {a_conn(40000, 10)}), the_key);
+    changed[changed.size() - mac_size - 1] ^= 1;  // a replay byte
+    CHECK(why(rx.accept(changed, now)) == refusal::bad_mac);
+    auto cut = seal(a_restore(3, 4, {a_conn(40000, 10)}), the_key);
+    cut.resize(cut.size() - 3);
+    CHECK(why(rx.accept(cut, now)) == refusal::truncated);
+
+    auto none = rx.accept(seal(a_restore(3, 5, {}), the_key), now);
+    CHECK(why(none) == refusal::malformed);
+    CHECK_THAT(std::get<refused>(none).detail, Catch::Contains("asks for 0 connections"));
+    std::vector<restore_conn> many(max_restore_conns + 1, a_conn(40000, 0));
+    CHECK(why(rx.accept(seal(a_restore(3, 6, many), the_key), now)) == refusal::malformed);
+    // A replay larger than a frame holds cannot even be sealed into one.
+    const auto big = seal(a_restore(3, 7, {a_conn(40000, max_frame)}), the_key);
+    CHECK(why(rx.accept(big, now)) == refusal::too_large);
+    CHECK(std::holds_alternative<envelope>(rx.accept(seal(a_restore(3, 8, {a_conn(40000, max_replay)}), the_key), now)));
+    CHECK(rx.count(refusal::malformed) == 2);
+}
+
+TEST_CASE("the querier takes a restore's answer only from the spare asked, for that restore, whole",
+          "[shadow][restore]") {
+    const restored one{{{0xc612000a, 40000, true, ""}}};
+    CHECK(why(std::optional(std::get<refused>(open_restored(seal(envelope{node1, 2, 7, now, one}, the_key), the_key,
+                                                             node2, {2, 7}, 1)))) == refusal::wrong_peer);
+    CHECK(std::get<refused>(open_restored(seal(envelope{node2, 2, 6, now, one}, the_key), the_key, node2, {2, 7}, 1))
+              .why == refusal::replayed);
+    CHECK(std::get<refused>(open_restored(seal(envelope{node2, 2, 7, now, one}, the_key), the_key, node2, {2, 7}, 2))
+              .why == refusal::malformed);
+    CHECK(std::get<refused>(open_restored(seal(envelope{node2, 2, 7, now, one}, key(32, 1)), the_key, node2, {2, 7}, 1))
+              .why == refusal::bad_mac);
+    CHECK(std::get<refused>(open_restored(seal_chunk({}, 0, node2, {2, 7}, now, the_key), the_key, node2, {2, 7}, 1))
+              .why == refusal::wrong_type);
+    CHECK(std::holds_alternative<restored>(
+        open_restored(seal(envelope{node2, 2, 7, now, one}, the_key), the_key, node2, {2, 7}, 1)));
 }

@@ -1,0 +1,83 @@
+// The spare's restorer on loopback: a live connection's server taken apart
+// (support/repair_rig), then a restore of it handed to the restorer, which
+// connects to the local service, re-creates the client's socket with the
+// unanswered request and bridges the two; and the outcomes of connections
+// it cannot carry on, each with its reason.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+
+#include <string>
+#include <thread>
+
+#include "control/nodeagent/restorer.hpp"
+#include "support/repair_rig.hpp"
+
+using namespace cg::control;
+using namespace cg::test;
+namespace asio = boost::asio;
+
+namespace {
+
+asio::ip::tcp::endpoint loopback_at(std::uint16_t port) { return {asio::ip::address_v4::loopback(), port}; }
+
+shadow::restore_conn conn_of(const cg::common::tcp_repair_params& p, const std::string& replay) {
+    return {p, std::vector<std::uint8_t>(replay.begin(), replay.end())};
+}
+
+}  // namespace
+
+TEST_CASE("restorer: a failed node's connection carried on by the local service", "[nodeagent][restorer]") {
+    live_conn c = open_live_conn();
+    send_text(c.client.get(), "REQ 2\n");
+    const auto p = take_apart(c, 6);
+    owned_fd service_listener = listen_loopback();
+
+    asio::io_context io;
+    restorer r(io, {{{p.server_port, loopback_at(local_port(service_listener.get()))}}});
+    const auto out = r.restore({0xc612000b, {conn_of(p, "REQ 2\n")}});
+    REQUIRE(out.outcomes.size() == 1);
+    CHECK(out.outcomes[0].why == "");
+    CHECK(out.outcomes[0].restored);
+    CHECK(out.outcomes[0].client == p.client_addr);
+    CHECK(out.outcomes[0].client_port == p.client_port);
+    owned_fd service(::accept(service_listener.get(), nullptr, nullptr));
+    std::thread loop([&] { io.run(); });
+
+    CHECK(receive_text(service.get(), 6) == "REQ 2\n");
+    send_text(service.get(), "ANS 2\n");
+    CHECK(receive_text(c.client.get(), 6) == "ANS 2\n");
+    ::shutdown(c.client.get(), SHUT_WR);
+    CHECK(receive_text(service.get(), 1).empty());
+    service = owned_fd();
+    loop.join();
+    CHECK(r.counters().restores == 1);
+    CHECK(r.counters().restored == 1);
+    CHECK(r.bridges().closed == 1);
+}
+
+TEST_CASE("restorer: what it cannot carry on, each with its reason", "[nodeagent][restorer]") {
+    owned_fd closed = listen_loopback();
+    const std::uint16_t dead_port = local_port(closed.get());
+    closed = owned_fd();  // nothing listens there now
+    owned_fd up = listen_loopback();
+
+    cg::common::tcp_repair_params no_service, service_down, not_here;
+    no_service.server_port = 80;
+    service_down.server_port = 2049;
+    not_here.server_port = 111;
+    not_here.server_addr = 0xc0000201;  // 192.0.2.1: not an address of this host
+    not_here.client_addr = loopback;
+    not_here.client_port = 40000;
+
+    asio::io_context io;
+    restorer r(io, {{{2049, loopback_at(dead_port)}, {111, loopback_at(local_port(up.get()))}}});
+    const auto out = r.restore({0xc612000b, {conn_of(no_service, ""), conn_of(service_down, ""), conn_of(not_here, "")}});
+    REQUIRE(out.outcomes.size() == 3);
+    CHECK(out.outcomes[0].why == "no service for port 80 on this spare (--restore-service)");
+    CHECK(out.outcomes[1].why == "service 127.0.0.1:" + std::to_string(dead_port) + ": Connection refused");
+    CHECK(out.outcomes[2].why == "bind 192.0.2.1:111: Cannot assign requested address");
+    for (const auto& o : out.outcomes) CHECK_FALSE(o.restored);
+    CHECK(r.counters().not_restored == 3);
+    CHECK(r.bridges().opened == 0);
+}
