@@ -101,11 +101,15 @@ const mirror_conn* parser_table::find(const conn_endpoints& ep) const noexcept {
     return &_slots[i].conn;
 }
 
-std::uint32_t parser_table::last_seen(const mirror_conn& c) const noexcept {
+const parser_table::slot& parser_table::slot_of(const mirror_conn& c) const noexcept {
     // `c` lies inside slot i, whatever its offset there.
     const auto at = reinterpret_cast<std::uintptr_t>(&c) - reinterpret_cast<std::uintptr_t>(_slots);
-    return _slots[at / sizeof(slot)].last_seen;
+    return _slots[at / sizeof(slot)];
 }
+
+std::uint32_t parser_table::last_seen(const mirror_conn& c) const noexcept { return slot_of(c).last_seen; }
+
+const common::mac_addr& parser_table::server_mac(const mirror_conn& c) const noexcept { return slot_of(c).server_mac; }
 
 void parser_table::index_erase(std::uint32_t i) noexcept {
     std::uint32_t hole = _slots[i].hash & _mask;
@@ -274,6 +278,7 @@ frame_verdict parser_table::frame(const std::uint8_t* p, std::uint32_t len, std:
                                                                                     : direction::to_client;
     s.conn.follow(seg);
     s.last_seen = now_ms;
+    std::memcpy(s.server_mac.b.data(), p + (seg.dir == direction::to_server ? 0 : 6), 6);
     s.last_use = ++_uses;
     if (s.conn.ended())
         release(i, s.conn.tcp().state() == tcp_state::reset ? release_reason::reset : release_reason::fin);

@@ -131,6 +131,10 @@ public:
     /// When `c`, one of this table's connections, last had a frame (the
     /// clock frame() was given).
     std::uint32_t last_seen(const mirror_conn& c) const noexcept;
+    /// The MAC address of `c`'s server as its last frame showed it (the
+    /// destination of a client's frame, the source of the server's): the
+    /// node, since the gateway forwards by MAC.
+    const common::mac_addr& server_mac(const mirror_conn& c) const noexcept;
 
     std::uint32_t size() const noexcept { return _size; }
     std::uint32_t capacity() const noexcept { return _cfg.capacity; }
@@ -158,6 +162,7 @@ private:
         common::flow_key key;  ///< either_way_key (conn_key.hpp)
         std::uint32_t hash = 0;
         std::uint32_t last_seen = 0;  ///< clock of its last frame
+        common::mac_addr server_mac;  ///< from its last frame
         std::uint64_t last_use = 0;   ///< order of its last frame (ties of the clock broken)
         std::uint32_t prev = none, next = none;
         list_id list = free_list;
@@ -177,6 +182,7 @@ private:
     std::uint32_t make(const common::flow_key& k, std::uint32_t hash, const conn_endpoints& ep, std::uint32_t now_ms) noexcept;
     void release(std::uint32_t i, release_reason why) noexcept;
     bool expired(const slot& s, std::uint32_t now_ms) const noexcept;
+    const slot& slot_of(const mirror_conn& c) const noexcept;
     /// The least recently used connection (of both lists), or none.
     std::uint32_t lru() const noexcept;
     void link(std::uint32_t i, list_id l) noexcept;
