@@ -27,6 +27,7 @@
 #include "flow_key.hpp"
 #include "msg_type.hpp"
 #include "net_types.hpp"
+#include "tcp_repair_params.hpp"
 #include "wire_fields.hpp"
 
 namespace cg::common::api {
@@ -114,6 +115,15 @@ inline constexpr std::uint32_t max_mirror_conns = 1000;
 struct show_mirror_req {
     std::uint32_t conns = 0;
     CG_FIELDS(s.conns)
+};
+/// The restore plans of a node's connections followed by the mirror parser
+/// (requirements 6.4): what its spare would be asked to carry on if it
+/// failed now, at most `max` of them, most recently used first per lcore.
+inline constexpr std::uint32_t max_restore_plans = 4096;
+struct restore_plans_req {
+    ipv4_addr node = 0;
+    std::uint32_t max = 1000;
+    CG_FIELDS(s.node, s.max)
 };
 struct simulate_req {
     flow_key flow;
@@ -351,6 +361,27 @@ struct mirror_rep {
     std::vector<mirror_conn_view> conns;
     CG_FIELDS(s.lcores, s.connections, s.capacity, s.counters, s.conns)
 };
+/// One connection a spare could carry on: its TCP_REPAIR values and the
+/// unanswered requests to replay.
+struct restore_plan_view {
+    tcp_repair_params params;
+    std::vector<std::uint8_t> replay;
+    std::uint8_t requests = 0;  ///< unanswered requests in the replay
+    std::uint16_t lcore = 0;
+    CG_FIELDS(s.params, s.replay, s.requests, s.lcore)
+};
+/// `verdicts`: restorable, incomplete, not_established, ... (the plan's
+/// verdicts, restore_verdict_names) and incomplete.<reason>; every
+/// connection of the node counted once.
+struct restore_plans_rep {
+    ipv4_addr node = 0;
+    mac_addr mac;
+    std::uint32_t conns = 0;      ///< the node's connections the parser follows
+    std::uint32_t not_listed = 0; ///< restorable, beyond `max` or the replay room
+    std::vector<named_count> verdicts;
+    std::vector<restore_plan_view> plans;
+    CG_FIELDS(s.node, s.mac, s.conns, s.not_listed, s.verdicts, s.plans)
+};
 struct dump_conns_rep {
     std::uint16_t worker = 0;
     std::uint16_t workers = 0;      ///< tables there are: ask worker 0 .. workers-1
@@ -485,9 +516,9 @@ using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cl
                              show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
                              manager_node_req, dump_conns_req, insert_conns_req, set_role_req, ha_show_req,
                              ha_switchover_req, escalation_show_req, fail_node_req, show_mirror_req,
-                             set_spares_req>;
+                             set_spares_req, restore_plans_req>;
 using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep,
-                           dump_conns_rep, insert_conns_rep, ha_rep, escalation_rep, mirror_rep>;
+                           dump_conns_rep, insert_conns_rep, ha_rep, escalation_rep, mirror_rep, restore_plans_rep>;
 
 // ---- wire type ids ------------------------------------------------------
 
@@ -525,6 +556,7 @@ template <> inline constexpr msg_type type_of<escalation_show_req>{22, "escalati
 template <> inline constexpr msg_type type_of<show_mirror_req>{23, "show_mirror"};
 template <> inline constexpr msg_type type_of<fail_node_req>{24, "fail_node"};
 template <> inline constexpr msg_type type_of<set_spares_req>{25, "set_spares"};
+template <> inline constexpr msg_type type_of<restore_plans_req>{26, "restore_plans"};
 
 template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
 template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};
@@ -539,6 +571,7 @@ template <> inline constexpr msg_type type_of<insert_conns_rep>{0x8009, "insert_
 template <> inline constexpr msg_type type_of<ha_rep>{0x800a, "ha"};
 template <> inline constexpr msg_type type_of<escalation_rep>{0x800b, "escalation"};
 template <> inline constexpr msg_type type_of<mirror_rep>{0x800c, "mirror"};
+template <> inline constexpr msg_type type_of<restore_plans_rep>{0x800d, "restore_plans_reply"};
 
 /// The entries of every alternative of `request` or `reply`, in variant order.
 template <class V>

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 
-#include "common/net_types.hpp"
-#include "common/wire_fields.hpp"
+#include "net_types.hpp"
+#include "wire_fields.hpp"
 
 namespace cg::common {
 

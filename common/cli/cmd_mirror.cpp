@@ -1,6 +1,7 @@
-// Console area "mirror" (requirements 6.2, 6.5): what the mirror parser's
-// lcores follow on the SPAN ports: their counters (show mirror) and their
-// connections, most recently used first (show mirror conns).
+// Console area "mirror" (requirements 6.2, 6.4, 6.5): what the mirror
+// parser's lcores follow on the SPAN ports: their counters (show mirror),
+// their connections, most recently used first (show mirror conns), and what
+// a node's spare could carry on if the node failed now (show mirror plans).
 #include <fmt/format.h>
 
 #include "command.hpp"
@@ -49,6 +50,33 @@ void show_mirror_conns(context& ctx, std::uint32_t n) {
     ctx.out += fmt::format("{} of {} connections, most recently used first\n", rep.conns.size(), rep.connections);
 }
 
+void show_mirror_plans(context& ctx, common::ipv4_addr node, std::uint32_t n) {
+    const auto rep = ctx.api.expect<api::restore_plans_rep>(api::restore_plans_req{node, n});
+    std::uint64_t restorable = 0;
+    for (const api::named_count& c : rep.verdicts)
+        if (c.name == "restorable") restorable = c.value;
+    ctx.out += fmt::format("node {} ({}): {} connections followed, {} a spare could carry on if it failed now\n",
+                           common::format_ipv4(rep.node), common::format_mac(rep.mac), rep.conns, restorable);
+    table why({{"not restorable, why"}, {"connections", al::right}});
+    for (const api::named_count& c : rep.verdicts)
+        if (c.name != "restorable" && c.value != 0) why.add_row({c.name, std::to_string(c.value)});
+    if (!why.empty()) why.render(ctx.out);
+    table t({{"client"}, {"server"}, {"mss", al::right}, {"wscale"}, {"options"}, {"replay", al::right},
+             {"requests", al::right}, {"idle ms", al::right}, {"lcore", al::right}});
+    for (const api::restore_plan_view& v : rep.plans) {
+        const auto& q = v.params;
+        std::string opts = q.sack ? "sack" : "";
+        if (q.timestamps) opts += opts.empty() ? "ts" : " ts";
+        t.add_row({endpoint(q.client_addr, q.client_port), endpoint(q.server_addr, q.server_port), std::to_string(q.mss),
+                   q.wscale ? fmt::format("{}/{}", q.client_wscale, q.server_wscale) : "-", opts.empty() ? "-" : opts,
+                   std::to_string(v.replay.size()), std::to_string(v.requests), std::to_string(q.ts_age_ms),
+                   std::to_string(v.lcore)});
+    }
+    if (!t.empty()) t.render(ctx.out);
+    ctx.out += fmt::format("{} listed, most recently used first{}\n", rep.plans.size(),
+                           rep.not_listed ? fmt::format("; {} more not listed", rep.not_listed) : "");
+}
+
 // ---- commands ------------------------------------------------------------
 
 void cmd_show_mirror(const parsed&, context& ctx) { show_mirror(ctx); }
@@ -57,6 +85,14 @@ void cmd_show_mirror_conns(const parsed& p, context& ctx) {
     const std::uint32_t n =
         p.args.empty() ? 50 : static_cast<std::uint32_t>(uint_arg("count", p.args[0], 1, api::max_mirror_conns));
     show_mirror_conns(ctx, n);
+}
+
+void cmd_show_mirror_plans(const parsed& p, context& ctx) {
+    const common::ipv4_addr node = ipv4_arg("node-ip", p.args.at(0));
+    const std::uint32_t n = p.args.size() < 2 ? 50
+                                              : static_cast<std::uint32_t>(
+                                                    uint_arg("count", p.args[1], 1, api::max_restore_plans));
+    show_mirror_plans(ctx, node, n);
 }
 
 }  // namespace
@@ -71,6 +107,12 @@ std::vector<command> mirror_commands() {
          "The connections the mirror parser follows, most recently used first: ends, protocol, TCP state, "
          "restorable (complete) or why not, pending requests.",
          cmd_show_mirror_conns},
+        {{"show", "mirror", "plans"},
+         {{"node-ip", "", "a node's address"}, {"count", "", "connections to list, 1-4096; default 50", true}}, {},
+         "What the node's spare could carry on if the node failed now: each restorable connection (complete, "
+         "established, its requests framed, every reply acknowledged) with its TCP values and the bytes of its "
+         "unanswered requests, and the others counted by reason.",
+         cmd_show_mirror_plans},
     };
 }
 

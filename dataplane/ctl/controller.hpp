@@ -160,6 +160,7 @@ private:
     started on(const common::api::insert_conns_req& r);
     // The mirror parser's lcores (controller_mirror.cpp)
     started on(const common::api::show_mirror_req& r);
+    started on(const common::api::restore_plans_req& r);
     /// The manager's requests belong to controld.
     common::api::reply on(const common::api::manager_show_req& r);
     common::api::reply on(const common::api::manager_set_req& r);

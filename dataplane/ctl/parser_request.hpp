@@ -1,7 +1,9 @@
 // What the control thread asks of a mirror parser lcore, and the SPAN
 // reader's counters: each parser lcore alone touches its parser_table, so
 // `show mirror` posts one request per parser lcore, which copies its table
-// into `snap` between two bursts (mirror::take_snapshot) and sets `done`.
+// into `snap` between two bursts (mirror::take_snapshot) and sets `done`;
+// `restore plans` likewise has each lcore fill `batch` with one node's
+// plans (mirror::take_restore_batch).
 //
 // Ownership: the control thread makes the request (snap.rows pre-sized, so
 // the lcore never allocates), passes a pointer over the parser's SPSC
@@ -15,12 +17,20 @@
 #include <cstdint>
 
 #include "dataplane/mirror/parser_snapshot.hpp"
+#include "dataplane/mirror/restore_batch.hpp"
 #include "dataplane/router/counters.hpp"
 
 namespace cg::dp {
 
 struct parser_request {
+    enum class kind : std::uint8_t {
+        snapshot,  ///< show mirror: the table copied into `snap`
+        restore,   ///< restore plans: `node`'s connections into `batch` (restore_batch.hpp)
+    };
+    kind what = kind::snapshot;
     mirror::parser_snapshot snap;
+    common::mac_addr node;
+    mirror::restore_batch batch;  ///< rows and replay pre-sized by the control thread
     std::uint32_t now_ms = 0;  ///< the lcore's clock when it took the copy
     std::atomic<bool> done{false};
 };

@@ -20,7 +20,10 @@ unsigned parser_job::run(const loop_tick& t) noexcept {
     void* req = nullptr;
     if (rte_ring_sc_dequeue(_requests, &req) == 0) {
         auto* r = static_cast<parser_request*>(req);
-        mirror::take_snapshot(_table, t.now_ms, r->snap);
+        if (r->what == parser_request::kind::restore)
+            mirror::take_restore_batch(_table, r->node, t.now_ms, r->batch);
+        else
+            mirror::take_snapshot(_table, t.now_ms, r->snap);
         r->now_ms = t.now_ms;
         r->done.store(true, std::memory_order_release);
     }

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -38,7 +39,7 @@ clusters:
     address: 198.18.0.100
     ports:
       - port: 2049
-        nodes: [{{address: 198.18.0.11, mac: "02:00:00:00:01:01"}}]
+        nodes: [{{address: 198.18.0.11, mac: "02:00:00:00:00:0b"}}]  # the server MAC of support/mirror_session's frames
 )",
                        tag, lcores, parser_lcores);
 }
@@ -140,6 +141,29 @@ TEST_CASE("frames on a SPAN port are followed by the parser lcores and shown by 
     CHECK(by_port.at(40003).reason == "complete");
     // Most recently used first: the idle one came last.
     CHECK(r.conns.front().client_port == 40003);
+
+    // What 198.18.0.11's spare could carry on: the two RPC calls in flight,
+    // each with its call to replay; not the answered READ (its reply is not
+    // acknowledged yet) nor the TCP-only connection.
+    const auto plans = h.api().expect<api::restore_plans_rep>(api::restore_plans_req{0xc612000b, 50});
+    CHECK(plans.conns == 4);
+    CHECK(plans.not_listed == 0);
+    std::map<std::string, std::uint64_t> verdicts;
+    for (const auto& v : plans.verdicts) verdicts[v.name] = v.value;
+    CHECK(verdicts.at("restorable") == 2);
+    CHECK(verdicts.at("reply_unacknowledged") == 1);
+    CHECK(verdicts.at("no_request_framing") == 1);
+    REQUIRE(plans.plans.size() == 2);
+    std::map<std::uint16_t, api::restore_plan_view> plan_of;
+    for (const auto& v : plans.plans) plan_of[v.params.client_port] = v;
+    CHECK(plan_of.at(40001).replay == rpc_marked(rpc_call(2, 100003, 3, 6, nfs3_read_args(fh, 512, 512))));
+    CHECK(plan_of.at(40001).requests == 1);
+    CHECK(plan_of.at(40001).params.mss == 1460);
+    CHECK(plan_of.at(40001).params.timestamps);
+    CHECK(plan_of.at(40002).replay == rpc_marked(rpc_call(3, 100005, 3, 0)));
+    const api::reply unknown = h.api().call(api::restore_plans_req{0xc6120063, 50});
+    REQUIRE(std::holds_alternative<api::error_rep>(unknown));
+    CHECK_THAT(std::get<api::error_rep>(unknown).message, Catch::Contains("no cluster port has it"));
 
     // Nothing is sent on the SPAN port, nor because of it.
     CHECK(h.sent(span, 1, std::chrono::milliseconds(200)).empty());

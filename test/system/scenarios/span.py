@@ -11,8 +11,11 @@ port for the mirror parser").
            GETATTR nobody answers. `show mirror conns` lists the open ones
            with their protocol, state and pending requests (the idle
            keep-alive HTTP connections complete, nothing pending; the
-           GETATTR pending); `show mirror`'s counters add up, with no parse
-           error for this clean traffic.
+           GETATTR pending); `show mirror plans` has the two NFS ones
+           restorable (the GETATTR with its call to replay), the SMB
+           session not (session_state) nor HTTP (no_request_framing);
+           `show mirror`'s counters add up, with no parse error for this
+           clean traffic.
 
 The servers are started by test/fixtures/mirror/make-captures' own
 functions (its CaptureLab's start_nfs and start_smb, and its smbclient and
@@ -22,6 +25,7 @@ nfs_url), on n1, bound to the cluster address.
 import importlib.machinery
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -61,6 +65,10 @@ b.sendall(call(2, 1, struct.pack(">I", len(fh)) + fh))
 print("ready", flush=True)
 time.sleep(120)
 """
+
+# HELD_CLIENT's GETATTR record: marker, call header (6 words), AUTH_NONE
+# credential and verifier (16 bytes), the handle (length and 8 bytes).
+GETATTR_CALL_LEN = 4 + 24 + 16 + 4 + 8
 
 SILENT_SERVER = r"""
 import socket, sys, time
@@ -142,6 +150,24 @@ def mirror_conns(gw):
     return parse_table(lines)
 
 
+def mirror_plans(gw, node):
+    """`show mirror plans NODE` -> (restorable count, {reason: count}, plan rows)."""
+    lines = [l for l in gw.ctl("show", "mirror", "plans", node, "200").splitlines() if l.strip()]
+    restorable = int(re.search(r", (\d+) a spare could carry on", lines[0]).group(1))
+    why, plans, table = [], [], None
+    for l in lines[1:]:
+        if l.strip().startswith("not restorable, why"):
+            table = why
+        elif l.strip().startswith("client"):
+            table = plans
+        elif "listed, most recently used first" in l:
+            table = None
+            continue
+        if table is not None:
+            table.append(l)
+    return restorable, {r["not restorable, why"]: int(r["connections"]) for r in parse_table(why)}, parse_table(plans)
+
+
 def sc_span(L, step):
     topo = L.topo
     build = os.path.dirname(os.path.dirname(L.gw.gatewayd))
@@ -217,6 +243,21 @@ def sc_span(L, step):
         step(f"show mirror conns: {len(rows)} connections; SMB {s['restorable']}, GETATTR pending, "
              f"{len(http_rows)} HTTP complete")
 
+        # What n1's spare could carry on if n1 failed now: the two NFS
+        # connections (the GETATTR with its call to replay); not the SMB
+        # session (its state is n1's) nor HTTP (no request framing yet).
+        restorable, why, plans = mirror_plans(gw, topo.node_ips["n1"])
+        silent_plans = [r for r in plans if r["server"] == f"{CLUSTER_IP}:{SILENT_PORT}"]
+        check(len(silent_plans) == 1 and silent_plans[0]["requests"] == "1"
+              and int(silent_plans[0]["replay"]) == GETATTR_CALL_LEN and "ts" in silent_plans[0]["options"],
+              f"the unanswered GETATTR's plan: {plans}")
+        check(any(r["server"] == f"{CLUSTER_IP}:2049" and r["requests"] == "0" for r in plans),
+              f"the answered NFS connection's plan: {plans}")
+        check(why.get("session_state", 0) == 1, f"the SMB session is not restorable: {why}")
+        check(why.get("no_request_framing", 0) == len(http_rows), f"HTTP has no request framing: {why}")
+        step(f"show mirror plans: {restorable} restorable (the GETATTR with {silent_plans[0]['replay']} bytes to "
+             f"replay), not: {why}")
+
         c = mirror_counters(gw)
         frames = sum(v for k, v in c.items() if k.startswith("frames."))
         check(c["frames.followed"] > 0, f"no frame followed: {c}")
@@ -235,4 +276,6 @@ def sc_span(L, step):
         return (f"SPAN port with n1's traffic: {c['span.received']} frames, {c['frames.followed']} followed, "
                 f"{c['connections.created']} connections ({c['released.reset']} reset, {c['released.fin']} fin), "
                 f"{c['messages.requests']} requests / {c['messages.replies']} replies, no parse error; "
-                f"show mirror conns: {len(http_rows)} idle HTTP complete, SMB {s['tcp']}, GETATTR pending")
+                f"show mirror conns: {len(http_rows)} idle HTTP complete, SMB {s['tcp']}, GETATTR pending; "
+                f"show mirror plans: {restorable} restorable (the GETATTR's {silent_plans[0]['replay']} bytes to "
+                f"replay), not: {why}")
