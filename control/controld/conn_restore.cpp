@@ -61,7 +61,8 @@ void conn_restore::query_all(std::shared_ptr<state> s) {
     s->waiting = s->nodes.size();
     s->heard = 0;
     if (++s->asked > 1 && s->reconciling()) s->out.failures.clear();  // a reconcile asked again
-    const shadow_request req{_opt.querier, _epoch, ++_seq, s->clusters, false};
+    const auth::position at = next_position();
+    const shadow_request req{_opt.querier, at.epoch, at.seq, s->clusters, false};
     for (common::ipv4_addr node : s->nodes) {
         const asio::ip::tcp::endpoint agent(asio::ip::address_v4(node), _opt.shadow_port);
         query_shadow_table(_io, agent, node, _opt.key, req, _opt.deadline, [this, s, node](shadow_result r) {

@@ -85,6 +85,12 @@ public:
 
     conn_restore(boost::asio::io_context& io, gw_link& link, options opt);
 
+    /// The next position of this controld's sequence towards the agents'
+    /// listeners. The agents keep one last position per querier, so a
+    /// spare's restore (node_restore) takes its position from here too.
+    auth::position next_position() { return {_epoch, ++_seq}; }
+    const options& opts() const { return _opt; }
+
     /// One restore, of the connections `nodes` hold toward `clusters`; calls
     /// `done` once, on the io_context. One at a time: not again before done.
     void run(std::vector<common::ipv4_addr> nodes, std::vector<common::ipv4_addr> clusters,

@@ -114,6 +114,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         _restore.emplace(io, _link,
                          conn_restore::options{agent::load_key(a.key_file), common::parse_endpoint(a.listen)->address,
                                                *a.shadow_port, a.shadow_deadline, a.reset_window});
+        _node_restore.emplace(io, _link, *_restore, a.shadow_deadline);
     }
     if (_cfg.manager.pair) {
         if (!_restore) throw std::runtime_error("manager.pair needs manager.agents.shadow_port and a supervised gatewayd");
@@ -783,15 +784,52 @@ void controld::check_alive() {
         const std::string node = common::format_ipv4(c.node);
         if (c.failed) {
             ++_n.nodes_failed;
-            log::warn("node {} failed: its agent has been silent for {} ms (alive_timeout {}); its clients are reset "
-                      "at their next segment",
-                      node, c.silent.count(), common::format_duration(_alive->timeout()));
+            // Only a gatewayd with a mirror parser knows its connections well enough.
+            const auto spare = _node_restore && _cfg.mirror_parser ? live_spare_of(c.node) : std::nullopt;
+            log::warn("node {} failed: its agent has been silent for {} ms (alive_timeout {}); {}", node,
+                      c.silent.count(), common::format_duration(_alive->timeout()),
+                      spare ? fmt::format("its spare {} is asked to carry its connections on, the rest are reset",
+                                          common::format_ipv4(*spare))
+                            : std::string("its clients are reset at their next segment"));
+            if (spare) {
+                restore_then_fail(c.node, *spare);
+                continue;
+            }
         } else {
             ++_n.nodes_back;
             log::info("node {} is back after {} ms of silence: it takes new connections again", node, c.silent.count());
         }
         mark_failed(c.node, c.failed);
     }
+}
+
+std::optional<ipv4_addr> controld::live_spare_of(ipv4_addr node) const {
+    for (const spare_row& r : _spare_rows)
+        if (r.n.spare_for == node && !r.n.failed) return r.n.address;
+    return std::nullopt;
+}
+
+void controld::restore_then_fail(ipv4_addr node, ipv4_addr spare) {
+    _node_restore->run(node, spare, [this](node_restore::outcome o) {
+        ++_n.spare_restores;
+        if (!o.error.empty()) ++_n.spare_restore_errors;
+        _n.spare_conns_restored += o.restored;
+        _n.spare_conns_not_restored += o.not_restored;
+        _n.spare_conns_moved += o.moved;
+        _n.last_spare_restore_ms = static_cast<std::uint64_t>(o.took.count());
+        std::string skipped;
+        for (const auto& v : o.not_restorable) skipped += fmt::format("{}{} {}", skipped.empty() ? "" : ", ", v.value, v.name);
+        std::string why;
+        for (const auto& f : o.failures) why += fmt::format("{}{}", why.empty() ? "" : "; ", f);
+        log::info("node {}: {} of its {} followed connections restored on its spare {} and moved there ({} moved) in "
+                  "{} ms (plans {} ms, spare {} ms); not restorable: {}; not restored: {}{}{}{}",
+                  common::format_ipv4(o.node), o.restored, o.followed, common::format_ipv4(o.spare), o.moved,
+                  o.took.count(), o.plans_took.count(), o.spare_took.count(), skipped.empty() ? "none" : skipped,
+                  o.not_restored, why.empty() ? "" : " (", why, why.empty() ? "" : ")");
+        if (!o.error.empty()) log::warn("node {}: carrying its connections on: {}", common::format_ipv4(o.node), o.error);
+        // The node may have come back meanwhile: it is marked only if still failed.
+        if (_alive && _alive->failed().contains(o.node)) mark_failed(o.node, true);
+    });
 }
 
 void controld::mark_failed(ipv4_addr node, bool failed) {
@@ -901,6 +939,12 @@ capi::manager_rep controld::manager_view() const {
     count("fail_marks_refused", _n.fail_marks_refused);
     count("last_restore_ms", _n.last_restore_ms);
     count("last_restore_query_ms", _n.last_restore_query_ms);
+    count("spare_restores", _n.spare_restores);
+    count("spare_restore_errors", _n.spare_restore_errors);
+    count("spare_conns_restored", _n.spare_conns_restored);
+    count("spare_conns_not_restored", _n.spare_conns_not_restored);
+    count("spare_conns_moved", _n.spare_conns_moved);
+    count("last_spare_restore_ms", _n.last_spare_restore_ms);
     count("probes_ok", _n.probes_ok);
     count("probes_failed", _n.probes_failed);
     count("metrics_ok", _n.metrics_ok);

@@ -30,6 +30,7 @@
 #include "common/api.hpp"
 #include "common/config.hpp"
 #include "control/controld/conn_restore.hpp"
+#include "control/controld/node_restore.hpp"
 #include "control/controld/config_backups.hpp"
 #include "control/controld/escalation_store.hpp"
 #include "control/controld/gw_health.hpp"
@@ -95,7 +96,9 @@ private:
                       metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, agent_errors = 0, restores = 0,
                       restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
                       last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
-                      eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0, config_restores = 0;
+                      eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0, config_restores = 0,
+                      spare_restores = 0, spare_restore_errors = 0, spare_conns_restored = 0,
+                      spare_conns_not_restored = 0, spare_conns_moved = 0, last_spare_restore_ms = 0;
     };
 
     void period();
@@ -138,6 +141,10 @@ private:
     void check_alive();
     /// Marks (or unmarks) a node failed in gatewayd, counting a refusal.
     void mark_failed(common::ipv4_addr node, bool failed);
+    /// The spare that stands by for `node` and is not failed itself, if any.
+    std::optional<common::ipv4_addr> live_spare_of(common::ipv4_addr node) const;
+    /// Carries `node`'s connections on to `spare` (node_restore), then marks it failed.
+    void restore_then_fail(common::ipv4_addr node, common::ipv4_addr spare);
     void minute_of_day();
     common::api::manager_rep manager_view() const;
     /// A death of gatewayd up the ladder: decided, logged, recorded on disk,
@@ -205,6 +212,7 @@ private:
     std::optional<common::api::stats_rep> _stats;
     bool _resync_due = false;
     std::optional<conn_restore> _restore;  ///< with manager.agents.shadow_port
+    std::optional<node_restore> _node_restore;  ///< a failed node's connections to its spare; with _restore
     bool _restore_due = false;             ///< a started gatewayd waits, as standby, for its connections
     bool _restoring = false;
     bool _kicking = false;

@@ -40,7 +40,7 @@ class Managed(Gateway):
              "c": {"mgmt": "198.18.0.6", "port": "198.18.0.7"}}  # c: the pool host of auto-heal
 
     def __init__(self, topo, build, manager_lines=(), side="a", ns=None, pair=None, role="active", overrides=None,
-                 mirror=None, agent_keys=None, supervision_lines=(), sections=(), working=None):
+                 mirror=None, agent_keys=None, supervision_lines=(), sections=(), working=None, edits=()):
         self.expect_role = role
         self.working = working or topo.nodes  # the cluster's nodes (the others are spares)
         self.controld = os.path.join(build, "control", "controld", "controld")
@@ -84,6 +84,10 @@ class Managed(Gateway):
             text += line + "\n"
         for line in sections:  # more top-level sections, e.g. "spares: [...]"
             text += line + "\n"
+        for old, new in edits:  # (text, replacement) pairs: a port, a cluster port more
+            if old not in text:
+                raise GatewayError(f"conf/managed.yaml has no {old!r} to edit")
+            text = text.replace(old, new, 1)
         source = os.path.join(topo.dir, f"managed-source{suffix}.yaml")
         with open(source, "w") as f:
             f.write(text)
@@ -176,14 +180,14 @@ class Managed(Gateway):
         r = self.topo.exec(self.ns, "curl", "-s", "--max-time", "5", f"http://{PROMETHEUS}/metrics")
         return r.stdout
 
-    def start_agents(self, interval="300ms", nodes=None, gateways=(MGMT_IP,)):
+    def start_agents(self, interval="300ms", nodes=None, gateways=(MGMT_IP,), extra=()):
         procs = {}
         reports = [a for g in gateways for a in ("--gateway", f"{g}:{AGENT_PORT}")]
         for n in nodes or self.topo.nodes:
             procs[n] = self.topo.spawn(self.topo.ns(n), [
                 self.nodeagent, "--node", self.topo.node_ips[n], *reports,
                 "--key-file", self.key_file, "--interval", interval,
-                "--shadow-listen", f"0.0.0.0:{SHADOW_PORT}", "--cluster", CLUSTER_IP], name=f"agent-{n}")
+                "--shadow-listen", f"0.0.0.0:{SHADOW_PORT}", "--cluster", CLUSTER_IP, *extra], name=f"agent-{n}")
         return procs
 
 
@@ -211,20 +215,26 @@ class ManagedLab(Lab):
 
 @contextlib.contextmanager
 def mlab(tag, build, log=lambda m: None, manager_lines=(), agents=True, agent_keys=None, supervision_lines=(),
-         spares=0):
+         spares=0, edits=(), sections=(), before=None):
     """conf/managed.yaml's gateway under controld, its three nodes n1-n3
     with agents, and a client. With `spares`, that many more node
     namespaces (n4, ...: the cluster address on lo, the node servers), the
     spares of the last working nodes by the config's `spares` section
-    (n3 -> n4 with one), without agents: ManagedLab.spare_of names them."""
+    (n3 -> n4 with one), without agents: ManagedLab.spare_of names them.
+    `edits` and `sections` change the configuration (Managed's); `before`
+    is called with the topology before controld starts."""
     with Topology(tag, nodes=3 + spares, log=log) as topo:
         topo.add_mgmt(MGMT_IP)
         topo.start_node_servers()
         working = topo.nodes[:3]
         pairs = list(zip(working[3 - spares:], topo.nodes[3:]))
-        sections = ["spares:"] + [f"  - {{node: {topo.node_ips[a]}, spare: {topo.node_ips[b]}}}" for a, b in pairs]
+        spare_lines = ["spares:"] + [f"  - {{node: {topo.node_ips[a]}, spare: {topo.node_ips[b]}}}" for a, b in pairs]
+        if before:
+            before(topo)
         with Managed(topo, build, manager_lines=manager_lines, agent_keys=agent_keys,
-                     supervision_lines=supervision_lines, sections=sections if spares else (), working=working) as gw:
+                     supervision_lines=supervision_lines, working=working,
+                     edits=edits(topo) if callable(edits) else edits,
+                     sections=(spare_lines if spares else []) + list(sections)) as gw:
             log(f"controld (pid {gw.pid}) and gatewayd (pid {gw.gatewayd_pid()}) ready")
             procs = gw.start_agents(nodes=working) if agents else {}
             L = ManagedLab(topo, gw, topo.start_client(), procs)

@@ -108,21 +108,21 @@ def server_lab(mc, topo):
     return cl
 
 
-def add_span_port(topo):
+def add_span_port(topo, node="n1"):
     """A veth from the lan namespace to the gateway's (span0 there), and
-    tc mirred copies of both directions of n1's bridge port onto it."""
+    tc mirred copies of both directions of `node`'s bridge port onto it."""
     topo.ip(topo.lan, "link", "add", "v-span", "type", "veth", "peer", "name", "span0", "netns", topo.gw)
     topo.ip(topo.lan, "link", "set", "v-span", "up")
     topo.ip(topo.gw, "link", "set", "span0", "up")
     topo.exec(topo.gw, "ethtool", "-K", "span0", "gro", "off", "tx", "off")
-    # n1 sends frames of the wire's size (no TSO/GSO super-frames on its veth).
-    topo.exec(topo.ns("n1"), "ethtool", "-K", "eth0", "tso", "off", "gso", "off", "gro", "off", "tx", "off")
-    topo.exec(topo.lan, "ethtool", "-K", "v-n1", "tso", "off", "gso", "off", "gro", "off")
-    topo.exec(topo.lan, "tc", "qdisc", "add", "dev", "v-n1", "clsact")
+    # The node sends frames of the wire's size (no TSO/GSO super-frames on its veth).
+    topo.exec(topo.ns(node), "ethtool", "-K", "eth0", "tso", "off", "gso", "off", "gro", "off", "tx", "off")
+    topo.exec(topo.lan, "ethtool", "-K", f"v-{node}", "tso", "off", "gso", "off", "gro", "off")
+    topo.exec(topo.lan, "tc", "qdisc", "add", "dev", f"v-{node}", "clsact")
     # u32 matching everything: this kernel has no matchall classifier.
     for way in ("ingress", "egress"):
-        topo.exec(topo.lan, "tc", "filter", "add", "dev", "v-n1", way, "protocol", "all", "u32", "match", "u32", "0",
-                  "0", "action", "mirred", "egress", "mirror", "dev", "v-span")
+        topo.exec(topo.lan, "tc", "filter", "add", "dev", f"v-{node}", way, "protocol", "all", "u32", "match", "u32",
+                  "0", "0", "action", "mirred", "egress", "mirror", "dev", "v-span")
 
 
 def span_config(topo, path):

@@ -1,0 +1,140 @@
+#include "control/controld/node_restore.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace cg::control {
+
+namespace asio = boost::asio;
+namespace capi = common::api;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+/// A restore_conn's bytes on the wire: the repair values, the replay's count and bytes.
+constexpr std::size_t params_wire_size = 4 + 4 + 2 + 2 + 4 + 4 + 2 + 1 + 1 + 1 + 1 + 1 + 4 + 4 + 4 + 4;
+constexpr std::size_t frame_room = shadow::max_frame - shadow::header_size - shadow::mac_size - 4 - 4 - 64;
+
+std::chrono::milliseconds since(clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t);
+}
+
+}  // namespace
+
+struct node_restore::state {
+    outcome out;
+    std::vector<capi::restore_plan_view> plans;
+    std::size_t next = 0;  ///< the first plan not asked of the spare yet
+    std::vector<capi::conn_record> moving;
+    clock::time_point started = clock::now(), spare_started;
+    std::function<void(outcome)> done;
+
+    void fail_reason(const std::string& why) {
+        if (out.failures.size() < 8 && std::find(out.failures.begin(), out.failures.end(), why) == out.failures.end())
+            out.failures.push_back(why);
+    }
+};
+
+void node_restore::run(common::ipv4_addr node, common::ipv4_addr spare, std::function<void(outcome)> done) {
+    auto s = std::make_shared<state>();
+    s->out.node = node;
+    s->out.spare = spare;
+    s->done = std::move(done);
+    _link.ask(capi::restore_plans_req{node, capi::max_restore_plans}, [this, s](gw_answer a) {
+        s->out.plans_took = since(s->started);
+        const auto* rep = a.as<capi::restore_plans_rep>();
+        if (!rep) {
+            const auto* err = a.as<capi::error_rep>();
+            s->out.error = "restore plans: " + (err ? err->message : a.why);
+            return finish(s);
+        }
+        s->out.followed = rep->conns;
+        for (const auto& v : rep->verdicts)
+            if (v.name != "restorable" && !v.name.starts_with("incomplete.") && v.value != 0)
+                s->out.not_restorable.push_back(v);
+        s->plans = rep->plans;
+        s->out.planned = static_cast<std::uint32_t>(s->plans.size());
+        s->spare_started = clock::now();
+        restore_next(s);
+    });
+}
+
+void node_restore::restore_next(std::shared_ptr<state> s) {
+    if (s->next == s->plans.size()) {
+        s->out.spare_took = since(s->spare_started);
+        return move(s);
+    }
+    shadow::restore r{s->out.node, {}};
+    std::size_t bytes = 0;
+    while (s->next < s->plans.size() && r.conns.size() < shadow::max_restore_conns) {
+        const capi::restore_plan_view& p = s->plans[s->next];
+        const std::size_t need = params_wire_size + 4 + p.replay.size();
+        if (!r.conns.empty() && bytes + need > frame_room) break;
+        ++s->next;
+        if (need > frame_room) {  // more than a frame holds alone: cannot be handed over
+            ++s->out.not_restored;
+            s->fail_reason("its requests do not fit a restore frame");
+            continue;
+        }
+        bytes += need;
+        r.conns.push_back({p.params, p.replay});
+    }
+    if (r.conns.empty()) return restore_next(s);
+    const auto& o = _seq.opts();
+    const asio::ip::tcp::endpoint agent(asio::ip::address_v4(s->out.spare), o.shadow_port);
+    std::vector<capi::conn_record> asked;
+    for (const auto& c : r.conns) {
+        capi::conn_record rec;
+        rec.flow.saddr = c.params.client_addr;
+        rec.flow.daddr = c.params.server_addr;
+        rec.flow.sport = c.params.client_port;
+        rec.flow.dport = c.params.server_port;
+        rec.flow.proto = 6;
+        rec.node = s->out.spare;
+        rec.state = 1;
+        asked.push_back(rec);
+    }
+    ask_spare(_io, agent, s->out.spare, o.key, o.querier, _seq.next_position(), std::move(r), _deadline,
+              [this, s, asked = std::move(asked)](spare_answer a) {
+                  if (!a.ok()) {
+                      s->out.not_restored += static_cast<std::uint32_t>(asked.size());
+                      s->out.error = fmt::format("restore on {}: {}", common::format_ipv4(s->out.spare), a.error);
+                  } else {
+                      for (std::size_t i = 0; i < a.outcomes.size(); ++i) {
+                          if (a.outcomes[i].restored) {
+                              ++s->out.restored;
+                              s->moving.push_back(asked[i]);
+                          } else {
+                              ++s->out.not_restored;
+                              s->fail_reason(a.outcomes[i].why);
+                          }
+                      }
+                  }
+                  restore_next(s);
+              });
+}
+
+void node_restore::move(std::shared_ptr<state> s) {
+    if (s->moving.empty()) return finish(s);
+    std::vector<capi::conn_record> some;
+    const std::size_t n = std::min<std::size_t>(s->moving.size(), capi::max_bulk_conns);
+    some.assign(s->moving.end() - static_cast<std::ptrdiff_t>(n), s->moving.end());
+    s->moving.resize(s->moving.size() - n);
+    _link.ask(capi::insert_conns_req{std::move(some), true}, [this, s](gw_answer a) {
+        if (const auto* rep = a.as<capi::insert_conns_rep>()) {
+            s->out.moved += rep->inserted + rep->replaced;
+        } else {
+            const auto* err = a.as<capi::error_rep>();
+            s->out.error = "moving the entries to the spare: " + (err ? err->message : a.why);
+        }
+        move(s);
+    });
+}
+
+void node_restore::finish(std::shared_ptr<state> s) {
+    s->out.took = since(s->started);
+    s->done(std::move(s->out));
+}
+
+}  // namespace cg::control

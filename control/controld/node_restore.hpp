@@ -1,0 +1,69 @@
+// A failed node's connections carried on by its spare (requirements 6.4;
+// docs/architecture.md "Carrying a failed node's connections on"), before
+// the node is marked failed and the rest of its clients are reset:
+//  1. asks gatewayd for the node's restore plans (restore_plans_req: what
+//     its mirror parser knows, most recently used first);
+//  2. hands them to the spare's agent in restores of at most
+//     shadow::max_restore_conns connections and one frame each, one after
+//     the other (the agent takes one position after another from this
+//     querier); the agent re-creates each connection's socket and bridges
+//     it to its local service, and says which it could;
+//  3. moves the restored connections' entries to the spare in gatewayd
+//     (bulk insert, replacing), so that their next segments reach the
+//     socket that now exists there, and not before.
+// Whatever fails, `done` is called once; what was not moved stays the
+// node's, and the caller's fail mark resets it as any failed node's.
+//
+// Thread-safety: none; runs on controld's io_context.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange
+#include <boost/asio.hpp>
+
+#include "common/ctl_msg.hpp"
+#include "control/controld/conn_restore.hpp"
+#include "control/controld/gw_link.hpp"
+#include "control/controld/spare_ask.hpp"
+
+namespace cg::control {
+
+class node_restore {
+public:
+    struct outcome {
+        common::ipv4_addr node = 0, spare = 0;
+        std::uint32_t followed = 0;  ///< the node's connections the mirror parser followed
+        std::uint32_t planned = 0;   ///< restorable: asked of the spare
+        std::uint32_t restored = 0, not_restored = 0;  ///< the spare's outcomes
+        std::uint32_t moved = 0;     ///< entries gatewayd moved to the spare
+        std::vector<common::api::named_count> not_restorable;  ///< by the plans' verdicts, the non-zero ones
+        std::vector<std::string> failures;  ///< the spare's reasons, each once, the first 8
+        std::string error;                  ///< a step that failed: the plans, a restore, the move
+        std::chrono::milliseconds plans_took{0}, spare_took{0}, took{0};
+    };
+
+    /// `seq` signs the restores (its position sequence and key, options'
+    /// querier and shadow_port); `deadline` bounds each step.
+    node_restore(boost::asio::io_context& io, gw_link& link, conn_restore& seq, std::chrono::milliseconds deadline)
+        : _io(io), _link(link), _seq(seq), _deadline(deadline) {}
+
+    void run(common::ipv4_addr node, common::ipv4_addr spare, std::function<void(outcome)> done);
+
+private:
+    struct state;
+    void restore_next(std::shared_ptr<state> s);
+    void move(std::shared_ptr<state> s);
+    void finish(std::shared_ptr<state> s);
+
+    boost::asio::io_context& _io;
+    gw_link& _link;
+    conn_restore& _seq;
+    std::chrono::milliseconds _deadline;
+};
+
+}  // namespace cg::control

@@ -1,0 +1,243 @@
+"""A failed node's connections carried on by its spare (requirements 6.4;
+docs/operations.md "A node fails", docs/architecture.md "Carrying a failed
+node's connections on").
+
+    node_restore   controld, gatewayd with a SPAN port copying n3's bridge
+                   port (tc mirred) to its mirror parser, n4 the spare of
+                   n3, agents with alive monitoring; an ONC RPC service
+                   (record marking, a program of its own on port 7000,
+                   answering with its node's name) on n3 and n4, and n4's
+                   agent with --restore-service 7000=127.0.0.1:7000. A
+                   client holds 20 connections to the cluster port, each
+                   answered by n3; n3's service frozen (SIGSTOP), a call
+                   sent on each (acknowledged by n3's kernel, unanswered),
+                   then n3's link cut and its service killed. controld's
+                   alive monitor finds n3 failed and, before marking it,
+                   has n4's agent re-create each connection with TCP_REPAIR
+                   from what the mirror parser followed and replay its
+                   unanswered call into n4's service, and gatewayd move the
+                   entries to n4. Every client gets its answer, from n4, on
+                   its own socket, with no error and no reconnect (no SYN
+                   and no RST in a capture on its link); the next call goes
+                   to n4 too.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from manager_lab import mlab
+from topology import CLUSTER_IP, wait_for
+
+from scenarios.helpers import check
+from scenarios.recovery import ResetCapture
+from scenarios.span import add_span_port, mirror_plans
+
+RPC_PORT = 7000
+CONNS = 20
+FAILED, SPARE = "n3", "n4"
+
+# An ONC RPC service: each call answered with an accepted SUCCESS reply whose
+# result is the node's name (XDR string). Thread per connection.
+RPC_SERVER = r"""
+import socket, struct, sys, threading
+name = sys.argv[3].encode()
+def read(c, n):
+    b = b""
+    while len(b) < n:
+        m = c.recv(n - len(b))
+        if not m:
+            raise EOFError
+        b += m
+    return b
+def serve(c):
+    try:
+        while True:
+            mark = struct.unpack(">I", read(c, 4))[0]
+            body = read(c, mark & 0x7fffffff)
+            res = struct.pack(">I", len(name)) + name + b"\0" * (-len(name) % 4)
+            rep = body[:4] + struct.pack(">IIIII", 1, 0, 0, 0, 0) + res
+            c.sendall(struct.pack(">I", 0x80000000 | len(rep)) + rep)
+    except (EOFError, OSError):
+        c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(128)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+# The client: N connections held; on stdin "call K" sends call K (XID
+# conn*100+K) on every connection, "collect T" waits up to T s for each
+# one's answer and prints JSON: answered, by node, wrong XIDs, errors, and
+# the time of the last answer.
+RPC_CLIENT = r"""
+import json, select, socket, struct, sys, time
+vip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def call(xid):
+    body = struct.pack(">IIIIII", xid, 0, 2, 0x20000099, 1, 1) + b"\0" * 16 + struct.pack(">Q", xid)
+    return struct.pack(">I", 0x80000000 | len(body)) + body
+conns = [socket.create_connection((vip, port), timeout=5) for _ in range(n)]
+ports = [c.getsockname()[1] for c in conns]
+want = {}
+def send(k):
+    for i, c in enumerate(conns):
+        want[i] = i * 100 + k
+        c.sendall(call(want[i]))
+def collect(limit):
+    bufs, out = {i: b"" for i in want}, {"ok": 0, "by_node": {}, "wrong_xid": 0, "errors": [], "last_s": 0.0}
+    pending, t0 = set(want), time.monotonic()
+    while pending and time.monotonic() - t0 < limit:
+        r, _, _ = select.select([conns[i] for i in pending], [], [], 0.05)
+        for c in r:
+            i = conns.index(c)
+            try:
+                m = c.recv(4096)
+            except OSError as e:
+                out["errors"].append(f"{ports[i]}: {e}")
+                pending.discard(i)
+                continue
+            if not m:
+                out["errors"].append(f"{ports[i]}: closed")
+                pending.discard(i)
+                continue
+            bufs[i] += m
+            b = bufs[i]
+            if len(b) >= 4 and len(b) >= 4 + (struct.unpack(">I", b[:4])[0] & 0x7fffffff):
+                xid = struct.unpack(">I", b[4:8])[0]
+                ln = struct.unpack(">I", b[28:32])[0]
+                node = b[32:32 + ln].decode()
+                if xid != want[i]:
+                    out["wrong_xid"] += 1
+                out["ok"] += 1
+                out["by_node"][node] = out["by_node"].get(node, 0) + 1
+                out["last_s"] = time.monotonic() - t0
+                pending.discard(i)
+    out["unanswered"] = len(pending)
+    out["same_sockets"] = [c.getsockname()[1] for c in conns] == ports
+    want.clear()
+    return out
+print("ready", flush=True)
+for line in sys.stdin:
+    words = line.split()
+    if words[0] == "call":
+        send(int(words[1]))
+        print(json.dumps({"sent": n}), flush=True)
+    elif words[0] == "collect":
+        print(json.dumps(collect(float(words[1]))), flush=True)
+"""
+
+
+PARSER_SECTION = ("\nmirror_parser:\n  ports: [span]\n  lcores: [1]\n  connections: 128\n  request_chunks: 512\n"
+                  f"  protocols: [{{port: {RPC_PORT}, protocol: rpc}}]\n")
+LAN_PORT = '    device: "net_af_packet0,iface=gw0"\n    address: 198.18.0.2\n'
+
+
+def restore_edits(topo):
+    """conf/managed.yaml with the SPAN port, and the RPC service's cluster
+    port on n3 alone (n4 stands by as its spare)."""
+    port = (f"      - port: {RPC_PORT}\n        protocol: tcp\n        nodes:\n"
+            f"          - {{address: {topo.node_ips[FAILED]}, mac: arp, weight: 100}}\n")
+    return [(LAN_PORT, LAN_PORT + '  - name: span\n    device: "net_af_packet1,iface=span0"\n'),
+            ("\nmanager:\n", port + "\nmanager:\n")]
+
+
+# The bench: controld's (run.py "managed") with n4 the spare of n3, alive
+# monitoring, n3's port copied to the SPAN port, the parser and the port.
+BENCH = {"bench": "managed", "spares": 1, "agent_keys": {"alive_timeout": "100ms"},
+         "before": lambda topo: add_span_port(topo, FAILED), "sections": [PARSER_SECTION], "edits": restore_edits}
+
+
+def stopped(pid, tid):
+    """Whether thread `tid` of `pid` is stopped (state T in its stat)."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+class Client:
+    def __init__(self, topo):
+        self.p = topo.spawn(topo.client, [sys.executable, "-c", RPC_CLIENT, CLUSTER_IP, str(RPC_PORT), str(CONNS)],
+                            name="rpc-client", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        check(self.p.stdout.readline().strip() == b"ready", f"the RPC client did not connect: {self.p.poll()}")
+
+    def ask(self, line):
+        self.p.stdin.write((line + "\n").encode())
+        self.p.stdin.flush()
+        return json.loads(self.p.stdout.readline())
+
+
+def sc_node_restore(L, step):
+    topo, gw = L.topo, L.gw
+    servers = {n: topo.spawn(topo.ns(n), [sys.executable, "-c", RPC_SERVER, "0.0.0.0", str(RPC_PORT), n],
+                             name=f"rpc-{n}", stdout=subprocess.PIPE) for n in (FAILED, SPARE)}
+    for n, p in servers.items():
+        check(p.stdout.readline().strip() == b"listening", f"the RPC service on {n} did not start")
+    L.agents.update(gw.start_agents(nodes=[SPARE], extra=["--restore-service", f"{RPC_PORT}=127.0.0.1:{RPC_PORT}"]))
+    wait_for(lambda: all(r["mac"] != "unresolved"
+                         for r in gw.clusters().get(("tcp", RPC_PORT), {}).get("nodes", {}).values()), 10,
+             f"{FAILED} and its spare resolved on port {RPC_PORT}")
+    step(f"RPC service on {FAILED} and {SPARE}; {SPARE}'s agent restores onto it")
+
+    c = Client(topo)
+    c.ask("call 1")
+    first = c.ask("collect 5")
+    check(first["ok"] == CONNS and first["by_node"] == {FAILED: CONNS} and not first["errors"],
+          f"{CONNS} connections answered by {FAILED}: {first}")
+    step(f"{CONNS} connections, each answered by {FAILED}")
+    # From here on, no SYN (a reconnect) and no RST may pass the client's link.
+    capture = ResetCapture(topo, f"tcp port {RPC_PORT} and tcp[tcpflags] & (tcp-rst|tcp-syn) != 0", "syn-rst")
+
+    frozen = servers[FAILED]
+    frozen.send_signal(signal.SIGSTOP)  # its kernel still acknowledges; nobody answers
+    wait_for(lambda: all(stopped(frozen.pid, t) for t in os.listdir(f"/proc/{frozen.pid}/task")), 5,
+             f"every thread of {FAILED}'s service stopped", interval=0.01)
+    c.ask("call 2")
+
+    seen = {}
+
+    def all_pending():
+        restorable, why, plans = mirror_plans(gw, L.ip(FAILED))
+        pending = [p for p in plans if p["server"] == f"{CLUSTER_IP}:{RPC_PORT}" and p["requests"] == "1"]
+        seen.update(restorable=restorable, why=why, plans=plans)
+        return (restorable, why) if len(pending) == CONNS else None
+    try:
+        restorable, why = wait_for(all_pending, 5, f"the {CONNS} calls in flight restorable in show mirror plans")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {seen}; show mirror conns: {gw.ctl('show', 'mirror', 'conns', '100')}; "
+                             f"show mirror: {gw.ctl('show', 'mirror')}") from None
+    step(f"a call in flight on each, unanswered: show mirror plans: {restorable} restorable, not: {why}")
+
+    t_cut = time.monotonic()
+    topo.exec(topo.ns(FAILED), "ip", "link", "set", "eth0", "down")  # before the kill: no FIN, no RST
+    servers[FAILED].send_signal(signal.SIGKILL)
+    after = c.ask("collect 5")
+    took = time.monotonic() - t_cut
+    check(after["ok"] == CONNS and after["by_node"] == {SPARE: CONNS} and after["wrong_xid"] == 0
+          and not after["errors"] and after["same_sockets"],
+          f"every call in flight answered by {SPARE} on its own socket: {after}; controld: "
+          f"{[l for l in open(gw.log).read().splitlines() if 'spare' in l][-5:]}")
+    step(f"{FAILED} cut off: the {CONNS} calls in flight answered by {SPARE}, the last {after['last_s']:.2f}s after "
+         f"the cut")
+
+    c.ask("call 3")
+    next_round = c.ask("collect 5")
+    check(next_round["ok"] == CONNS and next_round["by_node"] == {SPARE: CONNS} and not next_round["errors"]
+          and next_round["same_sockets"], f"the next call on each connection, to {SPARE}: {next_round}")
+    syn_rst = capture.stop()
+    check(not syn_rst, f"{len(syn_rst)} SYN or RST segments on the client's link: {syn_rst[:3]}")
+    m = gw.manager()
+    counts = {k: m["counters"].get(k) for k in ("spare_restores", "spare_conns_restored", "spare_conns_moved",
+                                                "spare_conns_not_restored", "last_spare_restore_ms")}
+    check(counts["spare_conns_restored"] == CONNS and counts["spare_conns_moved"] == CONNS
+          and counts["spare_conns_not_restored"] == 0, f"controld's counts: {counts}")
+    return (f"{FAILED} cut off with a call in flight on each of {CONNS} connections: all {CONNS} restored on "
+            f"{SPARE} (TCP_REPAIR from the mirror parser's plans, calls replayed) in {counts['last_spare_restore_ms']} "
+            f"ms and answered there, the last {after['last_s']:.2f}s after the cut, on the same sockets, no error, no SYN or RST "
+            f"in a capture; "
+            f"the next call answered by {SPARE} too ({took:.2f}s for the first round)")
