@@ -231,6 +231,11 @@ struct ha_switchover_req {
 struct escalation_show_req {
     CG_FIELDS()
 };
+/// The last failed nodes whose connections controld asked their spares to
+/// carry on (requirements 6.4).
+struct restore_show_req {
+    CG_FIELDS()
+};
 
 // ---- replies ----------------------------------------------------------
 
@@ -489,6 +494,24 @@ struct config_backup_view {
     std::string problem;  ///< why it cannot be used; empty: good
     CG_FIELDS(s.seq, s.saved_ms, s.bytes, s.problem)
 };
+/// One failed node's connections and what became of them.
+struct node_restore_view {
+    std::uint64_t at_ms = 0;  ///< wall clock, when it ended
+    ipv4_addr node = 0, spare = 0;
+    std::uint32_t followed = 0, planned = 0, restored = 0, not_restored = 0, moved = 0;
+    std::vector<named_count> not_restorable;  ///< the plans' verdicts other than restorable
+    std::vector<std::string> failures;        ///< the spare's reasons for those not restored
+    std::string error;
+    std::uint32_t took_ms = 0, plans_ms = 0, spare_ms = 0;
+    CG_FIELDS(s.at_ms, s.node, s.spare, s.followed, s.planned, s.restored, s.not_restored, s.moved,
+              s.not_restorable, s.failures, s.error, s.took_ms, s.plans_ms, s.spare_ms)
+};
+struct restore_rep {
+    bool enabled = false;  ///< alive monitoring, agents.shadow_port and a mirror parser
+    std::string why_not;   ///< when not enabled
+    std::vector<node_restore_view> last;  ///< oldest first
+    CG_FIELDS(s.enabled, s.why_not, s.last)
+};
 /// The restart escalation ladder of this gateway (requirements 8.2).
 struct escalation_rep {
     std::string reached;             ///< the rung the ladder stands at: the next failure starts there
@@ -516,9 +539,10 @@ using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cl
                              show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
                              manager_node_req, dump_conns_req, insert_conns_req, set_role_req, ha_show_req,
                              ha_switchover_req, escalation_show_req, fail_node_req, show_mirror_req,
-                             set_spares_req, restore_plans_req>;
+                             set_spares_req, restore_plans_req, restore_show_req>;
 using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep,
-                           dump_conns_rep, insert_conns_rep, ha_rep, escalation_rep, mirror_rep, restore_plans_rep>;
+                           dump_conns_rep, insert_conns_rep, ha_rep, escalation_rep, mirror_rep, restore_plans_rep,
+                           restore_rep>;
 
 // ---- wire type ids ------------------------------------------------------
 
@@ -557,6 +581,7 @@ template <> inline constexpr msg_type type_of<show_mirror_req>{23, "show_mirror"
 template <> inline constexpr msg_type type_of<fail_node_req>{24, "fail_node"};
 template <> inline constexpr msg_type type_of<set_spares_req>{25, "set_spares"};
 template <> inline constexpr msg_type type_of<restore_plans_req>{26, "restore_plans"};
+template <> inline constexpr msg_type type_of<restore_show_req>{27, "restore_show"};
 
 template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
 template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};
@@ -572,6 +597,7 @@ template <> inline constexpr msg_type type_of<ha_rep>{0x800a, "ha"};
 template <> inline constexpr msg_type type_of<escalation_rep>{0x800b, "escalation"};
 template <> inline constexpr msg_type type_of<mirror_rep>{0x800c, "mirror"};
 template <> inline constexpr msg_type type_of<restore_plans_rep>{0x800d, "restore_plans_reply"};
+template <> inline constexpr msg_type type_of<restore_rep>{0x800e, "restore"};
 
 /// The entries of every alternative of `request` or `reply`, in variant order.
 template <class V>

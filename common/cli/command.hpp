@@ -79,6 +79,7 @@ std::vector<command> mirror_commands();  ///< the mirror parser (cmd_mirror.cpp)
 std::vector<command> manager_commands();  ///< controld's manager (cmd_manager.cpp)
 std::vector<command> ha_commands();       ///< the gateway's role in its pair (cmd_ha.cpp)
 std::vector<command> supervision_commands();  ///< controld's escalation ladder (cmd_supervision.cpp)
+std::vector<command> restore_commands();  ///< a failed node's connections carried on by its spare (cmd_restore.cpp)
 
 // ---- syntax ------------------------------------------------------------
 

@@ -170,6 +170,7 @@ console::console(common::api::api& api, std::string prompt, std::function<void()
                {"manager (controld)", manager_commands()},
                {"gateway pair", ha_commands()},
                {"supervision (controld)", supervision_commands()},
+               {"node restoration (controld)", restore_commands()},
                {"console", builtin_commands()}};
     for (const grammar::area& a : g.areas) {
         for (const command& c : a.commands) {

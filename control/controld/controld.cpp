@@ -803,6 +803,19 @@ void controld::check_alive() {
     }
 }
 
+capi::restore_rep controld::restore_view() const {
+    capi::restore_rep r;
+    r.enabled = _node_restore && _alive && _cfg.mirror_parser;
+    if (!_alive)
+        r.why_not = "no alive monitoring (manager.agents.alive_timeout)";
+    else if (!_node_restore)
+        r.why_not = "no manager.agents.shadow_port (or gatewayd not supervised)";
+    else if (!_cfg.mirror_parser)
+        r.why_not = "gatewayd has no mirror_parser: it cannot know its connections well enough";
+    r.last.assign(_node_restores.begin(), _node_restores.end());
+    return r;
+}
+
 std::optional<ipv4_addr> controld::live_spare_of(ipv4_addr node) const {
     for (const spare_row& r : _spare_rows)
         if (r.n.spare_for == node && !r.n.failed) return r.n.address;
@@ -827,6 +840,21 @@ void controld::restore_then_fail(ipv4_addr node, ipv4_addr spare) {
                   o.took.count(), o.plans_took.count(), o.spare_took.count(), skipped.empty() ? "none" : skipped,
                   o.not_restored, why.empty() ? "" : " (", why, why.empty() ? "" : ")");
         if (!o.error.empty()) log::warn("node {}: carrying its connections on: {}", common::format_ipv4(o.node), o.error);
+        capi::node_restore_view v;
+        v.at_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count());
+        v.node = o.node, v.spare = o.spare;
+        v.followed = o.followed, v.planned = o.planned, v.restored = o.restored, v.not_restored = o.not_restored;
+        v.moved = o.moved;
+        v.not_restorable = o.not_restorable;
+        v.failures = o.failures;
+        v.error = o.error;
+        v.took_ms = static_cast<std::uint32_t>(o.took.count());
+        v.plans_ms = static_cast<std::uint32_t>(o.plans_took.count());
+        v.spare_ms = static_cast<std::uint32_t>(o.spare_took.count());
+        _node_restores.push_back(std::move(v));
+        if (_node_restores.size() > 8) _node_restores.pop_front();
         // The node may have come back meanwhile: it is marked only if still failed.
         if (_alive && _alive->failed().contains(o.node)) mark_failed(o.node, true);
     });
@@ -846,6 +874,7 @@ void controld::mark_failed(ipv4_addr node, bool failed) {
 
 void controld::call_async(const capi::request& r, completion done) {
     if (std::holds_alternative<capi::manager_show_req>(r)) return done(manager_view());
+    if (std::holds_alternative<capi::restore_show_req>(r)) return done(restore_view());
     if (std::holds_alternative<capi::escalation_show_req>(r)) {
         if (!_ladder) return done(capi::error_rep{"this controld does not supervise gatewayd (--no-supervise): no ladder", {}});
         return done(escalation_view());

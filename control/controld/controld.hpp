@@ -17,6 +17,7 @@
 
 #include <array>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -213,6 +214,8 @@ private:
     bool _resync_due = false;
     std::optional<conn_restore> _restore;  ///< with manager.agents.shadow_port
     std::optional<node_restore> _node_restore;  ///< a failed node's connections to its spare; with _restore
+    std::deque<common::api::node_restore_view> _node_restores;  ///< the last ones, oldest first (show restore)
+    common::api::restore_rep restore_view() const;
     bool _restore_due = false;             ///< a started gatewayd waits, as standby, for its connections
     bool _restoring = false;
     bool _kicking = false;

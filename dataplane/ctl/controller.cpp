@@ -425,5 +425,9 @@ api::reply controller::on(const api::manager_node_req&) { return not_a_manager()
 api::reply controller::on(const api::ha_show_req&) { return not_a_pair(); }
 api::reply controller::on(const api::ha_switchover_req&) { return not_a_pair(); }
 api::reply controller::on(const api::escalation_show_req&) { return not_a_supervisor(); }
+api::reply controller::on(const api::restore_show_req&) {
+    throw refused("this is gatewayd: carrying a failed node's connections on is controld's (show restore goes to "
+                  "manager.control_socket); show mirror plans says what it would carry on");
+}
 
 }  // namespace cg::dp

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from manager_lab import mlab
+from gateway import parse_table
 from topology import CLUSTER_IP, wait_for
 
 from scenarios.helpers import check
@@ -229,6 +229,12 @@ def sc_node_restore(L, step):
     next_round = c.ask("collect 5")
     check(next_round["ok"] == CONNS and next_round["by_node"] == {SPARE: CONNS} and not next_round["errors"]
           and next_round["same_sockets"], f"the next call on each connection, to {SPARE}: {next_round}")
+    shown = gw.mctl("show", "restore").splitlines()
+    rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
+    check(shown[0].startswith("a failed node's connections are carried on") and len(rows) == 1
+          and rows[0]["node"] == L.ip(FAILED) and rows[0]["spare"] == L.ip(SPARE)
+          and rows[0]["restored"] == str(CONNS) and rows[0]["moved"] == str(CONNS)
+          and rows[0]["not restored"] == "0", f"show restore: {shown}")
     syn_rst = capture.stop()
     check(not syn_rst, f"{len(syn_rst)} SYN or RST segments on the client's link: {syn_rst[:3]}")
     m = gw.manager()
