@@ -95,7 +95,9 @@ void node_restore::restore_next(std::shared_ptr<state> s) {
         rec.state = 1;
         asked.push_back(rec);
     }
-    ask_spare(_io, agent, s->out.spare, o.key, o.querier, _seq.next_position(), std::move(r), _deadline,
+    // The spare repairs and connects each one before it answers: its time grows with the frame.
+    const auto deadline = _deadline + per_conn_allowance * static_cast<int>(asked.size());
+    ask_spare(_io, agent, s->out.spare, o.key, o.querier, _seq.next_position(), std::move(r), deadline,
               [this, s, asked = std::move(asked)](spare_answer a) {
                   if (!a.ok()) {
                       s->out.not_restored += static_cast<std::uint32_t>(asked.size());

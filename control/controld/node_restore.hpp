@@ -6,7 +6,8 @@
 //  2. hands them to the spare's agent in restores of at most
 //     shadow::max_restore_conns connections and one frame each, one after
 //     the other (the agent takes one position after another from this
-//     querier); the agent re-creates each connection's socket and bridges
+//     querier), each within the deadline plus per_conn_allowance per
+//     connection; the agent re-creates each connection's socket and bridges
 //     it to its local service, and says which it could;
 //  3. moves the restored connections' entries to the spare in gatewayd
 //     (bulk insert, replacing), so that their next segments reach the
@@ -46,6 +47,10 @@ public:
         std::string error;                  ///< a step that failed: the plans, a restore, the move
         std::chrono::milliseconds plans_took{0}, spare_took{0}, took{0};
     };
+
+    /// What a spare may take per connection of a restore, on top of the
+    /// deadline: it connects to its service and repairs each before it answers.
+    static constexpr std::chrono::milliseconds per_conn_allowance{10};
 
     /// `seq` signs the restores (its position sequence and key, options'
     /// querier and shadow_port); `deadline` bounds each step.

@@ -66,7 +66,7 @@ def serve(c):
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(128)
+s.listen(4096)
 print("listening", flush=True)
 while True:
     c, _ = s.accept()
@@ -202,7 +202,7 @@ def sc_node_restore(L, step):
     seen = {}
 
     def all_pending():
-        restorable, why, plans = mirror_plans(gw, L.ip(FAILED))
+        restorable, why, plans = mirror_plans(gw, L.ip(FAILED), CONNS)
         pending = [p for p in plans if p["server"] == f"{CLUSTER_IP}:{RPC_PORT}" and p["requests"] == "1"]
         seen.update(restorable=restorable, why=why, plans=plans)
         return (restorable, why) if len(pending) == CONNS else None

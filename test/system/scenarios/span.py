@@ -150,9 +150,9 @@ def mirror_conns(gw):
     return parse_table(lines)
 
 
-def mirror_plans(gw, node):
-    """`show mirror plans NODE` -> (restorable count, {reason: count}, plan rows)."""
-    lines = [l for l in gw.ctl("show", "mirror", "plans", node, "200").splitlines() if l.strip()]
+def mirror_plans(gw, node, count=200):
+    """`show mirror plans NODE COUNT` -> (restorable count, {reason: count}, plan rows)."""
+    lines = [l for l in gw.ctl("show", "mirror", "plans", node, str(count)).splitlines() if l.strip()]
     restorable = int(re.search(r", (\d+) a spare could carry on", lines[0]).group(1))
     why, plans, table = [], [], None
     for l in lines[1:]:
