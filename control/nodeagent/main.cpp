@@ -223,7 +223,9 @@ int main(int argc, char** argv) {
         if (shadow_cfg) {
             shadow.emplace(io, std::move(*shadow_cfg));
             if (!o.restore_services.empty())
-                shadow->on_restore([&spare](const shadow::restore& r) { return spare.restore(r); });
+                shadow->on_restore([&spare](const shadow::restore& r, std::function<void(shadow::restored)> done) {
+                    spare.restore(r, std::move(done));
+                });
             shadow->start();
             clog::info("answering takeover queries on {} ({} cluster address(es){})", o.shadow_listen,
                        o.clusters.size(), o.clusters.empty() ? ": any asked" : "");

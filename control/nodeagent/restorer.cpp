@@ -2,46 +2,84 @@
 
 #include <fmt/format.h>
 
-#include "common/log.hpp"
 #include "control/nodeagent/tcp_repair.hpp"
 
 namespace cg::control {
 
-namespace clog = common::log;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
-shadow::restored restorer::restore(const shadow::restore& r) {
-    ++_c.restores;
+/// One restore in progress: a service connection per connection asked.
+struct restorer::job {
+    explicit job(asio::io_context& io) : timer(io) {}
+    shadow::restore asked;
     shadow::restored out;
-    for (const shadow::restore_conn& c : r.conns) {
-        out.outcomes.push_back(restore_one(c));
-        ++(out.outcomes.back().restored ? _c.restored : _c.not_restored);
+    std::vector<std::unique_ptr<tcp::socket>> services;  ///< null once settled
+    std::vector<bool> settled;
+    std::size_t pending = 0;
+    asio::steady_timer timer;
+    std::function<void(shadow::restored)> done;
+};
+
+void restorer::restore(const shadow::restore& r, std::function<void(shadow::restored)> done) {
+    ++_c.restores;
+    auto j = std::make_shared<job>(_io);
+    j->asked = r;
+    j->done = std::move(done);
+    const std::size_t n = r.conns.size();
+    j->out.outcomes.resize(n);
+    j->services.resize(n);
+    j->settled.assign(n, false);
+    j->pending = n;
+    for (std::size_t i = 0; i < n; ++i) {
+        const common::tcp_repair_params& p = r.conns[i].params;
+        j->out.outcomes[i] = {p.client_addr, p.client_port, false, {}};
     }
-    return out;
+    if (n == 0) return j->done(std::move(j->out));
+    j->timer.expires_after(_cfg.connect_timeout);
+    j->timer.async_wait([this, j](const boost::system::error_code& ec) {
+        if (ec) return;
+        for (std::size_t i = 0; i < j->settled.size(); ++i)
+            if (!j->settled[i])
+                settle(j, i, false,
+                       fmt::format("the service did not take the connection within {} ms", _cfg.connect_timeout.count()));
+    });
+    for (std::size_t i = 0; i < n && j->pending > 0; ++i) {
+        const auto svc = _cfg.services.find(r.conns[i].params.server_port);
+        if (svc == _cfg.services.end()) {
+            settle(j, i, false,
+                   fmt::format("no service for port {} on this spare (--restore-service)", r.conns[i].params.server_port));
+            continue;
+        }
+        j->services[i] = std::make_unique<tcp::socket>(_io);
+        j->services[i]->async_connect(svc->second, [this, j, i](const boost::system::error_code& ec) { connected(j, i, ec); });
+    }
 }
 
-shadow::restore_outcome restorer::restore_one(const shadow::restore_conn& c) {
-    const common::tcp_repair_params& p = c.params;
-    shadow::restore_outcome o{p.client_addr, p.client_port, false, {}};
-    const auto svc = _cfg.services.find(p.server_port);
-    if (svc == _cfg.services.end()) {
-        o.why = fmt::format("no service for port {} on this spare (--restore-service)", p.server_port);
-        return o;
+void restorer::connected(const std::shared_ptr<job>& j, std::size_t i, const boost::system::error_code& ec) {
+    if (j->settled[i]) return;  // timed out meanwhile
+    const auto& c = j->asked.conns[i];
+    const auto at = _cfg.services.at(c.params.server_port);
+    if (ec) return settle(j, i, false, fmt::format("service {}:{}: {}", at.address().to_string(), at.port(), ec.message()));
+    auto made = repair_socket(c.params, c.replay);
+    if (auto* why = std::get_if<std::string>(&made)) return settle(j, i, false, std::move(*why));
+    start_bridge(_io, std::move(std::get<owned_fd>(made)), std::move(*j->services[i]), _bridges);
+    settle(j, i, true, {});
+}
+
+void restorer::settle(const std::shared_ptr<job>& j, std::size_t i, bool restored, std::string why) {
+    j->settled[i] = true;
+    if (j->services[i] && !restored) {
+        boost::system::error_code ignored;
+        j->services[i]->close(ignored);  // a connect still under way completes with operation_aborted
     }
-    boost::asio::ip::tcp::socket service(_io);
-    boost::system::error_code ec;
-    service.connect(svc->second, ec);
-    if (ec) {
-        o.why = fmt::format("service {}:{}: {}", svc->second.address().to_string(), svc->second.port(), ec.message());
-        return o;
+    j->out.outcomes[i].restored = restored;
+    j->out.outcomes[i].why = std::move(why);
+    ++(restored ? _c.restored : _c.not_restored);
+    if (--j->pending == 0) {
+        j->timer.cancel();
+        j->done(std::move(j->out));
     }
-    auto made = repair_socket(p, c.replay);
-    if (auto* why = std::get_if<std::string>(&made)) {
-        o.why = std::move(*why);
-        return o;
-    }
-    start_bridge(_io, std::move(std::get<owned_fd>(made)), std::move(service), _bridges);
-    o.restored = true;
-    return o;
 }
 
 }  // namespace cg::control

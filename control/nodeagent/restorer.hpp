@@ -8,12 +8,22 @@
 // repair, and the connection is reported not restored (the gateway then
 // resets its client).
 //
-// Thread-safety: none; runs on nodeagent's io_context. A restore of many
-// connections runs there whole (about a millisecond each).
+// Every connection's service connect is started at once, in the order
+// given, and each is repaired as its connect completes; the answer goes
+// when the last is done, or when connect_timeout has passed (the rest are
+// reported not restored). Nothing blocks the io_context, which the agent's
+// signs of life share: a spare busy restoring is not taken for dead.
+//
+// Thread-safety: none; runs on nodeagent's io_context.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange
 #include <boost/asio.hpp>
@@ -26,6 +36,7 @@ namespace cg::control {
 struct restorer_config {
     /// The local service of each cluster port (--restore-service PORT=ADDR:PORT).
     std::map<std::uint16_t, boost::asio::ip::tcp::endpoint> services;
+    std::chrono::milliseconds connect_timeout{2000};
 };
 
 struct restorer_counters {
@@ -37,14 +48,17 @@ class restorer {
 public:
     restorer(boost::asio::io_context& io, restorer_config cfg) : _io(io), _cfg(std::move(cfg)) {}
 
-    /// One outcome per connection, in order.
-    shadow::restored restore(const shadow::restore& r);
+    /// Calls `done` once, on the io_context, with one outcome per
+    /// connection, in the restore's order.
+    void restore(const shadow::restore& r, std::function<void(shadow::restored)> done);
 
     const restorer_counters& counters() const { return _c; }
     const bridge_counters& bridges() const { return _bridges; }
 
 private:
-    shadow::restore_outcome restore_one(const shadow::restore_conn& c);
+    struct job;
+    void connected(const std::shared_ptr<job>& j, std::size_t i, const boost::system::error_code& ec);
+    void settle(const std::shared_ptr<job>& j, std::size_t i, bool restored, std::string why);
 
     boost::asio::io_context& _io;
     restorer_config _cfg;

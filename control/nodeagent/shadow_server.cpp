@@ -124,14 +124,20 @@ private:
     }
 
     void restore(common::ipv4_addr from, const shadow::restore& asked) {
-        shadow::restored out;
-        if (_s._restore) {
-            out = _s._restore(asked);
-        } else {
+        if (!_s._restore) {
+            shadow::restored out;
             for (const auto& c : asked.conns)
                 out.outcomes.push_back({c.params.client_addr, c.params.client_port, false,
                                         "this agent carries no connection on (no --restore-service)"});
+            return answer_restore(from, asked, std::move(out));
         }
+        arm();  // the restore's own time, from now
+        _s._restore(asked, [self = shared_from_this(), from, asked](shadow::restored out) {
+            if (!self->gone()) self->answer_restore(from, asked, std::move(out));
+        });
+    }
+
+    void answer_restore(common::ipv4_addr from, const shadow::restore& asked, shadow::restored out) {
         std::size_t done = 0;
         for (const auto& o : out.outcomes) done += o.restored;
         clog::info("restore from {} ({}) of {} connection(s) of {}: {} restored", peer(), common::format_ipv4(from),

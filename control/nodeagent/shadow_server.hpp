@@ -51,9 +51,11 @@ struct shadow_server_config {
 /// server's reader thread, not on the io_context.
 using table_reader = std::function<void(const sockdiag::filter&, const sockdiag::batch_sink&)>;
 
-/// Carries a failed node's connections on (restorer.hpp): one outcome per
-/// connection. Runs on the io_context.
-using restore_handler = std::function<shadow::restored(const shadow::restore&)>;
+/// Carries a failed node's connections on (restorer.hpp) and calls the
+/// callback once with one outcome per connection. Runs on the io_context,
+/// and must not block it: the agent's signs of life share it.
+using restore_handler =
+    std::function<void(const shadow::restore&, std::function<void(shadow::restored)>)>;
 
 struct shadow_server_counters {
     std::uint64_t answered = 0;      ///< answers sent whole

@@ -453,13 +453,13 @@ TEST_CASE("the agent answers a restore with its handler's outcomes, for that res
     }
 
     std::vector<std::uint16_t> handled;
-    server.on_restore([&](const shadow::restore& r) {
+    server.on_restore([&](const shadow::restore& r, std::function<void(shadow::restored)> done) {
         shadow::restored out;
         for (const auto& c : r.conns) {
             handled.push_back(c.params.client_port);
             out.outcomes.push_back({c.params.client_addr, c.params.client_port, c.params.client_port == 40000, "x"});
         }
-        return out;
+        asio::post(io, [done, out] { done(out); });  // later, as a restore's answer comes
     });
     auto some = shadow::open_restored(raw_exchange(io, port, frame(2)), the_key, node, {1, 2}, 2);
     REQUIRE(std::holds_alternative<shadow::restored>(some));

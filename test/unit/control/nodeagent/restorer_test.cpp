@@ -5,8 +5,12 @@
 // it cannot carry on, each with its reason.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,6 +24,15 @@ namespace asio = boost::asio;
 namespace {
 
 asio::ip::tcp::endpoint loopback_at(std::uint16_t port) { return {asio::ip::address_v4::loopback(), port}; }
+
+/// Runs the restore on `io` until its answer comes.
+shadow::restored restored_by(asio::io_context& io, restorer& r, const shadow::restore& asked) {
+    std::optional<shadow::restored> out;
+    r.restore(asked, [&](shadow::restored o) { out = std::move(o); });
+    for (int i = 0; i < 500 && !out; ++i) io.run_one_for(std::chrono::milliseconds(10));
+    REQUIRE(out);
+    return std::move(*out);
+}
 
 shadow::restore_conn conn_of(const cg::common::tcp_repair_params& p, const std::string& replay) {
     return {p, std::vector<std::uint8_t>(replay.begin(), replay.end())};
@@ -35,13 +48,14 @@ TEST_CASE("restorer: a failed node's connection carried on by the local service"
 
     asio::io_context io;
     restorer r(io, {{{p.server_port, loopback_at(local_port(service_listener.get()))}}});
-    const auto out = r.restore({0xc612000b, {conn_of(p, "REQ 2\n")}});
+    const auto out = restored_by(io, r, {0xc612000b, {conn_of(p, "REQ 2\n")}});
     REQUIRE(out.outcomes.size() == 1);
     CHECK(out.outcomes[0].why == "");
     CHECK(out.outcomes[0].restored);
     CHECK(out.outcomes[0].client == p.client_addr);
     CHECK(out.outcomes[0].client_port == p.client_port);
     owned_fd service(::accept(service_listener.get(), nullptr, nullptr));
+    io.restart();
     std::thread loop([&] { io.run(); });
 
     CHECK(receive_text(service.get(), 6) == "REQ 2\n");
@@ -72,7 +86,8 @@ TEST_CASE("restorer: what it cannot carry on, each with its reason", "[nodeagent
 
     asio::io_context io;
     restorer r(io, {{{2049, loopback_at(dead_port)}, {111, loopback_at(local_port(up.get()))}}});
-    const auto out = r.restore({0xc612000b, {conn_of(no_service, ""), conn_of(service_down, ""), conn_of(not_here, "")}});
+    const auto out =
+        restored_by(io, r, {0xc612000b, {conn_of(no_service, ""), conn_of(service_down, ""), conn_of(not_here, "")}});
     REQUIRE(out.outcomes.size() == 3);
     CHECK(out.outcomes[0].why == "no service for port 80 on this spare (--restore-service)");
     CHECK(out.outcomes[1].why == "service 127.0.0.1:" + std::to_string(dead_port) + ": Connection refused");
@@ -80,4 +95,35 @@ TEST_CASE("restorer: what it cannot carry on, each with its reason", "[nodeagent
     for (const auto& o : out.outcomes) CHECK_FALSE(o.restored);
     CHECK(r.counters().not_restored == 3);
     CHECK(r.bridges().opened == 0);
+}
+
+TEST_CASE("restorer: a service that does not take the connection in time is reported, and the rest answered",
+          "[nodeagent][restorer]") {
+    // A listener whose backlog is full and that never accepts: its connects wait.
+    owned_fd stuck = listen_loopback();
+    ::listen(stuck.get(), 0);
+    std::vector<owned_fd> fillers;
+    for (int i = 0; i < 4; ++i) {
+        fillers.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(loopback);
+        a.sin_port = htons(local_port(stuck.get()));
+        ::connect(fillers.back().get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    }
+    cg::common::tcp_repair_params waits;
+    waits.server_port = 2049;
+    asio::io_context io;
+    restorer_config cfg{{{2049, loopback_at(local_port(stuck.get()))}}, std::chrono::milliseconds(300)};
+    restorer r(io, cfg);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto out = restored_by(io, r, {0xc612000b, {conn_of(waits, ""), conn_of(waits, "")}});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(out.outcomes.size() == 2);
+    for (const auto& o : out.outcomes) {
+        CHECK_FALSE(o.restored);
+        CHECK(o.why == "the service did not take the connection within 300 ms");
+    }
+    CHECK(took >= std::chrono::milliseconds(300));
+    CHECK(took < std::chrono::milliseconds(1500));
 }
