@@ -246,6 +246,8 @@ def sc_node_restore(L, step):
                                                 "spare_conns_not_restored", "last_spare_restore_ms")}
     check(counts["spare_conns_restored"] == CONNS and counts["spare_conns_moved"] == CONNS
           and counts["spare_conns_not_restored"] == 0, f"controld's counts: {counts}")
+    prom = [l for l in gw.prometheus().splitlines() if 'counter="spare_conns_restored"' in l]
+    check(len(prom) == 1 and prom[0].rsplit(" ", 1)[1] in (str(CONNS), f"{CONNS}.0"), f"Prometheus: {prom}")
     return (f"{FAILED} cut off with a call in flight on each of {CONNS} connections: all {CONNS} restored on "
             f"{SPARE} (TCP_REPAIR from the mirror parser's plans, calls replayed) in {counts['last_spare_restore_ms']} "
             f"ms and answered there, the last {after['last_s']:.2f}s after the cut, on the same sockets, no error, no SYN or RST "
