@@ -9,10 +9,6 @@ namespace {
 constexpr std::uint32_t rpc_last_fragment = 0x80000000u;
 constexpr std::uint16_t default_mss = 536;  // RFC 9293 3.7.1, when the SYN carried none
 
-bool frames_requests(port_proto p) noexcept {
-    return p == port_proto::rpc || p == port_proto::nfs || p == port_proto::mount || p == port_proto::portmapper;
-}
-
 restore_plan refuse(restore_verdict v, conn_reason r = conn_reason::complete) noexcept {
     restore_plan p;
     p.verdict = v;
@@ -47,7 +43,7 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
     const tcp_follower& t = c.tcp();
     if (t.state() != tcp_state::established) return refuse(restore_verdict::not_established);
     if (c.speaks() == port_proto::smb) return refuse(restore_verdict::session_state);
-    if (!frames_requests(c.speaks())) return refuse(restore_verdict::no_request_framing);
+    if (!is_rpc(c.speaks())) return refuse(restore_verdict::no_request_framing);
 
     const tcp_stream_info& up = t.stream(direction::to_server);   // the client's bytes
     const tcp_stream_info& down = t.stream(direction::to_client);  // the server's
