@@ -829,7 +829,7 @@ void controld::restore_then_fail(ipv4_addr node, ipv4_addr spare) {
         _n.spare_conns_restored += o.restored;
         _n.spare_conns_not_restored += o.not_restored;
         _n.spare_conns_moved += o.moved;
-        _n.last_spare_restore_ms = static_cast<std::uint64_t>(o.took.count());
+        _n.last_spare_restore_ms = o.took_ms;
         std::string skipped;
         for (const auto& v : o.not_restorable) skipped += fmt::format("{}{} {}", skipped.empty() ? "" : ", ", v.value, v.name);
         std::string why;
@@ -837,26 +837,14 @@ void controld::restore_then_fail(ipv4_addr node, ipv4_addr spare) {
         log::info("node {}: {} of its {} followed connections restored on its spare {} and moved there ({} moved) in "
                   "{} ms (plans {} ms, spare {} ms); not restorable: {}; not restored: {}{}{}{}",
                   common::format_ipv4(o.node), o.restored, o.followed, common::format_ipv4(o.spare), o.moved,
-                  o.took.count(), o.plans_took.count(), o.spare_took.count(), skipped.empty() ? "none" : skipped,
+                  o.took_ms, o.plans_ms, o.spare_ms, skipped.empty() ? "none" : skipped,
                   o.not_restored, why.empty() ? "" : " (", why, why.empty() ? "" : ")");
         if (!o.error.empty()) log::warn("node {}: carrying its connections on: {}", common::format_ipv4(o.node), o.error);
-        capi::node_restore_view v;
-        v.at_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                 .count());
-        v.node = o.node, v.spare = o.spare;
-        v.followed = o.followed, v.planned = o.planned, v.restored = o.restored, v.not_restored = o.not_restored;
-        v.moved = o.moved;
-        v.not_restorable = o.not_restorable;
-        v.failures = o.failures;
-        v.error = o.error;
-        v.took_ms = static_cast<std::uint32_t>(o.took.count());
-        v.plans_ms = static_cast<std::uint32_t>(o.plans_took.count());
-        v.spare_ms = static_cast<std::uint32_t>(o.spare_took.count());
-        _node_restores.push_back(std::move(v));
+        const ipv4_addr failed = o.node;
+        _node_restores.push_back(std::move(o));
         if (_node_restores.size() > 8) _node_restores.pop_front();
         // The node may have come back meanwhile: it is marked only if still failed.
-        if (_alive && _alive->failed().contains(o.node)) mark_failed(o.node, true);
+        if (_alive && _alive->failed().contains(failed)) mark_failed(failed, true);
     });
 }
 

@@ -12,12 +12,11 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-/// A restore_conn's bytes on the wire: the repair values, the replay's count and bytes.
-constexpr std::size_t params_wire_size = 4 + 4 + 2 + 2 + 4 + 4 + 2 + 1 + 1 + 1 + 1 + 1 + 4 + 4 + 4 + 4;
-constexpr std::size_t frame_room = shadow::max_frame - shadow::header_size - shadow::mac_size - 4 - 4 - 64;
+/// What a restore frame holds of connections.
+constexpr std::size_t frame_room = shadow::max_frame - shadow::restore_overhead;
 
-std::chrono::milliseconds since(clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t);
+std::uint32_t ms_since(clock::time_point t) {
+    return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
 }
 
 }  // namespace
@@ -42,7 +41,7 @@ void node_restore::run(common::ipv4_addr node, common::ipv4_addr spare, std::fun
     s->out.spare = spare;
     s->done = std::move(done);
     _link.ask(capi::restore_plans_req{node, capi::max_restore_plans}, [this, s](gw_answer a) {
-        s->out.plans_took = since(s->started);
+        s->out.plans_ms = ms_since(s->started);
         const auto* rep = a.as<capi::restore_plans_rep>();
         if (!rep) {
             const auto* err = a.as<capi::error_rep>();
@@ -62,14 +61,14 @@ void node_restore::run(common::ipv4_addr node, common::ipv4_addr spare, std::fun
 
 void node_restore::restore_next(std::shared_ptr<state> s) {
     if (s->next == s->plans.size()) {
-        s->out.spare_took = since(s->spare_started);
+        s->out.spare_ms = ms_since(s->spare_started);
         return move(s);
     }
     shadow::restore r{s->out.node, {}};
     std::size_t bytes = 0;
     while (s->next < s->plans.size() && r.conns.size() < shadow::max_restore_conns) {
         const capi::restore_plan_view& p = s->plans[s->next];
-        const std::size_t need = params_wire_size + 4 + p.replay.size();
+        const std::size_t need = shadow::restore_conn_size(p.replay.size());
         if (!r.conns.empty() && bytes + need > frame_room) break;
         ++s->next;
         if (need > frame_room) {  // more than a frame holds alone: cannot be handed over
@@ -135,7 +134,10 @@ void node_restore::move(std::shared_ptr<state> s) {
 }
 
 void node_restore::finish(std::shared_ptr<state> s) {
-    s->out.took = since(s->started);
+    s->out.took_ms = ms_since(s->started);
+    s->out.at_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count());
     s->done(std::move(s->out));
 }
 

@@ -36,17 +36,9 @@ namespace cg::control {
 
 class node_restore {
 public:
-    struct outcome {
-        common::ipv4_addr node = 0, spare = 0;
-        std::uint32_t followed = 0;  ///< the node's connections the mirror parser followed
-        std::uint32_t planned = 0;   ///< restorable: asked of the spare
-        std::uint32_t restored = 0, not_restored = 0;  ///< the spare's outcomes
-        std::uint32_t moved = 0;     ///< entries gatewayd moved to the spare
-        std::vector<common::api::named_count> not_restorable;  ///< by the plans' verdicts, the non-zero ones
-        std::vector<std::string> failures;  ///< the spare's reasons, each once, the first 8
-        std::string error;                  ///< a step that failed: the plans, a restore, the move
-        std::chrono::milliseconds plans_took{0}, spare_took{0}, took{0};
-    };
+    /// What became of one node's connections: the view `show restore`
+    /// lists (at_ms, the counts, the reasons, each step's ms).
+    using outcome = common::api::node_restore_view;
 
     /// What a spare may take per connection of a restore, on top of the
     /// deadline: it connects to its service and repairs each before it answers.

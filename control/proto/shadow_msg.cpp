@@ -94,6 +94,16 @@ std::vector<std::uint8_t> seal(const envelope& e, const key& k) {
     return out;
 }
 
+std::size_t restore_conn_size(std::size_t replay_bytes) {
+    static const std::size_t fixed = [] {  // the repair values and the replay's count: the same for every one
+        std::vector<std::uint8_t> out;
+        common::wire::writer w(out);
+        w.write(restore_conn{});
+        return out.size();
+    }();
+    return fixed + replay_bytes;
+}
+
 std::size_t answer_chunks(std::size_t entries) {
     return entries == 0 ? 1 : (entries + entries_per_chunk - 1) / entries_per_chunk;
 }

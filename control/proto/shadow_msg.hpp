@@ -79,6 +79,9 @@ inline constexpr std::size_t max_query_frame = header_size + 4 + 4 * max_cluster
 /// A restore's connections: at most this many per frame, and their replays
 /// within the frame (a request too large for it cannot be restored).
 inline constexpr std::size_t max_restore_conns = 256;
+/// A restore frame's bytes besides its connections': header, MAC, the
+/// failed node, the connections' count.
+inline constexpr std::size_t restore_overhead = header_size + mac_size + 4 + 4;
 inline constexpr std::size_t max_replay = max_frame - header_size - mac_size - 256;
 
 /// Which sockets the querier wants: those whose local address is one of
@@ -183,6 +186,10 @@ struct refused {
 };
 
 std::vector<std::uint8_t> seal(const envelope& e, const key& k);
+
+/// The bytes a connection with `replay_bytes` to replay takes in a restore
+/// frame (a sender packs frames by it).
+std::size_t restore_conn_size(std::size_t replay_bytes);
 
 /// Chunks an answer of `entries` entries takes: at least one (the last, empty).
 std::size_t answer_chunks(std::size_t entries);

@@ -394,6 +394,13 @@ TEST_CASE("a restore and its answer round-trip every field", "[shadow][restore]"
     CHECK(std::get<restored>(back).outcomes == answer.outcomes);
 }
 
+TEST_CASE("a restore frame's size is its overhead and its connections' sizes", "[shadow][restore]") {
+    const auto one = seal(a_restore(1, 1, {a_conn(40000, 0)}), the_key);
+    CHECK(one.size() == restore_overhead + restore_conn_size(0));
+    const auto two = seal(a_restore(1, 1, {a_conn(40000, 0), a_conn(40001, 300)}), the_key);
+    CHECK(two.size() == restore_overhead + restore_conn_size(0) + restore_conn_size(300));
+}
+
 TEST_CASE("restores are refused like queries: replayed, tampered, cut, too many or too large", "[shadow][restore]") {
     query_receiver rx(the_key, 5'000);
     const auto first = seal(a_restore(3, 1, {a_conn(40000, 10)}), the_key);
