@@ -53,8 +53,10 @@ controller::started controller::on(const api::restore_plans_req& req) {
         reqs[l] = std::make_shared<parser_request>();
         reqs[l]->what = parser_request::kind::restore;
         reqs[l]->node = *mac;
-        reqs[l]->batch.rows.resize(want);
-        reqs[l]->batch.replay.resize(std::size_t{want} * restore_replay_per_conn);
+        // No lcore follows more than its connections: room for those at most.
+        const std::uint32_t rows = std::min(want, _cfg.mirror_parser->connections);
+        reqs[l]->batch.rows.resize(rows);
+        reqs[l]->batch.replay.resize(std::size_t{rows} * restore_replay_per_conn);
         post(p, l, reqs[l]);
     }
     p._step = [reqs = std::move(reqs), want, node = req.node, mac = *mac](pending_request&) -> std::optional<api::reply> {
