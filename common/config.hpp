@@ -128,7 +128,7 @@ bool mirrors(const mirror_cfg& m, const std::string& cluster, l4_proto proto, st
 
 /// What a server port speaks to the mirror parser (docs/config.md
 /// "mirror_parser"); the names are dataplane/mirror's port_proto_names.
-inline constexpr std::array<std::string_view, 6> span_protocols{"tcp", "rpc", "nfs", "mount", "portmapper", "smb"};
+inline constexpr std::array<std::string_view, 7> span_protocols{"tcp", "rpc", "nfs", "mount", "portmapper", "smb", "http"};
 
 struct span_protocol_cfg {
     std::uint16_t port = 0;

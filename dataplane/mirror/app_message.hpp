@@ -31,6 +31,7 @@ enum class app_proto : std::uint8_t {
     mount3,  ///< MOUNT version 3 (RFC 1813 appendix I), program 100005
     nfs4,    ///< NFS version 4.x COMPOUND (RFC 7530, 8881), program 100003
     smb2,    ///< SMB 2.x / 3.x ([MS-SMB2])
+    http1,   ///< HTTP/1.0 and 1.1 (RFC 9112)
 };
 
 enum class msg_kind : std::uint8_t { call, reply };
@@ -49,18 +50,23 @@ struct handle {
 struct app_message {
     app_proto proto = app_proto::rpc;
     msg_kind kind = msg_kind::call;
-    /// Matches a reply to its call: the RPC XID, or the SMB2 MessageId.
+    /// Matches a reply to its call: the RPC XID, the SMB2 MessageId, or for
+    /// HTTP the request's place on its connection (0, 1, ...: responses
+    /// come in the order of their requests).
     std::uint64_t id = 0;
-    /// NFS/MOUNT procedure number, or the SMB2 command code.
+    /// NFS/MOUNT procedure number, the SMB2 command code, the HTTP method
+    /// (http1::method; a response: its request's).
     std::uint32_t procedure = 0;
     /// Replies: the RPC accept_stat (or 0xffffffff when denied) for RPC,
-    /// nfsstat3 / nfsstat4 of the result where parsed; the NT status for SMB2.
+    /// nfsstat3 / nfsstat4 of the result where parsed; the NT status for
+    /// SMB2; the HTTP status code.
     std::uint32_t status = 0;
 
     /// The file handle the message names (NFSv3: the first argument's; NFSv4:
     /// the current file handle after PUTFH / in a GETFH reply) or the SMB2 FileId.
     handle fh;
-    /// READ / WRITE / COMMIT (NFS) and READ / WRITE (SMB2).
+    /// READ / WRITE / COMMIT (NFS) and READ / WRITE (SMB2); count also the
+    /// bytes of an HTTP message's body as they went (chunked: with its framing).
     std::uint64_t offset = 0;
     std::uint32_t count = 0;
     std::uint8_t stable = 0;  ///< NFSv3 stable_how, NFSv4 stable_how4

@@ -19,7 +19,7 @@ std::span<T> part(std::span<T> s, std::size_t at, std::size_t n) noexcept {
 
 framer_config framer_cfg(const mirror_conn_config& c, port_proto speaks, direction d) noexcept {
     framer_config f;
-    f.kind = speaks == port_proto::smb ? framing::nbss : framing::onc_rpc;
+    f.kind = speaks == port_proto::smb ? framing::nbss : speaks == port_proto::http ? framing::http1 : framing::onc_rpc;
     f.dir = d;
     f.cap = d == direction::to_server ? c.request_cap : c.reply_cap;
     f.prefix = c.prefix;
@@ -44,6 +44,7 @@ port_map port_map::defaults() noexcept {
     m.set(2049, port_proto::nfs);
     m.set(111, port_proto::portmapper);
     m.set(445, port_proto::smb);
+    m.set(80, port_proto::http);
     return m;
 }
 
@@ -115,6 +116,7 @@ void mirror_conn::start(const conn_endpoints& ep, port_proto speaks, std::uint64
     _gss_next = 0;
     _waits = {};
     _wait_next = 0;
+    _http_seq = {};
 }
 
 seg_verdict mirror_conn::follow(const tcp_segment& seg) noexcept { return _tcp.follow(seg); }
@@ -142,7 +144,8 @@ conn_reason mirror_conn::reason() const noexcept {
     bool no_buffer = false;
     if (_speaks != port_proto::tcp) {
         for (const record_framer& f : _framer) {
-            if (f.counters().error(framer_error::record_too_long) || f.counters().error(framer_error::bad_nbss_type))
+            if (f.counters().error(framer_error::record_too_long) || f.counters().error(framer_error::bad_nbss_type) ||
+                f.counters().error(framer_error::bad_http))
                 return r::framing_lost;
             no_buffer |= f.counters().error(framer_error::no_buffer) > 0;
         }
@@ -192,6 +195,8 @@ void mirror_conn::on_record(direction d, const record& r) noexcept {
     ++_c.records[idx(d)];
     if (is_rpc(_speaks))
         rpc_record(d, r);
+    else if (_speaks == port_proto::http)
+        http_record(d, r);
     else
         smb2_record(d, r);
 }
@@ -319,6 +324,47 @@ void mirror_conn::resolve_fileids(const app_message& create_response) noexcept {
             ++_c.fileids_resolved;
         }
     }
+}
+
+void mirror_conn::on_http_head(direction d, const http1::head& h) noexcept {
+    if (d == direction::to_server) _framer[idx(direction::to_client)].http_expect(h.verb);
+}
+
+void mirror_conn::http_record(direction d, const record& r) noexcept {
+    const http1::head& h = *r.http;
+    app_message m;
+    m.proto = app_proto::http1;
+    m.count = static_cast<std::uint32_t>(r.total_len - std::min(r.total_len, h.head_len));  // the body's bytes
+    msg_note note;
+    note.bytes = r.total_len;
+    note.whole = r.whole();
+    if (d == direction::to_server) {
+        m.kind = msg_kind::call;
+        m.id = _http_seq[0]++;
+        m.procedure = static_cast<std::uint32_t>(h.verb);
+        take_request(m, r.bytes, note);
+        return;
+    }
+    m.kind = msg_kind::reply;
+    m.status = h.status;
+    if (h.interim()) {  // 100 Continue, 103 Early Hints: the request goes on
+        ++_c.interim;
+        note.interim = true;
+        m.id = _http_seq[1];
+        app_message* request = _fifo.find_request(m.id);
+        if (request) m.procedure = request->procedure;
+        if (_obs) _obs->on_reply(*this, m, note, request);
+        return;
+    }
+    m.id = _http_seq[1]++;
+    app_message* request = _fifo.find_request(m.id);
+    if (request) m.procedure = request->procedure;
+    if (h.kind == http1::body::tunnel) {
+        // 101 Switching Protocols or a CONNECT's tunnel: no HTTP from here on.
+        _opaque = true;
+        _framer[idx(direction::to_server)].http_tunnel();
+    }
+    take_reply(m, note, request);
 }
 
 // ---- the FIFO ---------------------------------------------------------------------------------

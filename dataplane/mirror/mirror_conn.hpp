@@ -59,15 +59,20 @@ enum class port_proto : std::uint8_t {
     mount,       ///< ONC RPC, MOUNT expected
     portmapper,  ///< ONC RPC, portmapper / rpcbind
     smb,         ///< SMB2/3 over NetBIOS session framing
+    http,        ///< HTTP/1.x
     count_
 };
 inline constexpr std::size_t port_proto_count = static_cast<std::size_t>(port_proto::count_);
 inline constexpr std::array<std::string_view, port_proto_count> port_proto_names = {
-    "tcp", "rpc", "nfs", "mount", "portmapper", "smb",
+    "tcp", "rpc", "nfs", "mount", "portmapper", "smb", "http",
 };
 constexpr bool is_rpc(port_proto p) noexcept {
     return p == port_proto::rpc || p == port_proto::nfs || p == port_proto::mount || p == port_proto::portmapper;
 }
+/// The client's requests are framed, so that they can be replayed whole
+/// (requirements 6.4): ONC RPC records, HTTP messages (SMB2 has them too,
+/// but its session state cannot be carried over).
+constexpr bool frames_requests(port_proto p) noexcept { return is_rpc(p) || p == port_proto::http; }
 
 /// Server ports and what they speak; any other port is TCP only. Small and
 /// fixed (a linear search over a few ports beats a hash here).
@@ -75,7 +80,7 @@ class port_map {
 public:
     static constexpr std::size_t max_ports = 16;
 
-    /// 2049 nfs, 111 portmapper, 445 smb.
+    /// 2049 nfs, 111 portmapper, 445 smb, 80 http.
     static port_map defaults() noexcept;
 
     /// Sets (or replaces) what a port speaks; port_proto::tcp removes it.
@@ -295,6 +300,7 @@ private:
         mirror_conn* conn = nullptr;
         direction dir = direction::to_server;
         void on_record(const record& r) noexcept override { conn->on_record(dir, r); }
+        void on_http_head(const http1::head& h) noexcept override { conn->on_http_head(dir, h); }
     };
     /// A call's RPCSEC_GSS service, which its reply's parse needs and
     /// app_message does not carry.
@@ -317,6 +323,8 @@ private:
     void on_record(direction d, const record& r) noexcept;
     void rpc_record(direction d, const record& r) noexcept;
     void smb2_record(direction d, const record& r) noexcept;
+    void http_record(direction d, const record& r) noexcept;
+    void on_http_head(direction d, const http1::head& h) noexcept;
     void smb2_response(const app_message& m, msg_note note) noexcept;
     /// Into the FIFO with its bytes (asking the table for room in the pool first).
     void take_request(const app_message& m, std::span<const std::uint8_t> bytes, msg_note note) noexcept;
@@ -348,6 +356,8 @@ private:
     std::uint8_t _gss_next = 0;
     std::array<fileid_wait, msg_fifo::capacity> _waits{};
     std::uint8_t _wait_next = 0;
+    /// HTTP: requests and final responses so far, [0] and [1]: a message's id.
+    std::array<std::uint64_t, 2> _http_seq{};
 };
 
 }  // namespace cg::dp::mirror

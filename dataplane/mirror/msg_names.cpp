@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "dataplane/mirror/http1.hpp"
 #include "dataplane/mirror/nfs.hpp"
 #include "dataplane/mirror/smb2.hpp"
 
@@ -53,6 +54,7 @@ std::string_view proto_name(app_proto p) noexcept {
     case app_proto::mount3: return "mount3";
     case app_proto::nfs4: return "nfs4";
     case app_proto::smb2: return "smb2";
+    case app_proto::http1: return "http";
     }
     return "?";
 }
@@ -63,6 +65,7 @@ std::string_view procedure_name(app_proto proto, std::uint32_t procedure, port_p
     case app_proto::mount3: return at(mount3_procs, procedure);
     case app_proto::nfs4: return at(nfs4_procs, procedure);
     case app_proto::smb2: return at(smb2_commands, procedure);
+    case app_proto::http1: return procedure == 0 ? std::string_view{} : at(http1::method_names, procedure);
     case app_proto::rpc: return speaks == port_proto::portmapper ? at(portmap_procs, procedure) : std::string_view{};
     }
     return {};

@@ -51,6 +51,13 @@ record_framer::probe record_framer::probe_start(const std::uint8_t* p, std::size
     if (n < 4 * (i) + 4) return probe::need_more;       \
     const std::uint32_t v = wire::load32(p + 4 * (i))
 
+    if (_cfg.kind == framing::http1) {
+        switch (http1::probe_start(p, n, _cfg.dir)) {
+        case http1::probe::no: return probe::no;
+        case http1::probe::yes: return probe::yes;
+        case http1::probe::need_more: return probe::need_more;
+        }
+    }
     CG_WORD(0, marker);
     if (_cfg.kind == framing::nbss) {
         const std::uint32_t len = marker & 0xffffff;
@@ -127,6 +134,7 @@ void record_framer::gap(std::uint32_t len) noexcept {
         _carry_len = 0;
         return;
     }
+    if (_cfg.kind == framing::http1) return http_gap(len);
     if (_in_body && len <= _frag_left) {
         // Inside the fragment's announced bytes: framing kept, the record is lost.
         _pos += len;
@@ -142,6 +150,7 @@ void record_framer::gap(std::uint32_t len) noexcept {
 
 void record_framer::desync() noexcept {
     if (_mode == mode::scan) return;  // already looking: the bytes kept for a probe are still candidates
+    if (_part == http_part::tunnel) return;  // no HTTP to look for any more
     reset_record();
     _mode = mode::scan;
 }
@@ -168,9 +177,12 @@ void record_framer::reset_record() noexcept {
     _rec_total = 0;
     _held = 0;
     _fragments = 0;
+    _part = http_part::head;
+    _body_left = 0;
 }
 
 std::span<const std::uint8_t> record_framer::consume(std::span<const std::uint8_t> d, record_sink& sink) noexcept {
+    if (_cfg.kind == framing::http1) return consume_http(d, sink);
     while (!d.empty()) {
         if (!_in_body) {
             if (_marker_have == 0 && !_in_record) _rec_start = _pos;

@@ -10,6 +10,18 @@
 //    ([MS-SMB2] 2.1): 4 bytes, type 0x00 and a 24-bit length, before each
 //    SMB2 message (or transform/compression header); the other NBSS types
 //    (session request, responses, keepalive 0x85) are skipped by length.
+//  - HTTP/1.x messages (RFC 9112): a head up to its empty line, then a body
+//    by Content-Length, chunked, to the close, or none (http1.hpp says
+//    which). A record is a message's bytes as they went, head and body.
+//    A response's body depends on its request (HEAD, CONNECT): the client's
+//    framer tells its sink each head as it is read (on_http_head), and the
+//    connection passes the method on to the server's framer (http_expect);
+//    responses come in the order of their requests. Once a response
+//    switches protocols (101, CONNECT) the framer reads nothing more
+//    (http_tunnel). The bytes of a chunked body are counted as a
+//    fragment's (a gap inside a chunk's data keeps the framing), chunk size
+//    lines and trailers are read byte by byte. Defined in
+//    record_framer_http.cpp.
 //
 // The TCP follower above feeds in-order bytes (`feed`) and says where bytes
 // are missing (`gap`). A gap that falls inside a fragment's announced length
@@ -48,12 +60,14 @@
 #include <string_view>
 
 #include "dataplane/mirror/app_message.hpp"
+#include "dataplane/mirror/http1.hpp"
 
 namespace cg::dp::mirror {
 
 enum class framing : std::uint8_t {
     onc_rpc,  ///< RFC 5531 record marking (NFS, MOUNT, portmapper on TCP)
     nbss,     ///< NetBIOS session service (SMB2 on TCP 445)
+    http1,    ///< HTTP/1.0 and 1.1 messages
 };
 
 struct framer_config {
@@ -82,6 +96,9 @@ struct record {
     std::uint32_t fragments = 0;          ///< RPC fragments (1 for NBSS)
     std::uint64_t start = 0;              ///< stream position of its first marker byte
     std::uint64_t end = 0;                ///< stream position just past its last byte
+    /// HTTP: the message's head (its body kind as framed: a response's
+    /// after its request); nullptr for the other framings.
+    const http1::head* http = nullptr;
 
     bool whole() const noexcept { return bytes.size() == total_len; }
 };
@@ -93,11 +110,12 @@ enum class framer_error : std::uint8_t {
     gap_lost_sync,       ///< a gap hid a marker (or fell between records): framing lost
     gap_dropped_record,  ///< a record that a gap went through was not emitted
     no_buffer,           ///< the record buffer could not be allocated: record not emitted
+    bad_http,            ///< an HTTP head or chunk line that is not one (framer_counters::http says how): framing lost
     count_
 };
 inline constexpr std::size_t framer_error_count = static_cast<std::size_t>(framer_error::count_);
 inline constexpr std::array<std::string_view, framer_error_count> framer_error_names = {
-    "record_too_long", "bad_nbss_type", "gap_lost_sync", "gap_dropped_record", "no_buffer",
+    "record_too_long", "bad_nbss_type", "gap_lost_sync", "gap_dropped_record", "no_buffer", "bad_http",
 };
 
 struct framer_counters {
@@ -108,6 +126,7 @@ struct framer_counters {
     std::uint64_t resync_skipped_bytes = 0;  ///< bytes passed over while looking for one
     std::uint64_t gap_bytes = 0;       ///< bytes the follower said were missing
     std::array<std::uint64_t, framer_error_count> errors{};
+    std::array<std::uint64_t, http1::error_count> http{};  ///< bad_http by what was wrong
 
     std::uint64_t error(framer_error e) const noexcept { return errors[static_cast<std::size_t>(e)]; }
 };
@@ -118,6 +137,9 @@ public:
     /// One record, in stream order. May call the framer's desync() (for
     /// example when the record is not of the protocol expected).
     virtual void on_record(const record& r) noexcept = 0;
+    /// HTTP: a message's head, as soon as it is read (before its body, and
+    /// before its record). May not call back into the framer.
+    virtual void on_http_head(const http1::head&) noexcept {}
 
 protected:
     ~record_sink() = default;
@@ -144,6 +166,13 @@ public:
     /// record start (stream joined mid-way, or a parser found garbage);
     /// nothing when already looking.
     void desync() noexcept;
+    /// HTTP, the server's framer: the next request's method, in order, so
+    /// that its response is framed as that method's (a HEAD's has no body).
+    /// Up to 64 requests ahead of their responses; more are taken for GETs.
+    void http_expect(http1::method m) noexcept;
+    /// HTTP: the connection left HTTP (a 101 or a CONNECT's 2xx went by):
+    /// no more records, every byte passed over.
+    void http_tunnel() noexcept;
 
     bool in_sync() const noexcept { return _mode == mode::sync; }
     /// Bytes of the stream seen so far, fed and missing.
@@ -171,6 +200,20 @@ private:
     enum class mode : std::uint8_t { sync, scan };
 
     std::span<const std::uint8_t> consume(std::span<const std::uint8_t> d, record_sink& sink) noexcept;
+    // HTTP (record_framer_http.cpp).
+    enum class http_part : std::uint8_t { head, body, chunk_line, chunk_data, chunk_crlf, trailer, until_close, tunnel };
+    std::span<const std::uint8_t> consume_http(std::span<const std::uint8_t> d, record_sink& sink) noexcept;
+    void http_gap(std::uint32_t len) noexcept;
+    /// Into the record: stored (up to cap), counted, the position moved on.
+    void http_take(std::span<const std::uint8_t> d) noexcept;
+    void http_head_done(record_sink& sink) noexcept;
+    /// Reads the chunk size line's bytes in `d` up to its LF (or a byte that
+    /// cannot be in one: `bad`); how many it read, that byte included.
+    std::size_t http_chunk_line(std::span<const std::uint8_t> d, bool& done, bool& bad) noexcept;
+    void http_chunk_size_read() noexcept;
+    void http_counted_done(record_sink* sink) noexcept;
+    void http_message_done(record_sink* sink) noexcept;
+    void http_error(http1::error e) noexcept;
     std::span<const std::uint8_t> scan(std::span<const std::uint8_t> d, record_sink& sink) noexcept;
     std::span<const std::uint8_t> scan_direct(std::span<const std::uint8_t> d) noexcept;
     void on_marker() noexcept;
@@ -204,6 +247,18 @@ private:
     std::uint8_t* _buf = nullptr;            ///< the record buffer: the owner's storage, or _owned
     std::unique_ptr<std::uint8_t[]> _owned;  ///< allocated on the first record byte when no storage was given
     bool _external = false;                  ///< storage was given: never allocate
+
+    // HTTP: the message in progress, and the methods its responses answer.
+    http_part _part = http_part::head;
+    http1::head_scanner _scanner;
+    http1::head _head;
+    std::uint64_t _body_left = 0;  ///< a Content-Length body's or a chunk's bytes still to come
+    std::uint64_t _chunk_size = 0;
+    std::uint16_t _chunk_line_len = 0;
+    bool _chunk_digits = false, _chunk_ext = false;
+    std::uint8_t _crlf_have = 0;                           ///< of the CRLF after a chunk's data
+    std::uint64_t _expect_head = 0, _expect_connect = 0;  ///< bit i: the i-th response answers a HEAD, a CONNECT
+    std::uint8_t _expect_n = 0;
 
     // Scanning: the last bytes of a feed that may start a record.
     std::array<std::uint8_t, probe_window> _carry{};

@@ -16,20 +16,23 @@ restore_plan refuse(restore_verdict v, conn_reason r = conn_reason::complete) no
     return p;
 }
 
-/// The unanswered requests, oldest first, each with a last fragment's
-/// marker; false when they do not fit `out`.
-bool write_replay(const msg_fifo& fifo, const chunk_pool& pool, std::span<std::uint8_t> out, restore_plan& p) noexcept {
+/// The unanswered requests, oldest first, as they went: an RPC call with a
+/// last fragment's marker, an HTTP request as it is; false when they do
+/// not fit `out`.
+bool write_replay(const msg_fifo& fifo, const chunk_pool& pool, bool rpc, std::span<std::uint8_t> out,
+                  restore_plan& p) noexcept {
+    const std::size_t marker = rpc ? 4 : 0;
     bool fits = true;
     fifo.for_each([&](const fifo_entry& e) {
         if (e.answered || !fits) return;
         const std::uint32_t len = e.bytes.len;
-        if (out.size() - p.replay_len < 4 + std::size_t{len}) {
+        if (out.size() - p.replay_len < marker + len) {
             fits = false;
             return;
         }
-        wire::store32(out.data() + p.replay_len, rpc_last_fragment | len);
-        pool.copy_out(e.bytes, out.subspan(p.replay_len + 4, len));
-        p.replay_len += 4 + len;
+        if (rpc) wire::store32(out.data() + p.replay_len, rpc_last_fragment | len);
+        pool.copy_out(e.bytes, out.subspan(p.replay_len + marker, len));
+        p.replay_len += static_cast<std::uint32_t>(marker + len);
         ++p.replayed;
     });
     return fits;
@@ -43,12 +46,16 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
     const tcp_follower& t = c.tcp();
     if (t.state() != tcp_state::established) return refuse(restore_verdict::not_established);
     if (c.speaks() == port_proto::smb) return refuse(restore_verdict::session_state);
-    if (!is_rpc(c.speaks())) return refuse(restore_verdict::no_request_framing);
+    if (!frames_requests(c.speaks())) return refuse(restore_verdict::no_request_framing);
 
     const tcp_stream_info& up = t.stream(direction::to_server);   // the client's bytes
     const tcp_stream_info& down = t.stream(direction::to_client);  // the server's
     if (down.next_seq != (down.ack_known ? down.acked : down.start_seq))
         return refuse(restore_verdict::reply_unacknowledged);
+    // A reply begun and not finished: replaying its call would send the
+    // client its first bytes twice.
+    if (const record_framer& f = *c.framer(direction::to_client); f.settled() != f.position())
+        return refuse(restore_verdict::reply_cut);
 
     // The client's stream up to the end of its last whole record: what the
     // spare's receive queue ends at. The node must not have acknowledged
@@ -57,7 +64,7 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
     if (up.ack_known && seq_after(up.acked, settled)) return refuse(restore_verdict::request_cut_acked);
 
     restore_plan p;
-    if (!write_replay(c.fifo(), pool, replay, p)) return refuse(restore_verdict::replay_too_large);
+    if (!write_replay(c.fifo(), pool, is_rpc(c.speaks()), replay, p)) return refuse(restore_verdict::replay_too_large);
     p.verdict = restore_verdict::restorable;
     p.reason = conn_reason::complete;
 

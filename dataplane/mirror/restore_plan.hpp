@@ -47,12 +47,14 @@ enum class restore_verdict : std::uint8_t {
     reply_unacknowledged, ///< server bytes the client has not acknowledged
     request_cut_acked,    ///< a request cut by the failure, partly acknowledged by the node
     replay_too_large,     ///< the unanswered requests do not fit the caller's buffer
+    reply_cut,            ///< the node had sent part of a reply: the client holds its first bytes
     count_
 };
 inline constexpr std::size_t restore_verdict_count = static_cast<std::size_t>(restore_verdict::count_);
 inline constexpr std::array<std::string_view, restore_verdict_count> restore_verdict_names = {
     "restorable",   "incomplete",          "not_established",   "no_request_framing",
     "session_state", "reply_unacknowledged", "request_cut_acked", "replay_too_large",
+    "reply_cut",
 };
 
 struct restore_plan {

@@ -2,9 +2,10 @@
 // (dataplane/mirror/record_framer.hpp): a stream fed in random pieces, with
 // gaps and desyncs between them.
 //
-// Input: a configuration byte (bit 0: NBSS rather than ONC RPC; bit 1:
-// replies rather than calls; bits 2-3: the cap, 64 B to 64 KiB, the prefix a
-// quarter of it), then a script of steps, each one byte:
+// Input: a configuration byte (bit 0: NBSS rather than ONC RPC; bit 4:
+// HTTP/1.x rather than either; bit 1: replies rather than calls; bits 2-3:
+// the cap, 64 B to 64 KiB, the prefix a quarter of it), then a script of
+// steps, each one byte:
 //   0x00..0xbf  feed the next (byte + 1) input bytes (fewer at the end);
 //   0xc0..0xfd  a gap of (byte - 0xbf) bytes;
 //   0xfe        a gap of 64 times the next byte;
@@ -15,7 +16,8 @@
 //  - a record is whole exactly when it is at most the cap, and a longer one
 //    shows exactly its prefix;
 //  - its bytes, length, fragment count and end are what its markers in the
-//    stream (as the harness kept it) say;
+//    stream (as the harness kept it) say; an HTTP record is the stream's
+//    bytes from its start to its end, and begins with a head that parses;
 //  - the counters add up: records emitted, position = bytes fed + missing;
 //  - a second framer fed each gap-free run of the same stream in one piece
 //    emits the same records: how TCP cut the bytes does not matter, also
@@ -64,11 +66,27 @@ struct stream_copy {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
 };
 
+/// An HTTP record: the stream's bytes as they are, from a head that parses.
+void check_http(const kept_record& r, const framer_config& cfg, const stream_copy& s) {
+    const auto from = s.bytes.begin() + static_cast<std::ptrdiff_t>(r.start);
+    const auto to = s.bytes.begin() + static_cast<std::ptrdiff_t>(r.end);
+    if (r.end - r.start != r.total_len) fail("an HTTP record's length is not its bytes'", r.start);
+    if (r.whole != (r.total_len <= cfg.cap)) fail("whole, but longer than the cap (or the reverse)", r.start);
+    const std::size_t shown = r.whole ? r.total_len : std::min<std::size_t>(cfg.prefix, cfg.cap);
+    if (r.bytes.size() != shown || !std::equal(r.bytes.begin(), r.bytes.end(), from)) fail("bytes that are not the record's", r.start);
+    http1::head_scanner scan;
+    const auto head_len = scan.scan({&*from, static_cast<std::size_t>(to - from)});
+    if (!head_len) fail("an HTTP record without the end of a head", r.start);
+    http1::head h;
+    if (http1::parse_head({&*from, *head_len}, cfg.dir, h)) fail("an HTTP record whose head does not parse", r.start);
+}
+
 /// Checks one record against the markers the stream holds from its start.
 void check_record(const kept_record& r, const framer_config& cfg, const stream_copy& s) {
     if (r.end > s.bytes.size() || r.start >= r.end) fail("record outside the stream", r.start);
     for (const auto& [from, to] : s.gaps)
         if (from < r.end && to > r.start) fail("a record across a gap", r.start);
+    if (cfg.kind == framing::http1) return check_http(r, cfg, s);
     std::vector<std::uint8_t> body;
     std::uint64_t at = r.start;
     std::uint32_t fragments = 0;
@@ -99,7 +117,7 @@ void check_record(const kept_record& r, const framer_config& cfg, const stream_c
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     framer_config cfg;
-    cfg.kind = data[0] & 1 ? framing::nbss : framing::onc_rpc;
+    cfg.kind = data[0] & 0x10 ? framing::http1 : data[0] & 1 ? framing::nbss : framing::onc_rpc;
     cfg.dir = data[0] & 2 ? direction::to_client : direction::to_server;
     static constexpr std::uint32_t caps[] = {64, 1024, 16 * 1024, 64 * 1024};
     cfg.cap = caps[(data[0] >> 2) & 3];

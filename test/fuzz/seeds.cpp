@@ -17,6 +17,7 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/ctl_msg.hpp"
@@ -744,6 +745,25 @@ void rpc_record_seeds(const fs::path& dir) {
     }
     write(dir, "nbss", framer_script(nbss, smb, 33));
     write(dir, "nbss-gap", framer_script(nbss, smb, 60, 70, {gap3}));
+
+    // HTTP/1.1: pipelined requests of each body kind, responses of each.
+    constexpr std::uint8_t http = 0x10;
+    const auto text = [](std::string_view t) { return std::vector<std::uint8_t>(t.begin(), t.end()); };
+    const std::vector<std::uint8_t> requests = text(
+        "GET /a HTTP/1.1\r\nHost: n\r\n\r\n"
+        "POST /f HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world"
+        "PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\nA\r\n0123456789\r\n0\r\nT: 1\r\n\r\n"
+        "\r\nHEAD /h HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const std::vector<std::uint8_t> responses = text(
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        "HTTP/1.1 304 Not Modified\r\n\r\n"
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nPRI * HTTP/2.0\r\n");
+    write(dir, "http-requests", framer_script(http, requests, 29));
+    write(dir, "http-requests-gap", framer_script(http, requests, 40, 60, {gap3}));
+    write(dir, "http-responses-cap-1k", framer_script(http | to_client | cap_1k, responses, 13));
+    write(dir, "http-responses-desync", framer_script(http | to_client, responses, 50, 30, {desync}));
 }
 
 

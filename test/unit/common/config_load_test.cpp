@@ -979,7 +979,7 @@ TEST_CASE("bad mirror_parser values are reported with line, key and reason", "[c
         {with_parser("ports: [span], lcores: [1], ring_size: 100"), 6, "mirror_parser.ring_size",
          "must be a power of two between 64 and 65536, got 100"},
         {with_parser("ports: [span], lcores: [1], protocols: [{port: 20048, protocol: nlm}]"), 6,
-         "mirror_parser.protocols[0].protocol", "expected one of tcp, rpc, nfs, mount, portmapper, smb, got 'nlm'"},
+         "mirror_parser.protocols[0].protocol", "expected one of tcp, rpc, nfs, mount, portmapper, smb, http, got 'nlm'"},
         {with_parser("ports: [span], lcores: [1], protocols: [{port: 0, protocol: nfs}]"), 6,
          "mirror_parser.protocols[0].port", "must be a TCP port, 1-65535, got 0"},
         {with_parser("ports: [span], lcores: [1], protocols: [{port: 9, protocol: rpc}, {port: 9, protocol: nfs}]"), 6,

@@ -92,8 +92,8 @@ TEST_CASE("mirror_view: counters summed over lcores, connections most recently u
     feed(t1, waiting, conversation({{C, rpc_marked(rpc_call(9, 100003, 3, 6, nfs3_read_args(fh, 0, 4096)))}}, 1448,
                                    ending::none),
          1500);
-    conn_spec web;  // an HTTP keep-alive connection: TCP only
-    web.server_port = 80;
+    conn_spec web;  // a connection to a port of no known protocol: TCP only
+    web.server_port = 8000;
     web.client_port = 40002;
     feed(t0, web, conversation({{C, bytes(100, 'G')}, {S, bytes(300, 'H')}}, 1448, ending::none), 1200);
 

@@ -255,7 +255,7 @@ TEST_CASE("parser_table: both directions are one connection; who is the client",
         }
         std::map<std::uint16_t, port_proto> got;
         r.table.for_each([&](const mirror_conn& m) { got[m.endpoints().server_port] = m.speaks(); });
-        CHECK(got == std::map<std::uint16_t, port_proto>{{80, port_proto::tcp},
+        CHECK(got == std::map<std::uint16_t, port_proto>{{80, port_proto::http},
                                                          {111, port_proto::portmapper},
                                                          {445, port_proto::smb},
                                                          {2049, port_proto::nfs}});
@@ -811,15 +811,44 @@ TEST_CASE("parser_table: smb2.pcap and smb2_encrypted.pcap as tshark reads them"
     }
 }
 
-TEST_CASE("parser_table: http.pcap, TCP only", "[mirror][parser_table][fixtures]") {
+TEST_CASE("parser_table: http.pcap, message by message as tshark reads it", "[mirror][parser_table][fixtures][http1]") {
     const replay r("http");
     const tshark_summary t(fixtures + "http.tshark.txt");
     check_connections(r, t);
-    CHECK(r.rec.msgs.empty());
+    REQUIRE(t.messages.size() == 18);
+    std::map<std::pair<std::string, std::string>, std::uint64_t> next_id;  // (stream, dir) -> the next message's id
+    for (const auto& row : t.messages) {
+        CAPTURE(row.at("frame"), row.at("what"));
+        const std::uint64_t id = next_id[{row.at("stream"), row.at("dir")}]++;
+        const msg* m = ours(r.rec.msgs, t, row, id);
+        REQUIRE(m);
+        CHECK(m->proto == app_proto::http1);
+        CHECK(m->frame == std::stoul(row.at("frame")));  // completed by the frame tshark reassembled it at
+        const std::string& what = row.at("what");
+        if (row.at("kind") == "request") {
+            CHECK(what.rfind(std::string(procedure_name(m->proto, m->procedure)) + " /", 0) == 0);
+            CHECK(m->answered);
+        } else {
+            CHECK(std::to_string(m->status) == what);
+            CHECK(m->matched);
+        }
+        if (row.at("length") != "-") CHECK(m->count == std::stoul(row.at("length")));
+    }
+    CHECK(r.rec.msgs.size() == t.messages.size());
     for (const auto& g : r.rec.released) {
         CHECK(g.reason == conn_reason::complete);
         CHECK(g.state == tcp_state::closed);
     }
+    CHECK(r.totals.framer[0].records_whole == 9);
+    CHECK(r.totals.framer[1].records_whole + r.totals.framer[1].records_prefix == 9);
+}
+
+TEST_CASE("parser_table: http.pcap with port 80 taken out, TCP only", "[mirror][parser_table][fixtures]") {
+    port_map ports = port_map::defaults();
+    ports.set(80, port_proto::tcp);
+    const replay r("http", ports);
+    check_connections(r, tshark_summary(fixtures + "http.tshark.txt"));
+    CHECK(r.rec.msgs.empty());
 }
 
 TEST_CASE("parser_table: memory per connection", "[mirror][parser_table]") {

@@ -1,12 +1,13 @@
 // The restore plan of a followed connection: what a spare's TCP_REPAIR
 // socket takes from the mirror (sequence numbers, handshake options, the
 // latest TSval, windows) and which bytes it replays (the unanswered
-// requests, oldest first, each as one last fragment), for sessions built by
-// hand; and a table of the connections that cannot be restored, each with
+// requests, oldest first: RPC calls each as one last fragment, HTTP requests
+// as they went), for sessions built by hand; and a table of the connections that cannot be restored, each with
 // its reason.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/mirror/mirror_conn.hpp"
@@ -32,7 +33,7 @@ struct rig {
 
     explicit rig(port_proto speaks = port_proto::nfs)
         : storage(mirror_conn::storage_bytes(mirror_conn_config{})), conn(mirror_conn_config{}, storage, pool) {
-        spec.server_port = speaks == port_proto::smb ? 445 : speaks == port_proto::tcp ? 80 : 2049;
+        spec.server_port = speaks == port_proto::smb ? 445 : speaks == port_proto::tcp ? 80 : speaks == port_proto::http ? 8080 : 2049;
         conn.start({spec.client, spec.server, spec.client_port, spec.server_port}, speaks, 1, nullptr, nullptr);
     }
     void feed(const std::vector<seg>& segs) {
@@ -57,6 +58,8 @@ std::uint32_t total(std::initializer_list<bytes> parts) {
     for (const bytes& b : parts) n += static_cast<std::uint32_t>(b.size());
     return n;
 }
+
+bytes text(std::string_view s) { return bytes(s.begin(), s.end()); }
 
 /// The server's bare ACK of the client's first `acked` bytes, after it sent
 /// `sent` of its own, with a timestamp option carrying `tsval`.
@@ -207,5 +210,67 @@ TEST_CASE("restore plan: what cannot be restored, and why", "[mirror][restore_pl
         r.feed({server_ack(0, total({c1}), 700)});
         CHECK(r.plan(c1.size() - 1).verdict == restore_verdict::replay_too_large);
         CHECK(r.plan(c1.size()).verdict == restore_verdict::restorable);
+    }
+}
+
+TEST_CASE("restore plan: HTTP keep-alive, answered requests left out, pipelined ones replayed as they went",
+          "[mirror][restore_plan][http1]") {
+    const bytes q1 = text("GET /one HTTP/1.1\r\nHost: n\r\n\r\n");
+    const bytes a1 = text("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+    const bytes q2 = text("HEAD /two HTTP/1.1\r\nHost: n\r\n\r\n");
+    const bytes a2 = text("HTTP/1.1 200 OK\r\nContent-Length: 9999\r\n\r\n");  // no body: a HEAD's
+    const bytes q3 = text("POST /three HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n");
+    const bytes q4 = text("GET /four HTTP/1.1\r\n\r\n");
+
+    SECTION("two in flight") {
+        rig r(port_proto::http);
+        r.feed(conversation({{C, q1}, {S, a1}, {C, q2}, {S, a2}, {C, concat({q3, q4})}}, 20, ending::none));
+        const std::uint32_t up = total({q1, q2, q3, q4}), down = total({a1, a2});
+        r.feed({client_ack(up, down), server_ack(down, up, 4242)});
+        CHECK(r.conn.counters().replies == 2);
+        CHECK(r.conn.counters().replies_unmatched == 0);
+        const restore_plan p = r.plan();
+        REQUIRE(p.verdict == restore_verdict::restorable);
+        CHECK(p.replayed == 2);
+        CHECK(r.replay == concat({q3, q4}));
+        CHECK(p.params.rcv_seq == r.spec.client_isn + 1 + up);
+        CHECK(p.params.snd_seq == r.spec.server_isn + 1 + down);
+        CHECK(p.params.server_port == 8080);
+        CHECK(p.params.tsval == 4242);
+    }
+    SECTION("all answered: nothing to replay") {
+        rig r(port_proto::http);
+        r.feed(conversation({{C, q1}, {S, a1}}, 0, ending::none));
+        r.feed({client_ack(total({q1}), total({a1}))});
+        const restore_plan p = r.plan();
+        REQUIRE(p.verdict == restore_verdict::restorable);
+        CHECK(p.replayed == 0);
+        CHECK(r.replay.empty());
+    }
+    SECTION("a response cut by the failure: its first bytes are the client's already") {
+        rig r(port_proto::http);
+        const bytes part(a1.begin(), a1.end() - 2);
+        r.feed(conversation({{C, q1}, {S, part}}, 0, ending::none));
+        r.feed({client_ack(total({q1}), total({part}))});
+        CHECK(r.plan().verdict == restore_verdict::reply_cut);
+        r.feed({{S, total({part}), ACK, total({q1}), bytes(a1.end() - 2, a1.end()), {}}, client_ack(total({q1}), total({a1}))});
+        CHECK(r.plan().verdict == restore_verdict::restorable);
+    }
+    SECTION("a request the node refused to frame is not restored") {
+        rig r(port_proto::http);
+        r.feed(conversation({{C, text("GET / HTTP/1.1\r\nBad Field: x\r\n\r\n")}}, 0, ending::none));
+        const restore_plan p = r.plan();
+        CHECK(p.verdict == restore_verdict::incomplete);
+        CHECK(p.reason == conn_reason::framing_lost);
+    }
+    SECTION("a connection that switched protocols") {
+        rig r(port_proto::http);
+        r.feed(conversation({{C, text("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")},
+                             {S, text("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")},
+                             {C, text("GET / HTTP/1.1\r\n\r\n")}},
+                            0, ending::none));
+        const restore_plan p = r.plan();
+        CHECK(p.verdict == restore_verdict::incomplete);
+        CHECK(p.reason == conn_reason::opaque);
     }
 }
