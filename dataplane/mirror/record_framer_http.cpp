@@ -62,14 +62,17 @@ std::span<const std::uint8_t> record_framer::consume_http(std::span<const std::u
                 _rec_start = _pos;
                 _scanner = http1::head_scanner();
             }
-            const auto end = _scanner.scan(d);
-            const std::size_t n = end.value_or(d.size());
+            // A head is too long at its byte cap + 1, however its bytes came.
+            const std::size_t room = static_cast<std::size_t>(_cfg.cap + 1 - _rec_total);
+            const std::span<const std::uint8_t> look = d.first(std::min(d.size(), room));
+            const auto end = _scanner.scan(look);
+            const std::size_t n = end.value_or(look.size());
             http_take(d.first(n));
             d = d.subspan(n);
-            if (_rec_total > _cfg.cap) {
-                http_error(http1::error::head_too_long);
-            } else if (end) {
+            if (end) {
                 http_head_done(sink);
+            } else if (_rec_total > _cfg.cap) {
+                http_error(http1::error::head_too_long);
             }
             break;
         }
@@ -108,8 +111,10 @@ std::span<const std::uint8_t> record_framer::consume_http(std::span<const std::u
             break;
         }
         case http_part::trailer: {
-            const auto end = _scanner.scan(d);
-            const std::size_t n = end.value_or(d.size());
+            const std::size_t room = static_cast<std::size_t>(_cfg.cap + 1 - _body_left);
+            const std::span<const std::uint8_t> look = d.first(std::min(d.size(), room));
+            const auto end = _scanner.scan(look);
+            const std::size_t n = end.value_or(look.size());
             http_take(d.first(n));
             d = d.subspan(n);
             _body_left += n;  // the trailer's bytes so far

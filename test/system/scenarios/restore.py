@@ -137,25 +137,77 @@ for line in sys.stdin:
 """
 
 
-PARSER_SECTION = ("\nmirror_parser:\n  ports: [span]\n  lcores: [1]\n"
-                  f"  connections: {max(128, 2 * CONNS)}\n  request_chunks: {max(512, 2 * CONNS)}\n"
-                  f"  protocols: [{{port: {RPC_PORT}, protocol: rpc}}]\n")
+def parser_section(port, protocol):
+    """The mirror parser on the SPAN port, room for the connections, and
+    what the service's port speaks."""
+    return ("\nmirror_parser:\n  ports: [span]\n  lcores: [1]\n"
+            f"  connections: {max(128, 2 * CONNS)}\n  request_chunks: {max(512, 2 * CONNS)}\n"
+            f"  protocols: [{{port: {port}, protocol: {protocol}}}]\n")
+
+
 LAN_PORT = '    device: "net_af_packet0,iface=gw0"\n    address: 198.18.0.2\n'
 
 
-def restore_edits(topo):
-    """conf/managed.yaml with the SPAN port, and the RPC service's cluster
-    port on n3 alone (n4 stands by as its spare)."""
-    port = (f"      - port: {RPC_PORT}\n        protocol: tcp\n        nodes:\n"
-            f"          - {{address: {topo.node_ips[FAILED]}, mac: arp, weight: 100}}\n")
-    return [(LAN_PORT, LAN_PORT + '  - name: span\n    device: "net_af_packet1,iface=span0"\n'),
-            ("\nmanager:\n", port + "\nmanager:\n")]
+def restore_edits(port):
+    """conf/managed.yaml with the SPAN port, and cluster port `port` on n3
+    alone (n4 stands by as its spare)."""
+    def edits(topo):
+        service = (f"      - port: {port}\n        protocol: tcp\n        nodes:\n"
+                   f"          - {{address: {topo.node_ips[FAILED]}, mac: arp, weight: 100}}\n")
+        return [(LAN_PORT, LAN_PORT + '  - name: span\n    device: "net_af_packet1,iface=span0"\n'),
+                ("\nmanager:\n", service + "\nmanager:\n")]
+    return edits
 
 
-# The bench: controld's (run.py "managed") with n4 the spare of n3, alive
-# monitoring, n3's port copied to the SPAN port, the parser and the port.
-BENCH = {"bench": "managed", "spares": 1, "agent_keys": {"alive_timeout": "100ms"},
-         "before": lambda topo: add_span_port(topo, FAILED), "sections": [PARSER_SECTION], "edits": restore_edits}
+def restore_bench(port, protocol):
+    """The bench: controld's (run.py "managed") with n4 the spare of n3,
+    alive monitoring, n3's port copied to the SPAN port, the parser, and the
+    service's cluster port."""
+    return {"bench": "managed", "spares": 1, "agent_keys": {"alive_timeout": "100ms"},
+            "before": lambda topo: add_span_port(topo, FAILED), "sections": [parser_section(port, protocol)],
+            "edits": restore_edits(port)}
+
+
+BENCH = restore_bench(RPC_PORT, "rpc")
+
+
+def spare_restores_onto(L, port):
+    """n4's agent started to restore connections of `port` onto its own
+    service there; returns once n3 and n4 are resolved on the port."""
+    gw = L.gw
+    L.agents.update(gw.start_agents(nodes=[SPARE], extra=["--restore-service", f"{port}=127.0.0.1:{port}"]))
+    wait_for(lambda: all(r["mac"] != "unresolved"
+                         for r in gw.clusters().get(("tcp", port), {}).get("nodes", {}).values()), 10,
+             f"{FAILED} and its spare resolved on port {port}")
+
+
+def cut_off(topo, procs):
+    """n3's link down (before the kill: no FIN, no RST can leave it), then
+    `procs` killed."""
+    topo.exec(topo.ns(FAILED), "ip", "link", "set", "eth0", "down")
+    for p in procs:
+        os.kill(p, signal.SIGKILL)
+
+
+def check_restore_shown(L, count):
+    """show restore (controld): n3's connections, `count` restored and moved
+    to n4, none not restored; and the same in controld's counters and
+    Prometheus. Returns the counters."""
+    gw = L.gw
+    shown = gw.mctl("show", "restore").splitlines()
+    rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
+    check(shown[0].startswith("a failed node's connections are carried on") and len(rows) == 1
+          and rows[0]["node"] == L.ip(FAILED) and rows[0]["spare"] == L.ip(SPARE)
+          and rows[0]["restored"] == str(count) and rows[0]["moved"] == str(count)
+          and rows[0]["not restored"] == "0", f"show restore: {shown}")
+    m = gw.manager()
+    counts = {k: m["counters"].get(k) for k in ("spare_restores", "spare_conns_restored", "spare_conns_moved",
+                                                "spare_conns_not_restored", "last_spare_restore_ms")}
+    check(counts["spare_conns_restored"] == count and counts["spare_conns_moved"] == count
+          and counts["spare_conns_not_restored"] == 0, f"controld's counts: {counts}")
+    prom = [l for l in gw.prometheus().splitlines() if 'counter="spare_conns_restored"' in l]
+    check(len(prom) == 1 and prom[0].rsplit(" ", 1)[1] in (str(count), f"{count}.0"), f"Prometheus: {prom}")
+    return counts
 
 
 def stopped(pid, tid):
@@ -182,10 +234,7 @@ def sc_node_restore(L, step):
                              name=f"rpc-{n}", stdout=subprocess.PIPE) for n in (FAILED, SPARE)}
     for n, p in servers.items():
         check(p.stdout.readline().strip() == b"listening", f"the RPC service on {n} did not start")
-    L.agents.update(gw.start_agents(nodes=[SPARE], extra=["--restore-service", f"{RPC_PORT}=127.0.0.1:{RPC_PORT}"]))
-    wait_for(lambda: all(r["mac"] != "unresolved"
-                         for r in gw.clusters().get(("tcp", RPC_PORT), {}).get("nodes", {}).values()), 10,
-             f"{FAILED} and its spare resolved on port {RPC_PORT}")
+    spare_restores_onto(L, RPC_PORT)
     step(f"RPC service on {FAILED} and {SPARE}; {SPARE}'s agent restores onto it")
 
     c = Client(topo)
@@ -218,8 +267,7 @@ def sc_node_restore(L, step):
     step(f"a call in flight on each, unanswered: show mirror plans: {restorable} restorable, not: {why}")
 
     t_cut = time.monotonic()
-    topo.exec(topo.ns(FAILED), "ip", "link", "set", "eth0", "down")  # before the kill: no FIN, no RST
-    servers[FAILED].send_signal(signal.SIGKILL)
+    cut_off(topo, [servers[FAILED].pid])
     after = c.ask("collect 5")
     took = time.monotonic() - t_cut
     check(after["ok"] == CONNS and after["by_node"] == {SPARE: CONNS} and after["wrong_xid"] == 0
@@ -233,21 +281,9 @@ def sc_node_restore(L, step):
     next_round = c.ask("collect 5")
     check(next_round["ok"] == CONNS and next_round["by_node"] == {SPARE: CONNS} and not next_round["errors"]
           and next_round["same_sockets"], f"the next call on each connection, to {SPARE}: {next_round}")
-    shown = gw.mctl("show", "restore").splitlines()
-    rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
-    check(shown[0].startswith("a failed node's connections are carried on") and len(rows) == 1
-          and rows[0]["node"] == L.ip(FAILED) and rows[0]["spare"] == L.ip(SPARE)
-          and rows[0]["restored"] == str(CONNS) and rows[0]["moved"] == str(CONNS)
-          and rows[0]["not restored"] == "0", f"show restore: {shown}")
     syn_rst = capture.stop()
     check(not syn_rst, f"{len(syn_rst)} SYN or RST segments on the client's link: {syn_rst[:3]}")
-    m = gw.manager()
-    counts = {k: m["counters"].get(k) for k in ("spare_restores", "spare_conns_restored", "spare_conns_moved",
-                                                "spare_conns_not_restored", "last_spare_restore_ms")}
-    check(counts["spare_conns_restored"] == CONNS and counts["spare_conns_moved"] == CONNS
-          and counts["spare_conns_not_restored"] == 0, f"controld's counts: {counts}")
-    prom = [l for l in gw.prometheus().splitlines() if 'counter="spare_conns_restored"' in l]
-    check(len(prom) == 1 and prom[0].rsplit(" ", 1)[1] in (str(CONNS), f"{CONNS}.0"), f"Prometheus: {prom}")
+    counts = check_restore_shown(L, CONNS)
     return (f"{FAILED} cut off with a call in flight on each of {CONNS} connections: all {CONNS} restored on "
             f"{SPARE} (TCP_REPAIR from the mirror parser's plans, calls replayed) in {counts['last_spare_restore_ms']} "
             f"ms and answered there, the last {after['last_s']:.2f}s after the cut, on the same sockets, no error, no SYN or RST "

@@ -10,10 +10,11 @@ port for the mirror parser").
            NFS connection whose NULL call was answered, and one whose
            GETATTR nobody answers. `show mirror conns` lists the open ones
            with their protocol, state and pending requests (the idle
-           keep-alive HTTP connections complete, nothing pending; the
-           GETATTR pending); `show mirror plans` has the two NFS ones
-           restorable (the GETATTR with its call to replay), the SMB
-           session not (session_state) nor HTTP (no_request_framing);
+           keep-alive HTTP connections complete, spoken as http, nothing
+           pending; the GETATTR pending); `show mirror plans` has the two
+           NFS ones and the HTTP ones restorable (the GETATTR with its
+           call to replay, the HTTP ones with nothing to replay), the SMB
+           session not (session_state);
            `show mirror`'s counters add up, with no parse error for this
            clean traffic.
 
@@ -229,7 +230,7 @@ def sc_span(L, step):
 
         check(len(http_rows) == on_n1, f"{len(http_rows)} HTTP connections listed, {on_n1} went to n1: {http_rows}")
         for r in http_rows:
-            check(r["proto"] == "tcp" and r["tcp"] == "established" and r["restorable"] == "complete"
+            check(r["proto"] == "http" and r["tcp"] == "established" and r["restorable"] == "complete"
                   and r["pending"] == "0", f"an idle keep-alive HTTP connection: {r}")
         check(len(smb_rows) == 1, f"one SMB session held: {smb_rows}")
         s = smb_rows[0]
@@ -244,8 +245,8 @@ def sc_span(L, step):
              f"{len(http_rows)} HTTP complete")
 
         # What n1's spare could carry on if n1 failed now: the two NFS
-        # connections (the GETATTR with its call to replay); not the SMB
-        # session (its state is n1's) nor HTTP (no request framing yet).
+        # connections (the GETATTR with its call to replay) and the idle
+        # HTTP ones; not the SMB session (its state is n1's).
         restorable, why, plans = mirror_plans(gw, topo.node_ips["n1"])
         silent_plans = [r for r in plans if r["server"] == f"{CLUSTER_IP}:{SILENT_PORT}"]
         check(len(silent_plans) == 1 and silent_plans[0]["requests"] == "1"
@@ -254,7 +255,10 @@ def sc_span(L, step):
         check(any(r["server"] == f"{CLUSTER_IP}:2049" and r["requests"] == "0" for r in plans),
               f"the answered NFS connection's plan: {plans}")
         check(why.get("session_state", 0) == 1, f"the SMB session is not restorable: {why}")
-        check(why.get("no_request_framing", 0) == len(http_rows), f"HTTP has no request framing: {why}")
+        http_plans = [r for r in plans if r["server"] == f"{CLUSTER_IP}:{HTTP_PORT}"]
+        check(len(http_plans) == len(http_rows) and all(r["requests"] == "0" for r in http_plans),
+              f"the idle HTTP connections' plans: {plans}")
+        check({k: v for k, v in why.items() if v} == {"session_state": 1}, f"only the SMB session is not restorable: {why}")
         step(f"show mirror plans: {restorable} restorable (the GETATTR with {silent_plans[0]['replay']} bytes to "
              f"replay), not: {why}")
 

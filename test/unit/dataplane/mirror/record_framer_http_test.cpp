@@ -228,3 +228,19 @@ TEST_CASE("http framer: after 101 Switching Protocols nothing is framed", "[mirr
     CHECK(down.records[0].kind == http1::body::tunnel);
     CHECK(server.position() == server.settled());
 }
+
+TEST_CASE("http framer: a head is too long at the same byte however it is cut", "[mirror][record_framer][http1]") {
+    const std::string wire = "GET /" + std::string(300, 'a') + " HTTP/1.1\r\n\r\n" + get1;
+    std::vector<std::uint64_t> skipped;
+    for (std::size_t step : {std::size_t{1}, std::size_t{7}, std::size_t{100}, wire.size()}) {
+        record_framer f(http_cfg(C, 128));
+        collector k;
+        for (std::size_t at = 0; at < wire.size(); at += step)
+            f.feed(as_bytes(std::string_view(wire).substr(at, step)), k);
+        REQUIRE(k.records.size() == 1);
+        CHECK(k.records[0].text == get1);
+        CHECK(f.counters().http[static_cast<std::size_t>(http1::error::head_too_long)] == 1);
+        skipped.push_back(f.counters().resync_skipped_bytes);
+    }
+    CHECK(skipped == std::vector<std::uint64_t>(4, wire.size() - get1.size() - 129));
+}

@@ -1,0 +1,117 @@
+"""Keep-alive HTTP connections of a failed node carried on by its spare
+(requirements 6.4; docs/operations.md "A node fails").
+
+    http_restore   the node_restore bench (n4 the spare of n3, n3's port
+                   copied to the SPAN port, alive monitoring), with nginx
+                   on n3 and n4 behind cluster port 8080 (spoken as http by
+                   the mirror parser) and n4's agent with --restore-service
+                   8080=127.0.0.1:8080. 20 curl processes (a program not
+                   ours), each fetching / 16 times over one keep-alive
+                   connection at 4 requests a second. Once every connection
+                   has had its first answers, n3's nginx is frozen
+                   (SIGSTOP: its kernel still acknowledges, nobody answers)
+                   until every curl has a request in flight, then n3's link
+                   is cut and nginx killed. Every curl ends with 16 answers
+                   200, the first ones n3's and the rest n4's, each body the
+                   node's name, over the one connection it opened
+                   (num_connects 1 in all, the same local port), exit 0; no
+                   SYN and no RST on the client's link after the first
+                   answers; show restore has the 20 connections restored.
+"""
+
+import os
+import signal
+import subprocess
+
+from topology import CLUSTER_IP, wait_for
+
+from scenarios.helpers import check
+from scenarios.recovery import ResetCapture
+from scenarios.restore import FAILED, SPARE, check_restore_shown, cut_off, restore_bench, spare_restores_onto
+from scenarios.span import mirror_plans
+
+HTTP_PORT = 8080
+CURLS = 20
+REQUESTS = 16
+RATE = "4/s"
+BENCH = restore_bench(HTTP_PORT, "http")
+# After each transfer: its status, the connections it opened, the local port.
+WRITE_OUT = "|%{http_code} %{num_connects} %{local_port}\\n"
+
+
+def curl_argv():
+    """One curl, REQUESTS serial transfers of / at RATE over its one connection."""
+    argv = ["curl", "-sS", "--http1.1", "--rate", RATE, "--max-time", "60"]
+    for i in range(REQUESTS):
+        argv += (["--next"] if i else []) + ["-w", WRITE_OUT, f"http://{CLUSTER_IP}:{HTTP_PORT}/"]
+    return argv
+
+
+def transfers(out):
+    """curl's output as (body, status, num_connects, local_port) per transfer."""
+    rows, text = [], out
+    while "|" in text:
+        body, rest = text.split("|", 1)
+        line, text = rest.split("\n", 1) if "\n" in rest else (rest, "")
+        status, connects, port = line.split()
+        rows.append((body.strip(), status, int(connects), port))
+    return rows
+
+
+def nginx_pids(master):
+    """nginx's master and its workers."""
+    with open(f"/proc/{master}/task/{master}/children") as f:
+        return [master] + [int(p) for p in f.read().split()]
+
+
+def sc_http_restore(L, step):
+    topo, gw = L.topo, L.gw
+    nginx = dict(zip((FAILED, SPARE), topo.start_nginx(port=HTTP_PORT, nodes=[FAILED, SPARE])))
+    spare_restores_onto(L, HTTP_PORT)
+    step(f"nginx on {FAILED} and {SPARE} behind port {HTTP_PORT}; {SPARE}'s agent restores onto its own")
+
+    curls = [topo.spawn(topo.client, curl_argv(), name=f"curl-{i}", stdout=subprocess.PIPE) for i in range(CURLS)]
+
+    def followed(pending):
+        _, why, plans = mirror_plans(gw, L.ip(FAILED), 4 * CURLS)
+        mine = [p for p in plans if p["server"] == f"{CLUSTER_IP}:{HTTP_PORT}"]
+        if len(mine) == CURLS and all(p["requests"] == pending for p in mine):
+            return mine
+        return None
+    wait_for(lambda: followed("0"), 10, f"the {CURLS} curl connections restorable, nothing pending")
+    # From here on, no SYN (a reconnect) and no RST may pass the client's link.
+    capture = ResetCapture(topo, f"tcp port {HTTP_PORT} and tcp[tcpflags] & (tcp-rst|tcp-syn) != 0", "syn-rst")
+    step(f"{CURLS} curls, each on one keep-alive connection, answered by {FAILED}")
+
+    frozen = nginx_pids(nginx[FAILED].pid)
+    for p in frozen:
+        os.kill(p, signal.SIGSTOP)
+    plans = wait_for(lambda: followed("1"), 5, f"a request in flight on each of the {CURLS} connections")
+    step(f"{FAILED}'s nginx frozen: show mirror plans has a request to replay on each ({plans[0]['replay']} bytes)")
+    cut_off(topo, frozen)
+
+    outputs = []
+    for c in curls:
+        out, _ = c.communicate(timeout=60)
+        outputs.append((c.returncode, out.decode()))
+    by_node = {}
+    for i, (rc, out) in enumerate(outputs):
+        rows = transfers(out)
+        check(rc == 0 and len(rows) == REQUESTS, f"curl {i}: exit {rc}, {len(rows)} transfers: {out!r}; "
+              f"log: {open(curls[i].log).read()[-300:]}")
+        check(all(r[1] == "200" for r in rows), f"curl {i}: a status that is not 200: {rows}")
+        check(sum(r[2] for r in rows) == 1 and len({r[3] for r in rows}) == 1,
+              f"curl {i}: more than one connection: {rows}")
+        bodies = [r[0] for r in rows]
+        first_spare = bodies.index(SPARE) if SPARE in bodies else len(bodies)
+        check(0 < first_spare < len(bodies) and bodies == [FAILED] * first_spare + [SPARE] * (len(bodies) - first_spare),
+              f"curl {i}: answered by {FAILED}, then {SPARE}: {bodies}")
+        by_node[FAILED] = by_node.get(FAILED, 0) + first_spare
+        by_node[SPARE] = by_node.get(SPARE, 0) + len(bodies) - first_spare
+    syn_rst = capture.stop()
+    check(not syn_rst, f"{len(syn_rst)} SYN or RST segments on the client's link: {syn_rst[:3]}")
+    counts = check_restore_shown(L, CURLS)
+    return (f"{CURLS} curls, {REQUESTS} requests each over one keep-alive connection: {FAILED} frozen with a request "
+            f"in flight on each, then cut off; all {CURLS} connections restored on {SPARE} in "
+            f"{counts['last_spare_restore_ms']} ms, every curl got its {REQUESTS} answers 200 (by node: {by_node}) "
+            f"on its one connection, no SYN or RST in a capture")
