@@ -7,19 +7,22 @@
 //
 //  - The connection must be complete (mirror_conn::reason) and established
 //    (not closing).
-//  - Its protocol must frame requests (ONC RPC record marking): the replay
+//  - Its protocol must frame requests (ONC RPC record marking, HTTP/1.x
+//    messages): the replay
 //    starts at a request's first byte. A TCP-only connection cannot say
 //    whether its last request was answered; SMB2's sessions live only in
 //    the dead server.
 //  - Every byte the server sent was acknowledged: the mirror keeps no
-//    reply bytes to send again.
+//    reply bytes to send again; and no reply is cut (the server's framer
+//    settled where its stream ends): its call replayed, the spare would
+//    send the reply's first bytes again.
 //  - The client's bytes past the last whole request (a request cut by the
 //    failure) may not have been acknowledged by the node: the client sends
 //    them again to the spare, which has not had them. Acknowledged, they
 //    would be lost.
 //
-// The replay is the unanswered requests, oldest first, each as one last
-// fragment (record marking added back); its length sets where the receive
+// The replay is the unanswered requests, oldest first: an RPC call as one
+// last fragment (record marking added back), an HTTP request as it went; its length sets where the receive
 // queue starts (tcp_repair_params::rcv_seq minus it).
 //
 // Pure; reads the connection and its lcore's chunk pool. Called from: the
