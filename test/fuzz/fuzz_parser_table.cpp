@@ -13,7 +13,7 @@
 //    it is not opaque; a connection still in the table has not ended;
 //  - the chunk pool's free chunks and those the FIFOs hold add up to all;
 //  - a reply given with its request has the request's id (and, for RPC,
-//    its program); an interim response is SMB2.
+//    its program); an interim response is SMB2's, or an HTTP 1xx.
 // At the end, clear() empties the table and gives every chunk back.
 #include <algorithm>
 #include <cstdint>
@@ -38,7 +38,8 @@ namespace in = cg::fuzz::table_input;
 
 struct checker final : conn_observer {
     void on_reply(const mirror_conn&, const app_message& m, const msg_note& n, const app_message* req) noexcept override {
-        if (n.interim && m.proto != app_proto::smb2) fail("an interim response that is not SMB2");
+        if (n.interim && m.proto != app_proto::smb2 && !(m.proto == app_proto::http1 && m.status >= 100 && m.status < 200))
+            fail("an interim response that is neither SMB2's nor an HTTP 1xx");
         if (!req) return;
         if (req->id != m.id) fail("a reply given with a request of another id");
         if (m.proto != app_proto::smb2 && req->proto != m.proto) fail("an RPC reply parsed as another program than its call");

@@ -772,6 +772,8 @@ void rpc_record_seeds(const fs::path& dir) {
 namespace tm = test::mirror;
 
 /// The segments of each of the four connections' sessions, hand-built.
+tm::bytes http(std::string_view t) { return tm::bytes(t.begin(), t.end()); }
+
 std::array<std::vector<tm::seg>, 4> table_sessions() {
     const auto C = dp::mirror::direction::to_server, S = dp::mirror::direction::to_client;
     const tm::bytes fh(28, 0x43), fid = {7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0}, related(16, 0xff);
@@ -804,7 +806,13 @@ std::array<std::vector<tm::seg>, 4> table_sessions() {
         tm::conversation({{C, tm::rpc_marked(tm::rpc_call(9, 100000, 2, 3, tm::bytes(16, 0)))},
                           {S, tm::rpc_marked(tm::rpc_reply(9, tm::bytes(4, 0)))}},
                          1448, tm::ending::rst),
-        tm::conversation({{C, tm::bytes(120, 'G')}, {S, tm::bytes(700, 'H')}}, 256),
+        tm::conversation({{C, http("POST /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")},
+                          {S, http("HTTP/1.1 100 Continue\r\n\r\n")},
+                          {C, http("hello" "HEAD /h HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n")},
+                          {S, http("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+                                   "HTTP/1.1 200 OK\r\nContent-Length: 700\r\n\r\n"
+                                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")}},
+                         256),
     };
 }
 
