@@ -79,6 +79,7 @@ void add_lcore(counts& c, const parser_snapshot& s) {
         c.add(g + ".resyncs", f.resyncs);
         c.add(g + ".resync_skipped_bytes", f.resync_skipped_bytes);
         c.add_all(g, framer_error_names, f.errors);
+        c.add_all(g + ".http", http1::error_names, f.http);
     }
     const conn_counters& n = s.totals.conn;
     c.add("messages.requests", n.requests);

@@ -238,9 +238,12 @@ private:
             put("smb2", smb2::outcome_name(static_cast<smb2::outcome>(i)), n.smb2_outcomes[i]);
         for (const direction d : {direction::to_server, direction::to_client})
             if (const record_framer* f = c.framer(d))
-                for (std::size_t i = 0; i < framer_error_count; ++i)
-                    put(d == direction::to_server ? "framer_to_server" : "framer_to_client", framer_error_names[i],
-                        f->counters().errors[i]);
+            {
+                const char* side = d == direction::to_server ? "framer_to_server" : "framer_to_client";
+                for (std::size_t i = 0; i < framer_error_count; ++i) put(side, framer_error_names[i], f->counters().errors[i]);
+                for (std::size_t i = 0; i < http1::error_count; ++i)
+                    put(side, fmt::format("http.{}", http1::error_names[i]), f->counters().http[i]);
+            }
         for (std::size_t i = 0; i < gap_effect_count; ++i) put("gap", gap_effect_names[i], n.gaps[i]);
         put("conn", "backchannel", n.backchannel);
         put("conn", "opaque_records", n.opaque_records);

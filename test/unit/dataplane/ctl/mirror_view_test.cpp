@@ -4,6 +4,8 @@
 // table configuration taken from the gateway's (parser_config_of).
 #include <catch2/catch.hpp>
 
+#include <string>
+
 #include <algorithm>
 #include <set>
 
@@ -173,6 +175,25 @@ TEST_CASE("mirror_view: a closing connection shows which side sent its FIN", "[m
     CHECK(r.conns[0].state == "closing");
     CHECK(r.conns[0].client_half == "fin");
     CHECK(r.conns[0].server_half == "open");
+}
+
+TEST_CASE("mirror_view: an HTTP head the parser refuses is counted by what was wrong", "[mirror][show_mirror][http1]") {
+    parser_table t(small());
+    conn_spec c;
+    c.server_port = 80;
+    const std::string bad = "GET / HTTP/1.1\r\nHost : smuggled\r\n\r\n";
+    feed(t, c, conversation({{C, bytes(bad.begin(), bad.end())}}, 1448, ending::none), 10);
+    parser_snapshot s;
+    s.rows.resize(4);
+    take_snapshot(t, 10, s);
+    const parser_snapshot* one[] = {&s};
+    const api::mirror_rep r = mirror_view(one, {}, 4);
+    CHECK(count_of(r, "framer.client.bad_http") == 1);
+    CHECK(count_of(r, "framer.client.http.bad_field") == 1);
+    CHECK(count_of(r, "framer.client.http.bad_chunk") == 0);
+    REQUIRE(r.conns.size() == 1);
+    CHECK(r.conns[0].protocol == "http");
+    CHECK(r.conns[0].reason == "framing_lost");
 }
 
 TEST_CASE("parser_config_of: sizes, timers and ports from the gateway's configuration", "[mirror][show_mirror]") {
