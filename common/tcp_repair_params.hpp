@@ -20,8 +20,10 @@ struct tcp_repair_params {
     ipv4_addr client_addr = 0, server_addr = 0;
     std::uint16_t client_port = 0, server_port = 0;
 
-    /// The server's next byte to send. Everything the server sent before it
-    /// was acknowledged by the client (its send queue starts empty).
+    /// The first byte of the server's send queue: its bytes not yet
+    /// acknowledged by the client, the last `resend_len` of the replay (the
+    /// queue is empty when that is 0; then everything the server sent
+    /// before snd_seq was acknowledged).
     std::uint32_t snd_seq = 0;
     /// The server's next byte expected from the client, once the replayed
     /// bytes (the unanswered requests) are in its receive queue: the queue
@@ -44,9 +46,14 @@ struct tcp_repair_params {
     /// send window) and the server's own.
     std::uint32_t client_window = 0, server_window = 0;
 
+    /// Of the replay's bytes, how many at its end are the server's own: a
+    /// reply sent and not acknowledged, put back in the send queue as sent
+    /// (the kernel sends them again if the client does not acknowledge them).
+    std::uint32_t resend_len = 0;
+
     CG_FIELDS(s.client_addr, s.server_addr, s.client_port, s.server_port, s.snd_seq, s.rcv_seq, s.mss, s.wscale,
               s.sack, s.timestamps, s.client_wscale, s.server_wscale, s.tsval, s.ts_age_ms, s.client_window,
-              s.server_window)
+              s.server_window, s.resend_len)
     friend bool operator==(const tcp_repair_params&, const tcp_repair_params&) = default;
 };
 

@@ -62,14 +62,15 @@ void show_mirror_plans(context& ctx, common::ipv4_addr node, std::uint32_t n) {
         if (c.name != "restorable" && c.value != 0) why.add_row({c.name, std::to_string(c.value)});
     if (!why.empty()) why.render(ctx.out);
     table t({{"client"}, {"server"}, {"mss", al::right}, {"wscale"}, {"options"}, {"replay", al::right},
-             {"requests", al::right}, {"idle ms", al::right}, {"lcore", al::right}});
+             {"requests", al::right}, {"resend", al::right}, {"idle ms", al::right}, {"lcore", al::right}});
     for (const api::restore_plan_view& v : rep.plans) {
         const auto& q = v.params;
         std::string opts = q.sack ? "sack" : "";
         if (q.timestamps) opts += opts.empty() ? "ts" : " ts";
         t.add_row({endpoint(q.client_addr, q.client_port), endpoint(q.server_addr, q.server_port), std::to_string(q.mss),
                    q.wscale ? fmt::format("{}/{}", q.client_wscale, q.server_wscale) : "-", opts.empty() ? "-" : opts,
-                   std::to_string(v.replay.size()), std::to_string(v.requests), std::to_string(q.ts_age_ms),
+                   std::to_string(v.replay.size() - q.resend_len), std::to_string(v.requests),
+                   std::to_string(q.resend_len), std::to_string(q.ts_age_ms),
                    std::to_string(v.lcore)});
     }
     if (!t.empty()) t.render(ctx.out);
@@ -110,8 +111,9 @@ std::vector<command> mirror_commands() {
         {{"show", "mirror", "plans"},
          {{"node-ip", "", "a node's address"}, {"count", "", "connections to list, 1-4096; default 50", true}}, {},
          "What the node's spare could carry on if the node failed now: each restorable connection (complete, "
-         "established, its requests framed, every reply acknowledged) with its TCP values and the bytes of its "
-         "unanswered requests, and the others counted by reason.",
+         "established, its requests framed, what the client has not acknowledged all in the last reply) with its "
+         "TCP values, the bytes of its unanswered requests to replay and of the reply to send again, and the "
+         "others counted by reason.",
          cmd_show_mirror_plans},
     };
 }

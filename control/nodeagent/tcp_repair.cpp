@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <tuple>
 #include <cerrno>
 #include <cstring>
 
@@ -57,6 +58,10 @@ std::variant<owned_fd, std::string> repair_socket(const common::tcp_repair_param
     if (!set(fd, TCP_REPAIR, int{TCP_REPAIR_ON}))
         return errno == EPERM ? std::string("repair mode: needs CAP_NET_ADMIN") : failed("repair mode");
 
+    if (p.resend_len > replay.size())
+        return fmt::format("the reply to send again ({} bytes) is longer than the replay ({})", p.resend_len, replay.size());
+    const std::span<const std::uint8_t> resend = replay.last(p.resend_len);
+    replay = replay.first(replay.size() - p.resend_len);
     const std::uint32_t rcv_base = p.rcv_seq - static_cast<std::uint32_t>(replay.size());
     if (!set_queue(fd, TCP_SEND_QUEUE, p.snd_seq)) return failed("send queue sequence");
     if (!set_queue(fd, TCP_RECV_QUEUE, rcv_base)) return failed("receive queue sequence");
@@ -89,11 +94,15 @@ std::variant<owned_fd, std::string> repair_socket(const common::tcp_repair_param
         w.rcv_wup = rcv_base;
         if (!set(fd, TCP_REPAIR_WINDOW, w)) return failed("windows");
     }
-    if (!replay.empty()) {
-        if (!set(fd, TCP_REPAIR_QUEUE, int{TCP_RECV_QUEUE})) return failed("receive queue");
-        for (std::size_t done = 0; done < replay.size();) {
-            const ssize_t k = ::send(fd, replay.data() + done, replay.size() - done, MSG_NOSIGNAL);
-            if (k <= 0) return failed(fmt::format("replay ({} of {} bytes in)", done, replay.size()));
+    // In repair mode a queue's bytes are queued, never sent: the receive
+    // queue's as received, the send queue's as sent and not yet acknowledged.
+    for (const auto& [queue, bytes, what] : {std::tuple{int{TCP_RECV_QUEUE}, replay, "replay"},
+                                              std::tuple{int{TCP_SEND_QUEUE}, resend, "reply to send again"}}) {
+        if (bytes.empty()) continue;
+        if (!set(fd, TCP_REPAIR_QUEUE, queue)) return failed(fmt::format("{} queue", what));
+        for (std::size_t done = 0; done < bytes.size();) {
+            const ssize_t k = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+            if (k <= 0) return failed(fmt::format("{} ({} of {} bytes in)", what, done, bytes.size()));
             done += static_cast<std::size_t>(k);
         }
     }

@@ -13,7 +13,10 @@
 //   not stand in the way); connect to the client (no SYN: the socket is
 //   ESTABLISHED); the handshake's options (after connect, before data);
 //   the timestamp clock past the node's last TSval; the windows; the
-//   replayed bytes into the receive queue; repair mode off, which sends a
+//   replayed bytes into the receive queue, the node's unacknowledged reply
+//   bytes (params.resend_len, the replay's last) into the send queue, as
+//   sent (the kernel retransmits them if the client does not acknowledge
+//   them; a client that had them acknowledges); repair mode off, which sends a
 //   window probe (the client answers with an ACK, and the connection goes
 //   on).
 //

@@ -126,6 +126,7 @@ void record_framer::feed(std::span<const std::uint8_t> d, record_sink& sink) noe
 
 void record_framer::gap(std::uint32_t len) noexcept {
     if (len == 0) return;
+    _last_ok = false;
     _c.gap_bytes += len;
     if (_mode == mode::scan) {
         // The bytes held for a probe are not contiguous with what follows.
@@ -151,6 +152,7 @@ void record_framer::gap(std::uint32_t len) noexcept {
 void record_framer::desync() noexcept {
     if (_mode == mode::scan) return;  // already looking: the bytes kept for a probe are still candidates
     if (_part == http_part::tunnel) return;  // no HTTP to look for any more
+    _last_ok = false;
     reset_record();
     _mode = mode::scan;
 }
@@ -235,6 +237,7 @@ void record_framer::on_marker() noexcept {
 }
 
 void record_framer::store(std::span<const std::uint8_t> d) noexcept {
+    _last_ok = false;  // the buffer takes the next record's bytes
     if (!_buf) {
         if (_external) return;  // end_fragment counts the record as no_buffer
         _owned.reset(new (std::nothrow) std::uint8_t[_cfg.cap]);
@@ -271,6 +274,7 @@ void record_framer::end_fragment(record_sink* sink) noexcept {
         r.end = _pos;
         ++(whole ? _c.records_whole : _c.records_prefix);
         reset_record();
+        keep_last(r);
         sink->on_record(r);
         return;
     }

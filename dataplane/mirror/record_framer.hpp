@@ -56,6 +56,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -183,6 +184,19 @@ public:
     std::uint64_t settled() const noexcept {
         return _mode == mode::sync && (_in_record || _in_body || _marker_have != 0) ? _rec_start : position();
     }
+    /// The last record emitted, while its bytes are still the buffer's: it
+    /// was whole, nothing was stored since, no gap or desync came after it.
+    /// `bytes` has its markers removed (an RPC record's one fragment is
+    /// `fragments == 1`); `end` is its stream position past its last byte.
+    struct last_record_view {
+        std::uint64_t start = 0, end = 0;
+        std::span<const std::uint8_t> bytes;
+        std::uint32_t fragments = 0;
+    };
+    std::optional<last_record_view> last_record() const noexcept {
+        if (!_last_ok) return std::nullopt;
+        return last_record_view{_last_start, _last_end, {_buf, _last_len}, _last_fragments};
+    }
     /// Bytes of the record in progress received so far (markers removed), 0 between records.
     std::uint64_t partial_len() const noexcept { return _in_record ? _rec_total - _frag_left : 0; }
     const framer_counters& counters() const noexcept { return _c; }
@@ -247,6 +261,19 @@ private:
     std::uint8_t* _buf = nullptr;            ///< the record buffer: the owner's storage, or _owned
     std::unique_ptr<std::uint8_t[]> _owned;  ///< allocated on the first record byte when no storage was given
     bool _external = false;                  ///< storage was given: never allocate
+
+    // The last record emitted (last_record).
+    bool _last_ok = false;
+    std::uint64_t _last_start = 0, _last_end = 0;
+    std::uint32_t _last_len = 0, _last_fragments = 0;
+    /// Called as a record is handed to the sink.
+    void keep_last(const record& r) noexcept {
+        _last_ok = r.whole();
+        _last_start = r.start;
+        _last_end = r.end;
+        _last_len = static_cast<std::uint32_t>(r.bytes.size());
+        _last_fragments = r.fragments;
+    }
 
     // HTTP: the message in progress, and the methods its responses answer.
     http_part _part = http_part::head;

@@ -237,6 +237,7 @@ void record_framer::http_message_done(record_sink* sink) noexcept {
         ++(whole ? _c.records_whole : _c.records_prefix);
         reset_record();
         if (tunnel) _part = http_part::tunnel;
+        keep_last(r);
         sink->on_record(r);
         return;
     }

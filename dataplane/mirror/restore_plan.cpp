@@ -1,5 +1,8 @@
 #include "dataplane/mirror/restore_plan.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include "dataplane/pkt/wire.hpp"
 
 namespace cg::dp::mirror {
@@ -38,6 +41,38 @@ bool write_replay(const msg_fifo& fifo, const chunk_pool& pool, bool rpc, std::s
     return fits;
 }
 
+/// The last reply as it went on the wire (an RPC record with its one
+/// marker), when the server's stream ends with it.
+struct resend_source {
+    bool ok = false;
+    std::span<const std::uint8_t> body;
+    bool marker = false;  ///< an RPC record: its 4-byte marker precedes body
+
+    std::size_t wire_len() const noexcept { return body.size() + (marker ? 4 : 0); }
+    /// The last `n` bytes (n <= wire_len()) into `out`.
+    void write(std::uint32_t n, std::span<std::uint8_t> out) const noexcept {
+        std::array<std::uint8_t, 4> m{};
+        wire::store32(m.data(), rpc_last_fragment | static_cast<std::uint32_t>(body.size()));
+        std::size_t skip = wire_len() - n, at = 0;
+        if (marker) {
+            for (std::size_t i = skip; i < 4; ++i) out[at++] = m[i];
+            skip = skip > 4 ? skip - 4 : 0;
+        }
+        std::copy(body.begin() + static_cast<std::ptrdiff_t>(skip), body.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+};
+
+resend_source resend_of(const record_framer& replies, bool rpc, std::uint32_t unacked) noexcept {
+    resend_source s;
+    const auto last = replies.last_record();
+    if (unacked == 0 || !last || last->end != replies.position()) return s;
+    if (rpc && last->fragments != 1) return s;  // its markers are not kept
+    s.body = last->bytes;
+    s.marker = rpc;
+    s.ok = unacked <= s.wire_len();
+    return s;
+}
+
 }  // namespace
 
 restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uint32_t ts_age_ms,
@@ -50,12 +85,16 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
 
     const tcp_stream_info& up = t.stream(direction::to_server);   // the client's bytes
     const tcp_stream_info& down = t.stream(direction::to_client);  // the server's
-    if (down.next_seq != (down.ack_known ? down.acked : down.start_seq))
-        return refuse(restore_verdict::reply_unacknowledged);
     // A reply begun and not finished: replaying its call would send the
     // client its first bytes twice.
-    if (const record_framer& f = *c.framer(direction::to_client); f.settled() != f.position())
-        return refuse(restore_verdict::reply_cut);
+    const record_framer& replies = *c.framer(direction::to_client);
+    if (replies.settled() != replies.position()) return refuse(restore_verdict::reply_cut);
+    // Server bytes the mirror saw no acknowledgement of: the end of the last
+    // reply, sent again from the spare's send queue (the client may have
+    // had them: the mirror only missed its ACK). Anything older is gone.
+    const std::uint32_t unacked = down.next_seq - (down.ack_known ? down.acked : down.start_seq);
+    const resend_source resend = resend_of(replies, is_rpc(c.speaks()), unacked);
+    if (unacked != 0 && !resend.ok) return refuse(restore_verdict::reply_unacknowledged);
 
     // The client's stream up to the end of its last whole record: what the
     // spare's receive queue ends at. The node must not have acknowledged
@@ -65,6 +104,11 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
 
     restore_plan p;
     if (!write_replay(c.fifo(), pool, is_rpc(c.speaks()), replay, p)) return refuse(restore_verdict::replay_too_large);
+    if (unacked != 0) {
+        if (replay.size() - p.replay_len < unacked) return refuse(restore_verdict::replay_too_large);
+        resend.write(unacked, replay.subspan(p.replay_len, unacked));
+        p.replay_len += unacked;
+    }
     p.verdict = restore_verdict::restorable;
     p.reason = conn_reason::complete;
 
@@ -74,7 +118,8 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
     r.server_addr = ep.server_addr;
     r.client_port = ep.client_port;
     r.server_port = ep.server_port;
-    r.snd_seq = down.next_seq;
+    r.snd_seq = down.next_seq - unacked;
+    r.resend_len = unacked;
     r.rcv_seq = settled;
     const tcp_options& cs = up.syn_options;
     const tcp_options& ss = down.syn_options;

@@ -12,18 +12,23 @@
 //    starts at a request's first byte. A TCP-only connection cannot say
 //    whether its last request was answered; SMB2's sessions live only in
 //    the dead server.
-//  - Every byte the server sent was acknowledged: the mirror keeps no
-//    reply bytes to send again; and no reply is cut (the server's framer
-//    settled where its stream ends): its call replayed, the spare would
-//    send the reply's first bytes again.
+//  - No reply is cut (the server's framer settled where its stream ends):
+//    its call replayed, the spare would send the reply's first bytes again.
+//  - The server bytes the mirror saw no acknowledgement of lie in the last
+//    reply, which the framer still holds whole: they go back into the
+//    spare's send queue as sent (tcp_repair_params::resend_len), so the
+//    client gets them if it had not, and acknowledges them if it had (the
+//    mirror often misses only the ACK: after a node's link goes down, the
+//    SPAN port stops copying what is sent to it). Older ones are gone.
 //  - The client's bytes past the last whole request (a request cut by the
 //    failure) may not have been acknowledged by the node: the client sends
 //    them again to the spare, which has not had them. Acknowledged, they
 //    would be lost.
 //
 // The replay is the unanswered requests, oldest first: an RPC call as one
-// last fragment (record marking added back), an HTTP request as it went; its length sets where the receive
-// queue starts (tcp_repair_params::rcv_seq minus it).
+// last fragment (record marking added back), an HTTP request as it went;
+// then the reply bytes to send again, if any. The requests' length sets
+// where the receive queue starts (tcp_repair_params::rcv_seq minus it).
 //
 // Pure; reads the connection and its lcore's chunk pool. Called from: the
 // parser lcore (at a node's failure), tests.
@@ -47,7 +52,7 @@ enum class restore_verdict : std::uint8_t {
     not_established,      ///< closing, closed or reset
     no_request_framing,   ///< TCP only: where a request starts is not known
     session_state,        ///< SMB2: the session lives only in the dead server
-    reply_unacknowledged, ///< server bytes the client has not acknowledged
+    reply_unacknowledged, ///< server bytes the client has not acknowledged, not all in the last reply held
     request_cut_acked,    ///< a request cut by the failure, partly acknowledged by the node
     replay_too_large,     ///< the unanswered requests do not fit the caller's buffer
     reply_cut,            ///< the node had sent part of a reply: the client holds its first bytes

@@ -176,6 +176,10 @@ def sc_http_restore_load(L, step):
     restored = int(rows[0]["restored"])
     reset = CURLS - restored
     check(errors["timeout"] == 0 and errors["connect"] == 0, f"wrk: a connection hung or could not open: {errors}; {out}")
+    # wrk waits for each response before its next request: the bytes the
+    # mirror saw no ACK of lie in one response, which the spare sends again.
+    check("reply_unacknowledged" not in rows[0]["not restorable"],
+          f"a connection refused for a reply the mirror saw no ACK of: {shown}")
     check(errors["read"] + errors["write"] == reset,
           f"wrk: one error per connection not restored ({reset}): {errors}; show restore: {shown}")
     latency = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)

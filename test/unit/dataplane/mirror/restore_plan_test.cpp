@@ -178,12 +178,36 @@ TEST_CASE("restore plan: what cannot be restored, and why", "[mirror][restore_pl
         CHECK(p.verdict == restore_verdict::incomplete);
         CHECK(p.reason == conn_reason::joined_mid_stream);
     }
-    SECTION("a reply the client has not acknowledged") {
+    SECTION("a reply the client has not acknowledged: sent again from the spare's send queue") {
         rig r;
         r.feed(conversation({{C, c1}, {S, r1}}, 1448, ending::none));
-        CHECK(r.plan().verdict == restore_verdict::reply_unacknowledged);
+        restore_plan p = r.plan();
+        REQUIRE(p.verdict == restore_verdict::restorable);
+        CHECK(p.replayed == 0);  // its call was answered
+        CHECK(p.params.resend_len == r1.size());
+        CHECK(r.replay == r1);  // with its record marker, as it went
+        CHECK(p.params.snd_seq == r.spec.server_isn + 1);
+        r.feed({client_ack(total({c1}), 10)});  // the client acknowledged its first 10 bytes
+        p = r.plan();
+        REQUIRE(p.verdict == restore_verdict::restorable);
+        CHECK(p.params.resend_len == r1.size() - 10);
+        CHECK(r.replay == bytes(r1.begin() + 10, r1.end()));
+        CHECK(p.params.snd_seq == r.spec.server_isn + 1 + 10);
         r.feed({client_ack(total({c1}), total({r1}))});
-        CHECK(r.plan().verdict == restore_verdict::restorable);
+        p = r.plan();
+        CHECK(p.verdict == restore_verdict::restorable);
+        CHECK(p.params.resend_len == 0);
+        CHECK(p.params.snd_seq == r.spec.server_isn + 1 + total({r1}));
+    }
+    SECTION("unacknowledged bytes older than the last reply are gone") {
+        rig r;
+        const bytes r2 = reply(0x501, nfs3_getattr_res());
+        r.feed(conversation({{C, concat({c1, c2})}, {S, concat({r1, r2})}}, 1448, ending::none));
+        CHECK(r.plan().verdict == restore_verdict::reply_unacknowledged);
+        r.feed({client_ack(total({c1, c2}), total({r1}) + 2)});  // now only r2's bytes are missing an ACK
+        const restore_plan p = r.plan();
+        REQUIRE(p.verdict == restore_verdict::restorable);
+        CHECK(p.params.resend_len == r2.size() - 2);
     }
     SECTION("closing") {
         rig r;
@@ -237,6 +261,18 @@ TEST_CASE("restore plan: HTTP keep-alive, answered requests left out, pipelined 
         CHECK(p.params.snd_seq == r.spec.server_isn + 1 + down);
         CHECK(p.params.server_port == 8080);
         CHECK(p.params.tsval == 4242);
+    }
+    SECTION("a request in flight and the last response unacknowledged: both in the replay, the response last") {
+        rig r(port_proto::http);
+        r.feed(conversation({{C, q1}, {S, a1}}, 0, ending::none));
+        // The next request, sent before a1 arrived: it acknowledges none of a1.
+        r.feed({{C, total({q1}), ACK | PSH, 0, q4, {}}, server_ack(total({a1}), total({q1, q4}), 77)});
+        const restore_plan p = r.plan();
+        REQUIRE(p.verdict == restore_verdict::restorable);
+        CHECK(p.replayed == 1);
+        CHECK(p.params.resend_len == a1.size());
+        CHECK(r.replay == concat({q4, a1}));
+        CHECK(p.params.rcv_seq == r.spec.client_isn + 1 + total({q1, q4}));
     }
     SECTION("all answered: nothing to replay") {
         rig r(port_proto::http);
