@@ -13,7 +13,10 @@
 //    it is not opaque; a connection still in the table has not ended;
 //  - the chunk pool's free chunks and those the FIFOs hold add up to all;
 //  - a reply given with its request has the request's id (and, for RPC,
-//    its program); an interim response is SMB2's, or an HTTP 1xx.
+//    its program); an interim response is SMB2's, or an HTTP 1xx;
+//  - a connection's restore plan, when restorable, is of a complete one;
+//    its replay fits the buffer, ends with the reply to send again, and
+//    that reply ends where the server's stream does.
 // At the end, clear() empties the table and gives every chunk back.
 #include <algorithm>
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "dataplane/mirror/parser_table.hpp"
+#include "dataplane/mirror/restore_plan.hpp"
 #include "dataplane/mirror/smb2.hpp"
 #include "parser_table_input.hpp"
 #include "support/mirror_session.hpp"
@@ -65,6 +69,19 @@ std::int64_t get24(const std::uint8_t* p) {
     return static_cast<std::int32_t>(u << 8) >> 8;  // sign-extended
 }
 
+void check_plan(const mirror_conn& m, const chunk_pool& pool) {
+    static std::uint8_t replay[8192];
+    const restore_plan p = plan_restore(m, pool, 0, replay);
+    if (p.replay_len > sizeof replay) fail("a replay longer than its buffer");
+    if (p.verdict != restore_verdict::restorable) return;
+    if (!m.complete()) fail("a plan restorable, but the connection is not complete");
+    const auto& q = p.params;
+    if (q.resend_len > p.replay_len) fail("more bytes to send again than the replay holds");
+    if (q.snd_seq + q.resend_len != m.tcp().stream(direction::to_client).next_seq)
+        fail("the reply sent again does not end where the server's stream does");
+    if (q.resend_len > 1024 + 4) fail("more bytes sent again than the reply buffer holds");
+}
+
 void check(const parser_table& t, std::uint64_t frames) {
     const table_counters& c = t.counters();
     std::uint64_t sum = 0;
@@ -85,6 +102,7 @@ void check(const parser_table& t, std::uint64_t frames) {
         if (m.complete() && (!m.tcp().complete() || m.fifo().flaw() != fifo_flaw::none || m.opaque()))
             fail("complete, but its follower, FIFO or opacity says otherwise");
         m.fifo().for_each([&](const fifo_entry& e) { held_chunks += t.pool().chunks_for(e.bytes.len); });
+        check_plan(m, t.pool());
     });
     if (listed != t.size()) fail("for_each does not list size() connections");
     if (held_chunks + t.pool().free_chunks() != t.pool().chunks()) fail("chunks lost or held twice");
