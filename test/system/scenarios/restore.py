@@ -137,35 +137,37 @@ for line in sys.stdin:
 """
 
 
-def parser_section(port, protocol):
-    """The mirror parser on the SPAN port, room for the connections, and
+def parser_section(port, protocol, conns=CONNS):
+    """The mirror parser on the SPAN port, room for `conns` connections, and
     what the service's port speaks."""
     return ("\nmirror_parser:\n  ports: [span]\n  lcores: [1]\n"
-            f"  connections: {max(128, 2 * CONNS)}\n  request_chunks: {max(512, 2 * CONNS)}\n"
+            f"  connections: {max(128, 2 * conns)}\n  request_chunks: {max(512, 2 * conns)}\n"
             f"  protocols: [{{port: {port}, protocol: {protocol}}}]\n")
 
 
 LAN_PORT = '    device: "net_af_packet0,iface=gw0"\n    address: 198.18.0.2\n'
 
 
-def restore_edits(port):
-    """conf/managed.yaml with the SPAN port, and cluster port `port` on n3
+def restore_edits(ports):
+    """conf/managed.yaml with the SPAN port, and the cluster `ports` on n3
     alone (n4 stands by as its spare)."""
     def edits(topo):
-        service = (f"      - port: {port}\n        protocol: tcp\n        nodes:\n"
-                   f"          - {{address: {topo.node_ips[FAILED]}, mac: arp, weight: 100}}\n")
+        service = "".join(f"      - port: {port}\n        protocol: tcp\n        nodes:\n"
+                          f"          - {{address: {topo.node_ips[FAILED]}, mac: arp, weight: 100}}\n"
+                          for port in ports)
         return [(LAN_PORT, LAN_PORT + '  - name: span\n    device: "net_af_packet1,iface=span0"\n'),
                 ("\nmanager:\n", service + "\nmanager:\n")]
     return edits
 
 
-def restore_bench(port, protocol):
+def restore_bench(port, protocol, more_ports=(), conns=CONNS):
     """The bench: controld's (run.py "managed") with n4 the spare of n3,
-    alive monitoring, n3's port copied to the SPAN port, the parser, and the
-    service's cluster port."""
+    alive monitoring, n3's port copied to the SPAN port, the parser (room
+    for `conns`), the service's cluster port (spoken as `protocol`) and
+    `more_ports` beside it, on n3 too."""
     return {"bench": "managed", "spares": 1, "agent_keys": {"alive_timeout": "100ms"},
-            "before": lambda topo: add_span_port(topo, FAILED), "sections": [parser_section(port, protocol)],
-            "edits": restore_edits(port)}
+            "before": lambda topo: add_span_port(topo, FAILED), "sections": [parser_section(port, protocol, conns)],
+            "edits": restore_edits([port, *more_ports])}
 
 
 BENCH = restore_bench(RPC_PORT, "rpc")
@@ -216,9 +218,42 @@ def stopped(pid, tid):
         return f.read().rsplit(")", 1)[1].split()[0] == "T"
 
 
+def start_rpc_servers(topo):
+    """The RPC service on n3 and n4: {node: Popen}."""
+    servers = {n: topo.spawn(topo.ns(n), [sys.executable, "-c", RPC_SERVER, "0.0.0.0", str(RPC_PORT), n],
+                             name=f"rpc-{n}", stdout=subprocess.PIPE) for n in (FAILED, SPARE)}
+    for n, p in servers.items():
+        check(p.stdout.readline().strip() == b"listening", f"the RPC service on {n} did not start")
+    return servers
+
+
+def calls_in_flight(L, frozen, c, conns):
+    """n3's service frozen (its kernel still acknowledges; nobody answers),
+    the next call sent on each of the client's `conns` connections; returns
+    once show mirror plans has each restorable with its call pending:
+    (restorable, {reason: count})."""
+    gw = L.gw
+    frozen.send_signal(signal.SIGSTOP)
+    wait_for(lambda: all(stopped(frozen.pid, t) for t in os.listdir(f"/proc/{frozen.pid}/task")), 5,
+             f"every thread of {FAILED}'s service stopped", interval=0.01)
+    c.ask("call 2")
+    seen = {}
+
+    def all_pending():
+        restorable, why, plans = mirror_plans(gw, L.ip(FAILED), 2 * conns)
+        pending = [p for p in plans if p["server"] == f"{CLUSTER_IP}:{RPC_PORT}" and p["requests"] == "1"]
+        seen.update(restorable=restorable, why=why, plans=plans)
+        return (restorable, why) if len(pending) == conns else None
+    try:
+        return wait_for(all_pending, 5, f"the {conns} calls in flight restorable in show mirror plans")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {seen}; show mirror conns: {gw.ctl('show', 'mirror', 'conns', '100')}; "
+                             f"show mirror: {gw.ctl('show', 'mirror')}") from None
+
+
 class Client:
-    def __init__(self, topo):
-        self.p = topo.spawn(topo.client, [sys.executable, "-c", RPC_CLIENT, CLUSTER_IP, str(RPC_PORT), str(CONNS)],
+    def __init__(self, topo, conns=CONNS):
+        self.p = topo.spawn(topo.client, [sys.executable, "-c", RPC_CLIENT, CLUSTER_IP, str(RPC_PORT), str(conns)],
                             name="rpc-client", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         check(self.p.stdout.readline().strip() == b"ready", f"the RPC client did not connect: {self.p.poll()}")
 
@@ -230,10 +265,7 @@ class Client:
 
 def sc_node_restore(L, step):
     topo, gw = L.topo, L.gw
-    servers = {n: topo.spawn(topo.ns(n), [sys.executable, "-c", RPC_SERVER, "0.0.0.0", str(RPC_PORT), n],
-                             name=f"rpc-{n}", stdout=subprocess.PIPE) for n in (FAILED, SPARE)}
-    for n, p in servers.items():
-        check(p.stdout.readline().strip() == b"listening", f"the RPC service on {n} did not start")
+    servers = start_rpc_servers(topo)
     spare_restores_onto(L, RPC_PORT)
     step(f"RPC service on {FAILED} and {SPARE}; {SPARE}'s agent restores onto it")
 
@@ -246,24 +278,7 @@ def sc_node_restore(L, step):
     # From here on, no SYN (a reconnect) and no RST may pass the client's link.
     capture = ResetCapture(topo, f"tcp port {RPC_PORT} and tcp[tcpflags] & (tcp-rst|tcp-syn) != 0", "syn-rst")
 
-    frozen = servers[FAILED]
-    frozen.send_signal(signal.SIGSTOP)  # its kernel still acknowledges; nobody answers
-    wait_for(lambda: all(stopped(frozen.pid, t) for t in os.listdir(f"/proc/{frozen.pid}/task")), 5,
-             f"every thread of {FAILED}'s service stopped", interval=0.01)
-    c.ask("call 2")
-
-    seen = {}
-
-    def all_pending():
-        restorable, why, plans = mirror_plans(gw, L.ip(FAILED), CONNS)
-        pending = [p for p in plans if p["server"] == f"{CLUSTER_IP}:{RPC_PORT}" and p["requests"] == "1"]
-        seen.update(restorable=restorable, why=why, plans=plans)
-        return (restorable, why) if len(pending) == CONNS else None
-    try:
-        restorable, why = wait_for(all_pending, 5, f"the {CONNS} calls in flight restorable in show mirror plans")
-    except AssertionError as e:
-        raise AssertionError(f"{e}: {seen}; show mirror conns: {gw.ctl('show', 'mirror', 'conns', '100')}; "
-                             f"show mirror: {gw.ctl('show', 'mirror')}") from None
+    restorable, why = calls_in_flight(L, servers[FAILED], c, CONNS)
     step(f"a call in flight on each, unanswered: show mirror plans: {restorable} restorable, not: {why}")
 
     t_cut = time.monotonic()

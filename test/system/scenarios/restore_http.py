@@ -87,9 +87,12 @@ def sc_http_restore(L, step):
 
     curls = [topo.spawn(topo.client, curl_argv(), name=f"curl-{i}", stdout=subprocess.PIPE) for i in range(CURLS)]
 
+    seen = {}
+
     def followed(pending):
         _, why, plans = mirror_plans(gw, L.ip(FAILED), 4 * CURLS)
         mine = [p for p in plans if p["server"] == f"{CLUSTER_IP}:{HTTP_PORT}"]
+        seen.update(why=why, pending=sorted(p["requests"] for p in mine))
         if len(mine) == CURLS and all(p["requests"] == pending for p in mine):
             return mine
         return None
@@ -101,7 +104,11 @@ def sc_http_restore(L, step):
     frozen = nginx_pids(nginx[FAILED].pid)
     for p in frozen:
         os.kill(p, signal.SIGSTOP)
-    plans = wait_for(lambda: followed("1"), 5, f"a request in flight on each of the {CURLS} connections")
+    try:
+        plans = wait_for(lambda: followed("1"), 5, f"a request in flight on each of the {CURLS} connections")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: not restorable {seen['why']}, pending {seen['pending']}; "
+                             f"{gw.ctl('show', 'mirror', 'conns', '40')}") from None
     step(f"{FAILED}'s nginx frozen: show mirror plans has a request to replay on each ({plans[0]['replay']} bytes)")
     cut_off(topo, frozen)
 
