@@ -27,6 +27,12 @@ backup), 2,000 keep-alive connections and a 24 MB download through a, then
 both of a's processes killed: b takes over, and the demo prints the
 takeover time, how many connections carried on, and the download's
 checksum against the file's.
+
+The fifth part is a node's failure: n4 the spare of n3, n3's port copied
+to the gateway's SPAN port for the mirror parser, wrk at full speed on 20
+keep-alive connections to nginx on n3, then n3 cut off without warning:
+its connections are carried on by n4 (TCP_REPAIR from what the parser
+followed), and wrk sees no error.
 scripts/demo installs, builds and sets up hugepages first.
 """
 
@@ -43,6 +49,7 @@ from gateway import PROGRAMS, counts, format_rows, lab, preflight, spread_rows, 
 from manager_lab import mlab, pair_lab, percentile  # noqa: E402
 from scenarios.pair import kill_active  # noqa: E402
 from scenarios.recovery import PORT, carried_on, hold_connections, kill_gatewayd  # noqa: E402
+from scenarios.restore_http import BENCH as HTTP_RESTORE_BENCH, sc_http_restore_load  # noqa: E402
 from topology import CLIENT_IP, CLUSTER_IP, Topology  # noqa: E402
 
 
@@ -186,6 +193,18 @@ def demo_pair(build, count, size=24 << 20):
     return 0 if ok else 1
 
 
+def demo_spare(build):
+    say("a node dies under load: n3 behind a port with nginx, n4 its spare, n3's port copied to the gateway's")
+    say("  SPAN port (tc mirred) for the mirror parser; wrk at full speed on 20 keep-alive connections to n3,")
+    say("  then n3's link cut and its nginx killed, without warning")
+    options = {k: v for k, v in HTTP_RESTORE_BENCH.items() if k != "bench"}
+    with mlab("demo_spare", build, log=lambda m: say("  " + m), **options) as L:
+        summary = sc_http_restore_load(L, lambda m: say("  " + m))
+        say(f"  {summary}")
+    say("cleaned up: controld, gatewayd, agents, nginx and namespaces stopped and removed")
+    return 0
+
+
 def indent(text):
     return "\n".join("  " + l for l in text.rstrip("\n").splitlines())
 
@@ -225,6 +244,10 @@ def main():
             say()
             parts.append("the backup takes over")
             rc = demo_pair(os.path.abspath(a.build), 2000)
+        if rc == 0 and not a.no_manager:
+            say()
+            parts.append("a spare carries a dead node's connections on")
+            rc = demo_spare(os.path.abspath(a.build))
         say()
         say(f"demo: {'OK' if rc == 0 else 'FAILED'} ({', '.join(parts)})")
         return rc

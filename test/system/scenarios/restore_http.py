@@ -189,6 +189,8 @@ def sc_http_restore_load(L, step):
     check(errors["read"] + errors["write"] == reset,
           f"wrk: one error per connection not restored ({reset}): {errors}; show restore: {shown}")
     latency = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)
-    return (f"wrk on {CURLS} keep-alive connections, {FAILED} cut off under load: {restored} restored on {SPARE}, "
-            f"{reset} reset (not restorable: {rows[0]['not restorable']}) and opened again by wrk at once; "
-            f"{requests} requests in 6 s, errors {errors}, no timeout, the slowest request {latency}")
+    reset_text = (f"{reset} reset (not restorable: {rows[0]['not restorable']}) and opened again by wrk at once"
+                  if reset else "none reset")
+    return (f"wrk on {CURLS} keep-alive connections, {FAILED} cut off under load: {restored} restored on {SPARE} "
+            f"(in {rows[0]['ms']} ms: the plans + the spare's restores), {reset_text}; {requests} requests in 6 s, errors {errors}, no timeout, "
+            f"the slowest request {latency}")
