@@ -79,13 +79,14 @@ while True:
 # one's answer and prints JSON: answered, by node, wrong XIDs, errors, and
 # the time of the last answer.
 RPC_CLIENT = r"""
-import json, select, socket, struct, sys, time
+import json, selectors, socket, struct, sys, time
 vip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def call(xid):
     body = struct.pack(">IIIIII", xid, 0, 2, 0x20000099, 1, 1) + b"\0" * 16 + struct.pack(">Q", xid)
     return struct.pack(">I", 0x80000000 | len(body)) + body
 conns = [socket.create_connection((vip, port), timeout=5) for _ in range(n)]
 ports = [c.getsockname()[1] for c in conns]
+index = {c.fileno(): i for i, c in enumerate(conns)}
 want = {}
 def send(k):
     for i, c in enumerate(conns):
@@ -93,22 +94,33 @@ def send(k):
         c.sendall(call(want[i]))
         if i % 50 == 49:
             time.sleep(0.005)  # a SPAN port drops copies of a burst of thousands of frames
+def pct(v, q):
+    return round(sorted(v)[min(len(v) - 1, int(q * len(v)))] * 1000, 1) if v else None
 def collect(limit):
     bufs, out = {i: b"" for i in want}, {"ok": 0, "by_node": {}, "wrong_xid": 0, "errors": [], "last_s": 0.0}
     pending, t0 = set(want), time.monotonic()
+    waited, failed_after = [], []  # seconds from collect's start: to each answer, to each error
+    sel = selectors.DefaultSelector()
+    for i in pending:
+        sel.register(conns[i], selectors.EVENT_READ, i)
+    def done(i):
+        pending.discard(i)
+        sel.unregister(conns[i])
     while pending and time.monotonic() - t0 < limit:
-        r, _, _ = select.select([conns[i] for i in pending], [], [], 0.05)
-        for c in r:
-            i = conns.index(c)
+        for key, _ in sel.select(0.05):
+            i = key.data
+            c = conns[i]
             try:
                 m = c.recv(4096)
             except OSError as e:
                 out["errors"].append(f"{ports[i]}: {e}")
-                pending.discard(i)
+                failed_after.append(time.monotonic() - t0)
+                done(i)
                 continue
             if not m:
                 out["errors"].append(f"{ports[i]}: closed")
-                pending.discard(i)
+                failed_after.append(time.monotonic() - t0)
+                done(i)
                 continue
             bufs[i] += m
             b = bufs[i]
@@ -121,9 +133,13 @@ def collect(limit):
                 out["ok"] += 1
                 out["by_node"][node] = out["by_node"].get(node, 0) + 1
                 out["last_s"] = time.monotonic() - t0
-                pending.discard(i)
+                waited.append(out["last_s"])
+                done(i)
+    sel.close()
     out["unanswered"] = len(pending)
     out["same_sockets"] = [c.getsockname()[1] for c in conns] == ports
+    out["answer_ms"] = {"p50": pct(waited, 0.5), "p99": pct(waited, 0.99), "max": pct(waited, 1.0)}
+    out["error_ms"] = {"p50": pct(failed_after, 0.5), "p99": pct(failed_after, 0.99), "max": pct(failed_after, 1.0)}
     want.clear()
     return out
 print("ready", flush=True)
@@ -155,7 +171,9 @@ def restore_edits(ports):
         service = "".join(f"      - port: {port}\n        protocol: tcp\n        nodes:\n"
                           f"          - {{address: {topo.node_ips[FAILED]}, mac: arp, weight: 100}}\n"
                           for port in ports)
-        return [(LAN_PORT, LAN_PORT + '  - name: span\n    device: "net_af_packet1,iface=span0"\n'),
+        # A kernel ring of 16,384 frames: the default 512 drops copies of
+        # bursts (docs/operations.md, "A SPAN port for the mirror parser").
+        return [(LAN_PORT, LAN_PORT + '  - name: span\n    device: "net_af_packet1,iface=span0,framecnt=16384"\n'),
                 ("\nmanager:\n", service + "\nmanager:\n")]
     return edits
 
