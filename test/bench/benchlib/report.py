@@ -25,6 +25,7 @@ def write_report(args, pngs, t_start, t_end, load0, load1):
     sections.profiles(args, add)
     sections.tcp(S.get("tcp"), add)
     sections.takeover(S.get("takeover"), add)
+    sections.restoration(S.get("restoration"), add)
     analysis(args, add)
     not_done(args, add)
     with open(os.path.join(args.out, "REPORT.md"), "w") as f:

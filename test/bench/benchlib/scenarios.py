@@ -3,6 +3,7 @@ stops what it started, also on failure; results go to args.scen, which the
 report reads (and raw/state.pickle keeps for --report-only)."""
 import json
 
+import restoration  # test/bench, beside this package: a failed node's connections restored on its spare
 import takeover  # test/bench, beside this package: the gateway pair's takeover
 import tcp_compare  # test/bench, beside this package: real TCP through namespaces
 
@@ -38,6 +39,7 @@ def scenarios(args):
     table_memory(args, S)
     real_tcp(args, S)
     pair_takeover(args, S)
+    node_restoration(args, S)
 
 
 def gen_timeout(flows, window):
@@ -185,3 +187,12 @@ def pair_takeover(args, S):
     except Exception as e:  # reported as not measured, with the reason
         S["takeover"] = {"error": f"{type(e).__name__}: {e}"}
         log(f"takeover measurement failed: {e}")
+
+
+def node_restoration(args, S):
+    """A failed node's connections restored on its spare, against the same failure with restoration off."""
+    try:
+        S["restoration"] = restoration.run(args.build, quick=args.quick, log=lambda m: log(m))
+    except Exception as e:  # reported as not measured, with the reason
+        S["restoration"] = {"error": f"{type(e).__name__}: {e}"}
+        log(f"restoration measurement failed: {e}")

@@ -286,3 +286,32 @@ def takeover(t, add):
             "their state was in the dead proxy.\n")
     elif v:
         add(f"Reference (keepalived VRRP): not measured: {v['error']}\n")
+
+
+def restoration(t, add):
+    """A failed node's connections restored on its spare (test/bench/restoration.py)."""
+    add("## Restoration: a failed node's connections carried on by its spare\n")
+    if not measured(t, add):
+        return
+    add("controld and gatewayd (`net_af_packet`, one worker; the mirror parser on the worker's lcore, reading a "
+        "SPAN port that tc mirred fills with both directions of node n3's link), n4 the spare of n3, the agents' "
+        "alive monitoring at 100 ms, an ONC RPC service on n3 and n4. N connections to n3, each with a call in "
+        "flight (n3's service frozen: its kernel acknowledges, nobody answers); then n3's link cut and its service "
+        "killed. restore: controld's plans from gatewayd plus the spare's repairs (TCP_REPAIR, the calls "
+        "replayed into its service); per second: restored connections over the spare's part; the client's stall: "
+        "from the cut to each client's answer (restoration on) or to its reset (restoration off: the spare's agent "
+        "restores onto no service, so the fail mark resets every connection). The 100 ms of alive monitoring "
+        "are in every stall.\n")
+    add("| connections | restoration | restored | restore ms (plans + spare) | restored / s | "
+        "client stall p50 ms | p99 ms | last ms | errors |")
+    add("|---|---|---|---|---|---|---|---|---|")
+    for r in t.get("runs", []):
+        mode = "on" if r["restore"] else "off (reset)"
+        if "error" in r:
+            add(f"| {r['connections']:,} | {mode} | not measured: {r['error'][:200]} | | | | | | |")
+            continue
+        stall = r["answer_ms"] if r["restore"] else r["error_ms"]
+        add(f"| {r['connections']:,} | {mode} | {r['restored']:,} | {r['restore_ms']} ({r['plans_ms']} + "
+            f"{r['spare_ms']}) | {r['per_s'] or '-'} | {stall['p50']} | {stall['p99']} | {stall['max']} | "
+            f"{r['errors']:,} |")
+    add("")

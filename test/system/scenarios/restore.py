@@ -257,11 +257,13 @@ def calls_in_flight(L, frozen, c, conns):
     c.ask("call 2")
     seen = {}
 
+    listed = min(conns, 4096)  # the most show mirror plans lists
+
     def all_pending():
-        restorable, why, plans = mirror_plans(gw, L.ip(FAILED), 2 * conns)
+        restorable, why, plans = mirror_plans(gw, L.ip(FAILED), listed)
         pending = [p for p in plans if p["server"] == f"{CLUSTER_IP}:{RPC_PORT}" and p["requests"] == "1"]
-        seen.update(restorable=restorable, why=why, plans=plans)
-        return (restorable, why) if len(pending) == conns else None
+        seen.update(restorable=restorable, why=why, plans=plans[:5])
+        return (restorable, why) if restorable == conns and len(pending) == listed else None
     try:
         return wait_for(all_pending, 5, f"the {conns} calls in flight restorable in show mirror plans")
     except AssertionError as e:
@@ -278,7 +280,10 @@ class Client:
     def ask(self, line):
         self.p.stdin.write((line + "\n").encode())
         self.p.stdin.flush()
-        return json.loads(self.p.stdout.readline())
+        line = self.p.stdout.readline()
+        if not line:
+            raise AssertionError(f"the RPC client ended (exit {self.p.wait(5)}): {open(self.p.log).read()[-600:]}")
+        return json.loads(line)
 
 
 def sc_node_restore(L, step):
@@ -310,7 +315,11 @@ def sc_node_restore(L, step):
     step(f"{FAILED} cut off: the {CONNS} calls in flight answered by {SPARE}, the last {after['last_s']:.2f}s after "
          f"the cut")
 
-    c.ask("call 3")
+    try:
+        c.ask("call 3")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; capture: {capture.stop('-e')[:4]}; macs: n4 {topo.mac(topo.ns(SPARE), 'eth0')}; show restore: {gw.mctl('show', 'restore')}; "
+                             f"{[l for l in open(gw.log).read().splitlines() if 'spare' in l or 'restor' in l][-8:]}") from None
     next_round = c.ask("collect 5")
     check(next_round["ok"] == CONNS and next_round["by_node"] == {SPARE: CONNS} and not next_round["errors"]
           and next_round["same_sockets"], f"the next call on each connection, to {SPARE}: {next_round}")
