@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "system"))
 
 from gateway import parse_table  # noqa: E402
 from manager_lab import mlab  # noqa: E402
-from scenarios.restore import (FAILED, RPC_PORT, SPARE, Client, calls_in_flight, cut_off, restore_bench,  # noqa: E402
+from scenarios.restore import (FAILED, RPC_PORT, SPAN_RING, SPARE, Client, calls_in_flight, cut_off, restore_bench,  # noqa: E402
                                spare_restores_onto, start_rpc_servers)
 from topology import Topology, wait_for  # noqa: E402
 
@@ -48,7 +48,7 @@ def last_restore(gw):
 
 def measure(build, count, restore, log):
     """One failure of n3 with `count` calls in flight; restoration on or off."""
-    options = {k: v for k, v in restore_bench(RPC_PORT, "rpc", conns=count).items() if k != "bench"}
+    options = {k: v for k, v in restore_bench(RPC_PORT, "rpc", conns=count, span_ring=SPAN_RING).items() if k != "bench"}
     with mlab(f"rs{'on' if restore else 'off'}{count}"[:12], build, log=log, **options) as L:
         topo, gw = L.topo, L.gw
         topo.sysctl(topo.client, "net.ipv4.ip_local_port_range", "1024 65535")

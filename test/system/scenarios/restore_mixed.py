@@ -19,12 +19,12 @@ from gateway import parse_table
 
 from scenarios.helpers import check
 from scenarios.recovery import open_held
-from scenarios.restore import (FAILED, RPC_PORT, SPARE, Client, calls_in_flight, cut_off, restore_bench,
+from scenarios.restore import (FAILED, RPC_PORT, SPAN_RING, SPARE, Client, calls_in_flight, cut_off, restore_bench,
                                spare_restores_onto, start_rpc_servers)
 
 RPC_CONNS = HTTP_CONNS = 500
 TCP_PORT = 8081
-BENCH = restore_bench(RPC_PORT, "rpc", more_ports=[TCP_PORT], conns=RPC_CONNS + HTTP_CONNS)
+BENCH = restore_bench(RPC_PORT, "rpc", more_ports=[TCP_PORT], conns=RPC_CONNS + HTTP_CONNS, span_ring=SPAN_RING)
 
 
 def sc_restore_mixed(L, step):
