@@ -49,7 +49,7 @@ from gateway import PROGRAMS, counts, format_rows, lab, preflight, spread_rows, 
 from manager_lab import mlab, pair_lab, percentile  # noqa: E402
 from scenarios.pair import kill_active  # noqa: E402
 from scenarios.recovery import PORT, carried_on, hold_connections, kill_gatewayd  # noqa: E402
-from scenarios.restore_http import BENCH as HTTP_RESTORE_BENCH, sc_http_restore_load  # noqa: E402
+from scenarios.restore_http import LOAD_BENCH, sc_http_restore_load  # noqa: E402
 from topology import CLIENT_IP, CLUSTER_IP, Topology  # noqa: E402
 
 
@@ -197,7 +197,7 @@ def demo_spare(build):
     say("a node dies under load: n3 behind a port with nginx, n4 its spare, n3's port copied to the gateway's")
     say("  SPAN port (tc mirred) for the mirror parser; wrk at full speed on 20 keep-alive connections to n3,")
     say("  then n3's link cut and its nginx killed, without warning")
-    options = {k: v for k, v in HTTP_RESTORE_BENCH.items() if k != "bench"}
+    options = {k: v for k, v in LOAD_BENCH.items() if k != "bench"}
     with mlab("demo_spare", build, log=lambda m: say("  " + m), **options) as L:
         summary = sc_http_restore_load(L, lambda m: say("  " + m))
         say(f"  {summary}")

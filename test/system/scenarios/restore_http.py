@@ -50,6 +50,12 @@ CURLS = 20
 REQUESTS = 16
 RATE = "4/s"
 BENCH = restore_bench(HTTP_PORT, "http")
+# Under wrk at full speed this 2-core machine starves controld and the
+# agents for 100 to 140 ms at times: with the 100 ms alive timeout, live
+# nodes (the spare among them, with the restored connections) were marked
+# failed and their clients reset, in CI and in the demo. The load test
+# gives the alive monitor 300 ms; detection at 100 ms is node_dead's.
+LOAD_BENCH = {**BENCH, "agent_keys": {**BENCH["agent_keys"], "alive_timeout": "300ms"}}
 # After each transfer: its status, the connections it opened, the local port.
 WRITE_OUT = "|%{http_code} %{num_connects} %{local_port}\\n"
 
@@ -178,7 +184,11 @@ def sc_http_restore_load(L, step):
     requests, errors = wrk_errors(out)
     shown = gw.mctl("show", "restore").splitlines()
     rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
-    check(len(rows) == 1 and rows[0]["followed"] == str(CURLS), f"show restore: {shown}")
+    # Beyond wrk's connections, the manager's probe of n3's port 80 may be
+    # caught open: followed too, and not restored (no service for it there).
+    check(len(rows) == 1 and (rows[0]["followed"] == str(CURLS) or
+                              int(rows[0]["followed"]) > CURLS and "port 80 " in rows[0]["why not restored"]),
+          f"show restore: {shown}")
     restored = int(rows[0]["restored"])
     reset = CURLS - restored
     check(errors["timeout"] == 0 and errors["connect"] == 0, f"wrk: a connection hung or could not open: {errors}; {out}")
