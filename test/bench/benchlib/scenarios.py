@@ -171,28 +171,26 @@ def table_memory(args, S):
         S["mem"].setdefault(conns, {}).update(json.loads(r.stdout))
 
 
+def namespaced(args, S, key, module, what):
+    """One of the namespace measurements (a module with run(build, quick, log)) into S[key]; a failure is
+    reported as not measured, with the reason, and the rest of the report stands."""
+    try:
+        S[key] = module.run(args.build, quick=args.quick, log=lambda m: log(m))
+    except Exception as e:
+        S[key] = {"error": f"{type(e).__name__}: {e}"}
+        log(f"{what} failed: {e}")
+
+
 def real_tcp(args, S):
     """Real TCP through namespaces: gatewayd vs HAProxy vs kernel forwarding."""
-    try:
-        S["tcp"] = tcp_compare.run(args.build, quick=args.quick, log=lambda m: log(m))
-    except Exception as e:  # reported as not measured, with the reason; the rest of the report stands
-        S["tcp"] = {"error": f"{type(e).__name__}: {e}"}
-        log(f"tcp comparison failed: {e}")
+    namespaced(args, S, "tcp", tcp_compare, "tcp comparison")
 
 
 def pair_takeover(args, S):
     """The gateway pair's takeover with real TCP connections, and keepalived's VRRP as the reference."""
-    try:
-        S["takeover"] = takeover.run(args.build, quick=args.quick, log=lambda m: log(m))
-    except Exception as e:  # reported as not measured, with the reason
-        S["takeover"] = {"error": f"{type(e).__name__}: {e}"}
-        log(f"takeover measurement failed: {e}")
+    namespaced(args, S, "takeover", takeover, "takeover measurement")
 
 
 def node_restoration(args, S):
     """A failed node's connections restored on its spare, against the same failure with restoration off."""
-    try:
-        S["restoration"] = restoration.run(args.build, quick=args.quick, log=lambda m: log(m))
-    except Exception as e:  # reported as not measured, with the reason
-        S["restoration"] = {"error": f"{type(e).__name__}: {e}"}
-        log(f"restoration measurement failed: {e}")
+    namespaced(args, S, "restoration", restoration, "restoration measurement")
