@@ -199,11 +199,12 @@ SPAN_RING = 16384
 BENCH = restore_bench(RPC_PORT, "rpc", span_ring=SPAN_RING)
 
 
-def spare_restores_onto(L, port):
-    """n4's agent started to restore connections of `port` onto its own
-    service there; returns once n3 and n4 are resolved on the port."""
+def spare_restores_onto(L, port, extra=()):
+    """n4's agent started (with `extra` arguments) to restore connections of
+    `port` onto its own service there; returns once n3 and n4 are resolved
+    on the port."""
     gw = L.gw
-    L.agents.update(gw.start_agents(nodes=[SPARE], extra=["--restore-service", f"{port}=127.0.0.1:{port}"]))
+    L.agents.update(gw.start_agents(nodes=[SPARE], extra=["--restore-service", f"{port}=127.0.0.1:{port}", *extra]))
     wait_for(lambda: all(r["mac"] != "unresolved"
                          for r in gw.clusters().get(("tcp", port), {}).get("nodes", {}).values()), 10,
              f"{FAILED} and its spare resolved on port {port}")
@@ -217,22 +218,44 @@ def cut_off(topo, procs):
         os.kill(p, signal.SIGKILL)
 
 
+def probe_extras(row, count):
+    """How many connections show restore's `row` followed beyond the test's
+    `count`: the manager's HTTP probe of cluster port 80 (conf/managed.yaml)
+    may be caught open on n3 at the cut, and is then followed and not
+    restored (the spare has no service for port 80). None when the extras
+    are anything else."""
+    extra = int(row["followed"]) - count
+    if extra == 0:
+        return 0
+    whys = row["why not restored"].split("; ")
+    if extra > 0 and int(row["not restored"]) == extra and all(w.startswith("no service for port 80 ") for w in whys):
+        return extra
+    return None
+
+
+def restore_rows(shown):
+    """show restore's table rows, without the lines below it (what "ms"
+    means, what each spare started from)."""
+    return parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:") and "'s spare started from " not in l])
+
+
 def check_restore_shown(L, count):
     """show restore (controld): n3's connections, `count` restored and moved
-    to n4, none not restored; and the same in controld's counters and
-    Prometheus. Returns the counters."""
+    to n4, none other not restored (but a probe: probe_extras); and the same
+    in controld's counters and Prometheus. Returns the counters."""
     gw = L.gw
     shown = gw.mctl("show", "restore").splitlines()
-    rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
+    rows = restore_rows(shown)
     check(shown[0].startswith("a failed node's connections are carried on") and len(rows) == 1
           and rows[0]["node"] == L.ip(FAILED) and rows[0]["spare"] == L.ip(SPARE)
           and rows[0]["restored"] == str(count) and rows[0]["moved"] == str(count)
-          and rows[0]["not restored"] == "0", f"show restore: {shown}")
+          and probe_extras(rows[0], count) is not None, f"show restore: {shown}")
+    extras = probe_extras(rows[0], count)
     m = gw.manager()
     counts = {k: m["counters"].get(k) for k in ("spare_restores", "spare_conns_restored", "spare_conns_moved",
                                                 "spare_conns_not_restored", "last_spare_restore_ms")}
     check(counts["spare_conns_restored"] == count and counts["spare_conns_moved"] == count
-          and counts["spare_conns_not_restored"] == 0, f"controld's counts: {counts}")
+          and counts["spare_conns_not_restored"] == extras, f"controld's counts: {counts}")
     prom = [l for l in gw.prometheus().splitlines() if 'counter="spare_conns_restored"' in l]
     check(len(prom) == 1 and prom[0].rsplit(" ", 1)[1] in (str(count), f"{count}.0"), f"Prometheus: {prom}")
     return counts

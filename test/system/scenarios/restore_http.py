@@ -37,12 +37,11 @@ import signal
 import subprocess
 import time
 
-from gateway import parse_table
 from topology import CLUSTER_IP, wait_for
 
 from scenarios.helpers import check
 from scenarios.recovery import ResetCapture
-from scenarios.restore import FAILED, SPARE, check_restore_shown, cut_off, restore_bench, spare_restores_onto
+from scenarios.restore import FAILED, SPARE, check_restore_shown, cut_off, probe_extras, restore_bench, restore_rows, spare_restores_onto
 from scenarios.span import mirror_plans
 
 HTTP_PORT = 8080
@@ -183,12 +182,8 @@ def sc_http_restore_load(L, step):
     out = out.decode()
     requests, errors = wrk_errors(out)
     shown = gw.mctl("show", "restore").splitlines()
-    rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
-    # Beyond wrk's connections, the manager's probe of n3's port 80 may be
-    # caught open: followed too, and not restored (no service for it there).
-    check(len(rows) == 1 and (rows[0]["followed"] == str(CURLS) or
-                              int(rows[0]["followed"]) > CURLS and "port 80 " in rows[0]["why not restored"]),
-          f"show restore: {shown}")
+    rows = restore_rows(shown)
+    check(len(rows) == 1 and probe_extras(rows[0], CURLS) is not None, f"show restore: {shown}")
     restored = int(rows[0]["restored"])
     reset = CURLS - restored
     check(errors["timeout"] == 0 and errors["connect"] == 0, f"wrk: a connection hung or could not open: {errors}; {out}")

@@ -15,12 +15,10 @@
 
 import time
 
-from gateway import parse_table
-
 from scenarios.helpers import check
 from scenarios.recovery import open_held
 from scenarios.restore import (FAILED, RPC_PORT, SPAN_RING, SPARE, Client, calls_in_flight, cut_off, restore_bench,
-                               spare_restores_onto, start_rpc_servers)
+                               restore_rows, spare_restores_onto, start_rpc_servers)
 
 RPC_CONNS = HTTP_CONNS = 500
 TCP_PORT = 8081
@@ -56,7 +54,7 @@ def sc_restore_mixed(L, step):
     check(quiet["reset"] == HTTP_CONNS and quiet["by_node"] == {FAILED: {"reset": HTTP_CONNS}},
           f"every HTTP client reset: {quiet}")
     shown = gw.mctl("show", "restore").splitlines()
-    rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
+    rows = restore_rows(shown)
     check(len(rows) == 1 and rows[0]["restored"] == str(RPC_CONNS) and rows[0]["moved"] == str(RPC_CONNS)
           and f"{HTTP_CONNS} no_request_framing" in rows[0]["not restorable"], f"show restore: {shown}")
     return (f"{FAILED} cut off with {RPC_CONNS} RPC calls in flight and {HTTP_CONNS} idle TCP-only connections: "

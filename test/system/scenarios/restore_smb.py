@@ -20,12 +20,11 @@ import os
 import subprocess
 import time
 
-from gateway import parse_table
 from topology import CLUSTER_IP, wait_for
 
 from scenarios.helpers import check
 from scenarios.recovery import ResetCapture
-from scenarios.restore import FAILED, SPARE, cut_off, restore_bench
+from scenarios.restore import FAILED, SPARE, cut_off, restore_bench, restore_rows
 from scenarios.span import make_captures, mirror_plans
 
 SMB_PORT = 445
@@ -116,7 +115,7 @@ def sc_smb_reset(L, step):
     # session: its RST reaches the client's link.
     def marked():
         shown = gw.mctl("show", "restore").splitlines()
-        return shown if len(parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])) else None
+        return shown if len(restore_rows(shown)) else None
     wait_for(marked, 10, f"{FAILED}'s failure handled (show restore)")
     time.sleep(0.3)
     lines = capture.stop("-tt")
@@ -148,7 +147,7 @@ def sc_smb_reset(L, step):
     with open(copy, "rb") as f:
         check(f.read() == data, f"{FILE} fetched on the retry differs from the share's")
     shown = gw.mctl("show", "restore").splitlines()
-    rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
+    rows = restore_rows(shown)
     check(len(rows) == 1 and rows[0]["restored"] == "0" and "session_state" in rows[0]["not restorable"],
           f"show restore: {shown}")
     return (f"smbclient's session on {FAILED} (session_state: not restorable) reset {first_rst * 1000:.0f} ms after "
