@@ -106,6 +106,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         _agents.emplace(io);
         _agents->open(ep.protocol(), ec);
         if (!ec) _agents->bind(ep, ec);
+        if (!ec) _agents->non_blocking(true, ec);  // drain_agents reads until it would block
         if (ec) throw std::runtime_error(fmt::format("agent reports on {}: {}", a->listen, ec.message()));
         if (a->alive_timeout.count() > 0) _alive.emplace(a->alive_timeout);
     }
@@ -757,29 +758,48 @@ void controld::listen_agents() {
     _agents->async_receive_from(asio::buffer(_agent_buf), _agent_from, [this](const boost::system::error_code& ec,
                                                                               std::size_t n) {
         if (ec == asio::error::operation_aborted) return;
-        if (!ec) {
-            const ipv4_addr from = _agent_from.address().is_v4() ? _agent_from.address().to_v4().to_uint() : 0;
-            auto r = _receiver->accept(std::span(_agent_buf).first(n), from, wall_ms());
-            if (auto* e = std::get_if<agent::envelope>(&r)) {
-                if (_alive) _alive->heard(e->sender, clock::now());
-                if (auto* h = std::get_if<agent::host_report>(&e->body)) {
-                    _manager.host_report(e->sender, *h, clock::now());
-                    decide(clock::now(), false);  // a node that had gone stale is back
-                }
-            } else {
-                const auto& why = std::get<agent::refused>(r);
-                if (power_of_two(_receiver->count(why.why)))
-                    log::warn("agent datagram from {} refused: {}: {} ({} so far)", _agent_from.address().to_string(),
-                              agent::refusal_name(why.why), why.detail, _receiver->count(why.why));
-            }
-        } else {
+        if (!ec)
+            take_agent_datagram(std::span(_agent_buf).first(n), _agent_from);
+        else
             ++_n.agent_errors;
-        }
         listen_agents();
     });
 }
 
+void controld::take_agent_datagram(std::span<const std::uint8_t> buf, const asio::ip::udp::endpoint& from_ep) {
+    const ipv4_addr from = from_ep.address().is_v4() ? from_ep.address().to_v4().to_uint() : 0;
+    auto r = _receiver->accept(buf, from, wall_ms());
+    if (auto* e = std::get_if<agent::envelope>(&r)) {
+        if (_alive) _alive->heard(e->sender, clock::now());
+        if (auto* h = std::get_if<agent::host_report>(&e->body)) {
+            _manager.host_report(e->sender, *h, clock::now());
+            decide(clock::now(), false);  // a node that had gone stale is back
+        }
+    } else {
+        const auto& why = std::get<agent::refused>(r);
+        if (power_of_two(_receiver->count(why.why)))
+            log::warn("agent datagram from {} refused: {}: {} ({} so far)", from_ep.address().to_string(),
+                      agent::refusal_name(why.why), why.detail, _receiver->count(why.why));
+    }
+}
+
+void controld::drain_agents() {
+    asio::ip::udp::endpoint from;
+    for (;;) {
+        boost::system::error_code ec;
+        const std::size_t n = _agents->receive_from(asio::buffer(_drain_buf), from, 0, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return;
+        if (ec) {
+            ++_n.agent_errors;
+            return;
+        }
+        ++_n.agent_drained;
+        take_agent_datagram(std::span(_drain_buf).first(n), from);
+    }
+}
+
 void controld::check_alive() {
+    drain_agents();
     for (const alive_monitor::change& c : _alive->check(clock::now())) {
         const std::string node = common::format_ipv4(c.node);
         if (c.failed) {
@@ -953,6 +973,7 @@ capi::manager_rep controld::manager_view() const {
     count("restore_nodes_failed", _n.restore_nodes_failed);
     count("nodes_failed", _n.nodes_failed);
     count("nodes_back", _n.nodes_back);
+    count("agent_datagrams_drained", _n.agent_drained);
     count("fail_marks_refused", _n.fail_marks_refused);
     count("last_restore_ms", _n.last_restore_ms);
     count("last_restore_query_ms", _n.last_restore_query_ms);

@@ -94,7 +94,7 @@ private:
     struct counts {
         std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
                       resyncs = 0, resync_requests = 0, rebuilds = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
-                      metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, agent_errors = 0, restores = 0,
+                      metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, agent_errors = 0, agent_drained = 0, restores = 0,
                       restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
                       last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
                       eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0, config_restores = 0,
@@ -137,8 +137,15 @@ private:
     void probe_all(std::size_t i);    ///< probe i, every node of its port
     void measure_all(std::size_t i);  ///< user metric i, every node
     void listen_agents();
+    /// One agent datagram of `n` bytes in `buf`, from `from`: counted, its
+    /// sender heard, its report taken.
+    void take_agent_datagram(std::span<const std::uint8_t> buf, const boost::asio::ip::udp::endpoint& from);
+    /// Every agent datagram already queued in the socket, taken now.
+    void drain_agents();
     /// Alive monitoring's turn: nodes newly silent are marked failed in
-    /// gatewayd, nodes heard again unmarked.
+    /// gatewayd, nodes heard again unmarked. Takes the queued datagrams
+    /// first: a controld that did not run for a while (a loaded machine)
+    /// must not judge nodes whose signs of life wait in its socket.
     void check_alive();
     /// Marks (or unmarks) a node failed in gatewayd, counting a refusal.
     void mark_failed(common::ipv4_addr node, bool failed);
@@ -228,6 +235,7 @@ private:
     std::optional<boost::asio::ip::udp::socket> _agents;
     boost::asio::ip::udp::endpoint _agent_from;
     std::array<std::uint8_t, agent::max_datagram + 1> _agent_buf{};
+    std::array<std::uint8_t, agent::max_datagram + 1> _drain_buf{};  ///< drain_agents' own, beside the pending receive's
     std::optional<alive_monitor> _alive;  ///< with manager.agents.alive_timeout
     boost::asio::steady_timer _alive_timer;
     std::unique_ptr<gw_health> _health;       ///< with a supervised gatewayd

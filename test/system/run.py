@@ -30,7 +30,7 @@ from scenarios.escalation import (SUPERVISION_CONFIG, SUPERVISION_HUNG, SUPERVIS
                                   sc_esc_boot, sc_esc_config, sc_esc_hung, sc_esc_walk)
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
 from scenarios.mirror import sc_mirror_takeover  # noqa: E402
-from scenarios.node_failure import sc_node_dead, sc_node_failed, sc_node_spare  # noqa: E402
+from scenarios.node_failure import sc_alive_stall, sc_node_dead, sc_node_failed, sc_node_spare  # noqa: E402
 from scenarios.restore import BENCH as RESTORE_BENCH, sc_node_restore  # noqa: E402
 from scenarios.restore_http import BENCH as HTTP_RESTORE_BENCH, LOAD_BENCH as HTTP_LOAD_BENCH, sc_http_restore, sc_http_restore_load  # noqa: E402,E501
 from scenarios.restore_mixed import BENCH as MIXED_RESTORE_BENCH, sc_restore_mixed  # noqa: E402
@@ -81,6 +81,7 @@ SCENARIOS = {
     "kill9_lost": (sc_kill9_lost, {"bench": "managed"}),
     "node_failed": (sc_node_failed, {"bench": "managed"}),
     "node_dead": (sc_node_dead, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}}),
+    "alive_stall": (sc_alive_stall, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}}),
     "node_spare": (sc_node_spare, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}, "spares": 1}),
     "node_restore": (sc_node_restore, RESTORE_BENCH),
     "http_restore": (sc_http_restore, HTTP_RESTORE_BENCH),

@@ -16,10 +16,18 @@ fails").
                     once n3 is marked failed its new connections go to n4
                     at n3's weight, and when n3 is back n4 keeps the
                     connections it took and takes no new ones
+    alive_stall     node_dead's monitor on a machine too busy to run
+                    controld: controld stopped (SIGSTOP) for four alive
+                    timeouts while every node and agent lives; once it runs
+                    again it reads the signs of life that waited in its
+                    socket before judging, and fails no node; a node cut
+                    off afterwards is still found
 """
 
 import collections
 import datetime
+import os
+import signal
 import time
 
 from scenarios.helpers import check
@@ -218,3 +226,39 @@ def sc_node_spare(L, step, count=150):
             f"spare then served at its weight {dead_weight} (90 new connections: {during}), "
             f"{DEAD} live again {back:.0f} ms after its link came back; the {on_spare} connections on {spare} carried "
             f"on (through a kill -9 of gatewayd too, restore {took:.2f}s) and new ones went back to {DEAD}")
+
+
+def sc_alive_stall(L, step, stall=0.4, count=60):
+    gw = L.gw
+    h, opened = hold_connections(L, count)
+    # Every node heard from: one report from each agent is enough.
+    wait_for(lambda: all(s == "ok" for s in node_states(L).values()), 10, "every node ok")
+    step(f"{count} keep-alive connections: {opened['by_node']}")
+    before = gw.manager()["counters"]
+    check(before.get("nodes_failed") == 0, f"no node failed before the stall: {before.get('nodes_failed')}")
+    os.kill(gw.pid, signal.SIGSTOP)
+    try:
+        time.sleep(stall)
+    finally:
+        os.kill(gw.pid, signal.SIGCONT)
+    step(f"controld stopped for {stall * 1000:.0f} ms (alive_timeout 100ms), then let run")
+    time.sleep(0.3)  # a dozen of the monitor's turns
+    after = gw.manager()["counters"]
+    drained = after.get("agent_datagrams_drained", 0) - before.get("agent_datagrams_drained", 0)
+    check(after.get("nodes_failed") == 0 and all(s != "failed" for s in node_states(L).values()),
+          f"a node failed for controld's own stall: {after.get('nodes_failed')} failures, {node_states(L)}; "
+          f"{gw.log_tail(8)}")
+    check(drained > 0, f"the signs of life queued during the stall read before the judgement: {drained} drained")
+    h.call("send")
+    answered = h.call("collect 10")
+    check(answered["wrong_node"] == 0 and all(answered["by_node"][n] == {"ok": opened["by_node"][n]}
+                                              for n in answered["by_node"]),
+          f"every connection answered by its node after the stall: {answered}")
+    step(f"no node failed; {drained} datagrams read from the socket before judging; all {count} connections answered")
+    found = {}
+    L.topo.exec(L.topo.ns(DEAD), "ip", "link", "set", "eth0", "down")
+    by_alive_monitor(L, found)()
+    check(found["ms"] < 500, f"{DEAD} cut off afterwards found failed {found['ms']:.0f} ms later")
+    return (f"controld stopped for {stall * 1000:.0f} ms with alive_timeout 100ms: no node failed "
+            f"({drained} queued signs of life read before judging), all {count} held connections answered; {DEAD} cut off afterwards marked failed "
+            f"{found['ms']:.0f} ms later")
