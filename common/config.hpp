@@ -267,6 +267,20 @@ struct pair_cfg {
     friend bool operator==(const pair_cfg&, const pair_cfg&) = default;
 };
 
+/// State backups (requirements 7.3; docs/operations.md "State backups"):
+/// every `every`, controld asks the agent of each working node that has a
+/// spare for the node's state (the output of its --backup-command) and
+/// keeps the last `keep` of each in `dir`; when the node fails, the newest
+/// goes to the spare's agent, whose --restore-command takes it before the
+/// spare takes the node's connections. Needs agents.shadow_port.
+struct state_backups_cfg {
+    millis every{60'000};
+    std::uint32_t keep = 3;
+    std::string dir;          ///< default /var/lib/clustergate/<gateway.name>-state
+    millis timeout{30'000};   ///< for one backup (command and transfer), and for the spare's restore
+    friend bool operator==(const state_backups_cfg&, const state_backups_cfg&) = default;
+};
+
 struct manager_cfg {
     std::string gatewayd;        ///< the program controld starts; default: gatewayd beside controld
     std::string control_socket;  ///< controld's own; default /run/clustergate/<gateway.name>-controld.sock
@@ -278,6 +292,7 @@ struct manager_cfg {
     importance_cfg importance;
     std::optional<agents_cfg> agents;
     std::optional<pair_cfg> pair;
+    std::optional<state_backups_cfg> state_backups;
     std::vector<probe_cfg> probes;
     std::vector<rule_cfg> rules;
     std::vector<user_metric_cfg> metrics;

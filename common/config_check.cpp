@@ -514,6 +514,14 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
                     fmt::format("at most 1h (a reset after the stale timer could hit a live connection), got {} ms",
                                 m.agents->reset_window.count()));
     }
+    if (const auto& b = m.state_backups) {
+        out.timeout("manager.state_backups.every", b->every, millis{100});
+        out.timeout("manager.state_backups.timeout", b->timeout, millis{100});
+        if (b->keep < 1 || b->keep > 1000)
+            out.add("manager.state_backups.keep", fmt::format("must be 1 to 1000 backups per node, got {}", b->keep));
+        if (!m.agents || !m.agents->shadow_port)
+            out.add("manager.state_backups", "needs manager.agents.shadow_port: the agents send and take the state there");
+    }
     if (const auto& p = m.pair) {
         const auto listen = parse_endpoint(p->listen), peer = parse_endpoint(p->peer);
         if (!listen)

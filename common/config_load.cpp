@@ -50,6 +50,10 @@ void loader::read(const YAML::Node& root) {
         _cfg.supervision.store = fmt::format("/var/lib/clustergate/{}.escalation", _cfg.name);
         inherit("supervision.store", "gateway.name", "/var/lib/clustergate/<gateway.name>.escalation");
     }
+    if (auto& b = _cfg.manager.state_backups; b && b->dir.empty()) {
+        b->dir = fmt::format("/var/lib/clustergate/{}-state", _cfg.name);
+        inherit("manager.state_backups.dir", "gateway.name", "/var/lib/clustergate/<gateway.name>-state");
+    }
 }
 
 load_result loader::finish() {

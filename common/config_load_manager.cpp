@@ -69,6 +69,16 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
              });
              m.pair = std::move(p);
          }},
+        {"state_backups", [&](const YAML::Node& bv, const std::string& bk) {
+             state_backups_cfg b;
+             read_map(bv, bk, {
+                 set("every", b.every, &loader::read_millis),
+                 set("keep", b.keep, &loader::read_uint<std::uint32_t>),
+                 set("dir", b.dir, &loader::read_string),
+                 set("timeout", b.timeout, &loader::read_millis),
+             });
+             m.state_backups = std::move(b);
+         }},
         list_of<probe_cfg>("probes", m.probes, false, [&](probe_cfg& p) {
             return std::vector<field>{
                 must(set("cluster", p.cluster, &loader::read_ipv4)),

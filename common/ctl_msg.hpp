@@ -236,6 +236,10 @@ struct escalation_show_req {
 struct restore_show_req {
     CG_FIELDS()
 };
+/// The working nodes' state backups, as controld keeps them (requirements 7.3).
+struct state_show_req {
+    CG_FIELDS()
+};
 
 // ---- replies ----------------------------------------------------------
 
@@ -503,8 +507,33 @@ struct node_restore_view {
     std::vector<std::string> failures;        ///< the spare's reasons for those not restored
     std::string error;
     std::uint32_t took_ms = 0, plans_ms = 0, spare_ms = 0;
+    /// With state backups: what the spare started from ("the state taken at
+    /// ..., restored in 35 ms", or why none), and that state's age when the
+    /// node failed.
+    std::string state;
+    std::optional<std::uint64_t> state_age_ms;
+    std::uint32_t state_ms = 0;  ///< the spare's restore of the state, transfer included
     CG_FIELDS(s.at_ms, s.node, s.spare, s.followed, s.planned, s.restored, s.not_restored, s.moved,
-              s.not_restorable, s.failures, s.error, s.took_ms, s.plans_ms, s.spare_ms)
+              s.not_restorable, s.failures, s.error, s.took_ms, s.plans_ms, s.spare_ms, s.state, s.state_age_ms,
+              s.state_ms)
+};
+/// One working node's state backups (state_rep).
+struct node_state_view {
+    ipv4_addr node = 0, spare = 0;
+    std::uint64_t tries = 0, saved = 0, failed = 0;
+    std::string last_error;       ///< the latest try's; empty when it succeeded
+    std::uint32_t last_took_ms = 0;
+    std::vector<config_backup_view> backups;  ///< newest first; saved_ms: when the node's state was taken
+    CG_FIELDS(s.node, s.spare, s.tries, s.saved, s.failed, s.last_error, s.last_took_ms, s.backups)
+};
+struct state_rep {
+    bool enabled = false;
+    std::string why_not;  ///< when not enabled
+    std::string dir;
+    std::uint32_t keep = 0;
+    std::uint64_t every_ms = 0, now_ms = 0;  ///< now_ms: controld's wall clock, for the ages
+    std::vector<node_state_view> nodes;
+    CG_FIELDS(s.enabled, s.why_not, s.dir, s.keep, s.every_ms, s.now_ms, s.nodes)
 };
 struct restore_rep {
     bool enabled = false;  ///< alive monitoring, agents.shadow_port and a mirror parser
@@ -539,10 +568,10 @@ using request = std::variant<hello_req, show_tables_req, add_cluster_req, del_cl
                              show_conns_req, simulate_req, reload_req, manager_show_req, manager_set_req,
                              manager_node_req, dump_conns_req, insert_conns_req, set_role_req, ha_show_req,
                              ha_switchover_req, escalation_show_req, fail_node_req, show_mirror_req,
-                             set_spares_req, restore_plans_req, restore_show_req>;
+                             set_spares_req, restore_plans_req, restore_show_req, state_show_req>;
 using reply = std::variant<ok_rep, error_rep, hello_rep, tables_rep, stats_rep, conns_rep, simulate_rep, manager_rep,
                            dump_conns_rep, insert_conns_rep, ha_rep, escalation_rep, mirror_rep, restore_plans_rep,
-                           restore_rep>;
+                           restore_rep, state_rep>;
 
 // ---- wire type ids ------------------------------------------------------
 
@@ -582,6 +611,7 @@ template <> inline constexpr msg_type type_of<fail_node_req>{24, "fail_node"};
 template <> inline constexpr msg_type type_of<set_spares_req>{25, "set_spares"};
 template <> inline constexpr msg_type type_of<restore_plans_req>{26, "restore_plans"};
 template <> inline constexpr msg_type type_of<restore_show_req>{27, "restore_show"};
+template <> inline constexpr msg_type type_of<state_show_req>{28, "state_show"};
 
 template <> inline constexpr msg_type type_of<ok_rep>{0x8000, "ok"};
 template <> inline constexpr msg_type type_of<error_rep>{0x8001, "error"};
@@ -598,6 +628,7 @@ template <> inline constexpr msg_type type_of<escalation_rep>{0x800b, "escalatio
 template <> inline constexpr msg_type type_of<mirror_rep>{0x800c, "mirror"};
 template <> inline constexpr msg_type type_of<restore_plans_rep>{0x800d, "restore_plans_reply"};
 template <> inline constexpr msg_type type_of<restore_rep>{0x800e, "restore"};
+template <> inline constexpr msg_type type_of<state_rep>{0x800f, "state"};
 
 /// The entries of every alternative of `request` or `reply`, in variant order.
 template <class V>

@@ -26,6 +26,7 @@ void cmd_show_restore(const parsed&, context& ctx) {
     }
     table t({{"ended"}, {"node"}, {"spare"}, {"followed", al::right}, {"restored", al::right},
              {"not restored", al::right}, {"moved", al::right}, {"ms", al::right}, {"not restorable"}, {"why not restored"}});
+    bool states = false;
     for (const api::node_restore_view& v : r.last) {
         std::string skipped;
         for (const auto& c : v.not_restorable) skipped += fmt::format("{}{} {}", skipped.empty() ? "" : ", ", c.value, c.name);
@@ -35,11 +36,17 @@ void cmd_show_restore(const parsed&, context& ctx) {
         t.add_row({fmt::format("{:%H:%M:%S}.{:03d}", fmt::localtime(at), v.at_ms % 1000), common::format_ipv4(v.node),
                    common::format_ipv4(v.spare), std::to_string(v.followed), std::to_string(v.restored),
                    std::to_string(v.not_restored), std::to_string(v.moved),
-                   fmt::format("{} ({} + {})", v.took_ms, v.plans_ms, v.spare_ms), skipped.empty() ? "-" : skipped,
-                   why.empty() ? "-" : why});
+                   v.state.empty() ? fmt::format("{} ({} + {})", v.took_ms, v.plans_ms, v.spare_ms)
+                                   : fmt::format("{} ({} + {} + {})", v.took_ms, v.state_ms, v.plans_ms, v.spare_ms),
+                   skipped.empty() ? "-" : skipped, why.empty() ? "-" : why});
+        states = states || !v.state.empty();
     }
     t.render(ctx.out);
-    ctx.out += "ms: in all (the plans from gatewayd + the spare's restores); the rest of each node's connections reset\n";
+    ctx.out += states ? "ms: in all (the state to the spare + the plans from gatewayd + the spare's restores)"
+                      : "ms: in all (the plans from gatewayd + the spare's restores)";
+    ctx.out += "; the rest of each node's connections reset\n";
+    for (const api::node_restore_view& v : r.last)
+        if (!v.state.empty()) ctx.out += fmt::format("{}'s spare started from {}\n", common::format_ipv4(v.node), v.state);
 }
 
 }  // namespace

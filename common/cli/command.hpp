@@ -80,6 +80,7 @@ std::vector<command> manager_commands();  ///< controld's manager (cmd_manager.c
 std::vector<command> ha_commands();       ///< the gateway's role in its pair (cmd_ha.cpp)
 std::vector<command> supervision_commands();  ///< controld's escalation ladder (cmd_supervision.cpp)
 std::vector<command> restore_commands();  ///< a failed node's connections carried on by its spare (cmd_restore.cpp)
+std::vector<command> state_commands();    ///< the working nodes' state backups (cmd_state.cpp)
 
 // ---- syntax ------------------------------------------------------------
 

@@ -171,6 +171,7 @@ console::console(common::api::api& api, std::string prompt, std::function<void()
                {"gateway pair", ha_commands()},
                {"supervision (controld)", supervision_commands()},
                {"node restoration (controld)", restore_commands()},
+               {"state backups (controld)", state_commands()},
                {"console", builtin_commands()}};
     for (const grammar::area& a : g.areas) {
         for (const command& c : a.commands) {

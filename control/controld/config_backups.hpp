@@ -4,13 +4,12 @@
 // `supervision.backups_kept` kept, so that a file that no longer loads, or
 // keeps the gateway failing, can be replaced by the last good one.
 //
-// One backup per file, <dir>/config-<seq>.yaml: a first line that is a
-// YAML comment, then the configuration's bytes unchanged (so a backup is
-// itself a file gatewayd and controld can read):
+// One backup per file, <dir>/config-<seq>.yaml (backup_dir.hpp): a first
+// line that is a YAML comment, then the configuration's bytes unchanged
+// (so a backup is itself a file gatewayd and controld can read):
 //   # clustergate configuration backup v1 bytes=<n> crc32c=<8 hex> saved_ms=<ms since the epoch>
-// crc32c is CRC-32C of the bytes after that line. A backup that is torn,
-// tampered with or of another version is reported and skipped; the next
-// older good one is used.
+// A backup that is torn, tampered with or of another version is reported
+// and skipped; the next older good one is used.
 //
 // Thread-safety: none for a config_backups (one owner); the free functions
 // are reentrant.
@@ -19,17 +18,16 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "control/controld/backup_dir.hpp"
 #include "control/controld/escalation.hpp"
 
 namespace cg::control {
 
-inline constexpr std::uint32_t config_backup_version = 1;
 /// A configuration file larger than this is not backed up (nor read back).
 inline constexpr std::size_t config_backup_max = 16u << 20;
 
@@ -45,16 +43,6 @@ std::string encode_config_backup(std::string_view yaml, wall_time at);
 /// "version 2: this controld reads version 1"). Never throws.
 std::variant<config_backup, std::string> decode_config_backup(std::string_view file);
 
-/// One file of the backup directory.
-struct backup_entry {
-    std::uint64_t seq = 0;
-    std::string path;
-    wall_time saved{};
-    std::size_t bytes = 0;  ///< the configuration's
-    std::string problem;    ///< why it cannot be used; empty: good
-    bool good() const { return problem.empty(); }
-};
-
 /// A configuration to start from instead of the current file.
 struct restore_choice {
     std::string yaml;
@@ -65,15 +53,14 @@ class config_backups {
 public:
     config_backups(std::string dir, std::uint32_t keep);
 
-    /// The backups, newest first, the bad ones with their problem (each
-    /// bad file counted once in bad_found).
-    std::vector<backup_entry> list() const;
+    /// The backups, newest first, the bad ones with their problem.
+    std::vector<backup_entry> list() const { return _d.list(); }
     /// The configuration of one of list()'s entries, or nullopt with why.
     std::optional<config_backup> read(const backup_entry& e, std::string& why) const;
     /// Saves `yaml` unless the newest good backup holds the same bytes
     /// (then nothing is written); the oldest files beyond `keep` are
     /// removed. Why it could not, or nullopt.
-    std::optional<std::string> save(std::string_view yaml, wall_time now);
+    std::optional<std::string> save(std::string_view yaml, wall_time now) { return _d.save(yaml, now, true); }
     /// The newest good backup whose configuration differs from `current`
     /// and that `loads` accepts, else `initial_file` under the same
     /// conditions, else nullopt. Each backup passed over is said in `skipped`.
@@ -81,27 +68,18 @@ public:
                                          const std::function<bool(const std::string&)>& loads,
                                          std::vector<std::string>& skipped);
 
-    struct counts {
-        std::uint64_t saved = 0, unchanged = 0, write_errors = 0, bad_found = 0, removed = 0;
-    };
-    const counts& counters() const { return _n; }
-    const std::string& dir() const { return _dir; }
-    std::uint32_t keep() const { return _keep; }
-    const std::string& last_error() const { return _last_error; }
+    using counts = backup_dir::counts;
+    const counts& counters() const { return _d.counters(); }
+    const std::string& dir() const { return _d.config().dir; }
+    std::uint32_t keep() const { return _d.config().keep; }
+    const std::string& last_error() const { return _d.last_error(); }
 
 private:
-    std::string _dir;
-    std::uint32_t _keep;
-    mutable counts _n;  // list() counts the bad files it finds
-    mutable std::set<std::string> _bad_seen;
-    std::string _last_error;
+    backup_dir _d;
 };
 
 /// Writes `yaml` over the configuration file `path` atomically; the file it
 /// replaces is kept as <path>.replaced. Why not, or nullopt.
 std::optional<std::string> install_config(const std::string& path, std::string_view yaml);
-
-/// "2026-12-03 07:30:00.123 UTC".
-std::string format_wall(wall_time t);
 
 }  // namespace cg::control

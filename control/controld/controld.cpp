@@ -35,8 +35,6 @@ using common::ipv4_addr;
 
 namespace {
 
-wall_time wall_now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
-
 std::uint64_t wall_ms() { return static_cast<std::uint64_t>(wall_now().time_since_epoch().count()); }
 
 /// Requests that change gatewayd's cluster tables.
@@ -92,7 +90,8 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
       _deciding([this](std::function<void()> done) { decide_once(std::move(done)); }),
       _kick(io),
       _period(io),
-      _alive_timer(io) {
+      _alive_timer(io),
+      _state_timer(io) {
     if (const auto& a = _cfg.manager.agents) {
         _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
         // The file's nodes from the start, so that their agents are heard
@@ -116,6 +115,10 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
                          conn_restore::options{agent::load_key(a.key_file), common::parse_endpoint(a.listen)->address,
                                                *a.shadow_port, a.shadow_deadline, a.reset_window});
         _node_restore.emplace(io, _link, *_restore, a.shadow_deadline);
+    }
+    if (const auto& b = _cfg.manager.state_backups) {
+        if (!_restore) throw std::runtime_error("manager.state_backups needs manager.agents.shadow_port and a supervised gatewayd");
+        _states.emplace(io, *_restore, *b);
     }
     if (_cfg.manager.pair) {
         if (!_restore) throw std::runtime_error("manager.pair needs manager.agents.shadow_port and a supervised gatewayd");
@@ -236,6 +239,9 @@ void controld::start() {
         every(_watchdog, [tick] { return tick; }, [this] { watch_hang(); });
     }
     if (_pair) _pair->start();
+    if (_states)
+        every(_state_timer, [this] { return _states->config().every; },
+              [this] { _states->round(backed_up_nodes()); });
     if (_backups && _cfg.supervision.backup_every.count() > 0)
         every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
               [this] { return _cfg.supervision.backup_every; }, [this] { back_up_config(); });
@@ -842,8 +848,43 @@ std::optional<ipv4_addr> controld::live_spare_of(ipv4_addr node) const {
     return std::nullopt;
 }
 
+std::map<ipv4_addr, ipv4_addr> controld::backed_up_nodes() const {
+    std::map<ipv4_addr, ipv4_addr> out;
+    for (const spare_row& r : _spare_rows)
+        if (r.n.spare_for && !r.n.failed && !(_alive && _alive->failed().contains(r.n.spare_for)))
+            out.emplace(r.n.spare_for, r.n.address);
+    return out;
+}
+
+capi::state_rep controld::state_view() {
+    if (_states) return _states->view();
+    capi::state_rep r;
+    r.why_not = _cfg.manager.state_backups ? "no manager.agents.shadow_port (or gatewayd not supervised)"
+                                           : "no manager.state_backups in the configuration";
+    return r;
+}
+
 void controld::restore_then_fail(ipv4_addr node, ipv4_addr spare) {
-    _node_restore->run(node, spare, [this](node_restore::outcome o) {
+    if (!_states) return carry_on(node, spare, std::nullopt);
+    // The spare gets the node's state before its connections: the service
+    // answers their replayed requests from it.
+    _states->hand_over(node, spare, [this, node, spare](state_backups::handover h) {
+        if (h.ok)
+            log::info("node {}: its spare {} starts from {}", common::format_ipv4(node), common::format_ipv4(spare), h.what);
+        else
+            log::warn("node {}: its spare {} starts from {}", common::format_ipv4(node), common::format_ipv4(spare), h.what);
+        carry_on(node, spare, std::move(h));
+    });
+}
+
+void controld::carry_on(ipv4_addr node, ipv4_addr spare, std::optional<state_backups::handover> state) {
+    _node_restore->run(node, spare, [this, state = std::move(state)](node_restore::outcome o) {
+        if (state) {
+            o.state = state->what;
+            o.state_age_ms = state->age_ms;
+            o.state_ms = state->took_ms;
+            o.took_ms += state->took_ms;
+        }
         ++_n.spare_restores;
         if (!o.error.empty()) ++_n.spare_restore_errors;
         _n.spare_conns_restored += o.restored;
@@ -883,6 +924,7 @@ void controld::mark_failed(ipv4_addr node, bool failed) {
 void controld::call_async(const capi::request& r, completion done) {
     if (std::holds_alternative<capi::manager_show_req>(r)) return done(manager_view());
     if (std::holds_alternative<capi::restore_show_req>(r)) return done(restore_view());
+    if (std::holds_alternative<capi::state_show_req>(r)) return done(state_view());
     if (std::holds_alternative<capi::escalation_show_req>(r)) {
         if (!_ladder) return done(capi::error_rep{"this controld does not supervise gatewayd (--no-supervise): no ladder", {}});
         return done(escalation_view());
@@ -983,6 +1025,14 @@ capi::manager_rep controld::manager_view() const {
     count("spare_conns_not_restored", _n.spare_conns_not_restored);
     count("spare_conns_moved", _n.spare_conns_moved);
     count("last_spare_restore_ms", _n.last_spare_restore_ms);
+    if (_states) {
+        const auto& st = _states->counters();
+        count("state_backups_asked", st.asked);
+        count("state_backups_saved", st.saved);
+        count("state_backups_failed", st.failed);
+        count("states_handed_over", st.handed_over);
+        count("state_handovers_failed", st.handover_failed);
+    }
     count("probes_ok", _n.probes_ok);
     count("probes_failed", _n.probes_failed);
     count("metrics_ok", _n.metrics_ok);

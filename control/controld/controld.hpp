@@ -33,6 +33,7 @@
 #include "control/controld/conn_restore.hpp"
 #include "control/controld/node_restore.hpp"
 #include "control/controld/config_backups.hpp"
+#include "control/controld/state_backups.hpp"
 #include "control/controld/escalation_store.hpp"
 #include "control/controld/gw_health.hpp"
 #include "control/controld/gw_link.hpp"
@@ -153,6 +154,9 @@ private:
     std::optional<common::ipv4_addr> live_spare_of(common::ipv4_addr node) const;
     /// Carries `node`'s connections on to `spare` (node_restore), then marks it failed.
     void restore_then_fail(common::ipv4_addr node, common::ipv4_addr spare);
+    /// restore_then_fail's second step, once the spare has the node's state
+    /// (`state`: how that went; nullopt: no state backups).
+    void carry_on(common::ipv4_addr node, common::ipv4_addr spare, std::optional<state_backups::handover> state);
     void minute_of_day();
     common::api::manager_rep manager_view() const;
     /// A death of gatewayd up the ladder: decided, logged, recorded on disk,
@@ -221,8 +225,12 @@ private:
     bool _resync_due = false;
     std::optional<conn_restore> _restore;  ///< with manager.agents.shadow_port
     std::optional<node_restore> _node_restore;  ///< a failed node's connections to its spare; with _restore
+    std::optional<state_backups> _states;       ///< the working nodes' state backups; with _restore
     std::deque<common::api::node_restore_view> _node_restores;  ///< the last ones, oldest first (show restore)
     common::api::restore_rep restore_view() const;
+    common::api::state_rep state_view();
+    /// The working nodes that have a spare, not failed: node -> spare.
+    std::map<common::ipv4_addr, common::ipv4_addr> backed_up_nodes() const;
     bool _restore_due = false;             ///< a started gatewayd waits, as standby, for its connections
     bool _restoring = false;
     bool _kicking = false;
@@ -238,6 +246,7 @@ private:
     std::array<std::uint8_t, agent::max_datagram + 1> _drain_buf{};  ///< drain_agents' own, beside the pending receive's
     std::optional<alive_monitor> _alive;  ///< with manager.agents.alive_timeout
     boost::asio::steady_timer _alive_timer;
+    boost::asio::steady_timer _state_timer;
     std::unique_ptr<gw_health> _health;       ///< with a supervised gatewayd
     std::unique_ptr<pair::pair_peer> _pair;   ///< with manager.pair
     counts _n;

@@ -11,10 +11,16 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 namespace cg::control {
+
+/// A string's bytes, as the writers below take them.
+inline std::span<const std::uint8_t> bytes_of(std::string_view s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
 
 /// "<what>: <strerror(err)>".
 std::string errno_text(const std::string& what, int err);

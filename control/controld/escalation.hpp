@@ -46,6 +46,8 @@
 namespace cg::control {
 
 using wall_time = std::chrono::sys_time<std::chrono::milliseconds>;
+/// Now, on the wall clock, to the millisecond.
+inline wall_time wall_now() { return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()); }
 
 enum class rung : std::uint8_t { ph0_5, ph1_0, ph2_0, ph2_5, ph3_0, auto_heal };
 inline constexpr std::size_t rung_count = 6;

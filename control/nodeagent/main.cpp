@@ -19,6 +19,7 @@
 #include "control/nodeagent/host_metrics.hpp"
 #include "control/nodeagent/restorer.hpp"
 #include "control/nodeagent/shadow_server.hpp"
+#include "control/nodeagent/state_keeper.hpp"
 #include "control/proto/agent_msg.hpp"
 
 namespace po = boost::program_options;
@@ -35,6 +36,7 @@ struct options {
     std::string shadow_listen, max_skew = "30s", shadow_timeout = "5s";
     std::vector<std::string> clusters;
     std::vector<std::string> restore_services;
+    std::string backup_command, restore_command, state_dir, state_timeout = "30s";
 };
 
 /// --restore-service PORT=ADDR:PORT: the local service of a cluster port.
@@ -171,7 +173,17 @@ int main(int argc, char** argv) {
         "how long a querier may take to send its query, or to take each chunk of the answer (default 5s)")(
         "restore-service", po::value(&o.restore_services)->composing(),
         "as a spare, carry a failed node's connections to cluster port PORT on, bridged to the local service "
-        "at ADDR:PORT (PORT=ADDR:PORT); repeat for each port (needs --shadow-listen and CAP_NET_ADMIN)");
+        "at ADDR:PORT (PORT=ADDR:PORT); repeat for each port (needs --shadow-listen and CAP_NET_ADMIN)")(
+        "backup-command", po::value(&o.backup_command),
+        "a /bin/sh command whose standard output is this node's state, sent to controld on its backup queries "
+        "(needs --shadow-listen)")(
+        "restore-command", po::value(&o.restore_command),
+        "as a spare, a /bin/sh command that takes a failed node's state on its standard input (also in "
+        "$CG_STATE_FILE; $CG_FAILED_NODE, $CG_STATE_TAKEN_MS) before it carries the node's connections on")(
+        "state-dir", po::value(&o.state_dir),
+        "the node's state is this directory: backed up with tar -c, restored with tar -x (instead of the two "
+        "commands)")(
+        "state-timeout", po::value(&o.state_timeout), "how long a backup or restore command may run (default 30s)");
     try {
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -211,6 +223,18 @@ int main(int argc, char** argv) {
         } else if (!o.restore_services.empty()) {
             throw po::error("--restore-service answers on the --shadow-listen address: give it too");
         }
+        state_commands state_cfg;
+        if (!o.state_dir.empty()) {
+            if (!o.backup_command.empty() || !o.restore_command.empty())
+                throw po::error("--state-dir stands for --backup-command and --restore-command: give one or the others");
+            state_cfg = state_dir_commands(o.state_dir);
+        } else {
+            state_cfg.backup = o.backup_command;
+            state_cfg.restore = o.restore_command;
+        }
+        state_cfg.timeout = millis_flag("state-timeout", o.state_timeout);
+        if (!shadow_cfg && (!state_cfg.backup.empty() || !state_cfg.restore.empty()))
+            throw po::error("the state backups go over the --shadow-listen address: give it too");
         restorer_config restore_cfg;
         for (const auto& r : o.restore_services) add_restore_service(restore_cfg, r);
 
@@ -220,11 +244,21 @@ int main(int argc, char** argv) {
         agent_loop loop(io, *node, std::move(to), std::move(key), interval, o.script, script_timeout, alive_interval);
         std::optional<shadow_server> shadow;
         restorer spare(io, std::move(restore_cfg));
+        state_keeper states(io, state_cfg);
         if (shadow_cfg) {
             shadow.emplace(io, std::move(*shadow_cfg));
             if (!o.restore_services.empty())
                 shadow->on_restore([&spare](const shadow::restore& r, std::function<void(shadow::restored)> done) {
                     spare.restore(r, std::move(done));
+                });
+            if (!state_cfg.backup.empty())
+                shadow->on_backup([&states](std::size_t max, std::function<void(taken_state)> done) {
+                    states.backup(max, std::move(done));
+                });
+            if (!state_cfg.restore.empty())
+                shadow->on_state_restore([&states](common::ipv4_addr failed, std::vector<std::uint8_t> bytes,
+                                                   std::uint64_t taken, std::function<void(shadow::state_restored)> done) {
+                    states.restore(failed, std::move(bytes), taken, std::move(done));
                 });
             shadow->start();
             clog::info("answering takeover queries on {} ({} cluster address(es){})", o.shadow_listen,
@@ -253,6 +287,9 @@ int main(int argc, char** argv) {
                        "{} failed, {} bytes to the services, {} to the clients",
                        r.restores, r.restored, r.not_restored, b.opened, b.closed, b.failed, b.to_service_bytes,
                        b.to_client_bytes);
+            const auto& st = states.counters();
+            clog::info("state: {} backups ({} failed, {} answered), {} restores ({} failed, {} answered)", st.backups,
+                       st.backup_errors, c.backups, st.restores, st.restore_errors, c.state_restores);
         }
     } catch (const po::error& e) {
         std::cerr << "nodeagent: " << e.what() << "\n" << desc << "\n";

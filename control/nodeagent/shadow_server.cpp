@@ -39,18 +39,14 @@ public:
 
     void start() {
         arm();
-        _frame.resize(shadow::header_size);
-        asio::async_read(_socket, asio::buffer(_frame),
-                         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                             self->on_header(ec, n);
-                         });
+        read_frame([this] { on_query(); });
     }
 
 private:
     bool gone() const { return !*_alive || _closed; }
 
-    void arm() {
-        _timer.expires_after(_s._cfg.io_timeout);
+    void arm(std::chrono::milliseconds extra = std::chrono::milliseconds{0}) {
+        _timer.expires_after(_s._cfg.io_timeout + extra);
         _timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (ec || self->gone()) return;
             ++self->_s._counters.timeouts;
@@ -88,17 +84,29 @@ private:
                                                      ec.message())}));
     }
 
-    void on_header(const boost::system::error_code& ec, std::size_t n) {
+    /// Reads one whole frame into _frame (its size checked from the header
+    /// before the rest is read), then `then`.
+    void read_frame(std::function<void()> then) {
+        _frame.resize(shadow::header_size);
+        asio::async_read(_socket, asio::buffer(_frame),
+                         [self = shared_from_this(), then = std::move(then)](const boost::system::error_code& ec,
+                                                                            std::size_t n) mutable {
+                             self->on_header(ec, n, std::move(then));
+                         });
+    }
+
+    void on_header(const boost::system::error_code& ec, std::size_t n, std::function<void()> then) {
         if (gone()) return;
         if (ec) return cut_short(ec, n);
         auto size = shadow::frame_size(_frame, shadow::max_frame);
         if (auto* r = std::get_if<shadow::refused>(&size)) return refuse(_s._receiver.note(std::move(*r)));
         _frame.resize(std::get<std::size_t>(size));
         asio::async_read(_socket, asio::buffer(_frame.data() + shadow::header_size, _frame.size() - shadow::header_size),
-                         [self = shared_from_this()](const boost::system::error_code& ec2, std::size_t m) {
+                         [self = shared_from_this(), then = std::move(then)](const boost::system::error_code& ec2,
+                                                                            std::size_t m) {
                              if (self->gone()) return;
                              if (ec2) return self->cut_short(ec2, shadow::header_size + m);
-                             self->on_query();
+                             then();
                          });
     }
 
@@ -108,6 +116,13 @@ private:
         const auto& e = std::get<shadow::envelope>(r);
         _query = {e.epoch, e.seq};
         if (const auto* asked = std::get_if<shadow::restore>(&e.body)) return restore(e.sender, *asked);
+        if (const auto* asked = std::get_if<shadow::backup_query>(&e.body)) return backup(e.sender, *asked);
+        if (const auto* asked = std::get_if<shadow::state_restore>(&e.body)) {
+            _state = std::make_unique<shadow::state_collector>(_s._cfg.key, e.sender, _query, shadow::max_state);
+            _failed = asked->failed;
+            arm();
+            return read_frame([this] { on_state_chunk(); });
+        }
         const auto& q = std::get<shadow::query>(e.body);
         const auto& served = _s._cfg.clusters;
         if (!served.empty())
@@ -156,6 +171,75 @@ private:
             }
             self->close();
         });
+    }
+
+    // ---- state backups -------------------------------------------------------------------------
+
+    /// The node's state for controld, in chunks (or the one chunk that says why there is none).
+    void backup(common::ipv4_addr from, const shadow::backup_query& asked) {
+        const std::size_t max = static_cast<std::size_t>(std::min<std::uint64_t>(asked.max_bytes, shadow::max_state));
+        auto send = [self = shared_from_this(), from](taken_state t) {
+            if (self->gone()) return;
+            clog::info("backup query from {} ({}): {}", self->peer(), common::format_ipv4(from),
+                       t.error.empty() ? fmt::format("{} bytes of state", t.bytes.size()) : t.error);
+            self->_taken = std::move(t);
+            self->send_state(0);
+        };
+        if (!_s._backup) return send({{}, now_ms(), "this agent keeps no state (no --backup-command or --state-dir)"});
+        arm(std::chrono::hours(1));  // the command has its own timeout
+        _s._backup(max, std::move(send));
+    }
+
+    void send_state(std::size_t i) {
+        const std::size_t chunks = _taken.error.empty() ? shadow::state_chunks(_taken.bytes.size()) : 1;
+        if (i == chunks) {
+            ++_s._counters.backups;
+            return close();
+        }
+        arm();
+        _frame = shadow::seal_state_chunk(_taken.bytes, i, _taken.taken_ms, _taken.error, _s._cfg.node, _query,
+                                          now_ms(), _s._cfg.key);
+        asio::async_write(_socket, asio::buffer(_frame), [self = shared_from_this(), i](const boost::system::error_code& ec,
+                                                                                       std::size_t) {
+            if (self->gone()) return;
+            if (ec) {
+                ++self->_s._counters.write_errors;
+                clog::warn("state backup to {}: {} after {} chunks", self->peer(), ec.message(), i);
+                return self->close();
+            }
+            self->send_state(i + 1);
+        });
+    }
+
+    /// One chunk of a failed node's state from controld; after the last, the restore.
+    void on_state_chunk() {
+        if (auto r = _state->accept(_frame)) return refuse(_s._receiver.note(std::move(*r)));
+        if (!_state->complete()) {
+            arm();
+            return read_frame([this] { on_state_chunk(); });
+        }
+        auto answer = [self = shared_from_this()](shadow::state_restored out) {
+            if (self->gone()) return;
+            clog::info("state restore from {}: {} bytes of {}'s state: {}", self->peer(), self->_state->bytes().size(),
+                       common::format_ipv4(self->_failed), out.ok ? fmt::format("restored in {} ms", out.took_ms) : out.why);
+            self->_frame = shadow::seal(shadow::envelope{self->_s._cfg.node, self->_query.epoch, self->_query.seq,
+                                                         now_ms(), std::move(out)},
+                                        self->_s._cfg.key);
+            self->arm();
+            asio::async_write(self->_socket, asio::buffer(self->_frame),
+                              [self](const boost::system::error_code& ec, std::size_t) {
+                                  if (self->gone()) return;
+                                  if (ec)
+                                      ++self->_s._counters.write_errors;
+                                  else
+                                      ++self->_s._counters.state_restores;
+                                  self->close();
+                              });
+        };
+        if (!_state->error().empty()) return answer({false, "controld sent no state: " + _state->error(), 0});
+        if (!_s._state_restore) return answer({false, "this agent restores no state (no --restore-command or --state-dir)", 0});
+        arm(std::chrono::hours(1));  // the command has its own timeout
+        _s._state_restore(_failed, std::move(_state->bytes()), _state->taken_ms(), std::move(answer));
     }
 
     /// The kernel read, on the server's reader thread; its batches and its
@@ -249,6 +333,9 @@ private:
     std::size_t _sent = 0;                       ///< chunks written
     bool _reading = true, _writing = false;
     std::chrono::steady_clock::time_point _asked, _read;  ///< the query accepted; its sockets read
+    taken_state _taken;                                 ///< a backup's state, being sent
+    std::unique_ptr<shadow::state_collector> _state;    ///< a state restore's chunks, being taken
+    common::ipv4_addr _failed = 0;                      ///< whose state it is
     bool _closed = false;
 };
 

@@ -32,6 +32,7 @@
 #include <boost/asio.hpp>
 
 #include "control/nodeagent/shadow_table.hpp"
+#include "control/nodeagent/state_keeper.hpp"
 #include "control/proto/shadow_msg.hpp"
 
 namespace cg::control {
@@ -57,6 +58,13 @@ using table_reader = std::function<void(const sockdiag::filter&, const sockdiag:
 using restore_handler =
     std::function<void(const shadow::restore&, std::function<void(shadow::restored)>)>;
 
+/// Takes the node's state for a backup query (state_keeper.hpp): at most
+/// the bytes given, then the callback once.
+using backup_handler = std::function<void(std::size_t, std::function<void(taken_state)>)>;
+/// Restores a failed node's state on this spare (state_keeper.hpp).
+using state_restore_handler = std::function<void(common::ipv4_addr failed, std::vector<std::uint8_t> bytes,
+                                                 std::uint64_t taken_ms, std::function<void(shadow::state_restored)>)>;
+
 struct shadow_server_counters {
     std::uint64_t answered = 0;      ///< answers sent whole
     std::uint64_t entries_sent = 0;
@@ -66,6 +74,8 @@ struct shadow_server_counters {
     std::uint64_t table_errors = 0;  ///< the kernel read failed
     std::uint64_t write_errors = 0;  ///< the querier went away during the answer
     std::uint64_t restores = 0;      ///< restore requests answered
+    std::uint64_t backups = 0;       ///< backup queries answered (with the state, or why there is none)
+    std::uint64_t state_restores = 0;  ///< state restores answered
 };
 
 class shadow_server {
@@ -79,6 +89,10 @@ public:
     /// Serves restores with `h`; without one, every connection of a restore
     /// is answered not restored.
     void on_restore(restore_handler h) { _restore = std::move(h); }
+    /// Serves backup queries and state restores; without them, each is
+    /// answered with why not.
+    void on_backup(backup_handler h) { _backup = std::move(h); }
+    void on_state_restore(state_restore_handler h) { _state_restore = std::move(h); }
     /// Starts accepting. Throws boost::system::system_error when it cannot listen.
     void start();
     std::uint16_t port() const;
@@ -95,6 +109,8 @@ private:
     shadow_server_config _cfg;
     table_reader _read;
     restore_handler _restore;
+    backup_handler _backup;
+    state_restore_handler _state_restore;
     boost::asio::ip::tcp::acceptor _acceptor;
     boost::asio::steady_timer _retry;
     shadow::query_receiver _receiver;

@@ -22,7 +22,10 @@ static_assert(!find_flaw(type_table()), "shadow_msg.hpp: every message needs an 
 
 constexpr auto types = type_table();
 constexpr std::uint16_t type_query = type_of<query>.id, type_chunk = type_of<chunk>.id,
-                        type_restore = type_of<restore>.id, type_restored = type_of<restored>.id;
+                        type_restore = type_of<restore>.id, type_restored = type_of<restored>.id,
+                        type_backup_query = type_of<backup_query>.id, type_state_chunk = type_of<state_chunk>.id,
+                        type_state_restore = type_of<state_restore>.id,
+                        type_state_restored = type_of<state_restored>.id;
 
 header read_header(std::span<const std::uint8_t> d) {
     header h;
@@ -55,8 +58,26 @@ std::variant<message, refused> decode(const header& h, std::span<const std::uint
     return std::move(std::get<message>(body));
 }
 
-std::string_view type_name(std::uint16_t t) {
-    return t == type_query ? "a query" : t == type_chunk ? "a chunk" : t == type_restore ? "a restore" : "a restored";
+std::string type_name(std::uint16_t t) {
+    const auto i = common::index_of(types, t);
+    return i ? fmt::format("a {}", types[*i].name) : fmt::format("type {}", t);
+}
+
+/// An answer's header: authentic, of type `type`, from `node`, echoing `asked`.
+std::variant<header, refused> answer_header(std::span<const std::uint8_t> d, const key& k, std::uint16_t type,
+                                            common::ipv4_addr node, auth::position asked) {
+    auto checked = authenticate(d, k);
+    if (auto* r = std::get_if<refused>(&checked)) return std::move(*r);
+    const header& h = std::get<header>(checked);
+    if (h.type != type)
+        return refused{refusal::wrong_type, fmt::format("{} where {} is due", type_name(h.type), type_name(type))};
+    if (h.sender != node)
+        return refused{refusal::wrong_peer, fmt::format("{} from {}, {} was asked", type_name(h.type),
+                                                        common::format_ipv4(h.sender), common::format_ipv4(node))};
+    if (auth::position{h.epoch, h.seq} != asked)
+        return refused{refusal::replayed, fmt::format("answers epoch {} seq {}, the one asked is epoch {} seq {}",
+                                                      h.epoch, h.seq, asked.epoch, asked.seq)};
+    return h;
 }
 
 /// What a restore may ask: 1 to max_restore_conns connections, each replay
@@ -153,8 +174,10 @@ std::variant<envelope, refused> query_receiver::accept(std::span<const std::uint
     auto checked = authenticate(d, _key);
     if (auto* r = std::get_if<refused>(&checked)) return note(std::move(*r));
     const header& h = std::get<header>(checked);
-    if (h.type != type_query && h.type != type_restore)
-        return note({refusal::wrong_type, fmt::format("{} where a query or a restore is due", type_name(h.type))});
+    if (h.type != type_query && h.type != type_restore && h.type != type_backup_query && h.type != type_state_restore)
+        return note({refusal::wrong_type,
+                     fmt::format("{} where a query, a restore, a backup query or a state restore is due",
+                                 type_name(h.type))});
     if (h.type == type_query && d.size() > max_query_frame)
         return note({refusal::too_large, fmt::format("{} bytes, a query takes at most {}", d.size(), max_query_frame)});
     const auth::position at{h.epoch, h.seq};
@@ -177,23 +200,83 @@ std::variant<envelope, refused> query_receiver::accept(std::span<const std::uint
 
 std::variant<restored, refused> open_restored(std::span<const std::uint8_t> d, const key& k, common::ipv4_addr node,
                                               auth::position asked, std::size_t conns) {
-    auto checked = authenticate(d, k);
+    auto checked = answer_header(d, k, type_restored, node, asked);
     if (auto* r = std::get_if<refused>(&checked)) return std::move(*r);
-    const header& h = std::get<header>(checked);
-    if (h.type != type_restored)
-        return refused{refusal::wrong_type, fmt::format("{} where a restored is due", type_name(h.type))};
-    if (h.sender != node)
-        return refused{refusal::wrong_peer, fmt::format("an answer from {}, {} was asked", common::format_ipv4(h.sender),
-                                                        common::format_ipv4(node))};
-    if (auth::position{h.epoch, h.seq} != asked)
-        return refused{refusal::replayed, fmt::format("answers epoch {} seq {}, the restore is epoch {} seq {}",
-                                                      h.epoch, h.seq, asked.epoch, asked.seq)};
-    auto body = decode(h, d);
+    auto body = decode(std::get<header>(checked), d);
     if (auto* r = std::get_if<refused>(&body)) return std::move(*r);
     auto& out = std::get<restored>(std::get<message>(body));
     if (out.outcomes.size() != conns)
         return refused{refusal::malformed, fmt::format("{} outcomes for {} connections", out.outcomes.size(), conns)};
     return std::move(out);
+}
+
+std::variant<state_restored, refused> open_state_restored(std::span<const std::uint8_t> d, const key& k,
+                                                          common::ipv4_addr node, auth::position asked) {
+    auto checked = answer_header(d, k, type_state_restored, node, asked);
+    if (auto* r = std::get_if<refused>(&checked)) return std::move(*r);
+    auto body = decode(std::get<header>(checked), d);
+    if (auto* r = std::get_if<refused>(&body)) return std::move(*r);
+    return std::get<state_restored>(std::move(std::get<message>(body)));
+}
+
+std::size_t state_chunks(std::size_t bytes) {
+    return bytes == 0 ? 1 : (bytes + state_bytes_per_chunk - 1) / state_bytes_per_chunk;
+}
+
+std::vector<std::uint8_t> seal_state_chunk(std::span<const std::uint8_t> all, std::size_t index,
+                                           std::uint64_t taken_ms, const std::string& error, common::ipv4_addr sender,
+                                           auth::position at, std::uint64_t sent_ms, const key& k) {
+    state_chunk c;
+    c.index = static_cast<std::uint32_t>(index);
+    c.last = !error.empty() || index + 1 >= state_chunks(all.size());
+    if (c.last) {
+        c.total = error.empty() ? all.size() : 0;
+        c.taken_ms = taken_ms;
+        c.error = error.substr(0, 1024);
+    }
+    if (error.empty()) {
+        const std::size_t first = std::min(all.size(), index * state_bytes_per_chunk);
+        const std::size_t n = std::min(all.size() - first, state_bytes_per_chunk);
+        c.bytes.assign(all.begin() + static_cast<std::ptrdiff_t>(first),
+                       all.begin() + static_cast<std::ptrdiff_t>(first + n));
+    }
+    return seal(envelope{sender, at.epoch, at.seq, sent_ms, std::move(c)}, k);
+}
+
+refused state_collector::note(refused r) {
+    ++_refused[static_cast<std::size_t>(r.why)];
+    return r;
+}
+
+std::optional<refused> state_collector::accept(std::span<const std::uint8_t> d) {
+    auto checked = answer_header(d, _key, type_state_chunk, _sender, _at);
+    if (auto* r = std::get_if<refused>(&checked)) return note(std::move(*r));
+    auto body = decode(std::get<header>(checked), d);
+    if (auto* r = std::get_if<refused>(&body)) return note(std::move(*r));
+    auto& c = std::get<state_chunk>(std::get<message>(body));
+    if (_complete) return note({refusal::out_of_order, fmt::format("state chunk {} after the last one", c.index)});
+    if (c.index != _next) return note({refusal::out_of_order, fmt::format("state chunk {}, {} is due", c.index, _next)});
+    if (!c.last && c.bytes.size() != state_bytes_per_chunk)
+        return note({refusal::malformed, fmt::format("state chunk {} is not the last and holds {} bytes, not {}",
+                                                     c.index, c.bytes.size(), state_bytes_per_chunk)});
+    if (!c.last && (c.total || c.taken_ms || !c.error.empty()))
+        return note({refusal::malformed, fmt::format("state chunk {} is not the last and has a total, a time or an "
+                                                     "error", c.index)});
+    if (!c.error.empty() && (!c.bytes.empty() || !_bytes.empty()))
+        return note({refusal::malformed, "a state chunk with an error and bytes"});
+    if (_bytes.size() + c.bytes.size() > _max_bytes)
+        return note({refusal::too_large, fmt::format("a state of more than {} bytes", _max_bytes)});
+    if (c.last && c.error.empty() && c.total != _bytes.size() + c.bytes.size())
+        return note({refusal::truncated, fmt::format("{} bytes of state came, the last chunk says {}",
+                                                     _bytes.size() + c.bytes.size(), c.total)});
+    _bytes.insert(_bytes.end(), c.bytes.begin(), c.bytes.end());
+    ++_next;
+    if (c.last) {
+        _complete = true;
+        _taken_ms = c.taken_ms;
+        _error = std::move(c.error);
+    }
+    return std::nullopt;
 }
 
 refused answer_collector::note(refused r) {
@@ -202,18 +285,9 @@ refused answer_collector::note(refused r) {
 }
 
 std::optional<refused> answer_collector::accept(std::span<const std::uint8_t> d) {
-    auto checked = authenticate(d, _key);
+    auto checked = answer_header(d, _key, type_chunk, _node, _query);
     if (auto* r = std::get_if<refused>(&checked)) return note(std::move(*r));
-    const header& h = std::get<header>(checked);
-    if (h.type != type_chunk)
-        return note({refusal::wrong_type, fmt::format("{} where a chunk is due", type_name(h.type))});
-    if (h.sender != _node)
-        return note({refusal::wrong_peer, fmt::format("a chunk from {}, {} was asked", common::format_ipv4(h.sender),
-                                                      common::format_ipv4(_node))});
-    if (auth::position{h.epoch, h.seq} != _query)
-        return note({refusal::replayed, fmt::format("answers epoch {} seq {}, the query is epoch {} seq {}", h.epoch,
-                                                    h.seq, _query.epoch, _query.seq)});
-    auto body = decode(h, d);
+    auto body = decode(std::get<header>(checked), d);
     if (auto* r = std::get_if<refused>(&body)) return note(std::move(*r));
     auto& c = std::get<chunk>(std::get<message>(body));
     if (_complete) return note({refusal::out_of_order, fmt::format("chunk {} after the last one", c.index)});

@@ -14,6 +14,15 @@
 //   controld  -> the spare's nodeagent: a restore frame
 //   nodeagent -> controld            : one restored frame (an outcome per connection); then it closes
 //
+// and for the working nodes' state backups (requirements 7.3):
+//
+//   controld  -> a working node's nodeagent: a backup query frame
+//   nodeagent -> controld: state chunk frames 0, 1, ..., the last one flagged (the
+//                          output of its backup command); then it closes
+//   controld  -> the spare's nodeagent: a state restore frame, then state chunk frames
+//                                       0, 1, ..., the last one flagged, at the same position
+//   nodeagent -> controld: one state restored frame (what its restore command did); then it closes
+//
 //   frame   = header payload mac                       (at most max_frame = 64 KiB)
 //   header  = magic u32 "CGS1" | version u16 | type u16 | sender u32 (IPv4)
 //             | epoch u64 | seq u64 | sent_ms u64 (sender's wall clock)
@@ -25,6 +34,13 @@
 //                              fields in order, then replay as u32 count and bytes)
 //             type 4, restored: outcomes (u32 count; each: client u32 | client_port u16
 //                               | restored u8 | why as u32 count and bytes)
+//             type 5, backup query: max_bytes u64 (what the querier takes)
+//             type 6, state chunk: index u32 | last u8 | total u64 | taken_ms u64 | error (u32 count
+//                                  and bytes) | bytes (u32 count and bytes); total, taken_ms
+//                                  and error count in the last one only: the state's size,
+//                                  when it was taken, why there is none (then no bytes)
+//             type 7, state restore: failed u32 (the node whose state it is)
+//             type 8, state restored: ok u8 | why (u32 count and bytes) | took_ms u32
 //   mac     = HMAC-SHA256(key, header payload), 32 bytes: the agents' key (auth.hpp)
 //
 // A query's sender is the querier (its gateway address), its epoch and seq
@@ -40,7 +56,11 @@
 // querier and its sent_ms within the clock skew, a chunk's echo of the
 // query being answered and its sender the node asked (a chunk copied from
 // an earlier answer names another query); then the payload; then a chunk's
-// index is the next one. Answers are authenticated, not encrypted.
+// index is the next one. A state's chunks are checked the same way in both
+// directions (the sender the agent asked, or the querier whose state
+// restore they follow), their bytes counted against the receiver's bound
+// as they come, and the whole against the last chunk's total. Answers are
+// authenticated, not encrypted.
 #pragma once
 
 #include <array>
@@ -134,7 +154,40 @@ struct restored {
     CG_FIELDS(s.outcomes)
 };
 
-using message = std::variant<query, chunk, restore, restored>;
+/// controld -> a working node's agent: send the node's state (requirements
+/// 7.3), at most `max_bytes`.
+struct backup_query {
+    std::uint64_t max_bytes = 0;
+    CG_FIELDS(s.max_bytes)
+};
+
+/// A piece of a node's state on its way (to controld, or from it to a spare).
+struct state_chunk {
+    std::uint32_t index = 0;
+    bool last = false;
+    std::uint64_t total = 0;     ///< in the last one: the whole state's bytes
+    std::uint64_t taken_ms = 0;  ///< in the last one: when the state was taken (wall clock, ms)
+    std::string error;           ///< in the last one: why there is no state (then no chunk has bytes)
+    std::vector<std::uint8_t> bytes;
+    CG_FIELDS(s.index, s.last, s.total, s.taken_ms, s.error, s.bytes)
+};
+
+/// controld -> the spare's agent: restore the state of `failed`, whose chunks follow.
+struct state_restore {
+    common::ipv4_addr failed = 0;
+    CG_FIELDS(s.failed)
+};
+
+/// The spare's agent -> controld: what its restore command did.
+struct state_restored {
+    bool ok = false;
+    std::string why;  ///< when not ok
+    std::uint32_t took_ms = 0;
+    CG_FIELDS(s.ok, s.why, s.took_ms)
+    friend bool operator==(const state_restored&, const state_restored&) = default;
+};
+
+using message = std::variant<query, chunk, restore, restored, backup_query, state_chunk, state_restore, state_restored>;
 
 // ---- wire type ids (common/msg_type.hpp) ---------------------------------
 //
@@ -148,6 +201,10 @@ template <> inline constexpr common::msg_type type_of<query>{1, "query"};
 template <> inline constexpr common::msg_type type_of<chunk>{2, "chunk"};
 template <> inline constexpr common::msg_type type_of<restore>{3, "restore"};
 template <> inline constexpr common::msg_type type_of<restored>{4, "restored"};
+template <> inline constexpr common::msg_type type_of<backup_query>{5, "backup_query"};
+template <> inline constexpr common::msg_type type_of<state_chunk>{6, "state_chunk"};
+template <> inline constexpr common::msg_type type_of<state_restore>{7, "state_restore"};
+template <> inline constexpr common::msg_type type_of<state_restored>{8, "state_restored"};
 
 /// The entries of every alternative of V (`message`), in variant order.
 template <class V = message>
@@ -191,6 +248,19 @@ std::vector<std::uint8_t> seal(const envelope& e, const key& k);
 /// frame (a sender packs frames by it).
 std::size_t restore_conn_size(std::size_t replay_bytes);
 
+/// A node's state (a backup) larger than this is neither sent nor taken.
+inline constexpr std::size_t max_state = 64u << 20;
+/// A state chunk's bytes at most: what fits a frame beside the rest.
+inline constexpr std::size_t state_bytes_per_chunk = max_frame - header_size - mac_size - 1024;
+/// Chunks a state of `bytes` takes: at least one (the last, maybe empty).
+std::size_t state_chunks(std::size_t bytes);
+/// Chunk `index` of the state `all`, taken at `taken_ms`, from `sender` at
+/// `at` (the query answered, or the state restore the chunks follow). With
+/// an `error` there is one chunk, the last, and no bytes.
+std::vector<std::uint8_t> seal_state_chunk(std::span<const std::uint8_t> all, std::size_t index,
+                                           std::uint64_t taken_ms, const std::string& error, common::ipv4_addr sender,
+                                           auth::position at, std::uint64_t sent_ms, const key& k);
+
 /// Chunks an answer of `entries` entries takes: at least one (the last, empty).
 std::size_t answer_chunks(std::size_t entries);
 /// Chunk `index` of the answer `all` from `node` to the query (epoch, seq).
@@ -212,8 +282,8 @@ class query_receiver {
 public:
     query_receiver(key k, std::uint64_t max_skew_ms) : _key(std::move(k)), _max_skew_ms(max_skew_ms) {}
 
-    /// The query or restore if the frame is authentic, fresh and
-    /// well-formed; else the refusal (counted).
+    /// The query, restore, backup query or state restore if the frame is
+    /// authentic, fresh and well-formed; else the refusal (counted).
     std::variant<envelope, refused> accept(std::span<const std::uint8_t> frame, std::uint64_t now_ms);
     /// Counts a refusal found before a whole frame was read (frame_size's, a
     /// stream that ended early) with the others.
@@ -235,6 +305,43 @@ private:
 /// connection asked (`conns`).
 std::variant<restored, refused> open_restored(std::span<const std::uint8_t> frame, const key& k,
                                               common::ipv4_addr node, auth::position asked, std::size_t conns);
+
+/// The querier's side of a state restore: the spare's one answer, from
+/// `node`, echoing the state restore's position.
+std::variant<state_restored, refused> open_state_restored(std::span<const std::uint8_t> frame, const key& k,
+                                                          common::ipv4_addr node, auth::position asked);
+
+/// Either side of a state transfer: takes the chunks of one state, in
+/// order, from `sender` at `at`, at most `max_bytes` in all.
+class state_collector {
+public:
+    state_collector(key k, common::ipv4_addr sender, auth::position at, std::size_t max_bytes)
+        : _key(std::move(k)), _sender(sender), _at(at), _max_bytes(max_bytes) {}
+
+    /// Takes one chunk frame: nullopt when taken, else the refusal (counted).
+    std::optional<refused> accept(std::span<const std::uint8_t> frame);
+    refused note(refused r);
+
+    bool complete() const { return _complete; }
+    std::uint32_t chunks() const { return _next; }
+    std::vector<std::uint8_t>& bytes() { return _bytes; }
+    std::uint64_t taken_ms() const { return _taken_ms; }
+    const std::string& error() const { return _error; }  ///< the sender's: why it has no state
+
+    std::uint64_t count(refusal r) const { return _refused[static_cast<std::size_t>(r)]; }
+
+private:
+    key _key;
+    common::ipv4_addr _sender;
+    auth::position _at;
+    std::size_t _max_bytes;
+    std::uint32_t _next = 0;
+    bool _complete = false;
+    std::uint64_t _taken_ms = 0;
+    std::string _error;
+    std::vector<std::uint8_t> _bytes;
+    std::array<std::uint64_t, refusal_count> _refused{};
+};
 
 /// The querier's side: takes the chunks of the answer to one query, in order.
 class answer_collector {

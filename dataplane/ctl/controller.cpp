@@ -429,5 +429,9 @@ api::reply controller::on(const api::restore_show_req&) {
     throw refused("this is gatewayd: carrying a failed node's connections on is controld's (show restore goes to "
                   "manager.control_socket); show mirror plans says what it would carry on");
 }
+api::reply controller::on(const api::state_show_req&) {
+    throw refused("this is gatewayd: the nodes' state backups are controld's (show backups goes to "
+                  "manager.control_socket)");
+}
 
 }  // namespace cg::dp

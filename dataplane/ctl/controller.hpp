@@ -171,6 +171,7 @@ private:
     /// And the escalation ladder.
     common::api::reply on(const common::api::escalation_show_req& r);
     common::api::reply on(const common::api::restore_show_req& r);
+    common::api::reply on(const common::api::state_show_req& r);
 
     /// Validates `next` as the new cluster tables (and `spares` as the new
     /// spare table, when given), moves the slots, publishes.

@@ -17,6 +17,11 @@
 //      out of order (chunk). The chunk's collector expects the node, epoch
 //      and seq its header names, so that the fuzzer gets past the echo check;
 //      so does the restored's reader, with the outcome count it announces.
+//   5: a state chunk (a node's state backup on its way), into a collector
+//      that expects the sender and position its header names, at most 1 MiB;
+//      6: a state restore's answer (state restored). Same rules as 1, 2, 4:
+//      counted once, a chunk taken re-seals the same and is out of order
+//      the second time; a collector never holds more than its limit.
 //   3: a filter: the next byte's bits pick the family and the wildcard, the
 //      rest are addresses (the first 64). The program passes the kernel's audit and takes
 //      exactly the asked addresses (support/diag_msgs.hpp restates the rules).
@@ -128,6 +133,38 @@ void restored_frame(bytes d) {
     reseals_same(shadow::envelope{node, asked.epoch, asked.seq, u64_at(d, 28), std::move(got)}, d);
 }
 
+void state_chunk_frame(bytes d) {
+    const auto sender = d.size() >= 12 ? u32_at(d, 8) : 0;
+    const auth::position at = d.size() >= 28 ? auth::position{u64_at(d, 12), u64_at(d, 20)} : auth::position{};
+    constexpr std::size_t limit = 1u << 20;
+    shadow::state_collector c(the_key, sender, at, limit);
+    auto r = c.accept(d);
+    if (refusals(c) != (r ? 1u : 0u)) fail("a state chunk was not counted exactly once");
+    if (c.bytes().size() > limit) fail("a state collector holds more than its limit");
+    if (r) {
+        if (r->detail.empty()) fail("a state chunk refusal without a reason");
+        return;
+    }
+    auto opened = shadow::open(d, the_key);
+    if (!std::holds_alternative<shadow::envelope>(opened)) fail("took a state chunk that open() refuses");
+    reseals_same(std::get<shadow::envelope>(opened), d);
+    if (c.chunks() != 1) fail("a state chunk taken but not counted");
+    if (c.complete() && !c.error().empty() && !c.bytes().empty()) fail("a state with an error but bytes");
+    auto twice = c.accept(d);
+    if (!twice || twice->why != shadow::refusal::out_of_order) fail("a state chunk taken twice was not out of order");
+}
+
+void state_restored_frame(bytes d) {
+    const auto node = d.size() >= 12 ? u32_at(d, 8) : 0;
+    const auth::position asked = d.size() >= 28 ? auth::position{u64_at(d, 12), u64_at(d, 20)} : auth::position{};
+    auto r = shadow::open_state_restored(d, the_key, node, asked);
+    if (auto* why = std::get_if<shadow::refused>(&r)) {
+        if (why->detail.empty()) fail("a state restored refusal without a reason");
+        return;
+    }
+    reseals_same(shadow::envelope{node, asked.epoch, asked.seq, u64_at(d, 28), std::get<shadow::state_restored>(r)}, d);
+}
+
 void signed_too(bytes d, void (*check)(bytes)) {
     check(d);
     if (d.size() < shadow::header_size || d.size() > shadow::max_frame) return;
@@ -175,7 +212,7 @@ void filter_program(bytes d) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const bytes in(data + 1, size - 1);
-    switch (data[0] % 5) {
+    switch (data[0] % 7) {
         case 0:
             sock_diag_message(in);
             break;
@@ -187,6 +224,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         case 4:
             signed_too(in, restored_frame);
+            break;
+        case 5:
+            signed_too(in, state_chunk_frame);
+            break;
+        case 6:
+            signed_too(in, state_restored_frame);
             break;
         default:
             filter_program(in);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/ctl_msg.hpp"
+#include "control/controld/backup_dir.hpp"
 #include "control/controld/config_backups.hpp"
 #include "control/controld/escalation_store.hpp"
 #include "control/proto/agent_msg.hpp"
@@ -301,6 +302,7 @@ void stores_seeds(const fs::path& dir) {
     write(dir, "escalation-fresh.bin", encode_escalation(escalation_state{}));
     write(dir, "backup.yaml", text(encode_config_backup("gateway: {name: gw}\nports: []\n", t0)));
     write(dir, "backup-empty.yaml", text(encode_config_backup("", t0)));
+    write(dir, "state.bin", text(encode_backup("node state", std::string_view("a\0b\nnot text\xff", 13), t0)));
     // Found by a CI run: a time past int64 milliseconds decoded to another time.
     write(dir, "backup-far-future.yaml",
           text("# clustergate configuration backup v1 bytes=30 crc32c=6579f9a5 saved_ms=17777777777777777777\n"
@@ -394,6 +396,21 @@ void shadow_seeds(const fs::path& dir) {
          seal(envelope{test::node_ip(3), 1, 10, 1'700'000'000'000,
                        restored{{{test::client_ip, 40000, true, ""}, {test::client_ip, 40001, false, "no service"}}}},
               k));
+
+    // A node's state on its way (target 5): a backup's chunks, one with the
+    // agent's error; a backup query and a state restore (target 1, with the
+    // queries); the spare's answer (target 6).
+    const std::vector<std::uint8_t> state(3000, 0x5a);
+    both("state-chunk", 5, seal_state_chunk(state, 0, 1'700'000'000'000, "", test::node_ip(2), {1, 11}, 0, k));
+    both("state-chunk-error", 5,
+         seal_state_chunk({}, 0, 0, "the backup command exited with 2", test::node_ip(2), {1, 12}, 0, k));
+    both("backup-query", 1, seal(envelope{test::node_ip(1), 1, 13, 1'700'000'000'000, backup_query{1u << 20}}, k));
+    both("state-restore", 1,
+         seal(envelope{test::node_ip(1), 1, 14, 1'700'000'000'000, state_restore{test::node_ip(2)}}, k));
+    both("state-restored", 6,
+         seal(envelope{test::node_ip(3), 1, 14, 1'700'000'000'000, state_restored{true, "", 120}}, k));
+    both("state-not-restored", 6,
+         seal(envelope{test::node_ip(3), 1, 15, 0, state_restored{false, "the restore command exited with 1", 3}}, k));
 
     // Filters: target 3, then family/wildcard bits, then addresses (little-endian u32).
     auto addrs = [](std::uint8_t bits, std::vector<common::ipv4_addr> as) {

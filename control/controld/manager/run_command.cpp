@@ -30,7 +30,7 @@ struct run : std::enable_shared_from_this<run> {
     std::function<void(command_result)> done;
     pid_t pid = -1;
     std::string output;
-    std::array<char, 512> chunk{};
+    std::array<char, 16 * 1024> chunk{};  // a state backup runs through it too: megabytes
     std::optional<std::string> failure;
     bool finished = false;
 

@@ -351,7 +351,7 @@ TEST_CASE("the ids of protocol version 1 never change", "[api]") {
         {0x8009, "insert_conns_reply"}, {20, "ha_show"}, {21, "ha_switchover"}, {0x800a, "ha"},
         {22, "escalation_show"}, {0x800b, "escalation"}, {24, "fail_node"}, {23, "show_mirror"}, {0x800c, "mirror"},
         {25, "set_spares"}, {26, "restore_plans"}, {0x800d, "restore_plans_reply"}, {27, "restore_show"},
-        {0x800e, "restore"}};
+        {0x800e, "restore"}, {28, "state_show"}, {0x800f, "state"}};
     for (const auto& [id, name] : released) {
         INFO("id " << id);
         CHECK(type_name(id) == name);

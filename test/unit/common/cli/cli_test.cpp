@@ -266,7 +266,7 @@ TEST_CASE("unknown commands and unknown keywords", "[cli]") {
     fixture f;
     CHECK(f.refused("frobnicate all") == "error: unknown command: frobnicate all  (try: help)\n");
     CHECK(f.refused("show foo") ==
-          "error: bad arguments for show: expected clusters|connections|drops|escalation|info|lcores|mirror|ports|restore|spares|stats, got "
+          "error: bad arguments for show: expected backups|clusters|connections|drops|escalation|info|lcores|mirror|ports|restore|spares|stats, got "
           "'foo'; "
           "see help show\n");
     CHECK(f.refused("add") == "error: bad arguments for add: expected cluster|node|port; see help add\n");

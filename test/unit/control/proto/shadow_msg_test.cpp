@@ -174,7 +174,7 @@ TEST_CASE("frame_size: what a stream reader reads next, or why it stops at the h
 
 TEST_CASE("authentic but wrong inside: type, payload, version, clusters asked", "[shadow]") {
     auto d = seal(a_query(1, 1), the_key);
-    d[6] = 5;  // type
+    d[6] = 9;  // type: one past the last known (8, a state_restored)
     resign(d);
     CHECK(why(open(d, the_key)) == refusal::unknown_type);
 
@@ -332,6 +332,10 @@ TEST_CASE("the takeover messages have ids and names of their own, and the ids of
     CHECK(type_of<chunk>.id == 2);
     CHECK(type_of<restore>.id == 3);
     CHECK(type_of<restored>.id == 4);
+    CHECK(type_of<backup_query>.id == 5);
+    CHECK(type_of<state_chunk>.id == 6);
+    CHECK(type_of<state_restore>.id == 7);
+    CHECK(type_of<state_restored>.id == 8);
     CHECK(find_flaw(type_table<std::variant<query, std::monostate>>()).has_value());  // one without an entry
 
     // On the wire (the u16 after magic u32 and version u16), both ways.
@@ -445,4 +449,135 @@ TEST_CASE("the querier takes a restore's answer only from the spare asked, for t
               .why == refusal::wrong_type);
     CHECK(std::holds_alternative<restored>(
         open_restored(seal(envelope{node2, 2, 7, now, one}, the_key), the_key, node2, {2, 7}, 1)));
+}
+
+// ---- state backups: a node's state to controld, and from it to a spare ----
+
+namespace {
+
+std::vector<std::uint8_t> a_state(std::size_t n) {
+    std::vector<std::uint8_t> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(i * 7 + i / 251);
+    return v;
+}
+
+std::vector<std::vector<std::uint8_t>> state_frames(std::span<const std::uint8_t> all, position at,
+                                                    ipv4_addr from = node1, const std::string& error = "") {
+    std::vector<std::vector<std::uint8_t>> out;
+    const std::size_t n = error.empty() ? state_chunks(all.size()) : 1;
+    for (std::size_t i = 0; i < n; ++i) out.push_back(seal_state_chunk(all, i, now - 5000, error, from, at, now, the_key));
+    return out;
+}
+
+/// Feeds `frames` to a collector for node1's answer at {4, 2}; the first refusal, if any.
+std::optional<refused> collect(state_collector& c, const std::vector<std::vector<std::uint8_t>>& frames) {
+    for (const auto& f : frames)
+        if (auto r = c.accept(f)) return r;
+    return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("a node's state in chunks: every byte, its size and time, or the sender's error", "[shadow][backup]") {
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, state_bytes_per_chunk, state_bytes_per_chunk + 1,
+                                std::size_t{1} << 20}) {
+        const auto all = a_state(n);
+        const auto frames = state_frames(all, {4, 2});
+        CHECK(frames.size() == state_chunks(n));
+        for (const auto& f : frames) CHECK(f.size() <= max_frame);
+        state_collector c(the_key, node1, {4, 2}, 2u << 20);
+        CHECK_FALSE(collect(c, frames));
+        CHECK(c.complete());
+        CHECK(c.bytes() == all);
+        CHECK(c.taken_ms() == now - 5000);
+        CHECK(c.error().empty());
+    }
+    state_collector failed(the_key, node1, {4, 2}, 100);
+    CHECK_FALSE(collect(failed, state_frames(a_state(500), {4, 2}, node1, "backup command: exit status 2")));
+    CHECK(failed.complete());
+    CHECK(failed.error() == "backup command: exit status 2");
+    CHECK(failed.bytes().empty());
+
+    // The other messages of a backup and a restore, through open().
+    for (const message& m : {message{backup_query{64u << 20}}, message{state_restore{node2}},
+                             message{state_restored{false, "restore command: exit status 1", 35}}}) {
+        auto e = open(seal(envelope{gateway, 4, 2, now, m}, the_key), the_key);
+        REQUIRE(std::holds_alternative<envelope>(e));
+        CHECK(std::get<envelope>(e).body.index() == m.index());
+    }
+    const state_restored said{true, "", 812};
+    auto r = open_state_restored(seal(envelope{node2, 4, 3, now, said}, the_key), the_key, node2, {4, 3});
+    REQUIRE(std::holds_alternative<state_restored>(r));
+    CHECK(std::get<state_restored>(r) == said);
+}
+
+TEST_CASE("a state transfer refuses what is tampered with, cut short, replayed, reordered or too large",
+          "[shadow][backup]") {
+    const auto all = a_state(3 * state_bytes_per_chunk + 10);
+    auto frames = state_frames(all, {4, 2});
+    REQUIRE(frames.size() == 4);
+    state_collector c(the_key, node1, {4, 2}, 8u << 20);
+
+    SECTION("a changed byte") {
+        frames[1][header_size + 40] ^= 1;
+        CHECK(why(collect(c, frames)) == refusal::bad_mac);
+        CHECK(c.count(refusal::bad_mac) == 1);
+    }
+    SECTION("another key") {
+        state_collector other(key(32, 1), node1, {4, 2}, 8u << 20);
+        CHECK(why(collect(other, frames)) == refusal::bad_mac);
+    }
+    SECTION("the last chunk missing: never complete") {
+        frames.pop_back();
+        CHECK_FALSE(collect(c, frames));
+        CHECK_FALSE(c.complete());
+    }
+    SECTION("a chunk left out, or sent twice") {
+        CHECK(why(collect(c, {frames[0], frames[2]})) == refusal::out_of_order);
+        state_collector again(the_key, node1, {4, 2}, 8u << 20);
+        CHECK(why(collect(again, {frames[0], frames[0]})) == refusal::out_of_order);
+        state_collector after(the_key, node1, {4, 2}, 8u << 20);
+        CHECK(why(collect(after, {frames[0], frames[1], frames[2], frames[3], frames[3]})) == refusal::out_of_order);
+    }
+    SECTION("chunks of an earlier transfer, or from another node") {
+        CHECK(why(collect(c, state_frames(all, {4, 1}))) == refusal::replayed);
+        CHECK(why(collect(c, state_frames(all, {4, 2}, node2))) == refusal::wrong_peer);
+    }
+    SECTION("more than the receiver takes, found before it is all kept") {
+        state_collector small(the_key, node1, {4, 2}, 2 * state_bytes_per_chunk);
+        CHECK(why(collect(small, frames)) == refusal::too_large);
+        CHECK(small.chunks() == 2);
+    }
+    SECTION("a last chunk whose total does not match what came") {
+        auto cut = state_frames(std::span(all).first(2 * state_bytes_per_chunk + 5), {4, 2});
+        // Chunks 0 and 1 of the whole state, then a last one that claims the whole size.
+        auto lying = seal_state_chunk(all, 3, now, "", node1, {4, 2}, now, the_key);
+        CHECK(why(collect(c, {frames[0], frames[1], lying})) == refusal::out_of_order);
+        state_collector d(the_key, node1, {4, 2}, 8u << 20);
+        envelope e{node1, 4, 2, now, state_chunk{2, true, all.size(), now, "", std::vector<std::uint8_t>(5, 1)}};
+        CHECK(why(collect(d, {frames[0], frames[1], seal(e, the_key)})) == refusal::truncated);
+        state_collector ok(the_key, node1, {4, 2}, 8u << 20);
+        CHECK_FALSE(collect(ok, cut));
+        CHECK(ok.bytes().size() == 2 * state_bytes_per_chunk + 5);
+    }
+    SECTION("a short chunk that is not the last, and an error with bytes") {
+        envelope short_one{node1, 4, 2, now, state_chunk{0, false, 0, 0, "", std::vector<std::uint8_t>(10, 1)}};
+        CHECK(why(collect(c, {seal(short_one, the_key)})) == refusal::malformed);
+        state_collector d(the_key, node1, {4, 2}, 8u << 20);
+        envelope both{node1, 4, 2, now, state_chunk{0, true, 0, now, "failed", std::vector<std::uint8_t>(10, 1)}};
+        CHECK(why(collect(d, {seal(both, the_key)})) == refusal::malformed);
+    }
+    SECTION("another message where a chunk is due") {
+        CHECK(why(collect(c, {seal(envelope{node1, 4, 2, now, state_restored{true, "", 1}}, the_key)})) ==
+              refusal::wrong_type);
+    }
+}
+
+TEST_CASE("the agent takes backup queries and state restores like queries: fresh, per querier", "[shadow][backup]") {
+    query_receiver r(the_key, 30'000);
+    CHECK(std::holds_alternative<envelope>(r.accept(seal(envelope{gateway, 5, 1, now, backup_query{1000}}, the_key), now)));
+    CHECK(why(r.accept(seal(envelope{gateway, 5, 1, now, state_restore{node1}}, the_key), now)) == refusal::replayed);
+    CHECK(std::holds_alternative<envelope>(r.accept(seal(envelope{gateway, 5, 2, now, state_restore{node1}}, the_key), now)));
+    CHECK(why(r.accept(seal(envelope{gateway, 5, 3, now - 60'000, backup_query{1}}, the_key), now)) == refusal::clock_skew);
+    CHECK(why(r.accept(state_frames(a_state(10), {5, 4}, gateway)[0], now)) == refusal::wrong_type);
 }
