@@ -162,6 +162,7 @@ manager:
   pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: /etc/cg/pair.key, interval: 20ms,
          dead_time: 100ms, priority: 7, preempt_delay: 30s, max_skew: 5s, rt_priority: 20, heal_after: 2s,
          heal_timeout: 1m, pool: [{address: 198.18.0.6:9653, start: "ssh gw3 systemctl start clustergate"}]}
+  state_backups: {every: 10s, keep: 5, dir: /srv/cg-state, timeout: 2s}
   probes:
     - {cluster: 198.18.0.100, port: 80, type: http, target: 8080, path: /health, expect: 204, interval: 2s, timeout: 300ms}
     - {cluster: 198.18.0.100, port: 80}
@@ -185,11 +186,24 @@ manager:
     expected.agents = agents_cfg{"198.18.0.2:9651", "/etc/cg/agent.key", 2s, 10s, 9652, 300ms, 30s, 150ms};
     expected.pair = pair_cfg{"198.18.0.3:9653", "198.18.0.4:9653", "/etc/cg/pair.key", 20ms, 100ms, 7, 30s, 5s, 20,
                              {{"198.18.0.6:9653", "ssh gw3 systemctl start clustergate"}}, 2s, 1min};
+    expected.state_backups = state_backups_cfg{10s, 5, "/srv/cg-state", 2s};
     expected.probes = {{0xc6120064, l4_proto::tcp, 80, probe_kind::http, 8080, "/health", 204, 2s, 300ms},
                        {0xc6120064, l4_proto::tcp, 80, probe_kind::tcp, std::nullopt, "/", 200, 1s, 500ms}};
     expected.rules = {{"backup", {0xc612000b}, 23 * 60 + 30, 75}};
     expected.metrics = {{"queue", "echo 3", 10s, 1s, 0.5}};
     CHECK(r.cfg.manager == expected);
+}
+
+TEST_CASE("state backups: the defaults, and the directory follows gateway.name", "[config][manager]") {
+    const auto r = parse_config("gateway: {name: gw-b}\n" + head +
+                                    "manager:\n  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                                    "  state_backups: {}\n",
+                                "m.yaml");
+    INFO(listing(r));
+    REQUIRE(r.ok());
+    REQUIRE(r.cfg.manager.state_backups);
+    CHECK(*r.cfg.manager.state_backups == state_backups_cfg{1min, 3, "/var/lib/clustergate/gw-b-state", 30s});
+    CHECK_FALSE(parse_config(head, "m.yaml").cfg.manager.state_backups);
 }
 
 TEST_CASE("the manager section's errors name the key and the reason", "[config][manager]") {
@@ -255,6 +269,20 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
                 "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k, heal_after: 10ms}\n", 14,
          "manager.pair.heal_after", "between the dead time (50ms)"},
+        {base + "  state_backups: {}\n", 13, "manager.state_backups", "needs manager.agents.shadow_port"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  state_backups: {every: 50ms}\n", 14, "manager.state_backups.every",
+         "between 100ms"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  state_backups: {keep: 0}\n", 14, "manager.state_backups.keep", "1 to 1000"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  state_backups: {keep: 1001}\n", 14, "manager.state_backups.keep", "got 1001"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  state_backups: {timeout: often}\n", 14, "manager.state_backups.timeout",
+         "a duration"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"
+                "  state_backups: {every: 1m, often: 2}\n", 14, "manager.state_backups.often",
+         "unknown key"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 81}]\n", 13, "manager.probes[0].port",
          "not a cluster port"},
         {base + "  probes: [{cluster: 198.18.0.100, port: 80, type: icmp}]\n", 13, "manager.probes[0].type",
