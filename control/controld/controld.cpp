@@ -810,6 +810,12 @@ void controld::check_alive() {
         const std::string node = common::format_ipv4(c.node);
         if (c.failed) {
             ++_n.nodes_failed;
+            // A spare that fails while it takes a node's state or
+            // connections: they end now, the node's clients are reset.
+            if (_states) _states->abandon(c.node);
+            if (_node_restore && _node_restore->abandon(c.node))
+                log::warn("node {} failed while it took a failed node's connections: what it had not taken is reset",
+                          node);
             // Only a gatewayd with a mirror parser knows its connections well enough.
             const auto spare = _node_restore && _cfg.mirror_parser ? live_spare_of(c.node) : std::nullopt;
             log::warn("node {} failed: its agent has been silent for {} ms (alive_timeout {}); {}", node,
@@ -878,6 +884,7 @@ void controld::restore_then_fail(ipv4_addr node, ipv4_addr spare) {
 }
 
 void controld::carry_on(ipv4_addr node, ipv4_addr spare, std::optional<state_backups::handover> state) {
+    const bool spare_failed = _alive && _alive->failed().contains(spare);  // during the state's handover
     _node_restore->run(node, spare, [this, state = std::move(state)](node_restore::outcome o) {
         if (state) {
             o.state = state->what;
@@ -907,6 +914,7 @@ void controld::carry_on(ipv4_addr node, ipv4_addr spare, std::optional<state_bac
         // The node may have come back meanwhile: it is marked only if still failed.
         if (_alive && _alive->failed().contains(failed)) mark_failed(failed, true);
     });
+    if (spare_failed) _node_restore->abandon(spare);
 }
 
 void controld::mark_failed(ipv4_addr node, bool failed) {

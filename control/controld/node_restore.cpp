@@ -28,6 +28,8 @@ struct node_restore::state {
     std::vector<capi::conn_record> moving;
     clock::time_point started = clock::now(), spare_started;
     std::function<void(outcome)> done;
+    bool ended = false;              ///< done called (abandoned): later answers are ignored
+    std::uint32_t in_flight = 0;     ///< connections asked of the spare, not answered yet
 
     void fail_reason(const std::string& why) {
         if (out.failures.size() < 8 && std::find(out.failures.begin(), out.failures.end(), why) == out.failures.end())
@@ -40,7 +42,10 @@ void node_restore::run(common::ipv4_addr node, common::ipv4_addr spare, std::fun
     s->out.node = node;
     s->out.spare = spare;
     s->done = std::move(done);
+    std::erase_if(_running, [](const std::weak_ptr<state>& w) { return w.expired(); });
+    _running.push_back(s);
     _link.ask(capi::restore_plans_req{node, capi::max_restore_plans}, [this, s](gw_answer a) {
+        if (s->ended) return;
         s->out.plans_ms = ms_since(s->started);
         const auto* rep = a.as<capi::restore_plans_rep>();
         if (!rep) {
@@ -96,8 +101,11 @@ void node_restore::restore_next(std::shared_ptr<state> s) {
     }
     // The spare repairs and connects each one before it answers: its time grows with the frame.
     const auto deadline = _deadline + per_conn_allowance * static_cast<int>(asked.size());
+    s->in_flight = static_cast<std::uint32_t>(asked.size());
     ask_spare(_io, agent, s->out.spare, o.key, o.querier, _seq.next_position(), std::move(r), deadline,
               [this, s, asked = std::move(asked)](spare_answer a) {
+                  if (s->ended) return;
+                  s->in_flight = 0;
                   if (!a.ok()) {
                       s->out.not_restored += static_cast<std::uint32_t>(asked.size());
                       s->out.error = fmt::format("restore on {}: {}", common::format_ipv4(s->out.spare), a.error);
@@ -123,6 +131,7 @@ void node_restore::move(std::shared_ptr<state> s) {
     some.assign(s->moving.end() - static_cast<std::ptrdiff_t>(n), s->moving.end());
     s->moving.resize(s->moving.size() - n);
     _link.ask(capi::insert_conns_req{std::move(some), true}, [this, s](gw_answer a) {
+        if (s->ended) return;
         if (const auto* rep = a.as<capi::insert_conns_rep>()) {
             s->out.moved += rep->inserted + rep->replaced;
         } else {
@@ -133,7 +142,28 @@ void node_restore::move(std::shared_ptr<state> s) {
     });
 }
 
+std::size_t node_restore::abandon(common::ipv4_addr spare) {
+    std::size_t n = 0;
+    for (const auto& w : _running) {
+        auto s = w.lock();
+        if (!s || s->ended || s->out.spare != spare) continue;
+        // Asked and not answered, not asked yet, restored but not moved:
+        // none of them can live on a failed spare.
+        s->out.not_restored += s->in_flight + static_cast<std::uint32_t>(s->plans.size() - s->next) +
+                               static_cast<std::uint32_t>(s->moving.size());
+        s->out.restored -= static_cast<std::uint32_t>(s->moving.size());
+        s->moving.clear();
+        s->out.error = fmt::format("the spare {} failed during the restore", common::format_ipv4(spare));
+        if (s->out.spare_ms == 0 && s->spare_started != clock::time_point{}) s->out.spare_ms = ms_since(s->spare_started);
+        finish(s);
+        ++n;
+    }
+    return n;
+}
+
 void node_restore::finish(std::shared_ptr<state> s) {
+    if (s->ended) return;
+    s->ended = true;
     s->out.took_ms = ms_since(s->started);
     s->out.at_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::system_clock::now().time_since_epoch())

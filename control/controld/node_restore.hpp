@@ -13,7 +13,10 @@
 //     (bulk insert, replacing), so that their next segments reach the
 //     socket that now exists there, and not before.
 // Whatever fails, `done` is called once; what was not moved stays the
-// node's, and the caller's fail mark resets it as any failed node's.
+// node's, and the caller's fail mark resets it as any failed node's. A
+// spare that fails itself meanwhile (abandon) ends its restores at once:
+// nothing more is asked of it or moved to it, and what it was asked is
+// counted not restored.
 //
 // Thread-safety: none; runs on controld's io_context.
 #pragma once
@@ -50,6 +53,10 @@ public:
         : _io(io), _link(link), _seq(seq), _deadline(deadline) {}
 
     void run(common::ipv4_addr node, common::ipv4_addr spare, std::function<void(outcome)> done);
+    /// `spare` failed: each restore onto it under way ends now (its `done`
+    /// called, with the error); the answers still to come are ignored.
+    /// Returns how many ended.
+    std::size_t abandon(common::ipv4_addr spare);
 
 private:
     struct state;
@@ -61,6 +68,7 @@ private:
     gw_link& _link;
     conn_restore& _seq;
     std::chrono::milliseconds _deadline;
+    std::vector<std::weak_ptr<state>> _running;  ///< the restores under way (abandon's)
 };
 
 }  // namespace cg::control

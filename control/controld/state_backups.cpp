@@ -107,10 +107,13 @@ void state_backups::hand_over(ipv4_addr failed, ipv4_addr spare, std::function<v
         request.insert(request.end(), frame.begin(), frame.end());
     }
     auto said = std::make_shared<shadow::state_restored>();
-    const auto t0 = std::chrono::steady_clock::now();
     const std::uint64_t age = now > taken ? now - taken : 0;
-    const std::string what = fmt::format("the state taken at {} ({} bytes, {:.1f} s old)", format_wall(state->saved),
-                                         bytes.size(), static_cast<double>(age) / 1000);
+    auto p = std::make_shared<pending_handover>(pending_handover{
+        spare,
+        fmt::format("the state taken at {} ({} bytes, {:.1f} s old)", format_wall(state->saved), bytes.size(),
+                    static_cast<double>(age) / 1000),
+        age, std::chrono::steady_clock::now(), std::move(done)});
+    _handovers.push_back(p);
     exchange_with_agent(
         _io, agent(spare), std::move(request), _cfg.timeout, "the state restore",
         [said, k = o.key, spare, at](std::span<const std::uint8_t> frame) {
@@ -119,14 +122,26 @@ void state_backups::hand_over(ipv4_addr failed, ipv4_addr spare, std::function<v
             *said = std::get<shadow::state_restored>(std::move(r));
             return frame_verdict{true, {}};
         },
-        [this, said, t0, age, what, done = std::move(done)](std::string error) {
+        [this, said, p](std::string error) {
             if (error.empty() && !said->ok) error = "its restore command: " + said->why;
-            handover h{error.empty(), "", age, ms_since(t0)};
-            h.what = error.empty() ? fmt::format("{}, restored in {} ms", what, h.took_ms)
-                                   : fmt::format("{}, not restored: {}", what, error);
-            ++(h.ok ? _n.handed_over : _n.handover_failed);
-            done(std::move(h));
+            end_handover(p, std::move(error));
         });
+}
+
+void state_backups::end_handover(const std::shared_ptr<pending_handover>& p, std::string error) {
+    if (p->ended) return;
+    p->ended = true;
+    std::erase(_handovers, p);
+    handover h{error.empty(), "", p->age_ms, ms_since(p->t0)};
+    h.what = error.empty() ? fmt::format("{}, restored in {} ms", p->what, h.took_ms)
+                           : fmt::format("{}, not restored: {}", p->what, error);
+    ++(h.ok ? _n.handed_over : _n.handover_failed);
+    p->done(std::move(h));
+}
+
+void state_backups::abandon(ipv4_addr spare) {
+    for (auto p : std::vector(_handovers))  // end_handover erases from _handovers
+        if (p->spare == spare) end_handover(p, "the spare failed during the handover");
 }
 
 capi::state_rep state_backups::view() {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ public:
     void round(const std::map<common::ipv4_addr, common::ipv4_addr>& nodes);
     /// Hands `failed`'s newest good state to `spare`'s agent; `done` once.
     void hand_over(common::ipv4_addr failed, common::ipv4_addr spare, std::function<void(handover)> done);
+    /// `spare` failed: each handover to it under way ends now, not
+    /// restored (its `done` called); the agent's late answer is ignored.
+    void abandon(common::ipv4_addr spare);
 
     common::api::state_rep view();
     const common::state_backups_cfg& config() const { return _cfg; }
@@ -70,6 +74,16 @@ private:
         std::uint32_t last_took_ms = 0;
         bool busy = false;
     };
+    struct pending_handover {
+        common::ipv4_addr spare = 0;
+        std::string what;
+        std::uint64_t age_ms = 0;
+        std::chrono::steady_clock::time_point t0;
+        std::function<void(handover)> done;
+        bool ended = false;
+    };
+    /// Ends `p` once: counted, `done` called with `error` (empty: restored).
+    void end_handover(const std::shared_ptr<pending_handover>& p, std::string error);
     void backup(common::ipv4_addr node);
     boost::asio::ip::tcp::endpoint agent(common::ipv4_addr node) const;
 
@@ -78,6 +92,7 @@ private:
     common::state_backups_cfg _cfg;
     state_store _store;
     std::map<common::ipv4_addr, node_status> _nodes;
+    std::vector<std::shared_ptr<pending_handover>> _handovers;  ///< under way
     counts _n;
 };
 

@@ -32,6 +32,7 @@ from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
 from scenarios.mirror import sc_mirror_takeover  # noqa: E402
 from scenarios.node_failure import sc_alive_stall, sc_node_dead, sc_node_failed, sc_node_spare  # noqa: E402
 from scenarios.restore import BENCH as RESTORE_BENCH, sc_node_restore  # noqa: E402
+from scenarios.restore_second import BENCH as SECOND_FAILURE_BENCH, sc_restore_second  # noqa: E402
 from scenarios.restore_state import BENCH as STATE_RESTORE_BENCH, sc_state_restore  # noqa: E402
 from scenarios.restore_http import BENCH as HTTP_RESTORE_BENCH, LOAD_BENCH as HTTP_LOAD_BENCH, sc_http_restore, sc_http_restore_load  # noqa: E402,E501
 from scenarios.restore_mixed import BENCH as MIXED_RESTORE_BENCH, sc_restore_mixed  # noqa: E402
@@ -87,6 +88,7 @@ SCENARIOS = {
     "node_restore": (sc_node_restore, RESTORE_BENCH),
     "http_restore": (sc_http_restore, HTTP_RESTORE_BENCH),
     "state_carry": (sc_state_restore, STATE_RESTORE_BENCH),
+    "restore_2nd": (sc_restore_second, SECOND_FAILURE_BENCH),
     "http_load": (sc_http_restore_load, HTTP_LOAD_BENCH),
     "restore_mix": (sc_restore_mixed, MIXED_RESTORE_BENCH),
     "smb_reset": (sc_smb_reset, SMB_RESET_BENCH),
