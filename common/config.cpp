@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace cg::common {
 
 std::string format_error(const config_error& e) {
@@ -50,22 +52,57 @@ std::set<ipv4_addr> node_addresses(const std::vector<cluster_cfg>& clusters) {
 }
 
 std::optional<ipv4_addr> spare_of(const std::vector<spare_cfg>& spares, ipv4_addr node) {
-    for (const spare_cfg& s : spares)
-        if (node >= s.first && node <= s.last) return static_cast<ipv4_addr>(std::int64_t{node} + s.offset);
+    const std::int64_t n = node;
+    for (const spare_cfg& s : spares) {
+        if (node >= s.first && node <= s.last) return static_cast<ipv4_addr>(n + s.offset);
+        for (const std::int64_t k : s.terminators)  // a terminator of one of the entry's nodes
+            if (n - k >= s.first && n - k <= s.last) return static_cast<ipv4_addr>(n + s.offset);
+    }
     return std::nullopt;
+}
+
+std::vector<ipv4_addr> terminators_of(const std::vector<spare_cfg>& spares, ipv4_addr node) {
+    std::vector<ipv4_addr> out;
+    for (const spare_cfg& s : spares)
+        if (node >= s.first && node <= s.last) {
+            for (const std::int64_t k : s.terminators)
+                if (std::int64_t{node} + k >= 0 && std::int64_t{node} + k <= 0xffffffffll)
+                    out.push_back(static_cast<ipv4_addr>(std::int64_t{node} + k));
+            break;
+        }
+    return out;
+}
+
+std::string spare_key(const spare_cfg& s) {
+    return s.first == s.last ? fmt::format("spares[{}]", format_ipv4(s.first))
+                             : fmt::format("spares[{}-{}]", format_ipv4(s.first), format_ipv4(s.last));
+}
+
+std::vector<spare_piece> spare_pieces(const std::vector<spare_cfg>& spares) {
+    std::vector<spare_piece> out;
+    for (const spare_cfg& s : spares) {
+        const std::string key = spare_key(s);
+        out.push_back({s.first, s.last, s.offset, key});
+        for (std::size_t i = 0; i < s.terminators.size(); ++i)
+            out.push_back({std::int64_t{s.first} + s.terminators[i], std::int64_t{s.last} + s.terminators[i], s.offset,
+                           fmt::format("{}.terminators[{}]", key, i)});
+    }
+    return out;
 }
 
 std::vector<spare_cfg> with_spare(const std::vector<spare_cfg>& spares, ipv4_addr node, std::optional<ipv4_addr> spare) {
     std::vector<spare_cfg> out;
+    std::vector<std::int64_t> kept;
     for (const spare_cfg& s : spares) {
         if (node < s.first || node > s.last) {
             out.push_back(s);
             continue;
         }
-        if (node > s.first) out.push_back({s.first, node - 1, s.offset});
-        if (node < s.last) out.push_back({node + 1, s.last, s.offset});
+        if (node > s.first) out.push_back({s.first, node - 1, s.offset, s.terminators});
+        if (node < s.last) out.push_back({node + 1, s.last, s.offset, s.terminators});
+        kept = s.terminators;  // the node's front-ends are still there: they follow its new spare
     }
-    if (spare) out.push_back({node, node, std::int64_t{*spare} - std::int64_t{node}});
+    if (spare) out.push_back({node, node, std::int64_t{*spare} - std::int64_t{node}, kept});
     return out;
 }
 

@@ -340,15 +340,30 @@ struct supervision_cfg {
 /// One entry of the spare correspondence table (requirements 7.1;
 /// docs/config.md "spares"): working node addresses first..last, each with
 /// its spare at the same offset, spare_first + (node - first). Written in
-/// the file as {node, spare} or {nodes: first-last, offset}.
+/// the file as {node, spare} or {nodes: first-last, offset}, with
+/// `terminators: [k, ...]`: each node A's front-ends ("terminators") at
+/// A+k, whose spares are the spare's, B+k.
 struct spare_cfg {
     ipv4_addr first = 0, last = 0;
     std::int64_t offset = 0;  ///< spare - node
+    std::vector<std::int64_t> terminators;  ///< k: terminator - node, the same for every node of the entry
     friend bool operator==(const spare_cfg&, const spare_cfg&) = default;
 };
 
-/// The spare of working node `node` by `spares`, or nullopt.
+/// The spare of working node `node` by `spares` (a node's terminator's: the
+/// spare's terminator at the same offset), or nullopt.
 std::optional<ipv4_addr> spare_of(const std::vector<spare_cfg>& spares, ipv4_addr node);
+/// The terminators of working node `node` (node + k for each k of its entry).
+std::vector<ipv4_addr> terminators_of(const std::vector<spare_cfg>& spares, ipv4_addr node);
+/// One piece of the correspondence, as checked: an entry's nodes, or its
+/// nodes' terminators at one offset k, with their spares (`key` names it).
+struct spare_piece {
+    std::int64_t first = 0, last = 0, offset = 0;
+    std::string key;  ///< "spares[198.18.0.11]", "spares[198.18.0.11].terminators[0]"
+};
+std::vector<spare_piece> spare_pieces(const std::vector<spare_cfg>& spares);
+/// How an error names the entry: "spares[198.18.0.11]", "spares[198.18.0.12-198.18.0.19]".
+std::string spare_key(const spare_cfg& s);
 /// `spares` with `node`'s entry replaced: taken out of the entry that
 /// covers it (a range is split around it), then, with `spare`, given an
 /// entry of its own. The rest keep their order.

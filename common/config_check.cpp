@@ -316,30 +316,49 @@ std::vector<config_error> check_clusters(const gateway_cfg& cfg, const std::stri
     return out.take();
 }
 
-namespace {
-
-std::string spare_key(const spare_cfg& s) {
-    return s.first == s.last ? fmt::format("spares[{}]", format_ipv4(s.first))
-                             : fmt::format("spares[{}-{}]", format_ipv4(s.first), format_ipv4(s.last));
-}
-
-}  // namespace
-
 std::vector<config_error> check_spares(const gateway_cfg& cfg, const std::string& where) {
     collector out(where);
     const std::set<ipv4_addr> working = node_addresses(cfg.clusters);
-    for (std::size_t i = 0; i < cfg.spares.size(); ++i) {
-        const spare_cfg& s = cfg.spares[i];
-        const std::string k = spare_key(s);
+    // The entries themselves; the ones that make no sense are left out of
+    // the pieces' checks below (one error each, not a cascade).
+    std::vector<spare_cfg> sound;
+    for (const spare_cfg& s : cfg.spares) {
+        const std::string key = spare_key(s);
         if (s.first > s.last) {
-            out.add(k, fmt::format("the range runs backwards: {} is after {}", format_ipv4(s.first), format_ipv4(s.last)));
+            out.add(key, fmt::format("the range runs backwards: {} is after {}", format_ipv4(s.first), format_ipv4(s.last)));
             continue;
         }
         if (s.offset == 0) {
-            out.add(k, "a node cannot be its own spare (offset 0)");
+            out.add(key, "a node cannot be its own spare (offset 0)");
             continue;
         }
-        const std::int64_t lo = std::int64_t{s.first} + s.offset, hi = std::int64_t{s.last} + s.offset;
+        bool ok = true;
+        for (std::size_t t = 0; t < s.terminators.size(); ++t) {
+            const std::string tk = fmt::format("{}.terminators[{}]", key, t);
+            if (s.terminators[t] == 0) {
+                out.add(tk, "a terminator at offset 0 is the node itself");
+                ok = false;
+            } else if (std::find(s.terminators.begin(), s.terminators.begin() + static_cast<std::ptrdiff_t>(t),
+                                 s.terminators[t]) != s.terminators.begin() + static_cast<std::ptrdiff_t>(t)) {
+                out.add(tk, fmt::format("offset {} given twice", s.terminators[t]));
+                ok = false;
+            }
+        }
+        if (ok) sound.push_back(s);
+    }
+    // Each piece (an entry's nodes, or its nodes' terminators at one offset)
+    // with its spares: in the address space, unicast, one spare per address
+    // and one address per spare, spares standing by.
+    const std::vector<spare_piece> pieces = spare_pieces(sound);
+    std::vector<bool> fine(pieces.size(), false);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        const spare_piece& s = pieces[i];
+        const std::string& k = s.key;
+        if (s.first < 0 || s.last > 0xffffffffll) {
+            out.add(k, "the terminators are out of the IPv4 address space");
+            continue;
+        }
+        const std::int64_t lo = s.first + s.offset, hi = s.last + s.offset;
         if (lo < 0 || hi > 0xffffffffll) {
             out.add(k, fmt::format("offset {} takes the spares out of the IPv4 address space", s.offset));
             continue;
@@ -349,29 +368,41 @@ std::vector<config_error> check_spares(const gateway_cfg& cfg, const std::string
                                    format_ipv4(static_cast<ipv4_addr>(hi))));
             continue;
         }
+        if (!is_unicast(static_cast<ipv4_addr>(s.first)) || !is_unicast(static_cast<ipv4_addr>(s.last))) {
+            out.add(k, fmt::format("the terminators {}-{} are not unicast addresses",
+                                   format_ipv4(static_cast<ipv4_addr>(s.first)), format_ipv4(static_cast<ipv4_addr>(s.last))));
+            continue;
+        }
+        fine[i] = true;
+    }
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        if (!fine[i]) continue;
+        const spare_piece& s = pieces[i];
+        const std::string& k = s.key;
+        const std::int64_t lo = s.first + s.offset, hi = s.last + s.offset;
         for (std::size_t j = 0; j < i; ++j) {
-            const spare_cfg& o = cfg.spares[j];
-            if (o.first > o.last) continue;
+            if (!fine[j]) continue;
+            const spare_piece& o = pieces[j];
             if (o.first <= s.last && s.first <= o.last)
                 out.add(k, fmt::format("{} also has a spare by {}: a node has one spare",
-                                       format_ipv4(std::max(s.first, o.first)), spare_key(o)));
+                                       format_ipv4(static_cast<ipv4_addr>(std::max(s.first, o.first))), o.key));
             // One spare serves one node: two failed nodes would pile on it.
-            const std::int64_t olo = std::int64_t{o.first} + o.offset, ohi = std::int64_t{o.last} + o.offset;
+            const std::int64_t olo = o.first + o.offset, ohi = o.last + o.offset;
             if (olo <= hi && lo <= ohi)
                 out.add(k, fmt::format("spare {} is also the spare of a node of {}: a spare stands by for one node",
-                                       format_ipv4(static_cast<ipv4_addr>(std::max(lo, olo))), spare_key(o)));
+                                       format_ipv4(static_cast<ipv4_addr>(std::max(lo, olo))), o.key));
         }
         // A spare must stand by: neither a node of a cluster port nor a working address of an entry.
         if (const auto w = working.lower_bound(static_cast<ipv4_addr>(lo));
             w != working.end() && std::int64_t{*w} <= hi) {
             out.add(k, fmt::format("spare {} is itself a working node (a node of a cluster port)", format_ipv4(*w)));
         }
-        for (const spare_cfg& o : cfg.spares) {
-            if (o.first > o.last) continue;
-            if (std::int64_t{o.first} <= hi && lo <= std::int64_t{o.last})
+        for (std::size_t j = 0; j < pieces.size(); ++j) {
+            if (!fine[j]) continue;
+            const spare_piece& o = pieces[j];
+            if (o.first <= hi && lo <= o.last)
                 out.add(k, fmt::format("spare {} is a working node of {}",
-                                       format_ipv4(static_cast<ipv4_addr>(std::max<std::int64_t>(lo, o.first))),
-                                       spare_key(o)));
+                                       format_ipv4(static_cast<ipv4_addr>(std::max(lo, o.first))), o.key));
         }
     }
     // Each spare stands by on every port of its node, in a node slot of its own.

@@ -223,6 +223,7 @@ void loader::read_spares(const YAML::Node& list, const std::string& key) {
         std::optional<ipv4_addr> node, spare;
         std::optional<std::pair<ipv4_addr, ipv4_addr>> nodes;
         std::optional<std::int64_t> offset;
+        std::vector<std::int64_t> terminators;
         const auto given = read_map(
             item, k,
             {
@@ -237,6 +238,14 @@ void loader::read_spares(const YAML::Node& list, const std::string& key) {
                  [&](const YAML::Node& v, const std::string& vk) {
                      offset = parsed<std::int64_t>(v, vk, "an integer such as 10 or -10", parse_offset);
                  }},
+                {"terminators",
+                 [&](const YAML::Node& v, const std::string& vk) {
+                     for_each_item(v, vk, [&](const YAML::Node& t, std::size_t j) {
+                         const std::string tk = element_key(vk, t, std::nullopt, j);
+                         if (auto k = parsed<std::int64_t>(t, tk, "an offset such as 100 or -100", parse_offset))
+                             terminators.push_back(*k);
+                     });
+                 }},
             });
         const bool one = given.contains("node") || given.contains("spare");
         const bool range = given.contains("nodes") || given.contains("offset");
@@ -245,8 +254,9 @@ void loader::read_spares(const YAML::Node& list, const std::string& key) {
             fail(line_for(k), k, "give node and spare, or nodes (a range) and offset");
             return;
         }
-        if (one && node && spare) _cfg.spares.push_back({*node, *node, std::int64_t{*spare} - std::int64_t{*node}});
-        if (range && nodes && offset) _cfg.spares.push_back({nodes->first, nodes->second, *offset});
+        if (one && node && spare)
+            _cfg.spares.push_back({*node, *node, std::int64_t{*spare} - std::int64_t{*node}, terminators});
+        if (range && nodes && offset) _cfg.spares.push_back({nodes->first, nodes->second, *offset, terminators});
     });
 }
 

@@ -179,11 +179,13 @@ struct fail_node_req {
     CG_FIELDS(s.node, s.failed)
 };
 /// One entry of the spares table (docs/config.md "spares"): working nodes
-/// first..last, each with its spare at spare + (node - first).
+/// first..last, each with its spare at spare + (node - first), and its
+/// terminators at node + k for each k (theirs: spare + k).
 struct spare_rule {
     ipv4_addr first = 0, last = 0, spare = 0;
+    std::vector<std::int64_t> terminators;
     friend bool operator==(const spare_rule&, const spare_rule&) = default;
-    CG_FIELDS(s.first, s.last, s.spare)
+    CG_FIELDS(s.first, s.last, s.spare, s.terminators)
 };
 /// Replaces the spares table, checked with the cluster tables as a reload
 /// would. The console's `set spare` edits one node's entry

@@ -7,6 +7,7 @@
 #include "command.hpp"
 #include "common/view_fields.hpp"
 #include "common/config.hpp"
+#include "common/spare_rules.hpp"
 #include "table.hpp"
 
 namespace cg::cli {
@@ -104,9 +105,13 @@ void show_spares(context& ctx) {
         return;
     }
     ctx.out += "spares table:\n";
-    table rules({{"nodes"}, {"spares"}});
-    for (const api::spare_rule& r : rep.spares)
-        rules.add_row({range_cell(r.first, r.last), range_cell(r.spare, r.spare + (r.last - r.first))});
+    table rules({{"nodes"}, {"spares"}, {"terminators"}});
+    for (const api::spare_rule& r : rep.spares) {
+        std::string terms;
+        for (const std::int64_t k : r.terminators) terms += fmt::format("{}{:+d}", terms.empty() ? "" : " ", k);
+        rules.add_row({range_cell(r.first, r.last), range_cell(r.spare, r.spare + (r.last - r.first)),
+                       terms.empty() ? "-" : "node " + terms});
+    }
     rules.render(ctx.out, "  ");
     table t({{"node"}, {"spare"}, {"port"}, {"mac"}, {"weight", al::right}, {"active", al::right},
              {"new", al::right}, {"state"}});
@@ -134,11 +139,9 @@ void show_spares(context& ctx) {
 void set_spare(context& ctx, common::ipv4_addr node, std::optional<common::ipv4_addr> spare) {
     const auto rep = ctx.api.expect<api::tables_rep>(api::show_tables_req{0});
     std::vector<common::spare_cfg> table;
-    for (const api::spare_rule& r : rep.spares)
-        table.push_back({r.first, r.last, std::int64_t{r.spare} - std::int64_t{r.first}});
+    for (const api::spare_rule& r : rep.spares) table.push_back(common::cfg_of(r));
     api::set_spares_req req;
-    for (const common::spare_cfg& e : common::with_spare(table, node, spare))
-        req.spares.push_back({e.first, e.last, static_cast<common::ipv4_addr>(std::int64_t{e.first} + e.offset)});
+    for (const common::spare_cfg& e : common::with_spare(table, node, spare)) req.spares.push_back(common::rule_of(e));
     apply_edit(ctx, req);
 }
 

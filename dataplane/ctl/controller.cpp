@@ -8,6 +8,7 @@
 
 #include "common/config_check.hpp"
 #include "common/config_load.hpp"
+#include "common/spare_rules.hpp"
 #include "dataplane/tables/spare_view.hpp"
 
 namespace cg::dp {
@@ -57,6 +58,20 @@ std::vector<std::string> static_differences(const common::gateway_cfg& a, const 
     return out;
 }
 
+/// The nodes down: those marked failed and, of each, its terminators that
+/// are nodes of a cluster port (spares table: they fail with it).
+std::set<common::ipv4_addr> down_of(const std::set<common::ipv4_addr>& failed,
+                                    const std::vector<common::spare_cfg>& spares,
+                                    const std::vector<common::cluster_cfg>& clusters) {
+    std::set<common::ipv4_addr> down = failed;
+    if (failed.empty() || spares.empty()) return down;
+    const auto nodes = common::node_addresses(clusters);
+    for (const common::ipv4_addr f : failed)
+        for (const common::ipv4_addr t : common::terminators_of(spares, f))
+            if (nodes.contains(t)) down.insert(t);
+    return down;
+}
+
 }  // namespace
 
 controller::controller(common::gateway_cfg cfg, std::vector<port_binding> ports, dp_adapter& dp, options opt)
@@ -68,7 +83,8 @@ controller::controller(common::gateway_cfg cfg, std::vector<port_binding> ports,
       _node_base(_cfg.tables.nodes),
       _service_base(_cfg.tables.services),
       _role(_opt.role) {
-    _serving = with_spares(_cfg.clusters, _cfg.spares, _failed);
+    _down = down_of(_failed, _cfg.spares, _cfg.clusters);
+    _serving = with_spares(_cfg.clusters, _cfg.spares, _down);
     _slots.sync(_serving);
     rebase_counters();
     publish();
@@ -173,13 +189,15 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what,
         throw refused(lines.size() == 1 ? lines.front() : fmt::format("{} refused: {} errors", what, lines.size()),
                       lines.size() == 1 ? std::vector<std::string>{} : lines);
     }
-    auto serving = with_spares(candidate.clusters, candidate.spares, _failed);
+    auto serving = with_spares(candidate.clusters, candidate.spares, down_of(_failed, candidate.spares, candidate.clusters));
     _slots.sync(serving);  // throws, changing nothing, when slots run out
     _cfg.clusters = std::move(candidate.clusters);
     _cfg.spares = std::move(candidate.spares);
     const auto served = common::node_addresses(serving);
-    if (std::erase_if(_failed, [&](common::ipv4_addr a) { return !served.contains(a); }) != 0) {
-        serving = with_spares(_cfg.clusters, _cfg.spares, _failed);
+    std::erase_if(_failed, [&](common::ipv4_addr a) { return !served.contains(a); });
+    if (auto down = down_of(_failed, _cfg.spares, _cfg.clusters); down != _down) {
+        _down = std::move(down);
+        serving = with_spares(_cfg.clusters, _cfg.spares, _down);
         _slots.sync(serving);  // the same nodes, other weights: no new slot
     }
     _serving = std::move(serving);
@@ -190,7 +208,7 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what,
 void controller::publish() {
     _dp.publish(build_snapshot({_serving, _slots, _ports, _arp,
                                 static_cast<std::uint32_t>(_cfg.timers.stale_timeout.count()), ++_generation,
-                                _role, _reset_until, _cfg.mirror ? &*_cfg.mirror : nullptr, &_failed,
+                                _role, _reset_until, _cfg.mirror ? &*_cfg.mirror : nullptr, &_down,
                                 _failed_epoch}));
     ++_counts.publishes;
 }
@@ -340,28 +358,40 @@ api::reply controller::on(const api::fail_node_req& r) {
     if (r.failed && !common::node_addresses(_serving).contains(r.node))
         throw refused(fmt::format("node {}: no cluster port has it, as a node or a spare", addr));
     const bool was = _failed.contains(r.node);
+    if (!r.failed && !was && _down.contains(r.node))
+        throw refused(fmt::format("node {} is down as the terminator of a failed node: it comes back with that node", addr));
     if (was == r.failed) return api::ok_rep{fmt::format("node {} {} already", addr, was ? "failed" : "live")};
-    if (r.failed) {
+    // A node's terminators (its front-ends, spares table) cannot reach it
+    // while it is failed: they are down with it, and back with it.
+    const std::set<common::ipv4_addr> before = _down;
+    if (r.failed)
         _failed.insert(r.node);
-        ++_failed_epoch;  // the workers tickle its clients
-    } else
+    else
         _failed.erase(r.node);
-    _serving = with_spares(_cfg.clusters, _cfg.spares, _failed);
+    _down = down_of(_failed, _cfg.spares, _cfg.clusters);
+    if (r.failed) ++_failed_epoch;  // the workers tickle its clients
+    _serving = with_spares(_cfg.clusters, _cfg.spares, _down);
     _slots.sync(_serving);  // the same nodes, so no new slot: only the spares' weights change
     publish();
+    std::string terms;
+    for (const common::ipv4_addr t : common::terminators_of(_cfg.spares, r.node))
+        if (before.contains(t) != _down.contains(t))
+            terms += fmt::format("{}{}", terms.empty() ? "" : ", ", common::format_ipv4(t));
+    if (!terms.empty()) terms = fmt::format("; its terminators {} {} with it", terms, r.failed ? "down" : "back");
+    if (!r.failed && _down.contains(r.node)) terms += "; still down: it is the terminator of a failed node";
     const auto spare = common::spare_of(_cfg.spares, r.node);
     const std::string to_spare =
-        spare && !_failed.contains(*spare) ? fmt::format("; its spare {} takes its new connections", common::format_ipv4(*spare)) : "";
+        spare && !_down.contains(*spare) ? fmt::format("; its spare {} takes its new connections", common::format_ipv4(*spare)) : "";
     return api::ok_rep{r.failed ? fmt::format("node {} failed: no new connections; its TCP connections are reset "
-                                              "at their next segment, its UDP flows move{}", addr, to_spare)
-                                : fmt::format("node {} live again: it takes new connections{}", addr,
-                                              spare ? fmt::format(" (its spare {} keeps those it has)", common::format_ipv4(*spare)) : "")};
+                                              "at their next segment, its UDP flows move{}{}", addr, to_spare, terms)
+                                : fmt::format("node {} live again: it takes new connections{}{}", addr,
+                                              spare ? fmt::format(" (its spare {} keeps those it has)", common::format_ipv4(*spare)) : "",
+                                              terms)};
 }
 
 api::reply controller::on(const api::set_spares_req& r) {
     std::vector<common::spare_cfg> spares;
-    for (const api::spare_rule& e : r.spares)
-        spares.push_back({e.first, e.last, std::int64_t{e.spare} - std::int64_t{e.first}});
+    for (const api::spare_rule& e : r.spares) spares.push_back(common::cfg_of(e));
     if (spares == _cfg.spares) return api::ok_rep{"spares: nothing changed"};
     apply(_cfg.clusters, "set spares", std::move(spares));
     return api::ok_rep{fmt::format("spares: {} entries; {} spares on the cluster ports", _cfg.spares.size(),

@@ -209,6 +209,7 @@ private:
     gateway_role _role;
     std::uint32_t _reset_until = 0;  ///< snapshot::reset_unknown_until
     std::set<common::ipv4_addr> _failed;  ///< nodes marked failed (fail_node_req); pruned as nodes leave the tables
+    std::set<common::ipv4_addr> _down;    ///< _failed and their terminators on the cluster ports: what the tables see
     std::uint32_t _failed_epoch = 0;      ///< snapshot::failed_epoch
     counts _counts;
     std::chrono::steady_clock::time_point _started = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/spare_rules.hpp"
 #include "dataplane/ctl/controller.hpp"
 #include "dataplane/tables/spare_view.hpp"
 
@@ -145,8 +146,7 @@ api::reply controller::on(const api::show_tables_req& req) {
         if (ns.used && !shown[i] && (req.vip == 0 || ns.id.svc.vip == req.vip))
             r.orphans.push_back(node_view_of(static_cast<std::uint16_t>(i)));
     }
-    for (const common::spare_cfg& s : _cfg.spares)
-        r.spares.push_back({s.first, s.last, static_cast<common::ipv4_addr>(std::int64_t{s.first} + s.offset)});
+    for (const common::spare_cfg& s : _cfg.spares) r.spares.push_back(common::rule_of(s));
     return r;
 }
 

@@ -879,6 +879,51 @@ TEST_CASE("the spare table lands in the model, one by one or by an offset over a
     CHECK(!spare_of(r.cfg.spares, 0xc6120014));               // .20: none
 }
 
+// A node's terminators (its front-ends: a proxy, an SSL terminator) at
+// node+k; when the node fails they fail with it, and each has the spare's
+// terminator at the same offset, spare+k.
+TEST_CASE("terminators: node+k has the spare's spare+k, in both entry forms", "[config][spares]") {
+    const auto r = parse_config(with_spares("  - {node: 198.18.0.11, spare: 198.18.0.31, terminators: [100]}\n"
+                                            "  - {nodes: 198.18.0.12-198.18.0.19, offset: 10, terminators: [100, -10]}\n"),
+                                "t.yaml");
+    INFO(listing(r));
+    // -10: the terminators .2-.9 would have their spares at .12-.19, the
+    // entry's own working nodes: refused (the error cases below).
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].key == "spares[198.18.0.12-198.18.0.19].terminators[1]");
+
+    const auto ok = parse_config(with_spares("  - {node: 198.18.0.11, spare: 198.18.0.31, terminators: [100]}\n"
+                                             "  - {nodes: 198.18.0.12-198.18.0.19, offset: 10, terminators: [100, 200]}\n"),
+                                 "t.yaml");
+    INFO(listing(ok));
+    REQUIRE(ok.ok());
+    const auto& t = ok.cfg.spares;
+    REQUIRE(t.size() == 2);
+    CHECK(t[0] == spare_cfg{0xc612000b, 0xc612000b, 20, {100}});
+    CHECK(t[1] == spare_cfg{0xc612000c, 0xc6120013, 10, {100, 200}});
+    CHECK(spare_of(t, 0xc612006f) == 0xc6120083);  // .111 (.11's terminator) -> .131
+    CHECK(spare_of(t, 0xc6120070) == 0xc612007a);  // .112 (.12's) -> .122
+    CHECK(spare_of(t, 0xc61200db) == 0xc61200e5);  // .219 (.19's at +200) -> .229
+    CHECK(!spare_of(t, 0xc6120078));               // .120: nobody's
+    CHECK(terminators_of(t, 0xc612000b) == std::vector<ipv4_addr>{0xc612006f});
+    CHECK(terminators_of(t, 0xc6120013) == std::vector<ipv4_addr>{0xc6120077, 0xc61200db});
+    CHECK(terminators_of(t, 0xc6120014).empty());  // .20: no entry
+    const auto pieces = spare_pieces(t);
+    REQUIRE(pieces.size() == 5);
+    CHECK(pieces[4].key == "spares[198.18.0.12-198.18.0.19].terminators[1]");
+    CHECK(pieces[4].first == 0xc61200d4);
+    CHECK(pieces[4].last == 0xc61200db);
+    CHECK(pieces[4].offset == 10);
+}
+
+TEST_CASE("with_spare keeps a node's terminators on the split parts and on its new entry", "[config][spares]") {
+    const std::vector<spare_cfg> t{{0xc612000c, 0xc6120013, 10, {100}}};  // .12-.19, terminators at +100
+    CHECK(with_spare(t, 0xc612000d, 0xc6120041) ==
+          std::vector<spare_cfg>{{0xc612000c, 0xc612000c, 10, {100}}, {0xc612000e, 0xc6120013, 10, {100}},
+                                 {0xc612000d, 0xc612000d, 0x41 - 0x0d, {100}}});
+    CHECK(terminators_of(with_spare(t, 0xc612000d, 0xc6120041), 0xc612000d) == std::vector<ipv4_addr>{0xc6120071});
+}
+
 TEST_CASE("with_spare: one node's entry replaced, a range split around it", "[config][spares]") {
     const std::vector<spare_cfg> t{{0xc612000b, 0xc612000b, 20}, {0xc612000c, 0xc6120013, 10}};  // .11; .12-.19
     CHECK(with_spare(t, 0xc6120014, std::nullopt) == t);                                      // .20: none to take out
@@ -925,7 +970,24 @@ TEST_CASE("bad spare entries are reported with line, key and reason", "[config][
         {with_spares("  - {nodes: 198.18.0.20-198.18.0.29, offset: 10}\n  - {node: 198.18.0.50, spare: 198.18.0.35}\n"),
          14, "spares[198.18.0.50]", "spare 198.18.0.35 is also the spare of a node of spares[198.18.0.20-198.18.0.29]"},
         {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, weight: 1}\n"), 13, "spares[198.18.0.12].weight",
-         "the keys here are: node, spare, nodes, offset"},
+         "the keys here are: node, spare, nodes, offset, terminators"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, terminators: [x]}\n"), 13,
+         "spares[198.18.0.12].terminators[0]", "an offset such as 100 or -100"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, terminators: [0]}\n"), 13,
+         "spares[198.18.0.12].terminators[0]", "a terminator at offset 0 is the node itself"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, terminators: [100, 100]}\n"), 13,
+         "spares[198.18.0.12].terminators[1]", "offset 100 given twice"},
+        {with_spares("  - {nodes: 198.18.0.12-198.18.0.19, offset: 10, terminators: [-10]}\n"), 13,
+         "spares[198.18.0.12-198.18.0.19].terminators[0]", "spare 198.18.0.12 is a working node of spares[198.18.0.12"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, terminators: [-11]}\n"), 13,
+         "spares[198.18.0.12].terminators[0]", "spare 198.18.0.11 is itself a working node"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, terminators: [4294967000]}\n"), 13,
+         "spares[198.18.0.12].terminators[0]", "the terminators are out of the IPv4 address space"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.2, terminators: [435027956]}\n"), 13,
+         "spares[198.18.0.12].terminators[0]", "the terminators 224.0.0.0-224.0.0.0 are not unicast addresses"},
+        {with_spares("  - {node: 198.18.0.12, spare: 198.18.0.22, terminators: [100]}\n"
+                     "  - {node: 198.18.0.112, spare: 198.18.0.200}\n"),
+         14, "spares[198.18.0.112]", "198.18.0.112 also has a spare by spares[198.18.0.12].terminators[0]"},
     }));
     require_single_error(c);
 }

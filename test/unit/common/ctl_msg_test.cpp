@@ -111,6 +111,8 @@ TEST_CASE("every request survives encode and decode", "[api]") {
     CHECK(std::get<reload_req>(round_trip(reload_req{"/etc/x.yaml"})).path == "/etc/x.yaml");
     CHECK(std::holds_alternative<show_stats_req>(round_trip(show_stats_req{})));
     CHECK(std::get<add_port_req>(round_trip(add_port_req{{1, l4_proto::tcp, 443}, 1, {}, 3, {}})).stale_ms == 3u);
+    const set_spares_req spares{{{0xc612000c, 0xc6120013, 0xc6120016, {100, -100}}, {0xc612000b, 0xc612000b, 1, {}}}};
+    CHECK(std::get<set_spares_req>(round_trip(spares)).spares == spares.spares);
 }
 
 TEST_CASE("replies survive encode and decode, nested vectors included", "[api]") {

@@ -400,7 +400,7 @@ TEST_CASE("show spares: the table and each spare on the ports; set spare edits o
 
     tables_rep t;
     t.spares = {{ip("198.18.0.11"), ip("198.18.0.11"), ip("198.18.0.31")},
-                {ip("198.18.0.12"), ip("198.18.0.19"), ip("198.18.0.22")}};
+                {ip("198.18.0.12"), ip("198.18.0.19"), ip("198.18.0.22"), {100, -5}}};
     cluster_view c{"web", ip("198.18.0.100"), {}};
     service_view s;
     s.port = 80;
@@ -420,9 +420,9 @@ TEST_CASE("show spares: the table and each spare on the ports; set spare edits o
     f.api.replies.push_back(t);
     const std::string expected =
         "spares table:\n"
-        "  nodes                    spares\n"
-        "  198.18.0.11              198.18.0.31\n"
-        "  198.18.0.12-198.18.0.19  198.18.0.22-198.18.0.29\n"
+        "  nodes                    spares                   terminators\n"
+        "  198.18.0.11              198.18.0.31              -\n"
+        "  198.18.0.12-198.18.0.19  198.18.0.22-198.18.0.29  node +100 -5\n"
         "spares on the cluster ports:\n"
         "  node         spare        port                 mac                    weight  active  new  state\n"
         "  198.18.0.11  198.18.0.31  198.18.0.100 tcp 80  02:00:00:00:00:11 arp       0       0    7  standing by\n"
@@ -433,9 +433,9 @@ TEST_CASE("show spares: the table and each spare on the ports; set spare edits o
     f.api.replies.push_back(t);
     f.ok("set spare 198.18.0.15 198.18.0.45");
     const std::vector<spare_rule> want{{ip("198.18.0.11"), ip("198.18.0.11"), ip("198.18.0.31")},
-                                       {ip("198.18.0.12"), ip("198.18.0.14"), ip("198.18.0.22")},
-                                       {ip("198.18.0.16"), ip("198.18.0.19"), ip("198.18.0.26")},
-                                       {ip("198.18.0.15"), ip("198.18.0.15"), ip("198.18.0.45")}};
+                                       {ip("198.18.0.12"), ip("198.18.0.14"), ip("198.18.0.22"), {100, -5}},
+                                       {ip("198.18.0.16"), ip("198.18.0.19"), ip("198.18.0.26"), {100, -5}},
+                                       {ip("198.18.0.15"), ip("198.18.0.15"), ip("198.18.0.45"), {100, -5}}};
     CHECK(f.api.last<set_spares_req>().spares == want);
     f.api.replies.push_back(t);
     f.ok("set spare 198.18.0.11 none");

@@ -362,6 +362,42 @@ TEST_CASE("a failed node's spare takes its new connections at once; the node bac
     CHECK_THAT(fx.refusal(api::fail_node_req{node_ip(9), true}), Catch::Contains("as a node or a spare"));
 }
 
+// .11's terminator (its front-end) at +1 is .12, itself a node of the port:
+// it cannot reach .11 while .11 is failed, so it is down with it and back
+// with it; .12 failed on its own stays failed.
+TEST_CASE("a failed node's terminators are down with it, and back with it", "[controller][spares]") {
+    common::gateway_cfg cfg = controller_config();
+    cfg.spares = {{node_ip(1), node_ip(1), 4, {1}}};  // .11 -> .15; its terminator .12 -> .16
+    ctl_fixture fx(cfg);
+    fx.add_web(1, 1);
+    const auto down = fx.expect<api::ok_rep>(api::fail_node_req{node_ip(1), true});
+    CHECK_THAT(down.message, Catch::Contains("its spare 198.18.0.15 takes its new connections") &&
+                                 Catch::Contains("its terminators 198.18.0.12 down with it"));
+    auto t = fx.tables();
+    CHECK(node(t, node_ip(1)).failed);
+    CHECK(node(t, node_ip(2)).failed);
+    CHECK(node(t, node_ip(2)).effective_weight == 0);
+    CHECK(node(t, node_ip(6)).spare_for == node_ip(2));
+    CHECK(node(t, node_ip(6)).weight == 1);  // the terminator's spare serves
+    CHECK_THAT(fx.refusal(api::fail_node_req{node_ip(2), false}), Catch::Contains("comes back with that node"));
+
+    const auto back = fx.expect<api::ok_rep>(api::fail_node_req{node_ip(1), false});
+    CHECK_THAT(back.message, Catch::Contains("its terminators 198.18.0.12 back with it"));
+    t = fx.tables();
+    CHECK_FALSE(node(t, node_ip(2)).failed);
+    CHECK(node(t, node_ip(2)).effective_weight == 1);
+    CHECK(node(t, node_ip(6)).weight == 0);
+
+    // Failed on its own first: its node's return does not bring it back.
+    fx.expect<api::ok_rep>(api::fail_node_req{node_ip(2), true});
+    fx.expect<api::ok_rep>(api::fail_node_req{node_ip(1), true});
+    const auto alone = fx.expect<api::ok_rep>(api::fail_node_req{node_ip(1), false});
+    CHECK_THAT(alone.message, !Catch::Contains("its terminators"));
+    CHECK(node(fx.tables(), node_ip(2)).failed);
+    fx.expect<api::ok_rep>(api::fail_node_req{node_ip(2), false});
+    CHECK_FALSE(node(fx.tables(), node_ip(2)).failed);
+}
+
 TEST_CASE("a spare's slot lives as long as its node: removing the node drains both", "[controller][spares]") {
     common::gateway_cfg cfg = controller_config();
     cfg.spares = {{node_ip(1), node_ip(1), 4}};
