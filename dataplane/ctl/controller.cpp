@@ -189,17 +189,19 @@ void controller::apply(std::vector<cluster_cfg> next, const std::string& what,
         throw refused(lines.size() == 1 ? lines.front() : fmt::format("{} refused: {} errors", what, lines.size()),
                       lines.size() == 1 ? std::vector<std::string>{} : lines);
     }
-    auto serving = with_spares(candidate.clusters, candidate.spares, down_of(_failed, candidate.spares, candidate.clusters));
+    auto down = down_of(_failed, candidate.spares, candidate.clusters);
+    auto serving = with_spares(candidate.clusters, candidate.spares, down);
     _slots.sync(serving);  // throws, changing nothing, when slots run out
     _cfg.clusters = std::move(candidate.clusters);
     _cfg.spares = std::move(candidate.spares);
     const auto served = common::node_addresses(serving);
     std::erase_if(_failed, [&](common::ipv4_addr a) { return !served.contains(a); });
-    if (auto down = down_of(_failed, _cfg.spares, _cfg.clusters); down != _down) {
-        _down = std::move(down);
-        serving = with_spares(_cfg.clusters, _cfg.spares, _down);
+    if (auto after = down_of(_failed, _cfg.spares, _cfg.clusters); after != down) {
+        down = std::move(after);
+        serving = with_spares(_cfg.clusters, _cfg.spares, down);
         _slots.sync(serving);  // the same nodes, other weights: no new slot
     }
+    _down = std::move(down);
     _serving = std::move(serving);
     rebase_counters();
     publish();
