@@ -79,14 +79,19 @@ def sc_mgr_probe(L, step):
     L.topo.stop_node_server(victim)
     step(f"{victim}'s server stopped")
     reqs = L.client.call("http_timed", timeout=20, address=CLUSTER_IP, seconds=3, pause=0.005)["requests"]
-    refused = [r for r in reqs if r[3]]
+    # Refused: the victim's kernel answered the SYN with a reset. Any other
+    # error is a failure of its own, named with its time.
+    refused = [r for r in reqs if r[3] and r[3].startswith("ConnectionRefusedError")]
+    others = [f"{(r[0] - t_stop) * 1000:.0f} ms: {r[3]}" for r in reqs if r[3] and r not in refused]
     last = max((r[0] for r in refused), default=t_stop)
     gap = last - t_stop
     after = [r for r in reqs if r[0] > last]
     step(f"{len(reqs)} requests: {len(refused)} refused, the last {gap * 1000:.0f} ms after the stop; "
-         f"{len(after)} after it: {counts(r[1] for r in after)}")
+         f"{len(after)} after it: {counts(r[1] for r in after)}; other errors: {others[:5]}")
+    step(f"refused at (ms after the stop): {[round((r[0] - t_stop) * 1000) for r in refused][:30]}")
     row = manager_row(L, victim)
     check("probe" in row["blocked"] and row["data plane"] == "0", f"{victim} not blocked by its probe: {row}")
+    check(not others, f"{len(others)} requests failed other than refused: {others[:5]}")
     check(len(after) >= 50 and all(r[1] and r[1] != victim and not r[3] for r in after),
           f"requests after the block went wrong: {counts(r[1] for r in after)}")
     # The next probe (within 300 ms) is refused at once, or times out 200 ms
