@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -57,7 +61,7 @@ public:
                std::chrono::milliseconds alive_interval)
         : _io(io), _node(node), _to(std::move(to)), _key(std::move(k)), _interval(interval),
           _script(std::move(script)), _script_timeout(script_timeout), _alive_interval(alive_interval), _socket(io),
-          _timer(io), _alive_timer(io) {
+          _timer(io) {
         // Sent from the node's own address: controld checks the source.
         _socket.open(asio::ip::udp::v4());
         _socket.bind({asio::ip::address_v4(node), 0});
@@ -84,14 +88,17 @@ public:
     }
 
     /// Signs of life every alive interval (none when it is 0), on the
-    /// reports' socket and sequence numbers.
+    /// reports' socket and sequence numbers, from a thread of their own: a
+    /// spare busy restoring hundreds of connections on the loop's thread is
+    /// busy, not dead, and must not go silent for controld.
     void beat() {
         if (_alive_interval.count() == 0) return;
-        _alive_timer.expires_after(_alive_interval);
-        _alive_timer.async_wait([this](const boost::system::error_code& ec) {
-            if (ec) return;
-            seal_and_send(agent::alive{static_cast<std::uint32_t>(_alive_interval.count())});
-            beat();
+        _beats = std::jthread([this](std::stop_token stop) {
+            std::mutex m;
+            std::condition_variable_any cv;
+            std::unique_lock lock(m);
+            while (!cv.wait_for(lock, stop, _alive_interval, [&stop] { return stop.stop_requested(); }))
+                seal_and_send(agent::alive{static_cast<std::uint32_t>(_alive_interval.count())});
         });
     }
 
@@ -118,6 +125,8 @@ private:
     }
 
     void seal_and_send(agent::message m) {
+        // One sender at a time, so that the sequence numbers leave in order.
+        const std::lock_guard hold(_send_mu);
         const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
@@ -138,9 +147,11 @@ private:
     std::chrono::milliseconds _script_timeout;
     std::chrono::milliseconds _alive_interval;
     asio::ip::udp::socket _socket;
-    asio::steady_timer _timer, _alive_timer;
+    asio::steady_timer _timer;
+    std::mutex _send_mu;  // _socket, _seq, _errors
     std::uint64_t _seq = 0, _errors = 0;
     std::optional<cpu_times> _cpu;
+    std::jthread _beats;  // last: stopped and joined before the rest goes
 };
 
 std::chrono::milliseconds millis_flag(const std::string& name, const std::string& v) {
