@@ -144,7 +144,7 @@ def sc_state_restore(L, step):
     # Backups every 300 ms, one taking some ms: the newest is well under a
     # second older than the cut, 20 generations of 50 ms.
     check(last - 20 <= got <= last, f"{SPARE} has generation {got}, {FAILED} wrote {last} before the cut")
-    counts = check_restore_shown(L, CONNS)
+    counts = check_restore_shown(L, CONNS, state_queries=True)  # its backup queries to n3 run all along
     shown = gw.mctl("show", "restore").splitlines()
     started = [l for l in shown if l.startswith(f"{L.ip(FAILED)}'s spare started from the state taken at ")]
     check(len(started) == 1 and ", restored in " in started[0], f"show restore: {shown}")
