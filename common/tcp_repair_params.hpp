@@ -51,9 +51,21 @@ struct tcp_repair_params {
     /// (the kernel sends them again if the client does not acknowledge them).
     std::uint32_t resend_len = 0;
 
+    /// A reply the failed node had begun and not finished (a 1 MiB NFS
+    /// READ's, cut by the failure): the client has its first `resume_skip`
+    /// bytes. The spare's service answers the replayed call again, and of
+    /// its reply the first `resume_skip` bytes are dropped, so that the
+    /// client gets the rest in place (snd_seq is where the client's
+    /// acknowledgement stands). `resume_marker` is the reply's RPC record
+    /// marker as the node sent it: the service's reply must start with the
+    /// same (the same length), or the connection is reset. Both 0 when no
+    /// reply was cut.
+    std::uint32_t resume_skip = 0;
+    std::uint32_t resume_marker = 0;
+
     CG_FIELDS(s.client_addr, s.server_addr, s.client_port, s.server_port, s.snd_seq, s.rcv_seq, s.mss, s.wscale,
               s.sack, s.timestamps, s.client_wscale, s.server_wscale, s.tsval, s.ts_age_ms, s.client_window,
-              s.server_window, s.resend_len)
+              s.server_window, s.resend_len, s.resume_skip, s.resume_marker)
     friend bool operator==(const tcp_repair_params&, const tcp_repair_params&) = default;
 };
 

@@ -63,7 +63,8 @@ void restorer::connected(const std::shared_ptr<job>& j, std::size_t i, const boo
     if (ec) return settle(j, i, false, fmt::format("service {}:{}: {}", at.address().to_string(), at.port(), ec.message()));
     auto made = repair_socket(c.params, c.replay);
     if (auto* why = std::get_if<std::string>(&made)) return settle(j, i, false, std::move(*why));
-    start_bridge(_io, std::move(std::get<owned_fd>(made)), std::move(*j->services[i]), _bridges);
+    start_bridge(_io, std::move(std::get<owned_fd>(made)), std::move(*j->services[i]), _bridges,
+                 reply_resume(c.params.resume_skip, c.params.resume_marker));
     settle(j, i, true, {});
 }
 

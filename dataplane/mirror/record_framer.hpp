@@ -197,6 +197,22 @@ public:
         if (!_last_ok) return std::nullopt;
         return last_record_view{_last_start, _last_end, {_buf, _last_len}, _last_fragments};
     }
+    /// An RPC record in progress that is one last fragment (its whole
+    /// length announced by its marker), every byte of it seen so far, its
+    /// first bytes held: what a spare needs to send the rest of a reply the
+    /// failed node had begun. `head` is its first bytes (markers removed,
+    /// the XID first); `marker` its record marker as it went.
+    struct partial_record_view {
+        std::uint64_t start = 0;  ///< stream position of its marker's first byte
+        std::uint32_t marker = 0;
+        std::span<const std::uint8_t> head;
+    };
+    std::optional<partial_record_view> partial_record() const noexcept {
+        if (_cfg.kind != framing::onc_rpc || _mode != mode::sync || !_in_record || !_in_body || _damaged ||
+            _fragments != 1 || !_last || !_buf || _held < 4)
+            return std::nullopt;
+        return partial_record_view{_rec_start, 0x80000000u | static_cast<std::uint32_t>(_rec_total), {_buf, _held}};
+    }
     /// Bytes of the record in progress received so far (markers removed), 0 between records.
     std::uint64_t partial_len() const noexcept { return _in_record ? _rec_total - _frag_left : 0; }
     const framer_counters& counters() const noexcept { return _c; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "dataplane/pkt/wire.hpp"
 
@@ -73,6 +74,28 @@ resend_source resend_of(const record_framer& replies, bool rpc, std::uint32_t un
     return s;
 }
 
+/// A reply cut by the failure that the spare can finish: one RPC record in
+/// progress (a single fragment: its length known), answering the one call in
+/// flight, the client's acknowledgement at or past its first byte.
+struct resume_point {
+    std::uint32_t acked = 0;  ///< the client's acknowledgement: the spare's snd_seq
+    std::uint32_t skip = 0;   ///< the reply's bytes (marker included) before it
+    std::uint32_t marker = 0;
+};
+
+std::optional<resume_point> resume_of(const mirror_conn& c, const tcp_stream_info& down) noexcept {
+    const auto cut = c.framer(direction::to_client)->partial_record();
+    if (!is_rpc(c.speaks()) || !cut || !down.ack_known || c.fifo().unanswered() != 1) return std::nullopt;
+    bool answers = false;
+    c.fifo().for_each([&](const fifo_entry& e) {
+        if (!e.answered) answers = e.msg.id == wire::load32(cut->head.data());
+    });
+    const std::uint32_t start = down.start_seq + static_cast<std::uint32_t>(cut->start);
+    if (!answers || seq_after(start, down.acked) || seq_after(down.acked, down.next_seq)) return std::nullopt;
+    const std::uint32_t skip = down.acked - start;
+    return resume_point{down.acked, skip, skip == 0 ? 0 : cut->marker};
+}
+
 }  // namespace
 
 restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uint32_t ts_age_ms,
@@ -87,12 +110,17 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
     const tcp_stream_info& down = t.stream(direction::to_client);  // the server's
     // A reply begun and not finished: replaying its call would send the
     // client its first bytes twice.
+    // Unless it is one RPC reply to the one call in flight: the spare's
+    // service answers that call again and the client gets the rest of it.
     const record_framer& replies = *c.framer(direction::to_client);
-    if (replies.settled() != replies.position()) return refuse(restore_verdict::reply_cut);
+    std::optional<resume_point> resume;
+    if (replies.settled() != replies.position() && !(resume = resume_of(c, down)))
+        return refuse(restore_verdict::reply_cut);
     // Server bytes the mirror saw no acknowledgement of: the end of the last
     // reply, sent again from the spare's send queue (the client may have
     // had them: the mirror only missed its ACK). Anything older is gone.
-    const std::uint32_t unacked = down.next_seq - (down.ack_known ? down.acked : down.start_seq);
+    // A resumed reply's are the spare's service's to send.
+    const std::uint32_t unacked = resume ? 0 : down.next_seq - (down.ack_known ? down.acked : down.start_seq);
     const resend_source resend = resend_of(replies, is_rpc(c.speaks()), unacked);
     if (unacked != 0 && !resend.ok) return refuse(restore_verdict::reply_unacknowledged);
 
@@ -118,8 +146,12 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
     r.server_addr = ep.server_addr;
     r.client_port = ep.client_port;
     r.server_port = ep.server_port;
-    r.snd_seq = down.next_seq - unacked;
+    r.snd_seq = resume ? resume->acked : down.next_seq - unacked;
     r.resend_len = unacked;
+    if (resume) {
+        r.resume_skip = resume->skip;
+        r.resume_marker = resume->marker;
+    }
     r.rcv_seq = settled;
     const tcp_options& cs = up.syn_options;
     const tcp_options& ss = down.syn_options;

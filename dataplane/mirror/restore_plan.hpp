@@ -12,8 +12,19 @@
 //    starts at a request's first byte. A TCP-only connection cannot say
 //    whether its last request was answered; SMB2's sessions live only in
 //    the dead server.
-//  - No reply is cut (the server's framer settled where its stream ends):
-//    its call replayed, the spare would send the reply's first bytes again.
+//  - A reply cut by the failure (the server's framer did not settle where
+//    its stream ends) can be finished only when it is one ONC RPC record
+//    (one last fragment: its length known) answering the one call in
+//    flight, and the client's acknowledgement stands inside it: the spare's
+//    socket starts sending at that acknowledgement, its service answers the
+//    replayed call again, and the bridge drops the reply's bytes the
+//    client already has (tcp_repair_params::resume_skip) once the service's
+//    record marker proved the reply the same length. This holds where the
+//    service answers the same call with the same bytes past that point: an
+//    NFS READ of the same file (the attributes before the data may differ,
+//    their layout does not). An HTTP response's head may differ in length
+//    (a Date, a Server) and is never resumed; neither is a reply with other
+//    calls in flight (which one the spare answers first is not known).
 //  - The server bytes the mirror saw no acknowledgement of lie in the last
 //    reply, which the framer still holds whole: they go back into the
 //    spare's send queue as sent (tcp_repair_params::resend_len), so the
@@ -55,7 +66,7 @@ enum class restore_verdict : std::uint8_t {
     reply_unacknowledged, ///< server bytes the client has not acknowledged, not all in the last reply held
     request_cut_acked,    ///< a request cut by the failure, partly acknowledged by the node
     replay_too_large,     ///< the unanswered requests do not fit the caller's buffer
-    reply_cut,            ///< the node had sent part of a reply: the client holds its first bytes
+    reply_cut,            ///< the node had sent part of a reply that cannot be finished (not RPC, more calls in flight)
     count_
 };
 inline constexpr std::size_t restore_verdict_count = static_cast<std::size_t>(restore_verdict::count_);

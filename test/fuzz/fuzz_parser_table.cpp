@@ -77,8 +77,17 @@ void check_plan(const mirror_conn& m, const chunk_pool& pool) {
     if (!m.complete()) fail("a plan restorable, but the connection is not complete");
     const auto& q = p.params;
     if (q.resend_len > p.replay_len) fail("more bytes to send again than the replay holds");
-    if (q.snd_seq + q.resend_len != m.tcp().stream(direction::to_client).next_seq)
+    const tcp_stream_info& down = m.tcp().stream(direction::to_client);
+    const record_framer& replies = *m.framer(direction::to_client);
+    if (replies.settled() != replies.position()) {  // a cut reply, finished by the spare
+        if (q.resend_len != 0) fail("a cut reply finished and bytes sent again too");
+        if (!down.ack_known || q.snd_seq != down.acked) fail("a cut reply not resumed at the client's acknowledgement");
+        if ((q.resume_skip == 0) != (q.resume_marker == 0)) fail("a resumed reply's skip without its marker");
+        if (q.resume_marker != 0 && q.resume_skip >= (q.resume_marker & 0x7fffffffu) + 4)
+            fail("more of a cut reply skipped than it holds");
+    } else if (q.snd_seq + q.resend_len != down.next_seq || q.resume_skip != 0) {
         fail("the reply sent again does not end where the server's stream does");
+    }
     if (q.resend_len > 1024 + 4) fail("more bytes sent again than the reply buffer holds");
 }
 

@@ -310,3 +310,72 @@ TEST_CASE("restore plan: HTTP keep-alive, answered requests left out, pipelined 
         CHECK(p.reason == conn_reason::opaque);
     }
 }
+
+TEST_CASE("restore plan: a READ reply cut by the failure is finished by the spare, from the client's acknowledgement",
+          "[mirror][restore_plan]") {
+    const bytes c0 = call(0x600, nfs3::getattr, nfs3_fh_args(fh)), r0 = reply(0x600, nfs3_getattr_res());
+    for (const std::size_t size : {3000u, 200000u}) {  // held whole by the framer, or by its prefix only
+        INFO("a READ of " << size << " bytes");
+        const bytes c1 = call(0x601, nfs3::read, nfs3_read_args(fh, 0, static_cast<std::uint32_t>(size)));
+        const bytes r1 = reply(0x601, nfs3_read_res(bytes(size, 0x5a)));
+        const bytes part(r1.begin(), r1.begin() + 1800);
+        const std::uint32_t before = total({r0});
+
+        SECTION("the client has 1000 bytes of it") {
+            rig r;
+            r.feed(conversation({{C, c0}, {S, r0}, {C, c1}, {S, part}}, 1448, ending::none));
+            r.feed({client_ack(total({c0, c1}), before + 1000), server_ack(before + 1800, total({c0, c1}), 800)});
+            const restore_plan p = r.plan();
+            REQUIRE(p.verdict == restore_verdict::restorable);
+            CHECK(p.replayed == 1);
+            CHECK(r.replay == c1);  // the call answered again by the spare's service
+            CHECK(p.params.resend_len == 0);  // the reply's rest is the service's to send
+            CHECK(p.params.snd_seq == r.spec.server_isn + 1 + before + 1000);
+            CHECK(p.params.resume_skip == 1000);
+            CHECK(p.params.resume_marker == wire::load32(r1.data()));
+            CHECK(p.params.rcv_seq == r.spec.client_isn + 1 + total({c0, c1}));
+        }
+        SECTION("the client has none of it: nothing to skip") {
+            rig r;
+            r.feed(conversation({{C, c0}, {S, r0}, {C, c1}, {S, part}}, 1448, ending::none));
+            r.feed({client_ack(total({c0, c1}), before)});
+            const restore_plan p = r.plan();
+            REQUIRE(p.verdict == restore_verdict::restorable);
+            CHECK(p.params.snd_seq == r.spec.server_isn + 1 + before);
+            CHECK(p.params.resume_skip == 0);
+            CHECK(p.params.resume_marker == 0);
+        }
+        SECTION("the reply before it not acknowledged: those bytes are gone") {
+            rig r;  // both calls sent before r0 came: the client's ACKs are its own
+            r.feed(conversation({{C, concat({c0, c1})}, {S, r0}, {S, part}}, 1448, ending::none));
+            r.feed({client_ack(total({c0, c1}), before - 1)});
+            CHECK(r.plan().verdict == restore_verdict::reply_cut);
+        }
+        SECTION("another call in flight: which one the spare answers first is not known") {
+            rig r;
+            const bytes c2 = call(0x602, nfs3::getattr, nfs3_fh_args(fh));
+            r.feed(conversation({{C, concat({c0, c1, c2})}, {S, r0}, {S, part}}, 1448, ending::none));
+            r.feed({client_ack(total({c0, c1, c2}), before + 1000)});
+            CHECK(r.plan().verdict == restore_verdict::reply_cut);
+        }
+    }
+    SECTION("a reply to no call in flight") {
+        rig r;
+        const bytes c1 = call(0x611, nfs3::getattr, nfs3_fh_args(fh));
+        const bytes stray = reply(0x7777, nfs3_read_res(bytes(3000, 0x5a)));
+        r.feed(conversation({{C, c1}, {S, bytes(stray.begin(), stray.begin() + 1800)}}, 1448, ending::none));
+        r.feed({client_ack(total({c1}), 1000)});
+        CHECK(r.plan().verdict == restore_verdict::reply_cut);
+    }
+    SECTION("a reply in more than one fragment: its length is not known") {
+        rig r;
+        const bytes c1 = call(0x621, nfs3::getattr, nfs3_fh_args(fh));
+        const bytes body = rpc_reply(0x621, nfs3_getattr_res());
+        bytes first(4);
+        wire::store32(first.data(), 200);  // not the last fragment
+        first.insert(first.end(), body.begin(), body.begin() + 60);
+        r.feed(conversation({{C, c1}, {S, first}}, 1448, ending::none));
+        r.feed({client_ack(total({c1}), 30)});
+        CHECK(r.plan().verdict == restore_verdict::reply_cut);
+    }
+}
