@@ -118,16 +118,21 @@ TEST_CASE("with preempt_delay, a gateway of higher priority that comes back is h
     key_file k;
     asio::io_context io;
     auto ca = cfg(k, 5, 6), cb = cfg(k, 6, 5);
-    ca.preempt_delay = cb.preempt_delay = 400ms;  // ten dead times
+    // Slower than the other cases: b must hear a within a dead time of its
+    // start, or it takes over itself; a sanitizer's build on a busy
+    // machine has missed 40 ms.
+    ca.interval = cb.interval = 10ms;
+    ca.dead_time = cb.dead_time = 150ms;
+    ca.preempt_delay = cb.preempt_delay = 1000ms;
     cb.priority = 200;
     side a(io, ca);
-    run_for(io, 100ms);
+    run_for(io, 300ms);
     REQUIRE(a.peer->state().current() == role::active);  // alone
     side b(io, cb);
-    run_for(io, 200ms);
+    run_for(io, 400ms);
     CHECK(b.peer->state().current() == role::backup);  // it comes back as the backup
     CHECK(a.peer->state().current() == role::active);
-    run_for(io, 500ms);
+    run_for(io, 1200ms);
     CHECK(b.peer->state().current() == role::active);
     CHECK(b.peer->state().planned());
     CHECK(a.peer->state().current() == role::backup);
@@ -231,6 +236,8 @@ std::string read_file(const std::string& path) {
 }
 
 /// Runs `io` until `path` exists (a pool host's start command ran), at most `limit`.
+/// A command that writes the file renames it into place: the shell's
+/// redirection creates a file before it writes to it.
 bool run_until_file(asio::io_context& io, const std::string& path, std::chrono::milliseconds limit) {
     for (auto waited = 0ms; waited < limit; waited += 10ms) {
         run_for(io, 10ms);
@@ -254,7 +261,7 @@ TEST_CASE("auto-heal: the active's peer dead, a pool host is started and joins a
     cb.heal_timeout = 2s;
     // A first pool host whose start fails, then the one that works.
     cb.pool = {{fmt::format("127.0.0.14:{}", base_port() + 14), "echo no such host >&2; exit 3"},
-               {cc.listen, fmt::format("echo {{peer}} {{failed}} > {}", started)}};
+               {cc.listen, fmt::format("echo {{peer}} {{failed}} > {0}.tmp && mv {0}.tmp {0}", started)}};
     auto a = std::make_unique<side>(io, ca);
     side b(io, cb);
     run_for(io, 300ms);
@@ -336,7 +343,7 @@ TEST_CASE("auto-heal of its own instance: a gateway leaves the pair and a pool h
     auto ca = cfg(k, 31, 32);
     auto cb = cfg(k, 32, 31);
     const auto cc = cfg(k, 33, 31);  // the pool host's: its peer is a
-    cb.pool = {{cc.listen, fmt::format("echo {{peer}} {{failed}} > {}", started)}};
+    cb.pool = {{cc.listen, fmt::format("echo {{peer}} {{failed}} > {0}.tmp && mv {0}.tmp {0}", started)}};
     ca.pool = cb.pool;  // the same pool on both: a takes c's heartbeats
     side a(io, ca);
     side b(io, cb);
