@@ -73,6 +73,14 @@ std::vector<ipv4_addr> terminators_of(const std::vector<spare_cfg>& spares, ipv4
     return out;
 }
 
+std::set<ipv4_addr> terminator_addresses(const std::vector<spare_cfg>& spares) {
+    std::set<ipv4_addr> out;
+    for (const spare_cfg& s : spares)
+        for (std::int64_t node = s.first; node <= std::int64_t{s.last}; ++node)
+            for (const ipv4_addr t : terminators_of(spares, static_cast<ipv4_addr>(node))) out.insert(t);
+    return out;
+}
+
 std::string spare_key(const spare_cfg& s) {
     return s.first == s.last ? fmt::format("spares[{}]", format_ipv4(s.first))
                              : fmt::format("spares[{}-{}]", format_ipv4(s.first), format_ipv4(s.last));

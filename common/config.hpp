@@ -355,6 +355,8 @@ struct spare_cfg {
 std::optional<ipv4_addr> spare_of(const std::vector<spare_cfg>& spares, ipv4_addr node);
 /// The terminators of working node `node` (node + k for each k of its entry).
 std::vector<ipv4_addr> terminators_of(const std::vector<spare_cfg>& spares, ipv4_addr node);
+/// Every terminator of every working node of `spares` (whose agents may report their servers).
+std::set<ipv4_addr> terminator_addresses(const std::vector<spare_cfg>& spares);
 /// One piece of the correspondence, as checked: an entry's nodes, or its
 /// nodes' terminators at one offset k, with their spares (`key` names it).
 struct spare_piece {

@@ -19,6 +19,7 @@
 #include "common/ctl_client.hpp"
 #include "common/duration.hpp"
 #include "common/log.hpp"
+#include "common/spare_rules.hpp"
 #include "control/controld/durable_file.hpp"
 #include "control/controld/eal_leftovers.hpp"
 #include "control/controld/manager/command_metric.hpp"
@@ -92,12 +93,14 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
       _period(io),
       _alive_timer(io),
       _state_timer(io) {
+    _spare_table = _cfg.spares;
     if (const auto& a = _cfg.manager.agents) {
         _receiver.emplace(agent::load_key(a->key_file), static_cast<std::uint64_t>(a->max_skew.count()));
         // The file's nodes from the start, so that their agents are heard
         // before the first reading of gatewayd's tables (after a PH2.5 too);
         // nodes added at run time come with the readings.
         for (ipv4_addr n : common::node_addresses(_cfg.clusters)) _receiver->allow(n);
+        for (ipv4_addr t : common::terminator_addresses(_cfg.spares)) _receiver->allow(t);
         const auto at = common::parse_endpoint(a->listen);
         if (!at) throw std::runtime_error("manager.agents.listen: not address:port");
         const asio::ip::udp::endpoint ep(asio::ip::address_v4(at->address), at->port);
@@ -348,10 +351,14 @@ void controld::take_tables(capi::tables_rep t, std::function<void()> done) {
                 });
                 _spare_rows.push_back({c.vip, s.proto, s.port, n, serving});
             }
+    _spare_table.clear();
+    for (const capi::spare_rule& r : t.spares) _spare_table.push_back(common::cfg_of(r));
     _tables = without_spares(std::move(t));
     _manager.observe_tables(*_tables, now);
-    if (_receiver)
+    if (_receiver) {
         for (ipv4_addr n : all_nodes()) _receiver->allow(n);
+        for (ipv4_addr n : common::terminator_addresses(_spare_table)) _receiver->allow(n);
+    }
     _link.ask(capi::show_stats_req{}, [this, done = std::move(done)](gw_answer s) mutable {
         if (const auto* stats = s.as<capi::stats_rep>()) _stats = *stats;
         if (!_restore_due || _restoring || !may_forward()) return done();
@@ -780,6 +787,8 @@ void controld::take_agent_datagram(std::span<const std::uint8_t> buf, const asio
         if (auto* h = std::get_if<agent::host_report>(&e->body)) {
             _manager.host_report(e->sender, *h, clock::now());
             decide(clock::now(), false);  // a node that had gone stale is back
+        } else if (auto* u = std::get_if<agent::upstream>(&e->body)) {
+            take_upstream(e->sender, *u);
         }
     } else {
         const auto& why = std::get<agent::refused>(r);
@@ -804,10 +813,40 @@ void controld::drain_agents() {
     }
 }
 
+void controld::take_upstream(ipv4_addr from, const agent::upstream& u) {
+    const auto terms = common::terminators_of(_spare_table, u.server);
+    if (std::find(terms.begin(), terms.end(), from) == terms.end()) {
+        if (power_of_two(++_n.upstream_refused))
+            log::warn("upstream report from {} on {} refused: it is not a terminator of that node by the spares "
+                      "table ({} so far)", common::format_ipv4(from), common::format_ipv4(u.server), _n.upstream_refused);
+        return;
+    }
+    ++_n.upstream_reports;
+    if (!u.reachable) ++_n.upstream_unreachable;
+    if (!_alive) return;  // docs/operations.md: a report needs the alive monitoring
+    _alive->reported(from, u.server, !u.reachable, clock::now());
+    // A new verdict is acted on at once, not at the monitor's next turn.
+    if (u.reachable == _alive->failed().contains(u.server) && !_alive_check_posted) {
+        _alive_check_posted = true;
+        asio::post(_io, [this] {
+            _alive_check_posted = false;
+            check_alive();
+        });
+    }
+}
+
 void controld::check_alive() {
     drain_agents();
     for (const alive_monitor::change& c : _alive->check(clock::now())) {
         const std::string node = common::format_ipv4(c.node);
+        const auto nodes = all_nodes();
+        if (common::terminator_addresses(_spare_table).contains(c.node) &&
+            !std::binary_search(nodes.begin(), nodes.end(), c.node)) {
+            // A terminator that is no node of a cluster port: only a reporter.
+            log::warn("terminator {} {}", node, c.failed ? "silent: its reports on its server lapse" : "heard again");
+            continue;
+        }
+        if (c.failed && c.reporter) ++_n.nodes_reported;
         if (c.failed) {
             ++_n.nodes_failed;
             // A spare that fails while it takes a node's state or
@@ -818,8 +857,11 @@ void controld::check_alive() {
                           node);
             // Only a gatewayd with a mirror parser knows its connections well enough.
             const auto spare = _node_restore && _cfg.mirror_parser ? live_spare_of(c.node) : std::nullopt;
-            log::warn("node {} failed: its agent has been silent for {} ms (alive_timeout {}); {}", node,
-                      c.silent.count(), common::format_duration(_alive->timeout()),
+            const std::string why =
+                c.reporter ? fmt::format("its terminator {} reports it unreachable", common::format_ipv4(c.reporter))
+                           : fmt::format("its agent has been silent for {} ms (alive_timeout {})", c.silent.count(),
+                                         common::format_duration(_alive->timeout()));
+            log::warn("node {} failed: {}; {}", node, why,
                       spare ? fmt::format("its spare {} is asked to carry its connections on, the rest are reset",
                                           common::format_ipv4(*spare))
                             : std::string("its clients are reset at their next segment"));
@@ -829,7 +871,7 @@ void controld::check_alive() {
             }
         } else {
             ++_n.nodes_back;
-            log::info("node {} is back after {} ms of silence: it takes new connections again", node, c.silent.count());
+            log::info("node {} is back after {} ms: it takes new connections again", node, c.silent.count());
         }
         mark_failed(c.node, c.failed);
     }
@@ -1023,6 +1065,10 @@ capi::manager_rep controld::manager_view() const {
     count("restore_nodes_failed", _n.restore_nodes_failed);
     count("nodes_failed", _n.nodes_failed);
     count("nodes_back", _n.nodes_back);
+    count("nodes_reported_unreachable", _n.nodes_reported);
+    count("upstream_reports", _n.upstream_reports);
+    count("upstream_reports_unreachable", _n.upstream_unreachable);
+    count("upstream_reports_refused", _n.upstream_refused);
     count("agent_datagrams_drained", _n.agent_drained);
     count("fail_marks_refused", _n.fail_marks_refused);
     count("last_restore_ms", _n.last_restore_ms);

@@ -100,7 +100,8 @@ private:
                       last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
                       eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0, config_restores = 0,
                       spare_restores = 0, spare_restore_errors = 0, spare_conns_restored = 0,
-                      spare_conns_not_restored = 0, spare_conns_moved = 0, last_spare_restore_ms = 0;
+                      spare_conns_not_restored = 0, spare_conns_moved = 0, last_spare_restore_ms = 0,
+                      upstream_reports = 0, upstream_unreachable = 0, upstream_refused = 0, nodes_reported = 0;
     };
 
     void period();
@@ -148,6 +149,9 @@ private:
     /// first: a controld that did not run for a while (a loaded machine)
     /// must not judge nodes whose signs of life wait in its socket.
     void check_alive();
+    /// A terminator's verdict on its server (agent::upstream): taken only
+    /// from a terminator of that server by the spares table.
+    void take_upstream(common::ipv4_addr from, const agent::upstream& u);
     /// Marks (or unmarks) a node failed in gatewayd, counting a refusal.
     void mark_failed(common::ipv4_addr node, bool failed);
     /// The spare that stands by for `node` and is not failed itself, if any.
@@ -220,6 +224,10 @@ private:
         bool serving = false;  ///< its node is failed: it has the node's weight
     };
     std::vector<spare_row> _spare_rows;
+    /// The spares table as gatewayd runs it (the file's until the first
+    /// reading): whose terminators may report a server unreachable.
+    std::vector<common::spare_cfg> _spare_table;
+    bool _alive_check_posted = false;  ///< a terminator's new verdict: check_alive at once
     std::set<common::ipv4_addr> _spares_before;       ///< those of a gatewayd that died, until the restore is done
     std::optional<common::api::stats_rep> _stats;
     bool _resync_due = false;

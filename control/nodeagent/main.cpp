@@ -4,7 +4,8 @@
 // read from /proc afresh; only the previous CPU counters are remembered.
 // With --shadow-listen it also answers the takeover query (requirements 5.3) with
 // the node's sockets on the cluster addresses, read from the kernel when
-// asked (shadow_server.hpp).
+// asked (shadow_server.hpp). On a node's front-end, --upstream probes its
+// server and reports when it cannot be reached (upstream_probe.hpp).
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +25,7 @@
 #include "control/nodeagent/restorer.hpp"
 #include "control/nodeagent/shadow_server.hpp"
 #include "control/nodeagent/state_keeper.hpp"
+#include "control/nodeagent/upstream_probe.hpp"
 #include "control/proto/agent_msg.hpp"
 
 namespace po = boost::program_options;
@@ -41,6 +43,8 @@ struct options {
     std::vector<std::string> clusters;
     std::vector<std::string> restore_services;
     std::string backup_command, restore_command, state_dir, state_timeout = "30s";
+    std::string upstream, upstream_interval = "50ms";
+    std::uint32_t upstream_failures = 3;
 };
 
 /// --restore-service PORT=ADDR:PORT: the local service of a cluster port.
@@ -101,6 +105,9 @@ public:
                 seal_and_send(agent::alive{static_cast<std::uint32_t>(_alive_interval.count())});
         });
     }
+
+    /// A terminator's verdict on its server (upstream_probe), to every gateway.
+    void upstream(const agent::upstream& u) { seal_and_send(u); }
 
 private:
     void send(std::optional<double> script) {
@@ -194,7 +201,14 @@ int main(int argc, char** argv) {
         "state-dir", po::value(&o.state_dir),
         "the node's state is this directory: backed up with tar -c, restored with tar -x (instead of the two "
         "commands)")(
-        "state-timeout", po::value(&o.state_timeout), "how long a backup or restore command may run (default 30s)");
+        "state-timeout", po::value(&o.state_timeout), "how long a backup or restore command may run (default 30s)")(
+        "upstream", po::value(&o.upstream),
+        "as a terminator (a front-end at its server's address + k), probe the server's service at ADDR:PORT by TCP "
+        "connect and report to the gateways when it cannot be reached (default: off)")(
+        "upstream-interval", po::value(&o.upstream_interval),
+        "time between upstream probes, and each one's deadline (default 50ms)")(
+        "upstream-failures", po::value(&o.upstream_failures),
+        "failed upstream probes in a row that make the server unreachable (default 3)");
     try {
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -246,6 +260,16 @@ int main(int argc, char** argv) {
         state_cfg.timeout = millis_flag("state-timeout", o.state_timeout);
         if (!shadow_cfg && (!state_cfg.backup.empty() || !state_cfg.restore.empty()))
             throw po::error("the state backups go over the --shadow-listen address: give it too");
+        std::optional<upstream_config> upstream_cfg;
+        if (!o.upstream.empty()) {
+            const auto ep = common::parse_endpoint(o.upstream);
+            if (!ep || ep->port == 0) throw po::error("--upstream: expected address:port, got '" + o.upstream + "'");
+            if (o.upstream_failures < 1 || o.upstream_failures > 1000)
+                throw po::error(fmt::format("--upstream-failures: expected 1 to 1000, got {}", o.upstream_failures));
+            upstream_cfg = upstream_config{{asio::ip::address_v4(ep->address), ep->port},
+                                           millis_flag("upstream-interval", o.upstream_interval),
+                                           o.upstream_failures};
+        }
         restorer_config restore_cfg;
         for (const auto& r : o.restore_services) add_restore_service(restore_cfg, r);
 
@@ -278,9 +302,19 @@ int main(int argc, char** argv) {
         asio::signal_set signals(io, SIGINT, SIGTERM);
         signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
         clog::info("reporting {} to {} gateway(s) every {}", o.node, o.gateways.size(), o.interval);
+        std::optional<upstream_probe> up;
+        if (upstream_cfg) {
+            up.emplace(io, *upstream_cfg, [&loop](const agent::upstream& u) { loop.upstream(u); });
+            up->start();
+            clog::info("probing upstream {} every {} ms ({} failures in a row: unreachable)", o.upstream,
+                       upstream_cfg->interval.count(), upstream_cfg->failures);
+        }
         loop.tick();
         loop.beat();
         io.run();
+        if (up)
+            clog::info("upstream probes: {} ({} failed, {} timed out), verdict changed {} times", up->counts().probes,
+                       up->counts().failed, up->counts().timeouts, up->counts().verdicts_changed);
         if (shadow) {
             const auto& c = shadow->counters();
             const auto& q = shadow->queries();

@@ -84,7 +84,22 @@ struct alive {
     CG_FIELDS(s.interval_ms)
 };
 
-using message = std::variant<host_report, shadow_query, heartbeat, alive>;
+/// A terminator's word on its server (requirements 7.2): the agent of a
+/// front-end at node + k (the spares table's `terminators`) started with
+/// --upstream probes its server's service by TCP connect, and sends its
+/// verdict after every probe. controld takes it only from a terminator of
+/// `server`; while a live terminator says unreachable, the server is failed
+/// as if its own agent had gone silent, and its spare takes its place.
+struct upstream {
+    common::ipv4_addr server = 0;  ///< the working node it fronts
+    std::uint16_t port = 0;        ///< the service it probes there
+    bool reachable = true;         ///< false after `failures` failed probes in a row
+    std::uint32_t failures = 0;    ///< failed probes in a row (0 after a success)
+    std::uint32_t interval_ms = 0; ///< between probes, for the operator
+    CG_FIELDS(s.server, s.port, s.reachable, s.failures, s.interval_ms)
+};
+
+using message = std::variant<host_report, shadow_query, heartbeat, alive, upstream>;
 
 // ---- wire type ids (common/msg_type.hpp) ---------------------------------
 //
@@ -103,6 +118,7 @@ template <> inline constexpr common::msg_type type_of<host_report>{1, "host_repo
 template <> inline constexpr common::msg_type type_of<shadow_query>{2, "shadow_query"};
 template <> inline constexpr common::msg_type type_of<heartbeat>{3, "heartbeat"};
 template <> inline constexpr common::msg_type type_of<alive>{4, "alive"};
+template <> inline constexpr common::msg_type type_of<upstream>{5, "upstream"};
 
 /// The entries of every alternative of V (`message`), in variant order.
 template <class V = message>

@@ -323,6 +323,9 @@ void agent_seeds(const fs::path& dir) {
         {test::node_ip(3), 3, 0, shadow_query{7, test::vip}},
         {test::node_ip(4), 4, 1'700'000'000'000, heartbeat{3, 3, 1, 100, true, 10'000, false}},
         {test::node_ip(4), 5, 1'700'000'000'001, heartbeat{4, 3, 1, 100, false, 0, true}},
+        {test::node_ip(5), 6, 1'700'000'000'002, alive{20}},
+        {test::node_ip(6), 7, 1'700'000'000'003, upstream{test::node_ip(1), 8080, false, 3, 50}},
+        {test::node_ip(6), 8, 1'700'000'000'004, upstream{test::node_ip(1), 8080, true, 0, 50}},
     };
     int i = 0;
     for (const envelope& e : messages) {

@@ -45,6 +45,7 @@ from scenarios.pair import (sc_pair_fence, sc_pair_forged, sc_pair_freeze, sc_pa
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
 from scenarios.routing import sc_drain, sc_long_lived, sc_spread, sc_udp  # noqa: E402
 from scenarios.span import sc_span  # noqa: E402
+from scenarios.terminator import BENCH as TERMINATOR_BENCH, sc_term_report  # noqa: E402
 from topology import Topology  # noqa: E402
 
 SCENARIO_LIMIT_S = 90        # a scenario that runs longer than this has hung
@@ -85,6 +86,7 @@ SCENARIOS = {
     "node_dead": (sc_node_dead, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}}),
     "alive_stall": (sc_alive_stall, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}}),
     "node_spare": (sc_node_spare, {"bench": "managed", "agent_keys": {"alive_timeout": "100ms"}, "spares": 1}),
+    "term_report": (sc_term_report, TERMINATOR_BENCH),
     "node_restore": (sc_node_restore, RESTORE_BENCH),
     "http_restore": (sc_http_restore, HTTP_RESTORE_BENCH),
     "state_carry": (sc_state_restore, STATE_RESTORE_BENCH),

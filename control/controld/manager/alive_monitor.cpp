@@ -4,7 +4,25 @@ namespace cg::control {
 
 void alive_monitor::heard(common::ipv4_addr node, clock::time_point now) {
     auto [it, fresh] = _nodes.try_emplace(node, alive_monitor::node{now, now});
-    if (!fresh && now > it->second.last) it->second.last = now;
+    if ((fresh || !it->second.agent) || now > it->second.last) it->second.last = now;
+    it->second.agent = true;
+}
+
+void alive_monitor::reported(common::ipv4_addr reporter, common::ipv4_addr server, bool unreachable,
+                             clock::time_point now) {
+    auto [it, fresh] = _nodes.try_emplace(server, alive_monitor::node{now, now});
+    if (unreachable)
+        it->second.unreachable_by.insert(reporter);
+    else
+        it->second.unreachable_by.erase(reporter);
+}
+
+common::ipv4_addr alive_monitor::reporter_of(const node& n, clock::time_point now) const {
+    for (const common::ipv4_addr r : n.unreachable_by) {
+        const auto t = _nodes.find(r);
+        if (t != _nodes.end() && t->second.agent && now - t->second.last < _timeout) return r;
+    }
+    return 0;
 }
 
 std::vector<alive_monitor::change> alive_monitor::check(clock::time_point now) {
@@ -12,15 +30,17 @@ std::vector<alive_monitor::change> alive_monitor::check(clock::time_point now) {
     const auto ms = [](clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
     for (auto& [addr, n] : _nodes) {
         const bool was = _failed.contains(addr);
-        if (!was && now - n.last >= _timeout) {
+        const bool silent = n.agent && now - n.last >= _timeout;
+        const common::ipv4_addr by = silent ? 0 : reporter_of(n, now);
+        if (!was && (silent || by)) {
             _failed.insert(addr);
-            n.silent_since = n.last;
+            n.silent_since = n.agent ? n.last : now;
             ++_failures;
-            out.push_back({addr, true, ms(now - n.last)});
-        } else if (was && n.last > n.silent_since) {
+            out.push_back({addr, true, n.agent ? ms(now - n.last) : std::chrono::milliseconds{0}, by});
+        } else if (was && !silent && !by && (!n.agent || n.last > n.silent_since)) {
             _failed.erase(addr);
             ++_recoveries;
-            out.push_back({addr, false, ms(n.last - n.silent_since)});
+            out.push_back({addr, false, ms((n.agent ? n.last : now) - n.silent_since)});
         }
     }
     return out;

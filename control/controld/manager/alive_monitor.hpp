@@ -5,8 +5,15 @@
 // a failed node in gatewayd (fail_node_req: its clients are reset and
 // reconnect to live nodes) and lifts the mark when it is back.
 //
-// Only a node whose agent has spoken once can fail: a node without an agent
-// is never judged by this. An agent that dies while its node serves makes
+// A node is failed too while one of its terminators (its front-ends, the
+// spares table's `terminators`) reports it unreachable (agent::upstream,
+// requirements 7.2), even if its own agent speaks: the front-end cannot
+// reach it, so its clients cannot either. Such a report holds while its
+// terminator is live (heard within the timeout): a silent terminator's word
+// lapses, and so does its last report.
+//
+// Only a node whose agent has spoken once, or that a terminator reported,
+// can fail: a node without either is never judged by this. An agent that dies while its node serves makes
 // the node failed too: the agent is the node's witness (and its shadow
 // table for a takeover), and the operator is told which it was by the log.
 //
@@ -32,7 +39,8 @@ public:
     struct change {
         common::ipv4_addr node = 0;
         bool failed = false;
-        std::chrono::milliseconds silent{0};  ///< how long it had been silent (failed), or was (live again)
+        std::chrono::milliseconds silent{0};  ///< how long it had been silent (failed), or was failed (live again)
+        common::ipv4_addr reporter = 0;  ///< failed by a terminator's report: that terminator (0: silent)
         friend bool operator==(const change&, const change&) = default;
     };
 
@@ -41,6 +49,11 @@ public:
 
     /// Any authenticated datagram from `node`'s agent, at `now`.
     void heard(common::ipv4_addr node, clock::time_point now);
+
+    /// A terminator's verdict on its server (agent::upstream) at `now`:
+    /// `reporter` says `server` cannot be reached (`unreachable`), or can.
+    /// The caller checks that `reporter` is a terminator of `server`.
+    void reported(common::ipv4_addr reporter, common::ipv4_addr server, bool unreachable, clock::time_point now);
 
     /// The nodes that changed since the last call: newly silent for the
     /// timeout, and failed ones heard from again (once each).
@@ -58,7 +71,12 @@ private:
     struct node {
         clock::time_point last;      ///< heard last
         clock::time_point silent_since;  ///< when it was judged failed: its last sign before that
+        bool agent = false;          ///< its own agent was heard (silence counts)
+        std::set<common::ipv4_addr> unreachable_by;  ///< terminators whose last report says unreachable
     };
+
+    /// The first terminator of `n` that is live at `now` and says it is unreachable, or 0.
+    common::ipv4_addr reporter_of(const node& n, clock::time_point now) const;
 
     std::chrono::milliseconds _timeout;
     std::map<common::ipv4_addr, node> _nodes;

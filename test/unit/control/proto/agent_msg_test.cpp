@@ -81,6 +81,15 @@ TEST_CASE("agent datagrams round-trip every field", "[agent]") {
     const auto q = open(seal(envelope{node2, 1, 5, shadow_query{9, 0xc6120064}}, the_key), the_key);
     REQUIRE(std::holds_alternative<envelope>(q));
     CHECK(std::get<shadow_query>(std::get<envelope>(q).body).query == 9);
+
+    const auto u = open(seal(envelope{node2, 2, 5, upstream{node1, 8080, false, 3, 50}}, the_key), the_key);
+    REQUIRE(std::holds_alternative<envelope>(u));
+    const auto& up = std::get<upstream>(std::get<envelope>(u).body);
+    CHECK(up.server == node1);
+    CHECK(up.port == 8080);
+    CHECK_FALSE(up.reachable);
+    CHECK(up.failures == 3);
+    CHECK(up.interval_ms == 50);
 }
 
 TEST_CASE("a changed bit anywhere, or another key, is refused", "[agent]") {
@@ -206,7 +215,7 @@ TEST_CASE("the ids of agent protocol version 1 never change", "[agent]") {
     // message may be added (with a new id, and a line here), never
     // renumbered; the takeover query's 2 stays taken though nobody sends it.
     const std::pair<std::uint16_t, std::string_view> released[] = {
-        {1, "host_report"}, {2, "shadow_query"}, {3, "heartbeat"}, {4, "alive"}};
+        {1, "host_report"}, {2, "shadow_query"}, {3, "heartbeat"}, {4, "alive"}, {5, "upstream"}};
     CHECK(std::size(released) == std::variant_size_v<message>);
     const auto types = type_table();
     for (const auto& [id, name] : released) {
@@ -226,6 +235,7 @@ TEST_CASE("the ids of agent protocol version 1 never change", "[agent]") {
     CHECK(wire_type(r) == 1);
     CHECK(wire_type(q) == 2);
     CHECK(wire_type(h) == 3);
+    CHECK(wire_type(seal(envelope{node2, 3, 5, upstream{}}, the_key)) == 5);
     CHECK(std::holds_alternative<host_report>(std::get<envelope>(open(r, the_key)).body));
     CHECK(std::holds_alternative<shadow_query>(std::get<envelope>(open(q, the_key)).body));
     CHECK(std::holds_alternative<heartbeat>(std::get<envelope>(open(h, the_key)).body));

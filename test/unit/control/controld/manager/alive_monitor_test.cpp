@@ -53,3 +53,69 @@ TEST_CASE("a datagram older than the last one heard moves nothing back", "[alive
     m.heard(n2, t0);
     CHECK(m.check(t0 + 400ms) == std::vector{change{n2, true, 400ms}});
 }
+
+TEST_CASE("a terminator's report of its server unreachable fails the server while its own agent speaks", "[alive]") {
+    constexpr common::ipv4_addr term = 0xc612006f;  // 198.18.0.111: n1's terminator at +100
+    alive_monitor m(100ms);
+    const auto t0 = alive_monitor::clock::time_point{} + 1h;
+    const auto beat = [&](std::chrono::milliseconds at) {
+        m.heard(n1, t0 + at);
+        m.heard(term, t0 + at);
+    };
+    beat(0ms);
+    m.reported(term, n1, false, t0);
+    CHECK(m.check(t0).empty());  // reachable: nothing
+    beat(20ms);
+    m.reported(term, n1, true, t0 + 20ms);
+    CHECK(m.check(t0 + 20ms) == std::vector{change{n1, true, 0ms, term}});
+    beat(40ms);
+    CHECK(m.check(t0 + 40ms).empty());  // told once; n1's agent speaking changes nothing
+    CHECK(m.failed() == std::set{n1});
+
+    // Reachable again: n1, heard since it was failed, is live at once.
+    m.reported(term, n1, false, t0 + 60ms);
+    CHECK(m.check(t0 + 60ms) == std::vector{change{n1, false, 20ms}});
+    CHECK(m.failures() == 1);
+    CHECK(m.recoveries() == 1);
+}
+
+TEST_CASE("a silent terminator's report lapses; a node is failed while any live terminator says so", "[alive]") {
+    constexpr common::ipv4_addr t1 = 0xc612006f, t2 = 0xc6120070;
+    alive_monitor m(100ms);
+    const auto t0 = alive_monitor::clock::time_point{} + 1h;
+    m.heard(t1, t0);
+    m.heard(t2, t0);
+    m.reported(t1, n2, true, t0);  // n2 has no agent: judged by its terminators alone
+    m.reported(t2, n2, true, t0);
+    CHECK(m.check(t0) == std::vector{change{n2, true, 0ms, t1}});
+    m.heard(n2, t0 + 10ms);
+    m.reported(t1, n2, false, t0 + 50ms);
+    m.heard(t1, t0 + 50ms);
+    CHECK(m.check(t0 + 50ms).empty());  // t2 still says unreachable
+    // t2 falls silent (t1 keeps speaking): its word lapses with it, and t2 fails itself.
+    for (auto t = 60ms; t < 100ms; t += 20ms) {
+        m.heard(t1, t0 + t);
+        m.heard(n2, t0 + t);
+        CHECK(m.check(t0 + t).empty());
+    }
+    m.heard(t1, t0 + 100ms);
+    m.heard(n2, t0 + 100ms);
+    CHECK(m.check(t0 + 100ms) == std::vector{change{n2, false, 100ms}, change{t2, true, 100ms}});
+}
+
+TEST_CASE("a report on a node failed by silence keeps it failed once its agent speaks again", "[alive]") {
+    constexpr common::ipv4_addr term = 0xc612006f;
+    alive_monitor m(100ms);
+    const auto t0 = alive_monitor::clock::time_point{} + 1h;
+    m.heard(n1, t0);
+    m.heard(term, t0 + 100ms);
+    CHECK(m.check(t0 + 100ms) == std::vector{change{n1, true, 100ms}});
+    m.reported(term, n1, true, t0 + 110ms);
+    m.heard(term, t0 + 150ms);
+    m.heard(n1, t0 + 150ms);  // its agent is back, its terminator still cannot reach it
+    CHECK(m.check(t0 + 150ms).empty());
+    m.reported(term, n1, false, t0 + 170ms);
+    m.heard(term, t0 + 170ms);
+    m.heard(n1, t0 + 170ms);
+    CHECK(m.check(t0 + 170ms) == std::vector{change{n1, false, 170ms}});
+}
