@@ -118,12 +118,18 @@ struct show_mirror_req {
 };
 /// The restore plans of a node's connections followed by the mirror parser
 /// (requirements 6.4): what its spare would be asked to carry on if it
-/// failed now, at most `max` of them, most recently used first per lcore.
+/// failed now. One page of one parser lcore's table: up to `max` plans from
+/// table slot `cursor` (0 at the start, then the reply's next_cursor), like
+/// a bulk dump; restore_plans_pages (restore_plans_pages.hpp) walks them all.
+/// A page also stops after a bounded number of slots, so it may hold fewer
+/// than `max` plans and still not be the last.
 inline constexpr std::uint32_t max_restore_plans = 4096;
 struct restore_plans_req {
     ipv4_addr node = 0;
-    std::uint32_t max = 1000;
-    CG_FIELDS(s.node, s.max)
+    std::uint32_t max = 1000;    ///< clamped to 1..max_restore_plans
+    std::uint16_t lcore = 0;     ///< the parser lcore, 0 .. the reply's lcores-1
+    std::uint32_t cursor = 0;
+    CG_FIELDS(s.node, s.max, s.lcore, s.cursor)
 };
 struct simulate_req {
     flow_key flow;
@@ -383,15 +389,19 @@ struct restore_plan_view {
 };
 /// `verdicts`: restorable, incomplete, not_established, ... (the plan's
 /// verdicts, restore_verdict_names) and incomplete.<reason>; every
-/// connection of the node counted once.
+/// connection of the node in the page's slots counted once. The plans are
+/// most recently used first within the page.
 struct restore_plans_rep {
     ipv4_addr node = 0;
     mac_addr mac;
-    std::uint32_t conns = 0;      ///< the node's connections the parser follows
-    std::uint32_t not_listed = 0; ///< restorable, beyond `max` or the replay room
+    std::uint16_t lcore = 0;
+    std::uint16_t lcores = 0;       ///< parser lcores there are: ask lcore 0 .. lcores-1
+    std::uint32_t next_cursor = 0;  ///< where the next page of this lcore starts
+    bool done = false;              ///< this lcore's table has no more
+    std::uint32_t conns = 0;        ///< the node's connections in the page's slots
     std::vector<named_count> verdicts;
     std::vector<restore_plan_view> plans;
-    CG_FIELDS(s.node, s.mac, s.conns, s.not_listed, s.verdicts, s.plans)
+    CG_FIELDS(s.node, s.mac, s.lcore, s.lcores, s.next_cursor, s.done, s.conns, s.verdicts, s.plans)
 };
 struct dump_conns_rep {
     std::uint16_t worker = 0;

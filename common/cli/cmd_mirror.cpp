@@ -2,9 +2,13 @@
 // parser's lcores follow on the SPAN ports: their counters (show mirror),
 // their connections, most recently used first (show mirror conns), and what
 // a node's spare could carry on if the node failed now (show mirror plans).
+#include <algorithm>
+#include <span>
+
 #include <fmt/format.h>
 
 #include "command.hpp"
+#include "common/restore_plans_pages.hpp"
 #include "table.hpp"
 
 namespace cg::cli {
@@ -51,7 +55,12 @@ void show_mirror_conns(context& ctx, std::uint32_t n) {
 }
 
 void show_mirror_plans(context& ctx, common::ipv4_addr node, std::uint32_t n) {
-    const auto rep = ctx.api.expect<api::restore_plans_rep>(api::restore_plans_req{node, n});
+    api::restore_plans_pages pages(node);
+    while (!pages.done()) {
+        const std::string bad = pages.add(ctx.api.expect<api::restore_plans_rep>(pages.request()));
+        if (!bad.empty()) throw cli_error(bad);
+    }
+    const api::restore_plans_rep& rep = pages.all();
     std::uint64_t restorable = 0;
     for (const api::named_count& c : rep.verdicts)
         if (c.name == "restorable") restorable = c.value;
@@ -63,7 +72,7 @@ void show_mirror_plans(context& ctx, common::ipv4_addr node, std::uint32_t n) {
     if (!why.empty()) why.render(ctx.out);
     table t({{"client"}, {"server"}, {"mss", al::right}, {"wscale"}, {"options"}, {"replay", al::right},
              {"requests", al::right}, {"resend", al::right}, {"idle ms", al::right}, {"lcore", al::right}});
-    for (const api::restore_plan_view& v : rep.plans) {
+    for (const api::restore_plan_view& v : std::span(rep.plans).first(std::min<std::size_t>(n, rep.plans.size()))) {
         const auto& q = v.params;
         std::string opts = q.sack ? "sack" : "";
         if (q.timestamps) opts += opts.empty() ? "ts" : " ts";
@@ -74,8 +83,8 @@ void show_mirror_plans(context& ctx, common::ipv4_addr node, std::uint32_t n) {
                    std::to_string(v.lcore)});
     }
     if (!t.empty()) t.render(ctx.out);
-    ctx.out += fmt::format("{} listed, most recently used first{}\n", rep.plans.size(),
-                           rep.not_listed ? fmt::format("; {} more not listed", rep.not_listed) : "");
+    ctx.out += fmt::format("{} of {} listed, most recently used first\n", std::min<std::size_t>(n, rep.plans.size()),
+                           rep.plans.size());
 }
 
 // ---- commands ------------------------------------------------------------
@@ -110,7 +119,8 @@ std::vector<command> mirror_commands() {
          cmd_show_mirror_conns},
         {{"show", "mirror", "plans"},
          {{"node-ip", "", "a node's address"}, {"count", "", "connections to list, 1-4096; default 50", true}}, {},
-         "What the node's spare could carry on if the node failed now: each restorable connection (complete, "
+         "What the node's spare could carry on if the node failed now, over every parser lcore: the most "
+         "recently used restorable connections (complete, "
          "established, its requests framed, what the client has not acknowledged all in the last reply) with its "
          "TCP values, the bytes of its unanswered requests to replay and of the reply to send again, and the "
          "others counted by reason.",

@@ -22,7 +22,10 @@ std::uint32_t ms_since(clock::time_point t) {
 }  // namespace
 
 struct node_restore::state {
+    explicit state(common::ipv4_addr node) : pages(node) {}
+
     outcome out;
+    capi::restore_plans_pages pages;  ///< the plans, page after page
     std::vector<capi::restore_plan_view> plans;
     std::size_t next = 0;  ///< the first plan not asked of the spare yet
     std::vector<capi::conn_record> moving;
@@ -38,26 +41,39 @@ struct node_restore::state {
 };
 
 void node_restore::run(common::ipv4_addr node, common::ipv4_addr spare, std::function<void(outcome)> done) {
-    auto s = std::make_shared<state>();
+    auto s = std::make_shared<state>(node);
     s->out.node = node;
     s->out.spare = spare;
     s->done = std::move(done);
     std::erase_if(_running, [](const std::weak_ptr<state>& w) { return w.expired(); });
     _running.push_back(s);
-    _link.ask(capi::restore_plans_req{node, capi::max_restore_plans}, [this, s](gw_answer a) {
+    ask_plans(s);
+}
+
+void node_restore::ask_plans(std::shared_ptr<state> s) {
+    _link.ask(s->pages.request(), [this, s](gw_answer a) {
         if (s->ended) return;
-        s->out.plans_ms = ms_since(s->started);
         const auto* rep = a.as<capi::restore_plans_rep>();
+        std::string bad;
         if (!rep) {
             const auto* err = a.as<capi::error_rep>();
-            s->out.error = "restore plans: " + (err ? err->message : a.why);
+            bad = err ? err->message : a.why;
+        } else {
+            bad = s->pages.add(capi::restore_plans_rep(*rep));
+        }
+        if (!bad.empty()) {
+            s->out.plans_ms = ms_since(s->started);
+            s->out.error = "restore plans: " + bad;
             return finish(s);
         }
-        s->out.followed = rep->conns;
-        for (const auto& v : rep->verdicts)
+        if (!s->pages.done()) return ask_plans(s);
+        s->out.plans_ms = ms_since(s->started);
+        capi::restore_plans_rep& all = s->pages.all();
+        s->out.followed = all.conns;
+        for (const auto& v : all.verdicts)
             if (v.name != "restorable" && !v.name.starts_with("incomplete.") && v.value != 0)
                 s->out.not_restorable.push_back(v);
-        s->plans = rep->plans;
+        s->plans = std::move(all.plans);
         s->out.planned = static_cast<std::uint32_t>(s->plans.size());
         s->spare_started = clock::now();
         restore_next(s);

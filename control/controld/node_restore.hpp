@@ -1,8 +1,9 @@
 // A failed node's connections carried on by its spare (requirements 6.4;
 // docs/architecture.md "Carrying a failed node's connections on"), before
 // the node is marked failed and the rest of its clients are reset:
-//  1. asks gatewayd for the node's restore plans (restore_plans_req: what
-//     its mirror parser knows, most recently used first);
+//  1. asks gatewayd for the node's restore plans, every page of every
+//     parser lcore (restore_plans_pages: what its mirror parser knows), and
+//     takes them most recently used first;
 //  2. hands them to the spare's agent in restores of at most
 //     shadow::max_restore_conns connections and one frame each, one after
 //     the other (the agent takes one position after another from this
@@ -31,6 +32,7 @@
 #include <boost/asio.hpp>
 
 #include "common/ctl_msg.hpp"
+#include "common/restore_plans_pages.hpp"
 #include "control/controld/conn_restore.hpp"
 #include "control/controld/gw_link.hpp"
 #include "control/controld/spare_ask.hpp"
@@ -60,6 +62,7 @@ public:
 
 private:
     struct state;
+    void ask_plans(std::shared_ptr<state> s);
     void restore_next(std::shared_ptr<state> s);
     void move(std::shared_ptr<state> s);
     void finish(std::shared_ptr<state> s);

@@ -46,23 +46,19 @@ controller::started controller::on(const api::restore_plans_req& req) {
             throw refused(fmt::format("node {}: no cluster port has it, as a node or a spare", addr));
         throw refused(fmt::format("node {}: its MAC address is not known yet (no ARP answer)", addr));
     }
-    const std::uint32_t want = std::min(req.max, api::max_restore_plans);
-    std::vector<std::shared_ptr<parser_request>> reqs(n);
+    if (req.lcore >= n) throw refused(fmt::format("parser lcore {}: this gatewayd runs {} (0-{})", req.lcore, n, n - 1));
+    auto r = std::make_shared<parser_request>();
+    r->what = parser_request::kind::restore;
+    r->node = *mac;
+    r->batch.from = req.cursor;
+    // No lcore follows more than its connections: room for those at most.
+    const std::uint32_t rows = std::min({std::max(req.max, 1u), api::max_restore_plans, _cfg.mirror_parser->connections});
+    r->batch.rows.resize(rows);
+    r->batch.replay.resize(std::size_t{rows} * restore_replay_per_conn);
     pending_request p = waiting();
-    for (std::size_t l = 0; l < n; ++l) {
-        reqs[l] = std::make_shared<parser_request>();
-        reqs[l]->what = parser_request::kind::restore;
-        reqs[l]->node = *mac;
-        // No lcore follows more than its connections: room for those at most.
-        const std::uint32_t rows = std::min(want, _cfg.mirror_parser->connections);
-        reqs[l]->batch.rows.resize(rows);
-        reqs[l]->batch.replay.resize(std::size_t{rows} * restore_replay_per_conn);
-        post(p, l, reqs[l]);
-    }
-    p._step = [reqs = std::move(reqs), want, node = req.node, mac = *mac](pending_request&) -> std::optional<api::reply> {
-        std::vector<const mirror::restore_batch*> batches;
-        for (const auto& r : reqs) batches.push_back(&r->batch);
-        return restore_plans_view(node, mac, batches, want);
+    post(p, req.lcore, r);
+    p._step = [r, node = req.node, mac = *mac, lcore = req.lcore, n](pending_request&) -> std::optional<api::reply> {
+        return restore_plans_view(node, mac, lcore, static_cast<std::uint16_t>(n), r->batch);
     };
     return p;
 }

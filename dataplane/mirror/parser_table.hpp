@@ -30,6 +30,7 @@
 // the mirror parser lcore, the offline reader (cg-mirror-read), tests, fuzzers.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -124,6 +125,20 @@ public:
             pick = _slots[i].next;
             f(static_cast<const mirror_conn&>(_slots[i].conn));
         }
+    }
+
+    /// Calls f(const mirror_conn&) for each connection in slots [from, end)
+    /// in slot order until f returns false; returns the slot it stopped at,
+    /// or `end` (clamped to capacity()). A connection keeps its slot for its
+    /// life, so a walk in pieces (restore plans by cursor) lists each
+    /// connection once, however traffic reorders them meanwhile; it misses
+    /// only connections made behind it.
+    template <class F>
+    std::uint32_t for_each_slot(std::uint32_t from, std::uint32_t end, F&& f) const {
+        end = std::min(end, _cfg.capacity);
+        for (std::uint32_t i = from; i < end; ++i)
+            if (_slots[i].list != free_list && !f(static_cast<const mirror_conn&>(_slots[i].conn))) return i;
+        return end;
     }
 
     /// The connection with these endpoints, or nullptr.

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/restore_plans_pages.hpp"
 #include "gateway_harness.hpp"
 #include "support/mirror_session.hpp"
 
@@ -146,9 +147,13 @@ TEST_CASE("frames on a SPAN port are followed by the parser lcores and shown by 
     // each with its call to replay, and the answered READ, whose reply the
     // mirror saw no acknowledgement of (sent again from the spare's send
     // queue); not the TCP-only connection.
-    const auto plans = h.api().expect<api::restore_plans_rep>(api::restore_plans_req{0xc612000b, 50});
+    // Every page of every parser lcore (16 slots each: one page each).
+    api::restore_plans_pages pages(0xc612000b, 50);
+    while (!pages.done()) REQUIRE(pages.add(h.api().expect<api::restore_plans_rep>(pages.request())).empty());
+    CHECK(pages.pages() == n_parsers);
+    const api::restore_plans_rep& plans = pages.all();
+    CHECK(plans.lcores == n_parsers);
     CHECK(plans.conns == 4);
-    CHECK(plans.not_listed == 0);
     std::map<std::string, std::uint64_t> verdicts;
     for (const auto& v : plans.verdicts) verdicts[v.name] = v.value;
     CHECK(verdicts["restorable"] == 3);
@@ -166,6 +171,9 @@ TEST_CASE("frames on a SPAN port are followed by the parser lcores and shown by 
     CHECK(plan_of.at(40001).params.mss == 1460);
     CHECK(plan_of.at(40001).params.timestamps);
     CHECK(plan_of.at(40002).replay == rpc_marked(rpc_call(3, 100005, 3, 0)));
+    const api::reply no_lcore = h.api().call(api::restore_plans_req{0xc612000b, 50, n_parsers, 0});
+    REQUIRE(std::holds_alternative<api::error_rep>(no_lcore));
+    CHECK_THAT(std::get<api::error_rep>(no_lcore).message, Catch::Contains("parser lcore"));
     const api::reply unknown = h.api().call(api::restore_plans_req{0xc6120063, 50});
     REQUIRE(std::holds_alternative<api::error_rep>(unknown));
     CHECK_THAT(std::get<api::error_rep>(unknown).message, Catch::Contains("no cluster port has it"));
