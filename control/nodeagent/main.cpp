@@ -330,9 +330,9 @@ int main(int argc, char** argv) {
             const auto& b = spare.bridges();
             clog::info("restores: {} answered; connections {} restored, {} not; bridges {} opened, {} closed, "
                        "{} failed, {} bytes to the services, {} to the clients; cut replies {} finished, {} not the "
-                       "node's (reset)",
+                       "node's (reset); first hops waited for {} times ({} timed out, {} errors)",
                        r.restores, r.restored, r.not_restored, b.opened, b.closed, b.failed, b.to_service_bytes,
-                       b.to_client_bytes, b.resumed, b.resume_mismatch);
+                       b.to_client_bytes, b.resumed, b.resume_mismatch, r.warm_waits, r.warm_timeouts, r.warm_errors);
             const auto& st = states.counters();
             clog::info("state: {} backups ({} failed, {} answered), {} restores ({} failed, {} answered)", st.backups,
                        st.backup_errors, c.backups, st.restores, st.restore_errors, c.state_restores);

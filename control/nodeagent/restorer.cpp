@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include "common/log.hpp"
 #include "control/nodeagent/tcp_repair.hpp"
 
 namespace cg::control {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+namespace clog = common::log;
 
 /// One restore in progress: a service connection per connection asked.
 struct restorer::job {
@@ -18,6 +20,7 @@ struct restorer::job {
     std::vector<bool> settled;
     std::size_t pending = 0;
     asio::steady_timer timer;
+    std::chrono::steady_clock::time_point warm_until;
     std::function<void(shadow::restored)> done;
 };
 
@@ -36,6 +39,33 @@ void restorer::restore(const shadow::restore& r, std::function<void(shadow::rest
         j->out.outcomes[i] = {p.client_addr, p.client_port, false, {}};
     }
     if (n == 0) return j->done(std::move(j->out));
+    std::vector<common::ipv4_addr> clients;
+    for (const auto& c : r.conns) clients.push_back(c.params.client_addr);
+    if (const std::string err = _warm.start(clients); !err.empty()) {
+        ++_c.warm_errors;
+        clog::warn("restore: {}", err);
+        return begin(j);
+    }
+    if (_warm.resolved()) return begin(j);
+    ++_c.warm_waits;
+    j->warm_until = std::chrono::steady_clock::now() + _cfg.warm_timeout;
+    warm(j);
+}
+
+void restorer::warm(const std::shared_ptr<job>& j) {
+    j->timer.expires_after(std::chrono::milliseconds(1));
+    j->timer.async_wait([this, j](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (_warm.resolved()) return begin(j);
+        if (std::chrono::steady_clock::now() < j->warm_until) return warm(j);
+        ++_c.warm_timeouts;
+        begin(j);
+    });
+}
+
+void restorer::begin(const std::shared_ptr<job>& j) {
+    const shadow::restore& r = j->asked;
+    const std::size_t n = r.conns.size();
     j->timer.expires_after(_cfg.connect_timeout);
     j->timer.async_wait([this, j](const boost::system::error_code& ec) {
         if (ec) return;

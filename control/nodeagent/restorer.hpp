@@ -8,7 +8,10 @@
 // repair, and the connection is reported not restored (the gateway then
 // resets its client).
 //
-// Every connection's service connect is started at once, in the order
+// First the clients' first hops are resolved (neigh_warm.hpp), for at most
+// warm_timeout: a spare that has never spoken to them would otherwise lose
+// most of its first segments in the ARP queue. Then every connection's
+// service connect is started at once, in the order
 // given, and each is repaired as its connect completes; the answer goes
 // when the last is done, or when connect_timeout has passed (the rest are
 // reported not restored). Nothing blocks the io_context, which the agent's
@@ -29,6 +32,7 @@
 #include <boost/asio.hpp>
 
 #include "control/nodeagent/conn_bridge.hpp"
+#include "control/nodeagent/neigh_warm.hpp"
 #include "control/proto/shadow_msg.hpp"
 
 namespace cg::control {
@@ -37,11 +41,16 @@ struct restorer_config {
     /// The local service of each cluster port (--restore-service PORT=ADDR:PORT).
     std::map<std::uint16_t, boost::asio::ip::tcp::endpoint> services;
     std::chrono::milliseconds connect_timeout{2000};
+    /// How long a restore waits for its clients' first hops to resolve.
+    std::chrono::milliseconds warm_timeout{100};
 };
 
 struct restorer_counters {
     std::uint64_t restores = 0;  ///< restore requests served
     std::uint64_t restored = 0, not_restored = 0;  ///< connections
+    /// Restores that waited for a first hop to resolve, gave up waiting
+    /// after warm_timeout, or could not ask (netlink failed).
+    std::uint64_t warm_waits = 0, warm_timeouts = 0, warm_errors = 0;
 };
 
 class restorer {
@@ -57,6 +66,8 @@ public:
 
 private:
     struct job;
+    void warm(const std::shared_ptr<job>& j);
+    void begin(const std::shared_ptr<job>& j);
     void connected(const std::shared_ptr<job>& j, std::size_t i, const boost::system::error_code& ec);
     void settle(const std::shared_ptr<job>& j, std::size_t i, bool restored, std::string why);
 
@@ -64,6 +75,7 @@ private:
     restorer_config _cfg;
     restorer_counters _c;
     bridge_counters _bridges;
+    neigh_warm _warm;
 };
 
 }  // namespace cg::control
