@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
             const auto& b = spare.bridges();
             clog::info("restores: {} answered; connections {} restored, {} not; bridges {} opened, {} closed, "
                        "{} failed, {} bytes to the services, {} to the clients; cut replies {} finished, {} not the "
-                       "node's (reset); first hops waited for {} times ({} timed out, {} errors)",
+                       "node's (reset); {} restores waited for their first hops ({} gave up waiting, {} could not ask)",
                        r.restores, r.restored, r.not_restored, b.opened, b.closed, b.failed, b.to_service_bytes,
                        b.to_client_bytes, b.resumed, b.resume_mismatch, r.warm_waits, r.warm_timeouts, r.warm_errors);
             const auto& st = states.counters();
