@@ -191,6 +191,7 @@ api::reply controller::on(const api::show_stats_req&) {
                  named("tcp_resets_limited", &worker_stats::resets_limited),
                  named("tickles_sent", &worker_stats::tickles_sent),
                  named("tickles_no_peer", &worker_stats::tickles_no_peer),
+                 named("tickles_resent", &worker_stats::tickles_resent),
                  named("mirror_sent", &worker_stats::mirror_sent),
                  named("mirror_dropped", &worker_stats::mirror_dropped),
                  named("mirror_followed", &worker_stats::mirror_followed),

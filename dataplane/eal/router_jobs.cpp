@@ -16,9 +16,11 @@ route_job::route_job(router& r, burst_io& io, tx_batch& tx, std::uint16_t burst,
 unsigned route_job::run(const loop_tick& t) noexcept {
     rte_mbuf* pkts[max_rx_burst];
     unsigned got = 0;
+    _backlogged = false;
     for (unsigned s = 0, n = _io.sources(); s < n; ++s) {
         std::uint16_t k = _io.rx(s, pkts, _burst);
         got += k;
+        _backlogged |= k == _burst;
         if (t.snap->mirror.on) k = follow_mirrored(pkts, k, *t.snap, t.now_ms);
         handle(pkts, k, *t.snap, t.now_ms);
     }

@@ -21,6 +21,10 @@ public:
     route_job(router& r, burst_io& io, tx_batch& tx, std::uint16_t burst, mirror_copy* mirror = nullptr);
     std::string_view name() const noexcept override { return "route"; }
     unsigned run(const loop_tick& t) noexcept override;
+    /// The last turn took a full burst from some source: its RX queue may
+    /// hold more than one turn drains (the tickle job then holds back).
+    bool backlogged() const noexcept { return _backlogged; }
+    std::uint16_t burst() const noexcept { return _burst; }
 
 private:
     void handle(rte_mbuf** pkts, std::uint16_t n, const snapshot& snap, std::uint32_t now) noexcept;
@@ -34,6 +38,7 @@ private:
     tx_batch& _tx;
     mirror_copy* _mirror;
     std::uint16_t _burst;
+    bool _backlogged = false;
 };
 
 class age_job final : public lcore_job {

@@ -1,5 +1,7 @@
 #include "dataplane/eal/tickle_job.hpp"
 
+#include <algorithm>
+
 #include <rte_mbuf.h>
 
 #include "dataplane/pkt/arp_icmp.hpp"
@@ -9,7 +11,8 @@ namespace cg::dp {
 unsigned tickle_job::run(const loop_tick& t) noexcept {
     if (!t.snap) return 0;  // step() itself costs one comparison while no node newly failed
     _snap = t.snap;
-    return _sweep.step(*t.snap, _table, _peers, t.now_ms, *this, _stats);
+    const std::uint32_t tickles = _route.backlogged() ? 1 : std::max(1, _route.burst() / 2);
+    return _sweep.step(*t.snap, _table, _peers, t.now_ms, *this, _stats, 4096, tickles);
 }
 
 bool tickle_job::tickle(const conn_entry& e, const peer_macs::peer& to) noexcept {

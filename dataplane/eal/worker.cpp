@@ -37,10 +37,10 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
 
     // The router role, as jobs in the order each iteration runs them.
     _loop = std::make_unique<lcore_loop>(lcore_loop_config{&pub, _cfg.index, _cfg.idle_sleep, _stats.get()});
-    _loop->emplace<route_job>(*_router, *_cfg.io, *_tx, _cfg.burst, _mirror.get());
+    const auto& route = _loop->emplace<route_job>(*_router, *_cfg.io, *_tx, _cfg.burst, _mirror.get());
     _control = &_loop->emplace<control_job>(*_router, *_stats, _cfg.index, _cfg.socket);
     _loop->emplace<age_job>(*_router, *_table, *_stats);
-    _loop->emplace<tickle_job>(*_table, _peers, *_tx, *_stats, _cfg.pool);
+    _loop->emplace<tickle_job>(*_table, _peers, *_tx, *_stats, _cfg.pool, route);
     if (_cfg.arp_resolver) {
         _loop->emplace<arp_resolver_job>(*_tx, *_stats, _cfg.pool, _cfg.nodes, _cfg.arp_refresh_ms);
         _loop->emplace<garp_job>(*_tx, *_stats, _cfg.pool);

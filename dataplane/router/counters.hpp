@@ -66,6 +66,7 @@ struct alignas(64) worker_stats {
     counter resets_limited;        ///< of those, dropped instead by the rate limit (counted as no_connection too)
     counter tickles_sent;          ///< bare ACKs to a failed node's clients, so that they answer and get a reset
     counter tickles_no_peer;       ///< a failed node's connections whose client source is unknown: not tickled
+    counter tickles_resent;        ///< of tickles_sent, those of a later round: the first one went unanswered
 
     // The mirror (requirements 3.2). Active: copies of forwarded frames to the mirror port.
     counter mirror_sent;           ///< copies handed to the mirror port's TX queue (or the dispatch lcore's ring)

@@ -15,6 +15,14 @@
 // so that forwarding never waits. Entries whose client source is unknown
 // (restored or learned, and silent since) cannot be tickled: counted.
 //
+// A client's answer can be lost (an RX ring that overflowed, a dropped
+// frame): its entry then stays, since only the answer's RST removes it. So
+// a round that tickled anyone is followed, a second later, by another over
+// the entries still there, up to `rounds` rounds. The gap is past Linux's
+// limit of one ACK to out-of-window segments per socket and 500 ms
+// (net.ipv4.tcp_invalid_ratelimit): an earlier tickle would go unanswered.
+// Tickles of the later rounds are counted again as tickles_resent.
+//
 // Pure: the snapshot, the table and the peers in; tickles out through a
 // sink (the EAL glue, dataplane/eal/tickle_job.cpp, builds and sends them).
 // Ownership: one per worker, run by that worker's loop. Not thread-safe.
@@ -42,6 +50,9 @@ public:
     };
     /// Upper age (ms since its last packet) of the entries of each pass.
     static constexpr std::array<std::uint32_t, 3> pass_age = {1'000, 30'000, UINT32_MAX};
+    /// Rounds of one sweep at most, and the gap from one round's end to the next.
+    static constexpr std::uint8_t rounds = 3;
+    static constexpr std::uint32_t round_gap_ms = 1'000;
 
     /// One turn at `now`: up to `slots` slots and `tickles` tickles. Returns
     /// the tickles sent.
@@ -49,12 +60,20 @@ public:
                        sink& out, worker_stats& stats, std::uint32_t slots = 4096,
                        std::uint32_t tickles = 64) noexcept;
 
+    /// A round is walking the table.
     bool sweeping() const noexcept { return _pass < pass_age.size(); }
+    /// A round is due (at its time) after the one that ended.
+    bool round_due() const noexcept { return !sweeping() && _round_sent > 0 && _round + 1 < rounds; }
 
 private:
+    void begin_round() noexcept;
+
     std::uint32_t _epoch = 0;
     std::uint32_t _cursor = 0;
-    std::uint8_t _pass = pass_age.size();  ///< pass_age.size(): no sweep running
+    std::uint32_t _round_sent = 0;   ///< tickles of the current (or the last ended) round
+    std::uint32_t _next_round_ms = 0;  ///< when round_due(): the time it begins
+    std::uint8_t _round = 0;
+    std::uint8_t _pass = pass_age.size();  ///< pass_age.size(): no round running
 };
 
 }  // namespace cg::dp

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -136,5 +137,50 @@ TEST_CASE("the sweep tickles a failed node's TCP clients once each, the most rec
         out = {};
         CHECK(sweep_all(sweep, fx, 9'000, out) == 4);  // node 2's 4 from SYNs
         CHECK(fx.stats.tickles_no_peer.read() == 1);
+    }
+}
+
+TEST_CASE("a client whose answer was lost is tickled again a second later, for three rounds at most",
+          "[failed_sweep]") {
+    router_fixture fx;
+    std::vector<std::uint16_t> on1;
+    for (std::uint16_t p = 10'000; p < 10'012; ++p) {
+        bytes syn;
+        fx.tcp(p, wire::tcp_syn, 0, &syn);
+        if (router_fixture::node_of(syn) == 1) on1.push_back(p);
+    }
+    REQUIRE(on1.size() == 6);
+    fx.failed.insert(node_ip(1));
+    fx.rebuild();
+    fx.snap->failed_epoch = 1;
+    recording_sink out;
+    failed_sweep sweep;
+    CHECK(sweep_all(sweep, fx, 9'000, out) == 6);
+    CHECK(sweep.round_due());
+
+    // Four clients answer (the router resets them and their entries go); two answers are lost.
+    for (int i = 0; i < 4; ++i) CHECK(fx.tcp(on1[static_cast<std::size_t>(i)], wire::tcp_ack, 9'010).act == action::reply);
+    REQUIRE(fx.table.size() == 8);
+    CHECK(sweep_all(sweep, fx, 9'999, out) == 0);  // within Linux's rate limit on such answers: not yet
+    out = {};
+    CHECK(sweep_all(sweep, fx, 10'000, out) == 2);
+    std::sort(out.client_ports.begin(), out.client_ports.end());  // in table order
+    CHECK(out.client_ports == std::vector<std::uint16_t>{on1[4], on1[5]});
+    CHECK(fx.stats.tickles_resent.read() == 2);
+    // The third round, a second after the second ended; then no more, though two are still there.
+    CHECK(sweep_all(sweep, fx, 10'500, out) == 0);
+    CHECK(sweep_all(sweep, fx, 11'000, out) == 2);
+    CHECK(!sweep.round_due());
+    CHECK(sweep_all(sweep, fx, 20'000, out) == 0);
+    CHECK(fx.stats.tickles_sent.read() == 10);
+    CHECK(fx.stats.tickles_resent.read() == 4);
+
+    SECTION("a round that tickled no one ends the sweep") {
+        fx.snap->failed_epoch = 2;  // a node more failed: a new sweep, round one
+        CHECK(sweep_all(sweep, fx, 20'000, out) == 2);
+        for (std::size_t i = 4; i < 6; ++i) CHECK(fx.tcp(on1[i], wire::tcp_ack, 20'010).act == action::reply);
+        CHECK(sweep_all(sweep, fx, 21'000, out) == 0);
+        CHECK(!sweep.round_due());
+        CHECK(fx.stats.tickles_resent.read() == 4);
     }
 }
