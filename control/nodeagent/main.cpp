@@ -21,6 +21,7 @@
 #include "common/duration.hpp"
 #include "common/log.hpp"
 #include "control/controld/manager/command_metric.hpp"
+#include "control/nodeagent/fd_limit.hpp"
 #include "control/nodeagent/host_metrics.hpp"
 #include "control/nodeagent/restorer.hpp"
 #include "control/nodeagent/shadow_server.hpp"
@@ -272,6 +273,13 @@ int main(int argc, char** argv) {
         }
         restorer_config restore_cfg;
         for (const auto& r : o.restore_services) add_restore_service(restore_cfg, r);
+        if (!o.restore_services.empty()) {  // two descriptors for each connection carried on
+            const fd_limits l = raise_fd_limit();
+            clog::info("as a spare: up to {} open files, each connection carried on takes 2{}", l.soft,
+                       l.soft < fd_ceiling() ? fmt::format(" (the kernel allows {}: CAP_SYS_RESOURCE, or systemd's "
+                                                           "LimitNOFILE=, raises it)", fd_ceiling())
+                                             : "");
+        }
 
         asio::io_context io;
         const auto alive_interval =

@@ -37,13 +37,14 @@ from topology import Topology, wait_for  # noqa: E402
 
 
 def last_restore(gw):
-    """show restore's row: (restored, not restored, all ms, plans ms, spare ms)."""
+    """show restore's row: (restored, not restored, all ms, plans ms, spare ms, why not restored)."""
     shown = gw.mctl("show", "restore").splitlines()
     rows = parse_table([l for l in shown[1:] if l.strip() and not l.startswith("ms:")])
     if len(rows) != 1:
         raise AssertionError(f"show restore: {shown}")
     m = re.fullmatch(r"(\d+) \((\d+) \+ (\d+)\)", rows[0]["ms"])
-    return int(rows[0]["restored"]), int(rows[0]["not restored"]), *(int(g) for g in m.groups())
+    return (int(rows[0]["restored"]), int(rows[0]["not restored"]), *(int(g) for g in m.groups()),
+            rows[0]["why not restored"])
 
 
 def measure(build, count, restore, log):
@@ -68,8 +69,8 @@ def measure(build, count, restore, log):
         calls_in_flight(L, servers[FAILED], c, count)
         cut_off(topo, [servers[FAILED].pid])
         after = c.ask("collect 60")
-        restored, not_restored, all_ms, plans_ms, spare_ms = last_restore(gw)
-        return {"connections": count, "restore": restore, "restored": restored, "not_restored": not_restored,
+        restored, not_restored, all_ms, plans_ms, spare_ms, why_not = last_restore(gw)
+        return {"connections": count, "restore": restore, "restored": restored, "not_restored": not_restored, "why_not": why_not,
                 "restore_ms": all_ms, "plans_ms": plans_ms, "spare_ms": spare_ms,
                 "per_s": round(restored * 1000 / spare_ms) if restored and spare_ms else None,
                 "answered": after["ok"], "errors": len(after["errors"]), "unanswered": after["unanswered"],
