@@ -21,12 +21,14 @@ struct restorer::job {
     std::size_t pending = 0;
     asio::steady_timer timer;
     std::chrono::steady_clock::time_point warm_until;
+    std::chrono::steady_clock::time_point asked_at, began_at;  ///< for the log line: the wait for first hops, the rest
     std::function<void(shadow::restored)> done;
 };
 
 void restorer::restore(const shadow::restore& r, std::function<void(shadow::restored)> done) {
     ++_c.restores;
     auto j = std::make_shared<job>(_io);
+    j->asked_at = std::chrono::steady_clock::now();
     j->asked = r;
     j->done = std::move(done);
     const std::size_t n = r.conns.size();
@@ -66,6 +68,7 @@ void restorer::warm(const std::shared_ptr<job>& j) {
 void restorer::begin(const std::shared_ptr<job>& j) {
     const shadow::restore& r = j->asked;
     const std::size_t n = r.conns.size();
+    j->began_at = std::chrono::steady_clock::now();
     j->timer.expires_after(_cfg.connect_timeout);
     j->timer.async_wait([this, j](const boost::system::error_code& ec) {
         if (ec) return;
@@ -109,6 +112,10 @@ void restorer::settle(const std::shared_ptr<job>& j, std::size_t i, bool restore
     ++(restored ? _c.restored : _c.not_restored);
     if (--j->pending == 0) {
         j->timer.cancel();
+        using ms = std::chrono::duration<double, std::milli>;
+        clog::info("restore of {} connection(s): first hops {:.1f} ms, service connects and repairs {:.1f} ms",
+                   j->asked.conns.size(), ms(j->began_at - j->asked_at).count(),
+                   ms(std::chrono::steady_clock::now() - j->began_at).count());
         j->done(std::move(j->out));
     }
 }
