@@ -32,6 +32,8 @@ struct node_restore::state {
     clock::time_point started = clock::now(), spare_started;
     std::function<void(outcome)> done;
     bool ended = false;              ///< done called (abandoned): later answers are ignored
+    bool spare_done = false;         ///< every restore asked of the spare is answered
+    bool move_in_flight = false;     ///< a bulk insert of `moving` entries is under way
     std::uint32_t in_flight = 0;     ///< connections asked of the spare, not answered yet
 
     void fail_reason(const std::string& why) {
@@ -83,6 +85,7 @@ void node_restore::ask_plans(std::shared_ptr<state> s) {
 void node_restore::restore_next(std::shared_ptr<state> s) {
     if (s->next == s->plans.size()) {
         s->out.spare_ms = ms_since(s->spare_started);
+        s->spare_done = true;
         return move(s);
     }
     shadow::restore r{s->out.node, {}};
@@ -136,18 +139,25 @@ void node_restore::restore_next(std::shared_ptr<state> s) {
                           }
                       }
                   }
+                  move(s);  // these at once, beside the spare's next restore: their clients speak again
                   restore_next(s);
               });
 }
 
 void node_restore::move(std::shared_ptr<state> s) {
-    if (s->moving.empty()) return finish(s);
+    if (s->move_in_flight) return;  // the one under way takes the rest when it is answered
+    if (s->moving.empty()) {
+        if (s->spare_done) finish(s);
+        return;
+    }
     std::vector<capi::conn_record> some;
     const std::size_t n = std::min<std::size_t>(s->moving.size(), capi::max_bulk_conns);
     some.assign(s->moving.end() - static_cast<std::ptrdiff_t>(n), s->moving.end());
     s->moving.resize(s->moving.size() - n);
+    s->move_in_flight = true;
     _link.ask(capi::insert_conns_req{std::move(some), true}, [this, s](gw_answer a) {
         if (s->ended) return;
+        s->move_in_flight = false;
         if (const auto* rep = a.as<capi::insert_conns_rep>()) {
             s->out.moved += rep->inserted + rep->replaced;
         } else {

@@ -10,9 +10,10 @@
 //     querier), each within the deadline plus per_conn_allowance per
 //     connection; the agent re-creates each connection's socket and bridges
 //     it to its local service, and says which it could;
-//  3. moves the restored connections' entries to the spare in gatewayd
-//     (bulk insert, replacing), so that their next segments reach the
-//     socket that now exists there, and not before.
+//  3. moves each restore's restored connections' entries to the spare in
+//     gatewayd as its answer comes (bulk insert, replacing; beside the
+//     spare's next restore), so that their next segments reach the socket
+//     that now exists there, and not before, nor after the whole node.
 // Whatever fails, `done` is called once; what was not moved stays the
 // node's, and the caller's fail mark resets it as any failed node's. A
 // spare that fails itself meanwhile (abandon) ends its restores at once:

@@ -10,6 +10,9 @@ n3's link cut and its service killed. Measured from the cut:
   per second    connections restored a second by the spare (its part)
   answered      each client's answer (p50, p99, the last): what the client
                 saw, a stall and no error
+  next          each client sends its next call as soon as its answer
+                comes (a keep-alive client): from that answer to the next
+                one's, which needs the client's entry moved to the spare
 
 and the same failure with restoration off in the same run (the spare's
 agent restores onto no service, so every connection is reset by the fail
@@ -68,13 +71,14 @@ def measure(build, count, restore, log):
             raise AssertionError(f"{first['ok']} of {count} answered before the failure: {first['errors'][:3]}")
         calls_in_flight(L, servers[FAILED], c, count)
         cut_off(topo, [servers[FAILED].pid])
-        after = c.ask("collect 60")
+        after = c.ask("collect 60 chain")
         restored, not_restored, all_ms, plans_ms, spare_ms, why_not = last_restore(gw)
         return {"connections": count, "restore": restore, "restored": restored, "not_restored": not_restored, "why_not": why_not,
                 "restore_ms": all_ms, "plans_ms": plans_ms, "spare_ms": spare_ms,
                 "per_s": round(restored * 1000 / spare_ms) if restored and spare_ms else None,
                 "answered": after["ok"], "errors": len(after["errors"]), "unanswered": after["unanswered"],
-                "same_sockets": after["same_sockets"], "answer_ms": after["answer_ms"], "error_ms": after["error_ms"]}
+                "same_sockets": after["same_sockets"], "answer_ms": after["answer_ms"], "error_ms": after["error_ms"],
+                "next_ok": after["next_ok"], "next_ms": after["next_ms"]}
 
 
 def run(build, quick=False, log=print, counts=None):

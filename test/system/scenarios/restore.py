@@ -115,7 +115,9 @@ while True:
 # The client: N connections held; on stdin "call K" sends call K (XID
 # conn*1000+K) on every connection, 50 at a time, "collect T" waits up to T s for each
 # one's answer and prints JSON: answered, by node, wrong XIDs, errors, and
-# the time of the last answer.
+# the time of the last answer; "collect T chain" sends each connection's
+# next call as soon as its answer comes, as a keep-alive client does, and
+# also waits for that one (next_ok, next_ms: from the answer to the next's).
 RPC_CLIENT = r"""
 import json, selectors, socket, struct, sys, time
 vip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -134,10 +136,11 @@ def send(k):
             time.sleep(0.005)  # a SPAN port drops copies of a burst of thousands of frames
 def pct(v, q):
     return round(sorted(v)[min(len(v) - 1, int(q * len(v)))] * 1000, 1) if v else None
-def collect(limit):
+def collect(limit, chain=False):
     bufs, out = {i: b"" for i in want}, {"ok": 0, "by_node": {}, "wrong_xid": 0, "errors": [], "last_s": 0.0}
     pending, t0 = set(want), time.monotonic()
     waited, failed_after = [], []  # seconds from collect's start: to each answer, to each error
+    answered_at, next_took = {}, []  # chain: each first answer's time; from it to the next call's answer
     sel = selectors.DefaultSelector()
     for i in pending:
         sel.register(conns[i], selectors.EVENT_READ, i)
@@ -168,16 +171,30 @@ def collect(limit):
                 node = b[32:32 + ln].decode()
                 if xid != want[i]:
                     out["wrong_xid"] += 1
+                now = time.monotonic() - t0
+                if i in answered_at:  # the chained call's answer
+                    next_took.append(now - answered_at[i])
+                    done(i)
+                    continue
                 out["ok"] += 1
                 out["by_node"][node] = out["by_node"].get(node, 0) + 1
-                out["last_s"] = time.monotonic() - t0
-                waited.append(out["last_s"])
-                done(i)
+                out["last_s"] = now
+                waited.append(now)
+                if not chain:
+                    done(i)
+                    continue
+                answered_at[i] = now  # a keep-alive client: its next call at once
+                bufs[i] = b[4 + (struct.unpack(">I", b[:4])[0] & 0x7fffffff):]
+                want[i] += 1
+                c.sendall(call(want[i]))
     sel.close()
     out["unanswered"] = len(pending)
     out["same_sockets"] = [c.getsockname()[1] for c in conns] == ports
     out["answer_ms"] = {"p50": pct(waited, 0.5), "p99": pct(waited, 0.99), "max": pct(waited, 1.0)}
     out["error_ms"] = {"p50": pct(failed_after, 0.5), "p99": pct(failed_after, 0.99), "max": pct(failed_after, 1.0)}
+    if chain:
+        out["next_ok"] = len(next_took)
+        out["next_ms"] = {"p50": pct(next_took, 0.5), "p99": pct(next_took, 0.99), "max": pct(next_took, 1.0)}
     want.clear()
     return out
 print("ready", flush=True)
@@ -186,8 +203,8 @@ for line in sys.stdin:
     if words[0] == "call":
         send(int(words[1]))
         print(json.dumps({"sent": n}), flush=True)
-    elif words[0] == "collect":
-        print(json.dumps(collect(float(words[1]))), flush=True)
+    elif words[0] == "collect":  # collect T [chain]: with chain, each answer is followed by the next call at once
+        print(json.dumps(collect(float(words[1]), words[2:] == ["chain"])), flush=True)
 """
 
 
