@@ -53,19 +53,24 @@ struct tcp_repair_params {
 
     /// A reply the failed node had begun and not finished (a 1 MiB NFS
     /// READ's, cut by the failure): the client has its first `resume_skip`
-    /// bytes. The spare's service answers the replayed call again, and of
-    /// its reply the first `resume_skip` bytes are dropped, so that the
-    /// client gets the rest in place (snd_seq is where the client's
-    /// acknowledgement stands). `resume_marker` is the reply's RPC record
-    /// marker as the node sent it: the service's reply must start with the
-    /// same (the same length), or the connection is reset. Both 0 when no
-    /// reply was cut.
+    /// bytes (snd_seq is where its acknowledgement stood, as the mirror
+    /// saw), and the node had sent its first `resume_sent`. The spare's
+    /// service answers the replayed call again, and of its reply the first
+    /// `resume_skip` bytes are dropped and the next ones, up to
+    /// `resume_sent`, go into the send queue as sent: the client may have
+    /// had them (the mirror misses the client's ACKs once the node's link
+    /// is down), so its acknowledgement is valid anywhere in them, and if
+    /// it had not, the spare sends them again. `resume_marker` is the
+    /// reply's RPC record marker as the node sent it: the service's reply
+    /// must start with the same (the same length), or the connection is
+    /// reset. All 0 when no reply was cut.
     std::uint32_t resume_skip = 0;
     std::uint32_t resume_marker = 0;
+    std::uint32_t resume_sent = 0;
 
     CG_FIELDS(s.client_addr, s.server_addr, s.client_port, s.server_port, s.snd_seq, s.rcv_seq, s.mss, s.wscale,
               s.sack, s.timestamps, s.client_wscale, s.server_wscale, s.tsval, s.ts_age_ms, s.client_window,
-              s.server_window, s.resend_len, s.resume_skip, s.resume_marker)
+              s.server_window, s.resend_len, s.resume_skip, s.resume_marker, s.resume_sent)
     friend bool operator==(const tcp_repair_params&, const tcp_repair_params&) = default;
 };
 

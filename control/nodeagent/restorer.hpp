@@ -12,7 +12,9 @@
 // warm_timeout: a spare that has never spoken to them would otherwise lose
 // most of its first segments in the ARP queue. Then every connection's
 // service connect is started at once, in the order
-// given, and each is repaired as its connect completes; the answer goes
+// given, and each is repaired as its connect completes (a connection whose
+// reply the node had begun, after the service's answer to the replayed
+// call: resume_first); the answer goes
 // when the last is done, or when connect_timeout has passed (the rest are
 // reported not restored). Nothing blocks the io_context, which the agent's
 // signs of life share: a spare busy restoring is not taken for dead.
@@ -69,6 +71,10 @@ private:
     void warm(const std::shared_ptr<job>& j);
     void begin(const std::shared_ptr<job>& j);
     void connected(const std::shared_ptr<job>& j, std::size_t i, const boost::system::error_code& ec);
+    /// A reply the node had begun, and sent past the client's last
+    /// acknowledgement the mirror saw: the call goes to the service first,
+    /// and the node's bytes of its reply go into the send queue as sent.
+    void resume_first(const std::shared_ptr<job>& j, std::size_t i);
     void settle(const std::shared_ptr<job>& j, std::size_t i, bool restored, std::string why);
 
     boost::asio::io_context& _io;

@@ -81,6 +81,7 @@ struct resume_point {
     std::uint32_t acked = 0;  ///< the client's acknowledgement: the spare's snd_seq
     std::uint32_t skip = 0;   ///< the reply's bytes (marker included) before it
     std::uint32_t marker = 0;
+    std::uint32_t sent = 0;   ///< the reply's bytes the node sent, as the mirror saw
 };
 
 std::optional<resume_point> resume_of(const mirror_conn& c, const tcp_stream_info& down) noexcept {
@@ -92,8 +93,7 @@ std::optional<resume_point> resume_of(const mirror_conn& c, const tcp_stream_inf
     });
     const std::uint32_t start = down.start_seq + static_cast<std::uint32_t>(cut->start);
     if (!answers || seq_after(start, down.acked) || seq_after(down.acked, down.next_seq)) return std::nullopt;
-    const std::uint32_t skip = down.acked - start;
-    return resume_point{down.acked, skip, skip == 0 ? 0 : cut->marker};
+    return resume_point{down.acked, down.acked - start, cut->marker, down.next_seq - start};
 }
 
 }  // namespace
@@ -151,6 +151,7 @@ restore_plan plan_restore(const mirror_conn& c, const chunk_pool& pool, std::uin
     if (resume) {
         r.resume_skip = resume->skip;
         r.resume_marker = resume->marker;
+        r.resume_sent = resume->sent;
     }
     r.rcv_seq = settled;
     const tcp_options& cs = up.syn_options;

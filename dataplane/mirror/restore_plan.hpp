@@ -19,7 +19,9 @@
 //    socket starts sending at that acknowledgement, its service answers the
 //    replayed call again, and the bridge drops the reply's bytes the
 //    client already has (tcp_repair_params::resume_skip) once the service's
-//    record marker proved the reply the same length. This holds where the
+//    record marker proved the reply the same length; the bytes the node
+//    sent past that acknowledgement (resume_sent) go into the spare's send
+//    queue as sent, since the client may have had them. This holds where the
 //    service answers the same call with the same bytes past that point: an
 //    NFS READ of the same file (the attributes before the data may differ,
 //    their layout does not). An HTTP response's head may differ in length

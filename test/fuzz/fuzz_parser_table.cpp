@@ -82,10 +82,12 @@ void check_plan(const mirror_conn& m, const chunk_pool& pool) {
     if (replies.settled() != replies.position()) {  // a cut reply, finished by the spare
         if (q.resend_len != 0) fail("a cut reply finished and bytes sent again too");
         if (!down.ack_known || q.snd_seq != down.acked) fail("a cut reply not resumed at the client's acknowledgement");
-        if ((q.resume_skip == 0) != (q.resume_marker == 0)) fail("a resumed reply's skip without its marker");
-        if (q.resume_marker != 0 && q.resume_skip >= (q.resume_marker & 0x7fffffffu) + 4)
-            fail("more of a cut reply skipped than it holds");
-    } else if (q.snd_seq + q.resend_len != down.next_seq || q.resume_skip != 0) {
+        if (q.resume_sent == 0 || q.resume_marker == 0) fail("a resumed reply without its bytes sent or its marker");
+        if (q.resume_skip > q.resume_sent) fail("more of a cut reply skipped than the node sent");
+        if (q.resume_sent >= (q.resume_marker & 0x7fffffffu) + 4) fail("more of a cut reply sent than it holds");
+        if (q.snd_seq + (q.resume_sent - q.resume_skip) != down.next_seq)
+            fail("a cut reply's bytes sent do not end where the server's stream does");
+    } else if (q.snd_seq + q.resend_len != down.next_seq || q.resume_skip != 0 || q.resume_sent != 0) {
         fail("the reply sent again does not end where the server's stream does");
     }
     if (q.resend_len > 1024 + 4) fail("more bytes sent again than the reply buffer holds");

@@ -38,6 +38,7 @@ from scenarios.restore_http import BENCH as HTTP_RESTORE_BENCH, LOAD_BENCH as HT
 from scenarios.restore_mixed import BENCH as MIXED_RESTORE_BENCH, sc_restore_mixed  # noqa: E402
 from scenarios.restore_smb import BENCH as SMB_RESET_BENCH, sc_smb_reset  # noqa: E402
 from scenarios.reset_many import BENCH as RESET_MANY_BENCH, sc_reset_many  # noqa: E402
+from scenarios.restore_nfs import BENCH as NFS_RESTORE_BENCH, sc_nfs_restore  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
 from scenarios.operator_tools import sc_console, sc_tools  # noqa: E402
 from scenarios.heal import SUPERVISION_HEAL, sc_esc_heal, sc_pair_heal  # noqa: E402
@@ -96,6 +97,7 @@ SCENARIOS = {
     "restore_mix": (sc_restore_mixed, MIXED_RESTORE_BENCH),
     "smb_reset": (sc_smb_reset, SMB_RESET_BENCH),
     "reset_many": (sc_reset_many, RESET_MANY_BENCH),
+    "nfs_restore": (sc_nfs_restore, NFS_RESTORE_BENCH),
     "esc_walk": (sc_esc_walk, {"bench": "managed", "supervision_lines": SUPERVISION_WALK}),
     "esc_hung": (sc_esc_hung, {"bench": "managed", "supervision_lines": SUPERVISION_HUNG}),
     "esc_config": (sc_esc_config, {"bench": "managed", "supervision_lines": SUPERVISION_CONFIG}),

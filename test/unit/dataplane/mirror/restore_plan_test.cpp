@@ -332,6 +332,7 @@ TEST_CASE("restore plan: a READ reply cut by the failure is finished by the spar
             CHECK(p.params.resend_len == 0);  // the reply's rest is the service's to send
             CHECK(p.params.snd_seq == r.spec.server_isn + 1 + before + 1000);
             CHECK(p.params.resume_skip == 1000);
+            CHECK(p.params.resume_sent == 1800);  // the node sent 800 bytes more: the client may have them
             CHECK(p.params.resume_marker == wire::load32(r1.data()));
             CHECK(p.params.rcv_seq == r.spec.client_isn + 1 + total({c0, c1}));
         }
@@ -343,7 +344,8 @@ TEST_CASE("restore plan: a READ reply cut by the failure is finished by the spar
             REQUIRE(p.verdict == restore_verdict::restorable);
             CHECK(p.params.snd_seq == r.spec.server_isn + 1 + before);
             CHECK(p.params.resume_skip == 0);
-            CHECK(p.params.resume_marker == 0);
+            CHECK(p.params.resume_sent == 1800);
+            CHECK(p.params.resume_marker == wire::load32(r1.data()));  // the service's reply must be the node's
         }
         SECTION("the reply before it not acknowledged: those bytes are gone") {
             rig r;  // both calls sent before r0 came: the client's ACKs are its own
