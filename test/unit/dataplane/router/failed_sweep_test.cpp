@@ -37,6 +37,19 @@ std::uint32_t sweep_all(failed_sweep& s, router_fixture& fx, std::uint32_t now, 
     return n;
 }
 
+/// Twelve TCP clients opened at 0 (ports 10'000 on); returns the ports of
+/// the 6 that node 1 took.
+std::vector<std::uint16_t> twelve_clients(router_fixture& fx) {
+    std::vector<std::uint16_t> on1;
+    for (std::uint16_t p = 10'000; p < 10'012; ++p) {
+        bytes syn;
+        fx.tcp(p, wire::tcp_syn, 0, &syn);
+        if (router_fixture::node_of(syn) == 1) on1.push_back(p);
+    }
+    REQUIRE(on1.size() == 6);
+    return on1;
+}
+
 }  // namespace
 
 TEST_CASE("peer_macs: one index per (port, MAC); 0 once full", "[failed_sweep]") {
@@ -86,13 +99,7 @@ TEST_CASE("the sweep tickles a failed node's TCP clients once each, the most rec
           "[failed_sweep]") {
     router_fixture fx;
     // Node 1 takes 6 of 12 at 0 (its stale timer is 10 s); one of them speaks again at 8'950.
-    std::vector<std::uint16_t> on1;
-    for (std::uint16_t p = 10'000; p < 10'012; ++p) {
-        bytes syn;
-        fx.tcp(p, wire::tcp_syn, 0, &syn);
-        if (router_fixture::node_of(syn) == 1) on1.push_back(p);
-    }
-    REQUIRE(on1.size() == 6);
+    const std::vector<std::uint16_t> on1 = twelve_clients(fx);
     REQUIRE(fx.tcp(on1[4], wire::tcp_ack, 8'950).act == action::forward);
     recording_sink out;
     failed_sweep sweep;
@@ -143,13 +150,7 @@ TEST_CASE("the sweep tickles a failed node's TCP clients once each, the most rec
 TEST_CASE("a client whose answer was lost is tickled again a second later, for three rounds at most",
           "[failed_sweep]") {
     router_fixture fx;
-    std::vector<std::uint16_t> on1;
-    for (std::uint16_t p = 10'000; p < 10'012; ++p) {
-        bytes syn;
-        fx.tcp(p, wire::tcp_syn, 0, &syn);
-        if (router_fixture::node_of(syn) == 1) on1.push_back(p);
-    }
-    REQUIRE(on1.size() == 6);
+    const std::vector<std::uint16_t> on1 = twelve_clients(fx);
     fx.failed.insert(node_ip(1));
     fx.rebuild();
     fx.snap->failed_epoch = 1;
