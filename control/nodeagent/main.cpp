@@ -275,10 +275,11 @@ int main(int argc, char** argv) {
         for (const auto& r : o.restore_services) add_restore_service(restore_cfg, r);
         if (!o.restore_services.empty()) {  // two descriptors for each connection carried on
             const fd_limits l = raise_fd_limit();
+            const std::uint64_t ceiling = fd_ceiling();
             clog::info("as a spare: up to {} open files, each connection carried on takes 2{}", l.soft,
-                       l.soft < fd_ceiling() ? fmt::format(" (the kernel allows {}: CAP_SYS_RESOURCE, or systemd's "
-                                                           "LimitNOFILE=, raises it)", fd_ceiling())
-                                             : "");
+                       l.soft < ceiling ? fmt::format(" (the kernel allows {}: CAP_SYS_RESOURCE, or systemd's "
+                                                      "LimitNOFILE=, raises it)", ceiling)
+                                        : "");
         }
 
         asio::io_context io;

@@ -107,31 +107,27 @@ void restorer::resume_first(const std::shared_ptr<job>& j, std::size_t i) {
     // only when it answers the one call in flight, and nothing is sent
     // again) goes to the service now, and of its reply the node's first
     // resume_sent bytes are read before the socket is made.
-    struct bytes_in_flight {
-        std::vector<std::uint8_t> reply;
-    };
     const auto& c = j->asked.conns[i];
-    auto b = std::make_shared<bytes_in_flight>();
-    b->reply.resize(c.params.resume_sent);
-    asio::async_write(*j->services[i], asio::buffer(c.replay), [this, j, i, b](const boost::system::error_code& ec,
+    auto reply = std::make_shared<std::vector<std::uint8_t>>(c.params.resume_sent);
+    asio::async_write(*j->services[i], asio::buffer(c.replay), [this, j, i, reply](const boost::system::error_code& ec,
                                                                               std::size_t) {
         if (j->settled[i]) return;
         if (ec) return settle(j, i, false, fmt::format("the replayed call to the service: {}", ec.message()));
-        asio::async_read(*j->services[i], asio::buffer(b->reply), [this, j, i, b](const boost::system::error_code& rec,
+        asio::async_read(*j->services[i], asio::buffer(*reply), [this, j, i, reply](const boost::system::error_code& rec,
                                                                                  std::size_t) {
             if (j->settled[i]) return;
             const auto& c = j->asked.conns[i];
             if (rec)
                 return settle(j, i, false, fmt::format("the service's reply to the replayed call: {}", rec.message()));
             reply_resume check(c.params.resume_sent, c.params.resume_marker);
-            if (!check.pass(b->reply)) {
+            if (!check.pass(*reply)) {
                 ++_bridges.resume_mismatch;
                 return settle(j, i, false, "the service's reply is not the node's (another record marker)");
             }
             // The send queue: the bytes past the client's acknowledgement the node had sent.
             common::tcp_repair_params p = c.params;
             p.resend_len = p.resume_sent - p.resume_skip;
-            auto made = repair_socket(p, std::span<const std::uint8_t>(b->reply).subspan(p.resume_skip));
+            auto made = repair_socket(p, std::span<const std::uint8_t>(*reply).subspan(p.resume_skip));
             if (auto* why = std::get_if<std::string>(&made)) return settle(j, i, false, std::move(*why));
             ++_bridges.resumed;
             start_bridge(_io, std::move(std::get<owned_fd>(made)), std::move(*j->services[i]), _bridges);
