@@ -31,6 +31,7 @@ import signal
 import time
 
 from scenarios.helpers import check
+from scenarios.manager import dataplane_weight
 from scenarios.recovery import PORT, ResetCapture, hold_connections, kill_gatewayd, open_held
 from topology import wait_for
 
@@ -161,8 +162,11 @@ def sc_node_spare(L, step, count=150):
     spare = L.spare_of[DEAD]
     check(spare not in L.working, f"{spare} is a spare, not a node of the cluster")
 
+    def row_of(node, port=80):
+        return L.gw.clusters()[("tcp", port)]["nodes"][L.ip(node)]
+
     def row(port):
-        return L.gw.clusters()[("tcp", port)]["nodes"][L.ip(spare)]
+        return row_of(spare, port)
 
     def serving_metric():
         """clustergate_spare_serving of the spare on port 80, from Prometheus."""
@@ -217,14 +221,22 @@ def sc_node_spare(L, step, count=150):
     kept = h.call("collect 10")
     check(kept["ok"] == 30 and kept["wrong_node"] == 0,
           f"the {on_spare} connections {spare} took (and the others) carried on after {DEAD} came back: {kept}")
-    nodes, errors = L.http_new(60)
+    # Live again is its agent heard from; new connections wait for its
+    # service to answer the probe as well (every 300 ms).
+    t_live = time.monotonic()
+    check(wait_for(lambda: dataplane_weight(L, DEAD) > 0, 3, f"{DEAD} weighted again", interval=0.02),
+          f"{DEAD} has a weight again once its probe answers: {row_of(DEAD)}")
+    weighted = (time.monotonic() - t_live) * 1000
+    # One round of the weights gives every weighted node its turn.
+    weights = L.weights("tcp", 80)
+    nodes, errors = L.http_new(max(60, sum(weights.values())))
     nodes = dict(collections.Counter(nodes))
     check(not errors and spare not in nodes and nodes.get(DEAD, 0) > 0,
-          f"new connections back on {DEAD}, none on {spare}: {nodes} {errors[:2]}")
+          f"new connections back on {DEAD}, none on {spare} (weights {weights}): {nodes} {errors[:2]}")
     return (f"{spare} stood by for {DEAD} (MAC by ARP, weight 0, none of {count} connections); {DEAD} cut off with {lost} "
             f"of {count} connections, marked failed {found['ms']:.0f} ms later, its clients reset ({seen}); its "
             f"spare then served at its weight {dead_weight} (90 new connections: {during}), "
-            f"{DEAD} live again {back:.0f} ms after its link came back; the {on_spare} connections on {spare} carried "
+            f"{DEAD} live again {back:.0f} ms after its link came back (weighted {weighted:.0f} ms later); the {on_spare} connections on {spare} carried "
             f"on (through a kill -9 of gatewayd too, restore {took:.2f}s) and new ones went back to {DEAD}")
 
 
