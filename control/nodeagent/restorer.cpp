@@ -1,5 +1,7 @@
 #include "control/nodeagent/restorer.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/log.hpp"
@@ -105,35 +107,56 @@ void restorer::connected(const std::shared_ptr<job>& j, std::size_t i, const boo
 void restorer::resume_first(const std::shared_ptr<job>& j, std::size_t i) {
     // The replayed call (the replay is that one call: a cut reply is resumed
     // only when it answers the one call in flight, and nothing is sent
-    // again) goes to the service now, and of its reply the node's first
-    // resume_sent bytes are read before the socket is made.
+    // again) goes to the service now. Of its reply, the record marker is
+    // read and checked first: a reply of another length may never reach
+    // resume_sent bytes, and is refused at once, not at connect_timeout.
     const auto& c = j->asked.conns[i];
     auto reply = std::make_shared<std::vector<std::uint8_t>>(c.params.resume_sent);
-    asio::async_write(*j->services[i], asio::buffer(c.replay), [this, j, i, reply](const boost::system::error_code& ec,
-                                                                              std::size_t) {
+    auto check = std::make_shared<reply_resume>(c.params.resume_sent, c.params.resume_marker);
+    const std::size_t head = std::min<std::size_t>(reply->size(), 4);
+    asio::async_write(*j->services[i], asio::buffer(c.replay), [this, j, i, reply, check, head](
+                                                                   const boost::system::error_code& ec, std::size_t) {
         if (j->settled[i]) return;
         if (ec) return settle(j, i, false, fmt::format("the replayed call to the service: {}", ec.message()));
-        asio::async_read(*j->services[i], asio::buffer(*reply), [this, j, i, reply](const boost::system::error_code& rec,
-                                                                                 std::size_t) {
-            if (j->settled[i]) return;
-            const auto& c = j->asked.conns[i];
-            if (rec)
-                return settle(j, i, false, fmt::format("the service's reply to the replayed call: {}", rec.message()));
-            reply_resume check(c.params.resume_sent, c.params.resume_marker);
-            if (!check.pass(*reply)) {
-                ++_bridges.resume_mismatch;
-                return settle(j, i, false, "the service's reply is not the node's (another record marker)");
-            }
-            // The send queue: the bytes past the client's acknowledgement the node had sent.
-            common::tcp_repair_params p = c.params;
-            p.resend_len = p.resume_sent - p.resume_skip;
-            auto made = repair_socket(p, std::span<const std::uint8_t>(*reply).subspan(p.resume_skip));
-            if (auto* why = std::get_if<std::string>(&made)) return settle(j, i, false, std::move(*why));
-            ++_bridges.resumed;
-            start_bridge(_io, std::move(std::get<owned_fd>(made)), std::move(*j->services[i]), _bridges);
-            settle(j, i, true, {});
-        });
+        asio::async_read(*j->services[i], asio::buffer(reply->data(), head),
+                         [this, j, i, reply, check, head](const boost::system::error_code& rec, std::size_t) {
+                             if (!resumed_part(j, i, rec, *check, std::span(*reply).first(head))) return;
+                             resume_rest(j, i, reply, check, head);
+                         });
     });
+}
+
+void restorer::resume_rest(const std::shared_ptr<job>& j, std::size_t i,
+                           const std::shared_ptr<std::vector<std::uint8_t>>& reply,
+                           const std::shared_ptr<reply_resume>& check, std::size_t head) {
+    asio::async_read(*j->services[i], asio::buffer(reply->data() + head, reply->size() - head),
+                     [this, j, i, reply, check, head](const boost::system::error_code& rec, std::size_t) {
+                         if (!resumed_part(j, i, rec, *check, std::span(*reply).subspan(head))) return;
+                         // The send queue: the bytes past the client's acknowledgement the node had sent.
+                         const auto& c = j->asked.conns[i];
+                         common::tcp_repair_params p = c.params;
+                         p.resend_len = p.resume_sent - p.resume_skip;
+                         auto made = repair_socket(p, std::span<const std::uint8_t>(*reply).subspan(p.resume_skip));
+                         if (auto* why = std::get_if<std::string>(&made)) return settle(j, i, false, std::move(*why));
+                         ++_bridges.resumed;
+                         start_bridge(_io, std::move(std::get<owned_fd>(made)), std::move(*j->services[i]), _bridges);
+                         settle(j, i, true, {});
+                     });
+}
+
+bool restorer::resumed_part(const std::shared_ptr<job>& j, std::size_t i, const boost::system::error_code& ec,
+                            reply_resume& check, std::span<const std::uint8_t> part) {
+    if (j->settled[i]) return false;
+    if (ec) {
+        settle(j, i, false, fmt::format("the service's reply to the replayed call: {}", ec.message()));
+        return false;
+    }
+    if (!check.pass(part)) {
+        ++_bridges.resume_mismatch;
+        settle(j, i, false, "the service's reply is not the node's (another record marker)");
+        return false;
+    }
+    return true;
 }
 
 void restorer::settle(const std::shared_ptr<job>& j, std::size_t i, bool restored, std::string why) {

@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,14 @@ private:
     /// acknowledgement the mirror saw: the call goes to the service first,
     /// and the node's bytes of its reply go into the send queue as sent.
     void resume_first(const std::shared_ptr<job>& j, std::size_t i);
+    /// After the reply's marker: the rest of the node's bytes, then the repair.
+    void resume_rest(const std::shared_ptr<job>& j, std::size_t i,
+                     const std::shared_ptr<std::vector<std::uint8_t>>& reply,
+                     const std::shared_ptr<reply_resume>& check, std::size_t head);
+    /// One part of the service's reply read: false (and settled) on an
+    /// error, or when it is not the node's.
+    bool resumed_part(const std::shared_ptr<job>& j, std::size_t i, const boost::system::error_code& ec,
+                      reply_resume& check, std::span<const std::uint8_t> part);
     void settle(const std::shared_ptr<job>& j, std::size_t i, bool restored, std::string why);
 
     boost::asio::io_context& _io;

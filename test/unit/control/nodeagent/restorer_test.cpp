@@ -204,3 +204,20 @@ TEST_CASE("restorer: a cut reply whose service answers with another record marke
     CHECK(r.bridges().resume_mismatch == 1);
     CHECK(r.bridges().opened == 0);
 }
+
+TEST_CASE("restorer: a cut reply whose service answers shorter than the node is refused at its marker, not at the "
+          "timeout",
+          "[nodeagent][restorer]") {
+    // 8 bytes in all, fewer than the 12 the node had sent: a read of 12 would wait for the timeout.
+    cut_reply cut(12, std::string{"\x80\x00\x00\x04", 4} + "0123");
+    asio::io_context io;
+    restorer r(io, {{{cut.p.server_port, loopback_at(local_port(cut.listener.get()))}}, std::chrono::seconds(2)});
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto out = restored_by(io, r, {0xc612000b, {conn_of(cut.p, "CALL\n")}});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(out.outcomes.size() == 1);
+    CHECK_FALSE(out.outcomes[0].restored);
+    CHECK(out.outcomes[0].why == "the service's reply is not the node's (another record marker)");
+    CHECK(r.bridges().resume_mismatch == 1);
+    CHECK(took < std::chrono::milliseconds(1000));
+}
