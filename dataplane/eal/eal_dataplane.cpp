@@ -173,8 +173,10 @@ void eal_dataplane::start_parsers(const common::gateway_cfg& cfg, std::vector<sp
         else
             _parsers[i]->own_jobs(std::move(jobs));
     }
-    common::log::info("mirror parser: {} lcore(s), {} connections each, {} MiB each", _parsers.size(), table.capacity,
-                      mirror::parser_table::bytes_total(table) >> 20);
+    common::log::info("mirror parser: {} lcore(s), {} connections each, {} MiB each ({} bytes a connection, {} "
+                      "request chunks of {} bytes)",
+                      _parsers.size(), table.capacity, mirror::parser_table::bytes_total(table) >> 20,
+                      mirror::parser_table::bytes_per_connection(table), table.pool_chunks, table.chunk_size);
 }
 
 eal_dataplane::~eal_dataplane() { stop(); }

@@ -23,6 +23,7 @@ def write_report(args, pngs, t_start, t_end, load0, load1):
     sections.latency(S, pngs, add)
     sections.correctness(S, add)
     sections.profiles(args, add)
+    sections.mirror_parser(S.get("parser"), add)
     sections.tcp(S.get("tcp"), add)
     sections.takeover(S.get("takeover"), add)
     sections.restoration(S.get("restoration"), add)

@@ -3,6 +3,7 @@ stops what it started, also on failure; results go to args.scen, which the
 report reads (and raw/state.pickle keeps for --report-only)."""
 import json
 
+import parser_rate  # test/bench, beside this package: the mirror parser on one lcore, fed by the pcap PMD
 import restoration  # test/bench, beside this package: a failed node's connections restored on its spare
 import takeover  # test/bench, beside this package: the gateway pair's takeover
 import tcp_compare  # test/bench, beside this package: real TCP through namespaces
@@ -37,6 +38,7 @@ def scenarios(args):
     churn(args, P, S)
     mirror_cost(args, P, S)
     table_memory(args, S)
+    mirror_parser(args, S)
     real_tcp(args, S)
     pair_takeover(args, S)
     node_restoration(args, S)
@@ -172,13 +174,18 @@ def table_memory(args, S):
 
 
 def namespaced(args, S, key, module, what):
-    """One of the namespace measurements (a module with run(build, quick, log)) into S[key]; a failure is
+    """One of the measurements of a module beside this package (a module with run(build, quick, log)) into S[key]; a failure is
     reported as not measured, with the reason, and the rest of the report stands."""
     try:
         S[key] = module.run(args.build, quick=args.quick, log=lambda m: log(m))
     except Exception as e:
         S[key] = {"error": f"{type(e).__name__}: {e}"}
         log(f"{what} failed: {e}")
+
+
+def mirror_parser(args, S):
+    """The mirror parser's rate on one lcore over the fixture captures, against testpmd rxonly on the same input."""
+    namespaced(args, S, "parser", parser_rate, "mirror parser measurement")
 
 
 def real_tcp(args, S):

@@ -202,6 +202,48 @@ def measured(t, add):
     return bool(t) and "error" not in t
 
 
+def mirror_parser(t, add):
+    """The mirror parser on one lcore (test/bench/parser_rate.py)."""
+    add("## Mirror parser: one lcore following copied traffic\n")
+    if not measured(t, add):
+        return
+    add("gatewayd with one SPAN port and the mirror parser on its worker's lcore (CPU 1), which also reads the port; "
+        "the port is DPDK's pcap PMD replaying a committed fixture capture (test/fixtures/mirror) from memory in a "
+        f"loop (`infinite_rx=1`), {t['window_s']:.0f} s measured per capture. Each capture holds whole connections, "
+        "so every pass is followed afresh from its SYN; a pass must give the messages of one offline pass "
+        "(cg-mirror-read, the same parser) and no parse error. Reference: `dpdk-testpmd --forward-mode=rxonly` on "
+        "the same PMD, capture and CPU, right after; the PMD's copy of each frame out of its store is in both.\n")
+    add("| capture | frames/s | Gbit/s | messages/s | testpmd rxonly frames/s | ratio | messages a pass "
+        "(offline) | other counters that moved |")
+    add("|---|---|---|---|---|---|---|---|")
+    for r in t.get("runs", []):
+        if "error" in r:
+            add(f"| {r['capture']} | not measured: {r['error'][:200]} | | | | | | |")
+            continue
+        others = ", ".join(f"{k} {v:,}" for k, v in r["others"].items()) or "none"
+        add(f"| {r['capture']} | {r['pps'] / 1e6:.2f} M | {r['gbps']:.1f} | {r['messages_per_s'] / 1e6:.2f} M | "
+            f"{r['rxonly_pps'] / 1e6:.2f} M | **{r['ratio']:.2f}** | {r['messages_seen_per_pass']:.1f} "
+            f"({r['messages_per_pass']}) | {others} |")
+    add("")
+    by = {r["capture"]: r for r in t.get("runs", []) if "error" not in r}
+    small = [f"{n} {by[n]['ratio']:.2f}" for n in ("nfs4", "http") if n in by]
+    if "nfs3" in by or small:
+        add("Against the targets: "
+            + (f"NFS at {by['nfs3']['gbps']:.1f} Gbit/s (nfs3, READ-heavy by bytes) against at least 10 Gbit/s; "
+               if "nfs3" in by else "")
+            + (f"small messages at {', '.join(small)} of rxonly's frame rate against at least 0.5." if small else "")
+            + "\n")
+    add("What the captures are: " + "; ".join(f"{r['capture']}: {r['what']}" for r in t.get("runs", [])) + ". "
+        "`frames.no_connection` is a connection's last ACK, after its FIN both ways released it.\n")
+    mem = next((r for r in t.get("runs", []) if r.get("conn_bytes")), None)
+    if mem:
+        add(f"Memory, as gatewayd sizes it at start: {mem['conn_bytes']:,} bytes per followed connection (its slot, "
+            f"reassembly and message storage, its share of the index), made at start for every connection of "
+            f"`mirror_parser.connections`; a pending request's bytes are held in chunks of {mem['chunk_bytes']:,} "
+            f"bytes (`mirror_parser.request_chunks` of them per lcore), so a request takes its size rounded up to "
+            f"that.\n")
+
+
 def tcp(t, add):
     """Real TCP through network namespaces (test/bench/tcp_compare.py)."""
     add("## Real TCP through network namespaces: gatewayd vs HAProxy vs kernel forwarding\n")
