@@ -33,6 +33,10 @@ unsigned span_reader_job::run(const loop_tick&) noexcept {
         if (n == 0) continue;
         moved += n;
         _stats[span_event::received].add(n);
+        if (parsers == 1) {  // nothing to choose: the parser classifies each frame itself
+            hand_over(0, pkts, n);
+            continue;
+        }
         rte_mbuf* per[max_parsers][router::max_burst];
         std::uint16_t count[max_parsers] = {};
         for (std::uint16_t i = 0; i < n; ++i) {
@@ -40,16 +44,18 @@ unsigned span_reader_job::run(const loop_tick&) noexcept {
                 parser_for_frame(rte_pktmbuf_mtod(pkts[i], const std::uint8_t*), rte_pktmbuf_data_len(pkts[i]), parsers);
             per[p][count[p]++] = pkts[i];
         }
-        for (std::uint32_t p = 0; p < parsers; ++p) {
-            if (count[p] == 0) continue;
-            const unsigned sent = rte_ring_sp_enqueue_burst(_to[p], reinterpret_cast<void**>(per[p]), count[p], nullptr);
-            if (sent < count[p]) {
-                _stats[span_event::ring_full].add(count[p] - sent);
-                rte_pktmbuf_free_bulk(per[p] + sent, count[p] - sent);
-            }
-        }
+        for (std::uint32_t p = 0; p < parsers; ++p)
+            if (count[p] != 0) hand_over(p, per[p], count[p]);
     }
     return moved;
+}
+
+void span_reader_job::hand_over(std::uint32_t parser, rte_mbuf** pkts, std::uint16_t n) noexcept {
+    const unsigned sent = rte_ring_sp_enqueue_burst(_to[parser], reinterpret_cast<void**>(pkts), n, nullptr);
+    if (sent < n) {
+        _stats[span_event::ring_full].add(n - sent);
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+    }
 }
 
 }  // namespace cg::dp

@@ -2,7 +2,8 @@
 // switch's SPAN port copied off every queue of the SPAN ports and hands
 // each to a parser lcore by a hash of its connection that is the same both
 // ways (mirror/conn_key.hpp), over that parser's SPSC ring; frames that are
-// not TCP or UDP go to parser 0, which counts them. A full ring drops the
+// not TCP or UDP go to parser 0, which counts them. With one parser lcore
+// nothing is chosen: each frame goes to it unread. A full ring drops the
 // frame and counts it (ring_full): the reader never waits, and nothing is
 // ever sent on a SPAN port.
 //
@@ -17,6 +18,7 @@
 #include "dataplane/ctl/parser_request.hpp"
 #include "dataplane/eal/lcore_job.hpp"
 
+struct rte_mbuf;
 struct rte_ring;
 
 namespace cg::dp {
@@ -35,6 +37,9 @@ public:
     unsigned run(const loop_tick& t) noexcept override;
 
 private:
+    /// Onto one parser's ring; what does not fit is dropped and counted.
+    void hand_over(std::uint32_t parser, rte_mbuf** pkts, std::uint16_t n) noexcept;
+
     std::vector<span_queue> _queues;
     std::vector<rte_ring*> _to;
     span_stats& _stats;
