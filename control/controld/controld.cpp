@@ -145,6 +145,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
         _ladder_from = loaded.from;
         _ladder_problems = std::move(loaded.problems);
         _ladder.emplace(_cfg.supervision, std::move(loaded.state));
+        _run_mark.emplace(_cfg.supervision.store + ".running");
         _backups.emplace(_opt.backups_dir, _cfg.supervision.backups_kept);
         log::info("escalation: counts from {} ({}); the ladder stands at {}", source_name(_ladder_from),
                   _ladder_store->path(), rung_name(_ladder->state().reached));
@@ -173,7 +174,11 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
     }
 }
 
-controld::~controld() = default;
+controld::~controld() {
+    // A stop in order (its gatewayd is stopped with it): the next start is not a dead instance's.
+    if (_run_mark)
+        if (const auto err = _run_mark->clear()) log::error("escalation: {}", *err);
+}
 
 std::optional<capi::hello_rep> controld::running_gatewayd() const {
     try {
@@ -190,8 +195,7 @@ std::optional<capi::hello_rep> controld::running_gatewayd() const {
     }
 }
 
-bool controld::adopt_running() {
-    const auto hello = running_gatewayd();
+bool controld::adopt_running(const std::optional<capi::hello_rep>& hello) {
     if (!hello) return false;
     const std::optional<pid_t> pid = static_cast<pid_t>(hello->pid);
     if (_pair) {
@@ -223,8 +227,28 @@ bool controld::adopt_running() {
     return true;
 }
 
+void controld::supervise_from_start() {
+    const auto running = running_gatewayd();
+    const std::optional<std::string> before = _run_mark->previous();
+    if (const auto err = _run_mark->set(::getpid(), wall_now())) log::error("escalation: {}", *err);
+    if (before) {
+        ++_n.unclean_starts;
+        log::warn("escalation: the previous controld ended without a stop ({}; mark {}){}", *before, _run_mark->path(),
+                  running ? ": its gatewayd runs on" : "");
+    }
+    if (adopt_running(running)) return;
+    // Neither controld nor a gatewayd of it survived: the whole instance
+    // died (killed together, a crash, a reboot or a power cut). The short
+    // cut: PH2.5 at least, and this start is that restart.
+    if (before && !running &&
+        !escalate(failure::instance_dead,
+                  fmt::format("controld ({}) ended without a stop, and no gatewayd of it runs", *before), true))
+        return;
+    _supervisor->start();
+}
+
 void controld::start() {
-    if (_supervisor && !adopt_running()) _supervisor->start();
+    if (_supervisor) supervise_from_start();
     // Intervals are read at each turn: `manager set` changes them at run time.
     for (std::size_t i = 0; i < _cfg.manager.probes.size(); ++i)
         every(*_timers.emplace_back(std::make_unique<asio::steady_timer>(_io)),
@@ -476,7 +500,7 @@ void controld::on_pair(pair::action a) {
 
 // ---- supervision: the escalation ladder (requirements 8.2) ---------------------------
 
-bool controld::escalate(failure kind, const std::string& why) {
+bool controld::escalate(failure kind, const std::string& why, bool restarted) {
     const decision d = _ladder->failed(kind, why, wall_now());
     _plan = plan_for(d.r, has_pool());
     if (_plan.from_backup && !restore_config()) _plan = plan_for(rung::ph2_5);
@@ -485,18 +509,23 @@ bool controld::escalate(failure kind, const std::string& why) {
         _plan = plan_for(rung::ph2_0);
     }
     _ladder->applied(_plan.applied);
+    const std::string_view who = kind == failure::instance_dead ? "the whole instance died" : "gatewayd";
     if (_plan.applied == d.r) {
-        log::warn("escalation: gatewayd {}: {}, {} ({})", why, rung_name(d.r), rung_action(d.r), d.why);
+        log::warn("escalation: {} {}: {}, {} ({})", who, why, rung_name(d.r), rung_action(d.r), d.why);
     } else {
         // Said as it is: the ladder's rung is shown everywhere, and what was done instead.
-        log::warn("escalation: gatewayd {}: the ladder decides {} ({}); {} ({}) is not implemented yet: {} instead, {}",
-                  why, rung_name(d.r), d.why, rung_name(d.r), rung_action(d.r), rung_name(_plan.applied),
+        log::warn("escalation: {} {}: the ladder decides {} ({}); {} ({}) is not implemented yet: {} instead, {}",
+                  who, why, rung_name(d.r), d.why, rung_name(d.r), rung_action(d.r), rung_name(_plan.applied),
                   rung_action(_plan.applied));
     }
     if (_plan.fresh_eal) clear_eal();
     save_ladder();
     if (_plan.elsewhere) return false;  // gatewayd stays down here: its instance is rebuilt on the pool host
     if (!_plan.restart_controld) return true;
+    if (restarted && !_plan.from_backup) {
+        log::info("escalation: {}: this start of controld is that restart; it starts gatewayd", rung_name(_plan.applied));
+        return true;
+    }
     asio::post(_io, [this] { reexec(); });  // after the supervisor's handler has returned
     return false;
 }
@@ -534,7 +563,10 @@ void controld::reexec() {
         log::warn("escalation: PH2.5: controld executes itself again; the new one starts gatewayd");
         // The new controld binds the same sockets: none of ours may stay open.
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        // The ladder counted this restart: the new controld's start is not a dead instance's.
+        if (const auto err = _run_mark->clear()) log::error("escalation: {}", *err);
         ::execv("/proc/self/exe", args.data());
+        if (const auto err = _run_mark->set(::getpid(), wall_now())) log::error("escalation: {}", *err);
     }
     const std::string err = argv.empty() ? "no arguments of its own known" : std::strerror(errno);
     log::error("escalation: PH2.5: controld cannot execute itself again ({}): PH2.0 instead", err);
@@ -1051,6 +1083,7 @@ capi::manager_rep controld::manager_view() const {
     count("gateway_starts", _supervisor ? _supervisor->starts() : 0);
     count("gateway_deaths", _n.gateway_deaths);
     count("gateway_adoptions", _n.gateway_adoptions);
+    count("unclean_starts", _n.unclean_starts);
     count("periods", _n.periods);
     count("readings_failed", _n.readings_failed);
     count("pushes", _n.pushes);

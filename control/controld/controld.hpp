@@ -41,6 +41,7 @@
 #include "control/controld/manager/manager.hpp"
 #include "control/controld/pair/pair_peer.hpp"
 #include "control/controld/recovery_plan.hpp"
+#include "control/controld/run_mark.hpp"
 #include "control/controld/supervisor.hpp"
 #include "control/proto/agent_msg.hpp"
 
@@ -95,7 +96,7 @@ private:
     struct counts {
         std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
                       resyncs = 0, resync_requests = 0, rebuilds = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
-                      metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, agent_errors = 0, agent_drained = 0, restores = 0,
+                      metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, unclean_starts = 0, agent_errors = 0, agent_drained = 0, restores = 0,
                       restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
                       last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
                       eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0, config_restores = 0,
@@ -166,7 +167,10 @@ private:
     /// A death of gatewayd up the ladder: decided, logged, recorded on disk,
     /// and its rung's recovery prepared (recovery_plan.hpp). False when
     /// the supervisor must not start gatewayd (PH2.5: controld re-executes).
-    bool escalate(failure kind, const std::string& why);
+    /// `restarted`: this controld's own start is the restart of controld
+    /// and gatewayd together (the whole instance died): PH2.5 is then done
+    /// by starting gatewayd here, not by executing controld again.
+    bool escalate(failure kind, const std::string& why, bool restarted = false);
     /// Whether auto-heal can rebuild this gateway elsewhere: a pair with a pool.
     bool has_pool() const;
     /// Kills a gatewayd that has made no progress for supervision.hung_after.
@@ -191,12 +195,18 @@ private:
     /// A gatewayd of this gateway that answers on the control socket
     /// already (it outlived an earlier controld), or nullopt.
     std::optional<common::api::hello_rep> running_gatewayd() const;
-    /// Supervises such a gatewayd instead of starting one; false: none.
-    bool adopt_running();
+    /// Supervises `running` (running_gatewayd's) instead of starting one;
+    /// false: none, or a pair member's orphan, stopped.
+    bool adopt_running(const std::optional<common::api::hello_rep>& running);
+    /// At start, under supervision: adopts or starts gatewayd, and feeds the
+    /// ladder instance_dead when the previous controld ended without a stop
+    /// and no gatewayd of it runs.
+    void supervise_from_start();
     // With a supervised gatewayd (requirements 8.2): the ladder, its file, and
     // what loading that file found at start.
     std::optional<escalation> _ladder;
     std::optional<escalation_store> _ladder_store;
+    std::optional<run_mark> _run_mark;
     std::optional<config_backups> _backups;
     /// The backup of the running configuration, every backup_every.
     void back_up_config();

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import topology  # noqa: E402
 from gateway import CommandError, lab, preflight, sweep_stale  # noqa: E402
 from manager_lab import mlab, pair_lab  # noqa: E402
-from scenarios.escalation import (SUPERVISION_CONFIG, SUPERVISION_HUNG, SUPERVISION_WALK, sc_ctl_kill9,  # noqa: E402
+from scenarios.escalation import (SUPERVISION_CONFIG, SUPERVISION_HUNG, SUPERVISION_WALK, sc_ctl_kill9, sc_esc_dead,  # noqa: E402
                                   sc_esc_boot, sc_esc_config, sc_esc_hung, sc_esc_walk)
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
 from scenarios.mirror import sc_mirror_takeover  # noqa: E402
@@ -102,6 +102,7 @@ SCENARIOS = {
     "esc_hung": (sc_esc_hung, {"bench": "managed", "supervision_lines": SUPERVISION_HUNG}),
     "esc_config": (sc_esc_config, {"bench": "managed", "supervision_lines": SUPERVISION_CONFIG}),
     "esc_boot": (sc_esc_boot, {"bench": "managed", "supervision_lines": SUPERVISION_CONFIG}),
+    "esc_dead": (sc_esc_dead, {"bench": "managed", "supervision_lines": SUPERVISION_CONFIG}),
     "ctl_kill9": (sc_ctl_kill9, {"bench": "managed"}),
     "pair_kill": (sc_pair_kill, {"bench": "pair"}),
     "pair_freeze": (sc_pair_freeze, {"bench": "pair"}),

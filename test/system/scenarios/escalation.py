@@ -19,6 +19,15 @@ carry on at every rung.
     esc_boot    controld started with a configuration file that does not
                 load: the last good backup is put in its place first, and
                 the gateway comes up with its connections
+    esc_dead    kill -9 of controld and gatewayd together (the whole
+                instance, as a crash or a power cut would end it), then
+                controld started again, as systemd would: it finds that
+                its predecessor ended without a stop and that no gatewayd
+                of it runs, and feeds the ladder instance_dead: the short
+                cut to PH2.5 (this start being that restart), the
+                connections carried on; the same again with the file
+                broken on disk meanwhile: PH3.0, the last good backup put
+                back
     ctl_kill9   kill -9 of controld: gatewayd forwards on alone; a
                 controld started again adopts it (same pid, no restart,
                 its tables and connections kept) and supervises it: a
@@ -258,6 +267,79 @@ def sc_esc_boot(L, step):
     return (f"controld stopped, its file broken on disk (YAML that does not parse), controld started again: the "
             f"last good backup installed before anything else, gateway active with its connections "
             f"{took:.1f} s after the start; {after['ok']}/{COUNT} carried on, no RST")
+
+
+def kill_whole(gw):
+    """kill -9 of controld, then of its gatewayd: the whole instance. Returns gatewayd's pid."""
+    gwd = gw.gatewayd_pid()
+    check(gwd, "no gatewayd under controld")
+    os.kill(gw.pid, signal.SIGKILL)
+    gw._proc.wait(timeout=5)
+    os.kill(gwd, signal.SIGKILL)
+
+    def gone():
+        try:
+            with open(f"/proc/{gwd}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+    wait_for(gone, 5, f"gatewayd {gwd} gone", interval=0.02)
+    return gwd
+
+
+def dead_instance_back(L, h, rung, entries):
+    """The whole instance killed, controld started again: the ladder's row
+    for it (instance_dead, `rung`), the time from the kill to active, the
+    connections' answers, and what controld logged meanwhile."""
+    gw = L.gw
+    with open(gw.log) as f:
+        seen = len(f.read())
+    old = kill_whole(gw)
+    t0 = time.monotonic()
+    h.call("send")  # in flight while nothing runs
+    gw.start()  # as systemd's Restart= would
+    row = recovered(gw, old, entries)
+    took = time.monotonic() - t0
+    check(row["failure"] == "instance_dead" and row["decided"] == rung and row["applied"] == rung,
+          f"the whole instance dead: {rung} decided and applied: {row}")
+    after = h.call("collect 30")
+    check(carried_on(after, COUNT), f"{rung}: the requests sent while nothing ran: {after}")
+    with open(gw.log) as f:
+        return row, took, after, f.read()[seen:]
+
+
+def sc_esc_dead(L, step):
+    gw = L.gw
+    h = hold(L, step)
+    capture = ResetCapture(L.topo)
+    row, took, after, said = dead_instance_back(L, h, "PH2.5", 1)
+    check("escalation: the previous controld ended without a stop (controld pid" in said and
+          "PH2.5: this start of controld is that restart; it starts gatewayd" in said,
+          f"the log says what the new controld found and did: {said[-1500:]}")
+    check(gw.manager()["counters"].get("unclean_starts") == 1, f"one unclean start: {gw.manager()['counters']}")
+    check(gw.escalation()["counters"].get("failures_instance_dead") == 1,
+          f"show escalation counts it: {gw.escalation()['counters']}")
+    step(f"controld and gatewayd killed together, controld started again: instance_dead -> PH2.5, active again "
+         f"{took * 1000:.0f} ms after the kill; {after['ok']}/{COUNT} carried on")
+
+    # Again, with the file broken on disk meanwhile (it loads, but gatewayd
+    # cannot start on it): PH2.5's budget is spent, so PH3.0 puts the last
+    # good backup back before anything starts.
+    good = backed_up(gw)
+    bad = good.replace("iface=gw0", "iface=nosuch0")
+    check(bad != good, "the test's config names iface=gw0")
+    with open(gw.config, "w") as f:
+        f.write(bad)
+    row2, took2, after2, said2 = dead_instance_back(L, h, "PH3.0", 2)
+    put_back(gw, good, bad)
+    check(re.search(r"PH3\.0: \S+ replaced by backup \d+", said2), f"the log says which backup: {said2[-1500:]}")
+    check(gw.manager()["counters"].get("unclean_starts", 0) == 0,
+          f"the controld PH3.0 executed again is not an unclean start: {gw.manager()['counters']}")
+    capture.expect_none()
+    return (f"controld and gatewayd killed together, controld started again: instance_dead, the short cut to "
+            f"PH2.5 (that start), active again {took * 1000:.0f} ms after the kill; again with the file broken "
+            f"on disk: PH3.0, the last good backup put back, active {took2:.1f} s after the kill; "
+            f"{after['ok']}/{COUNT} and {after2['ok']}/{COUNT} carried on, no RST")
 
 
 def sc_ctl_kill9(L, step):
