@@ -367,6 +367,17 @@ struct mirror_conn_view {
     CG_FIELDS(s.client, s.server, s.client_port, s.server_port, s.state, s.client_half, s.server_half, s.protocol,
               s.reason, s.pending, s.oldest, s.held_bytes, s.idle_ms, s.lcore)
 };
+/// What the mirror shows of one node (requirements 6.3): how long since a
+/// frame from it, and for how long its clients have been retransmitting to
+/// it since (their own stacks saying that it no longer acknowledges).
+struct mirror_node_view {
+    mac_addr mac;       ///< the node as the copies name it
+    ipv4_addr node = 0; ///< the node of the tables with that MAC; 0: none known
+    std::optional<std::uint32_t> heard_ms;    ///< since its last frame; none: never heard
+    std::optional<std::uint32_t> waiting_ms;  ///< since the first retransmission after it; none: nobody waits
+    std::uint32_t retransmits = 0;            ///< clients' retransmissions to it since it was last heard
+    CG_FIELDS(s.mac, s.node, s.heard_ms, s.waiting_ms, s.retransmits)
+};
 /// Counters are "group.name": frames.followed, dropped.bad_ip_header,
 /// released.fin, tcp.out_of_window, framer.client.resyncs, rpc.bad_value,
 /// smb2.ok, span.ring_full, ... summed over the parser lcores.
@@ -376,7 +387,8 @@ struct mirror_rep {
     std::uint64_t capacity = 0;         ///< at most, all lcores
     std::vector<named_count> counters;
     std::vector<mirror_conn_view> conns;
-    CG_FIELDS(s.lcores, s.connections, s.capacity, s.counters, s.conns)
+    std::vector<mirror_node_view> nodes;  ///< every node the parsers saw, by MAC
+    CG_FIELDS(s.lcores, s.connections, s.capacity, s.counters, s.conns, s.nodes)
 };
 /// One connection a spare could carry on: its TCP_REPAIR values and the
 /// unanswered requests to replay.

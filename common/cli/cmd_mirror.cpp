@@ -36,6 +36,19 @@ void show_mirror(context& ctx) {
         if (always || c.value != 0) t.add_row({c.name, std::to_string(c.value)});
     }
     t.render(ctx.out);
+    if (rep.nodes.empty()) return;
+    // What the copies show of each node: a node its clients retransmit to,
+    // silent since, no longer acknowledges (its host, kernel or link is gone).
+    ctx.out += "nodes, as the copies show them:\n";
+    table n({{"node"}, {"mac"}, {"last frame from it", al::right}, {"clients retransmitting for", al::right},
+             {"retransmissions", al::right}});
+    const auto ms = [](const std::optional<std::uint32_t>& v, const char* none) {
+        return v ? fmt::format("{} ms", *v) : std::string(none);
+    };
+    for (const api::mirror_node_view& v : rep.nodes)
+        n.add_row({v.node ? common::format_ipv4(v.node) : "-", common::format_mac(v.mac), ms(v.heard_ms, "never"),
+                   ms(v.waiting_ms, "-"), std::to_string(v.retransmits)});
+    n.render(ctx.out);
 }
 
 void show_mirror_conns(context& ctx, std::uint32_t n) {

@@ -148,6 +148,8 @@ private:
     common::api::reply on(const common::api::reload_req& r);
     common::api::reply on(const common::api::set_role_req& r);
     common::api::reply on(const common::api::fail_node_req& r);
+    /// The node of the tables whose MAC is `mac` (resolved or configured), or 0.
+    common::ipv4_addr node_with_mac(const common::mac_addr& mac) const;
     common::api::reply on(const common::api::set_spares_req& r);
     // Views (controller_views.cpp)
     common::api::reply on(const common::api::hello_req& r);

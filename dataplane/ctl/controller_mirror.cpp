@@ -26,9 +26,20 @@ controller::started controller::on(const api::show_mirror_req& req) {
     p._step = [this, reqs = std::move(reqs), want](pending_request&) -> std::optional<api::reply> {
         std::vector<const mirror::parser_snapshot*> snaps;
         for (const auto& r : reqs) snaps.push_back(&r->snap);
-        return mirror_view(snaps, _dp.span_counts(), want);
+        api::mirror_rep rep = mirror_view(snaps, _dp.span_counts(), want);
+        for (api::mirror_node_view& v : rep.nodes) v.node = node_with_mac(v.mac);
+        return rep;
     };
     return p;
+}
+
+common::ipv4_addr controller::node_with_mac(const common::mac_addr& mac) const {
+    for (std::size_t slot = 0; slot < _slots.nodes().size(); ++slot) {
+        const node_slot& ns = _slots.nodes()[slot];
+        const snap_node& sn = _dp.current().nodes[slot];
+        if (ns.used && (sn.flags & snap_node::has_mac) && sn.mac == mac) return ns.id.addr;
+    }
+    return 0;
 }
 
 controller::started controller::on(const api::restore_plans_req& req) {

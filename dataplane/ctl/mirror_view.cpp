@@ -1,6 +1,7 @@
 #include "dataplane/ctl/mirror_view.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -92,6 +93,7 @@ void add_lcore(counts& c, const parser_snapshot& s) {
     for (std::size_t i = 0; i < smb2::outcome_count; ++i)
         c.add(fmt::format("smb2.{}", smb2::outcome_name(static_cast<smb2::outcome>(i))), n.smb2_outcomes[i]);
     c.add_all("gaps", gap_effect_names, n.gaps);
+    c.add("nodes.untracked", s.nodes_untracked);
     c.add("pool.chunks", s.pool_chunks);
     c.add("pool.free", s.pool_free);
 }
@@ -144,7 +146,39 @@ api::mirror_rep mirror_view(std::span<const parser_snapshot* const> lcores,
     std::stable_sort(rep.conns.begin(), rep.conns.end(),
                      [](const api::mirror_conn_view& a, const api::mirror_conn_view& b) { return a.idle_ms < b.idle_ms; });
     if (rep.conns.size() > max_conns) rep.conns.resize(max_conns);
+    rep.nodes = node_views(lcores);
     return rep;
+}
+
+std::vector<api::mirror_node_view> node_views(std::span<const mirror::parser_snapshot* const> lcores) {
+    // A node's connections may be on several lcores: heard is the latest of
+    // theirs; it waits when an lcore saw a retransmission after that.
+    std::map<std::uint64_t, api::mirror_node_view> by;
+    const auto view_of = [&](std::uint64_t key) -> api::mirror_node_view& {
+        auto [it, fresh] = by.try_emplace(key);
+        if (fresh)
+            for (int i = 0; i < 6; ++i) it->second.mac.b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(key >> (40 - 8 * i));
+        return it->second;
+    };
+    for (const mirror::parser_snapshot* s : lcores)
+        for (const mirror::node_seen& e : s->nodes)
+            if (e.mac != 0 && e.heard) {
+                auto& v = view_of(e.mac);
+                const std::uint32_t ago = s->now_ms - e.heard_ms;
+                if (!v.heard_ms || ago < *v.heard_ms) v.heard_ms = ago;
+            }
+    for (const mirror::parser_snapshot* s : lcores)
+        for (const mirror::node_seen& e : s->nodes) {
+            if (e.mac == 0 || !e.waiting) continue;
+            auto& v = view_of(e.mac);
+            const std::uint32_t ago = s->now_ms - e.waiting_ms;
+            if (v.heard_ms && ago > *v.heard_ms) continue;  // heard on another lcore since
+            if (!v.waiting_ms || ago > *v.waiting_ms) v.waiting_ms = ago;
+            v.retransmits += e.retransmits;
+        }
+    std::vector<api::mirror_node_view> out;
+    for (auto& [key, v] : by) out.push_back(std::move(v));
+    return out;
 }
 
 }  // namespace cg::dp

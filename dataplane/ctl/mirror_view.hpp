@@ -19,6 +19,8 @@ namespace cg::dp {
 /// mirror_parser.lcores order), with at most `max_conns` connections.
 common::api::mirror_rep mirror_view(std::span<const mirror::parser_snapshot* const> lcores,
                                     const std::array<std::uint64_t, span_event_count>& span, std::uint32_t max_conns);
+/// Each node the parser lcores saw (mirror_rep::nodes), merged by address.
+std::vector<common::api::mirror_node_view> node_views(std::span<const mirror::parser_snapshot* const> lcores);
 
 /// "nfs3 READ", "smb2 WRITE", "rpc GETPORT" (or the number when it has no name).
 std::string request_name(mirror::app_proto proto, std::uint32_t procedure, mirror::port_proto speaks);

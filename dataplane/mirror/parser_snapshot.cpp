@@ -17,6 +17,9 @@ void take_snapshot(const parser_table& t, std::uint32_t now_ms, parser_snapshot&
     out.capacity = t.capacity();
     out.pool_chunks = t.pool().chunks();
     out.pool_free = t.pool().free_chunks();
+    out.nodes = t.watch().entries();
+    out.nodes_untracked = t.watch().untracked();
+    out.now_ms = now_ms;
     out.count = 0;
     const std::size_t room = out.rows.size();
     t.for_each([&](const mirror_conn& c) {

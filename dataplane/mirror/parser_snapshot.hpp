@@ -9,6 +9,7 @@
 // control thread once the request says done.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct parser_snapshot {
     parser_totals totals;
     std::uint32_t size = 0, capacity = 0;
     std::uint32_t pool_chunks = 0, pool_free = 0;
+    std::array<node_seen, node_watch::capacity> nodes{};  ///< the table's node_watch entries
+    std::uint64_t nodes_untracked = 0;
+    std::uint32_t now_ms = 0;           ///< the lcore's clock when it was taken (nodes' times are on it)
     std::vector<parser_conn_row> rows;  ///< sized by the caller: at most that many are filled
     std::uint32_t count = 0;            ///< rows filled
 };

@@ -276,9 +276,15 @@ frame_verdict parser_table::frame(const std::uint8_t* p, std::uint32_t len, std:
     const conn_endpoints& ep = s.conn.endpoints();
     seg.dir = info.key.saddr == ep.client_addr && info.key.sport == ep.client_port ? direction::to_server
                                                                                     : direction::to_client;
+    const std::uint64_t retransmits = s.conn.tcp().counters().retransmits;
     s.conn.follow(seg);
+    const std::uint8_t* server_mac = p + (seg.dir == direction::to_server ? 0 : 6);
+    if (seg.dir == direction::to_client)
+        _watch.heard(node_watch::key_of(server_mac), now_ms);
+    else if (s.conn.tcp().counters().retransmits != retransmits)
+        _watch.retransmitted(node_watch::key_of(server_mac), now_ms);
     s.last_seen = now_ms;
-    std::memcpy(s.server_mac.b.data(), p + (seg.dir == direction::to_server ? 0 : 6), 6);
+    std::memcpy(s.server_mac.b.data(), server_mac, 6);
     s.last_use = ++_uses;
     if (s.conn.ended())
         release(i, s.conn.tcp().state() == tcp_state::reset ? release_reason::reset : release_reason::fin);

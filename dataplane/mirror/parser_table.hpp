@@ -39,6 +39,7 @@
 #include "common/flow_key.hpp"
 #include "dataplane/mirror/chunk_pool.hpp"
 #include "dataplane/mirror/mirror_conn.hpp"
+#include "dataplane/mirror/node_watch.hpp"
 #include "dataplane/pkt/drop_reason.hpp"
 
 namespace cg::dp::mirror {
@@ -157,6 +158,8 @@ public:
     /// The connections' counters, summed over those gone and those here.
     parser_totals totals() const noexcept;
     const chunk_pool& pool() const noexcept { return _pool; }
+    /// Each node's last frame and its clients' retransmissions since.
+    const node_watch& watch() const noexcept { return _watch; }
     const parser_table_config& config() const noexcept { return _cfg; }
 
     /// Memory per connection slot: the slot (sizeof, its mirror_conn
@@ -218,6 +221,7 @@ private:
     std::uint64_t _serials = 0;
     conn_observer* _obs = nullptr;
     table_counters _c;
+    node_watch _watch;
     parser_totals _gone;  ///< what released connections had counted
 };
 

@@ -140,9 +140,19 @@ def span_config(topo, path):
     return path
 
 
+NODES_HEAD = "nodes, as the copies show them:"
+
+
 def mirror_counters(gw):
-    lines = [l for l in gw.ctl("show", "mirror").splitlines()[1:] if l.strip()]
+    counters = gw.ctl("show", "mirror").partition(NODES_HEAD)[0]
+    lines = [l for l in counters.splitlines()[1:] if l.strip()]
     return {r["counter"]: int(r["value"]) for r in parse_table(lines)}
+
+
+def mirror_nodes(gw):
+    """show mirror's nodes: {address: row}."""
+    nodes = gw.ctl("show", "mirror").partition(NODES_HEAD)[2]
+    return {r["node"]: r for r in parse_table([l for l in nodes.splitlines() if l.strip()])}
 
 
 def mirror_conns(gw):
@@ -275,6 +285,10 @@ def sc_span(L, step):
         # nfs-ls and nfs-cat open 4 connections each (portmapper, MOUNT, portmapper, NFS) and reset them.
         check(c["released.reset"] >= 8, f"libnfs' connections released by their RST: {c}")
         check(c["messages.requests"] > 20 and c["messages.replies"] > 20, f"requests and replies: {c}")
+        # n1 answers: heard lately, nobody retransmitting to it.
+        n1 = mirror_nodes(gw).get(topo.node_ips["n1"])
+        check(n1 and n1["last frame from it"].endswith(" ms") and int(n1["last frame from it"].split()[0]) < 5000
+              and n1["clients retransmitting for"] == "-", f"show mirror's nodes: n1 heard, nobody waiting: {n1}")
         for p in (smb, held, silent):
             topo.stop(p)
         return (f"SPAN port with n1's traffic: {c['span.received']} frames, {c['frames.followed']} followed, "

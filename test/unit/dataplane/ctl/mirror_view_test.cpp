@@ -216,3 +216,81 @@ TEST_CASE("parser_config_of: sizes, timers and ports from the gateway's configur
     for (std::string_view name : cg::common::span_protocols) CHECK(port_proto_of(name));
     CHECK_FALSE(port_proto_of("nlm"));
 }
+
+TEST_CASE("node_watch: a node heard, then retransmitted to, waits until heard again", "[mirror][node_watch]") {
+    node_watch w;
+    const auto entry = [&](std::uint64_t mac) {
+        for (const node_seen& e : w.entries())
+            if (e.mac == mac) return e;
+        return node_seen{};
+    };
+    const std::uint8_t mac[6] = {0x02, 0, 0, 0, 0x01, 0x0b};
+    CHECK(node_watch::key_of(mac) == 0x02000000010bull);
+    w.heard(11, 100);
+    CHECK(entry(11).heard);
+    CHECK(entry(11).heard_ms == 100);
+    CHECK_FALSE(entry(11).waiting);
+    w.retransmitted(11, 300);
+    w.retransmitted(11, 700);
+    CHECK(entry(11).waiting);
+    CHECK(entry(11).waiting_ms == 300);  // the first one since it was heard
+    CHECK(entry(11).retransmits == 2);
+    w.heard(11, 800);
+    CHECK_FALSE(entry(11).waiting);
+    CHECK(entry(11).retransmits == 0);
+    w.heard(0, 900);  // no MAC: not a node
+    for (const node_seen& e : w.entries()) CHECK((e.mac != 0 || !e.heard));
+    // Room for capacity - 1 nodes; the others are counted, not watched.
+    for (std::uint32_t n = 1; n <= node_watch::capacity + 9; ++n) w.heard(1000 + n, 1);
+    std::size_t used = 0;
+    for (const node_seen& e : w.entries()) used += e.mac != 0;
+    CHECK(used == node_watch::capacity - 1);
+    CHECK(w.untracked() == 11);  // 1001..1265 is 265 addresses, 11 itself holds one entry
+}
+
+TEST_CASE("show mirror's nodes: a node whose clients retransmit to it, silent since, waits", "[mirror][node_watch]") {
+    parser_table t(small());
+    const conn_spec c;
+    const bytes call1 = rpc_marked(rpc_call(1, rpc_prog_nfs, 3, nfs3::getattr, nfs3_fh_args(fh)));
+    const bytes reply1 = rpc_marked(rpc_reply(1, nfs3_getattr_res()));
+    const bytes call2 = rpc_marked(rpc_call(2, rpc_prog_nfs, 3, nfs3::getattr, nfs3_fh_args(fh)));
+    feed(t, c, conversation({{C, call1}, {S, reply1}}, 1448, ending::none), 10);
+    const seg again{C, static_cast<std::int64_t>(call1.size()), ACK | PSH, static_cast<std::uint32_t>(reply1.size()),
+                    call2, {}};
+    feed(t, c, {again}, 100);  // the node dies: no answer, no ACK
+    feed(t, c, {again}, 300);  // the client's stack sends it again
+    feed(t, c, {again}, 700);
+
+    parser_snapshot s;
+    take_snapshot(t, 800, s);
+    const parser_snapshot* lcores[] = {&s};
+    auto nodes = node_views(lcores);
+    REQUIRE(nodes.size() == 1);
+    CHECK(cg::common::format_mac(nodes[0].mac) == "02:00:00:00:00:0b");  // the frames' node
+    CHECK(nodes[0].node == 0);  // which node of the tables it is, the controller says
+    CHECK(nodes[0].heard_ms == 790u);
+    CHECK(nodes[0].waiting_ms == 500u);
+    CHECK(nodes[0].retransmits == 2);
+
+    // A second lcore that heard the node after those retransmissions: it answers.
+    parser_table other(small());
+    conn_spec c2 = c;
+    c2.client_port = 40001;
+    feed(other, c2, conversation({{C, call1}, {S, reply1}}, 1448, ending::none), 600);
+    parser_snapshot s2;
+    take_snapshot(other, 800, s2);
+    const parser_snapshot* both[] = {&s, &s2};
+    nodes = node_views(both);
+    REQUIRE(nodes.size() == 1);
+    CHECK(nodes[0].heard_ms == 200u);
+    CHECK_FALSE(nodes[0].waiting_ms);
+
+    // The node answers on the first lcore: nobody waits there either.
+    feed(t, c, {seg{S, static_cast<std::int64_t>(reply1.size()), ACK,
+                    static_cast<std::uint32_t>(call1.size() + call2.size()), {}, {}}},
+         850);
+    take_snapshot(t, 860, s);
+    nodes = node_views(lcores);
+    CHECK(nodes[0].heard_ms == 10u);
+    CHECK_FALSE(nodes[0].waiting_ms);
+}
