@@ -231,6 +231,11 @@ struct agents_cfg {
     /// marked failed in gatewayd: its clients are reset and reconnect to
     /// live nodes. 0: off.
     millis alive_timeout{0};
+    /// The mirror's own sign of a dead node (requirements 6.3): a node its
+    /// clients have been retransmitting to for this long, with no frame
+    /// from it since, as gatewayd's mirror parser sees it, is failed like a
+    /// silent one. Needs alive_timeout and a mirror_parser. 0: off.
+    millis mirror_silence{0};
     friend bool operator==(const agents_cfg&, const agents_cfg&) = default;
 };
 

@@ -540,6 +540,13 @@ std::vector<config_error> check_manager(const gateway_cfg& cfg, const std::strin
         out.timeout("manager.agents.shadow_deadline", m.agents->shadow_deadline, millis{10});
         if (m.agents->alive_timeout.count() != 0)
             out.timeout("manager.agents.alive_timeout", m.agents->alive_timeout, millis{30});
+        if (m.agents->mirror_silence.count() != 0) {
+            out.timeout("manager.agents.mirror_silence", m.agents->mirror_silence, millis{20});
+            if (m.agents->alive_timeout.count() == 0)
+                out.add("manager.agents.mirror_silence", "needs alive monitoring (manager.agents.alive_timeout)");
+            else if (!cfg.mirror_parser)
+                out.add("manager.agents.mirror_silence", "needs gatewayd's mirror parser (a mirror_parser section)");
+        }
         if (m.agents->reset_window > millis{max_reset_window_ms})
             out.add("manager.agents.reset_window",
                     fmt::format("at most 1h (a reset after the stale timer could hit a live connection), got {} ms",

@@ -43,6 +43,7 @@ void loader::read_manager(const YAML::Node& v, const std::string& key) {
                  set("shadow_deadline", a.shadow_deadline, &loader::read_millis),
                  set("reset_window", a.reset_window, &loader::read_millis),
                  set("alive_timeout", a.alive_timeout, &loader::read_millis),
+                 set("mirror_silence", a.mirror_silence, &loader::read_millis),
              });
              m.agents = std::move(a);
          }},

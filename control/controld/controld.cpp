@@ -92,6 +92,7 @@ controld::controld(asio::io_context& io, common::gateway_cfg cfg, options opt)
       _kick(io),
       _period(io),
       _alive_timer(io),
+      _mirror_timer(io),
       _state_timer(io) {
     _spare_table = _cfg.spares;
     if (const auto& a = _cfg.manager.agents) {
@@ -260,6 +261,10 @@ void controld::start() {
     if (_alive)
         every(_alive_timer, [this] { return std::max(std::chrono::milliseconds(5), _alive->timeout() / 5); },
               [this] { check_alive(); });
+    if (_alive && _cfg.manager.agents->mirror_silence.count() > 0)
+        every(_mirror_timer,
+              [this] { return std::max(std::chrono::milliseconds(10), _cfg.manager.agents->mirror_silence / 4); },
+              [this] { watch_mirror(); });
     if (_health) {
         _health->start();
         const auto tick = std::max(_cfg.supervision.hung_after / 10, std::chrono::milliseconds(10));
@@ -867,6 +872,26 @@ void controld::take_upstream(ipv4_addr from, const agent::upstream& u) {
     }
 }
 
+void controld::watch_mirror() {
+    if (!_gateway_up || _mirror_asked) return;
+    _mirror_asked = true;
+    _link.ask(capi::show_mirror_req{0}, [this](gw_answer a) {
+        _mirror_asked = false;
+        const auto* m = a.as<capi::mirror_rep>();
+        if (!m) {
+            if (power_of_two(++_n.mirror_watch_errors)) log::warn("mirror watch: gatewayd did not answer: {}", a.why);
+            return;
+        }
+        const std::chrono::milliseconds after = _cfg.manager.agents->mirror_silence;
+        std::map<ipv4_addr, std::chrono::milliseconds> silent;
+        for (const capi::mirror_node_view& v : m->nodes)
+            if (v.node && v.waiting_ms && std::chrono::milliseconds(*v.waiting_ms) >= after)
+                silent.emplace(v.node, std::chrono::milliseconds(*v.waiting_ms));
+        _alive->mirrored(silent, clock::now());
+        check_alive();
+    });
+}
+
 void controld::check_alive() {
     drain_agents();
     for (const alive_monitor::change& c : _alive->check(clock::now())) {
@@ -889,10 +914,15 @@ void controld::check_alive() {
                           node);
             // Only a gatewayd with a mirror parser knows its connections well enough.
             const auto spare = _node_restore && _cfg.mirror_parser ? live_spare_of(c.node) : std::nullopt;
+            if (c.by_mirror) ++_n.nodes_failed_by_mirror;
             const std::string why =
-                c.reporter ? fmt::format("its terminator {} reports it unreachable", common::format_ipv4(c.reporter))
-                           : fmt::format("its agent has been silent for {} ms (alive_timeout {})", c.silent.count(),
-                                         common::format_duration(_alive->timeout()));
+                c.reporter  ? fmt::format("its terminator {} reports it unreachable", common::format_ipv4(c.reporter))
+                : c.by_mirror ? fmt::format("the mirror saw its clients retransmit to it for {} ms with no frame from "
+                                            "it (mirror_silence {})",
+                                            c.silent.count(),
+                                            common::format_duration(_cfg.manager.agents->mirror_silence))
+                              : fmt::format("its agent has been silent for {} ms (alive_timeout {})", c.silent.count(),
+                                            common::format_duration(_alive->timeout()));
             log::warn("node {} failed: {}; {}", node, why,
                       spare ? fmt::format("its spare {} is asked to carry its connections on, the rest are reset",
                                           common::format_ipv4(*spare))
@@ -1084,6 +1114,8 @@ capi::manager_rep controld::manager_view() const {
     count("gateway_deaths", _n.gateway_deaths);
     count("gateway_adoptions", _n.gateway_adoptions);
     count("unclean_starts", _n.unclean_starts);
+    count("nodes_failed_by_mirror", _n.nodes_failed_by_mirror);
+    count("mirror_watch_errors", _n.mirror_watch_errors);
     count("periods", _n.periods);
     count("readings_failed", _n.readings_failed);
     count("pushes", _n.pushes);

@@ -97,7 +97,7 @@ private:
         std::uint64_t periods = 0, readings_failed = 0, pushes = 0, weights_sent = 0, push_errors = 0,
                       resyncs = 0, resync_requests = 0, rebuilds = 0, probes_ok = 0, probes_failed = 0, metrics_ok = 0,
                       metrics_failed = 0, gateway_deaths = 0, gateway_adoptions = 0, unclean_starts = 0, agent_errors = 0, agent_drained = 0, restores = 0,
-                      restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0,
+                      restored_conns = 0, restore_nodes_failed = 0, last_restore_ms = 0, mirror_watch_errors = 0, nodes_failed_by_mirror = 0,
                       last_restore_query_ms = 0, nodes_failed = 0, nodes_back = 0, fail_marks_refused = 0,
                       eal_resets = 0, eal_files_removed = 0, eal_remove_errors = 0, config_restores = 0,
                       spare_restores = 0, spare_restore_errors = 0, spare_conns_restored = 0,
@@ -163,6 +163,9 @@ private:
     /// (`state`: how that went; nullopt: no state backups).
     void carry_on(common::ipv4_addr node, common::ipv4_addr spare, std::optional<state_backups::handover> state);
     void minute_of_day();
+    /// Asks gatewayd what its mirror parser sees of each node, and gives
+    /// the alive monitor the nodes silent while their clients retransmit.
+    void watch_mirror();
     common::api::manager_rep manager_view() const;
     /// A death of gatewayd up the ladder: decided, logged, recorded on disk,
     /// and its rung's recovery prepared (recovery_plan.hpp). False when
@@ -264,6 +267,8 @@ private:
     std::array<std::uint8_t, agent::max_datagram + 1> _drain_buf{};  ///< drain_agents' own, beside the pending receive's
     std::optional<alive_monitor> _alive;  ///< with manager.agents.alive_timeout
     boost::asio::steady_timer _alive_timer;
+    boost::asio::steady_timer _mirror_timer;  ///< with manager.agents.mirror_silence
+    bool _mirror_asked = false;               ///< a show_mirror_req of the watch is under way
     boost::asio::steady_timer _state_timer;
     std::unique_ptr<gw_health> _health;       ///< with a supervised gatewayd
     std::unique_ptr<pair::pair_peer> _pair;   ///< with manager.pair

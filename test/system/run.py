@@ -29,6 +29,7 @@ from manager_lab import mlab, pair_lab  # noqa: E402
 from scenarios.escalation import (SUPERVISION_CONFIG, SUPERVISION_HUNG, SUPERVISION_WALK, sc_ctl_kill9, sc_esc_dead,  # noqa: E402
                                   sc_esc_boot, sc_esc_config, sc_esc_hung, sc_esc_walk)
 from scenarios.frames import sc_arp_icmp, sc_malformed  # noqa: E402
+from scenarios.mirror_dead import BENCH as MIRROR_DEAD_BENCH, sc_mirror_dead  # noqa: E402
 from scenarios.mirror import sc_mirror_takeover  # noqa: E402
 from scenarios.node_failure import sc_alive_stall, sc_node_dead, sc_node_failed, sc_node_spare  # noqa: E402
 from scenarios.restore import BENCH as RESTORE_BENCH, sc_node_restore  # noqa: E402
@@ -98,6 +99,7 @@ SCENARIOS = {
     "smb_reset": (sc_smb_reset, SMB_RESET_BENCH),
     "reset_many": (sc_reset_many, RESET_MANY_BENCH),
     "nfs_restore": (sc_nfs_restore, NFS_RESTORE_BENCH),
+    "mirror_dead": (sc_mirror_dead, MIRROR_DEAD_BENCH),
     "esc_walk": (sc_esc_walk, {"bench": "managed", "supervision_lines": SUPERVISION_WALK}),
     "esc_hung": (sc_esc_hung, {"bench": "managed", "supervision_lines": SUPERVISION_HUNG}),
     "esc_config": (sc_esc_config, {"bench": "managed", "supervision_lines": SUPERVISION_CONFIG}),

@@ -17,6 +17,13 @@ void alive_monitor::reported(common::ipv4_addr reporter, common::ipv4_addr serve
         it->second.unreachable_by.erase(reporter);
 }
 
+void alive_monitor::mirrored(const std::map<common::ipv4_addr, std::chrono::milliseconds>& silent,
+                             clock::time_point now) {
+    for (auto& [addr, n] : _nodes) n.mirror_silent.reset();
+    for (const auto& [addr, waited] : silent)
+        _nodes.try_emplace(addr, alive_monitor::node{now, now}).first->second.mirror_silent = waited;
+}
+
 common::ipv4_addr alive_monitor::reporter_of(const node& n, clock::time_point now) const {
     for (const common::ipv4_addr r : n.unreachable_by) {
         const auto t = _nodes.find(r);
@@ -32,12 +39,14 @@ std::vector<alive_monitor::change> alive_monitor::check(clock::time_point now) {
         const bool was = _failed.contains(addr);
         const bool silent = n.agent && now - n.last >= _timeout;
         const common::ipv4_addr by = silent ? 0 : reporter_of(n, now);
-        if (!was && (silent || by)) {
+        const bool mirror = !silent && !by && n.mirror_silent;
+        if (!was && (silent || by || mirror)) {
             _failed.insert(addr);
             n.silent_since = n.agent ? n.last : now;
             ++_failures;
-            out.push_back({addr, true, n.agent ? ms(now - n.last) : std::chrono::milliseconds{0}, by});
-        } else if (was && !silent && !by && (!n.agent || n.last > n.silent_since)) {
+            const auto quiet = mirror ? *n.mirror_silent : n.agent ? ms(now - n.last) : std::chrono::milliseconds{0};
+            out.push_back({addr, true, quiet, by, mirror});
+        } else if (was && !silent && !by && !n.mirror_silent && (!n.agent || n.last > n.silent_since)) {
             _failed.erase(addr);
             ++_recoveries;
             out.push_back({addr, false, ms((n.agent ? n.last : now) - n.silent_since)});

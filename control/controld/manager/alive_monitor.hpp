@@ -12,6 +12,11 @@
 // terminator is live (heard within the timeout): a silent terminator's word
 // lapses, and so does its last report.
 //
+// A node is failed too while gatewayd's mirror parser sees its clients
+// retransmit to it with no frame from it since (for manager.agents.
+// mirror_silence): its kernel no longer acknowledges. That holds until the
+// mirror hears it again, whatever its agent says.
+//
 // Only a node whose agent has spoken once, or that a terminator reported,
 // can fail: a node without either is never judged by this. An agent that dies while its node serves makes
 // the node failed too: the agent is the node's witness (and its shadow
@@ -24,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -41,6 +47,7 @@ public:
         bool failed = false;
         std::chrono::milliseconds silent{0};  ///< how long it had been silent (failed), or was failed (live again)
         common::ipv4_addr reporter = 0;  ///< failed by a terminator's report: that terminator (0: silent)
+        bool by_mirror = false;          ///< failed by the mirror (silent: how long its clients had retransmitted)
         friend bool operator==(const change&, const change&) = default;
     };
 
@@ -55,6 +62,10 @@ public:
     /// The caller checks that `reporter` is a terminator of `server`.
     void reported(common::ipv4_addr reporter, common::ipv4_addr server, bool unreachable, clock::time_point now);
 
+    /// What the mirror shows now: the nodes whose clients have been
+    /// retransmitting to them for the mirror's timeout, with no frame from
+    /// them since, and for how long; every other node is not (any more).
+    void mirrored(const std::map<common::ipv4_addr, std::chrono::milliseconds>& silent, clock::time_point now);
     /// The nodes that changed since the last call: newly silent for the
     /// timeout, and failed ones heard from again (once each).
     std::vector<change> check(clock::time_point now);
@@ -73,6 +84,7 @@ private:
         clock::time_point silent_since;  ///< when it was judged failed: its last sign before that
         bool agent = false;          ///< its own agent was heard (silence counts)
         std::set<common::ipv4_addr> unreachable_by;  ///< terminators whose last report says unreachable
+        std::optional<std::chrono::milliseconds> mirror_silent;  ///< the mirror's clients retransmitting for
     };
 
     /// The first terminator of `n` that is live at `now` and says it is unreachable, or 0.

@@ -225,6 +225,10 @@ TEST_CASE("the manager section's errors name the key and the reason", "[config][
          "manager.agents.reset_window", "at most 1h"},
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, alive_timeout: 20ms}\n", 13,
          "manager.agents.alive_timeout", "between 30ms"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, mirror_silence: 300ms}\n", 13,
+         "manager.agents.mirror_silence", "needs alive monitoring"},
+        {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, alive_timeout: 100ms, mirror_silence: 300ms}\n", 13,
+         "manager.agents.mirror_silence", "needs gatewayd's mirror parser"},
         {base + "  pair: {listen: 198.18.0.3:9653, peer: 198.18.0.4:9653, key_file: k}\n", 13, "manager.pair",
          "needs manager.agents.shadow_port"},
         {base + "  agents: {listen: 198.18.0.2:9651, key_file: k, shadow_port: 9652}\n"

@@ -119,3 +119,39 @@ TEST_CASE("a report on a node failed by silence keeps it failed once its agent s
     m.heard(n1, t0 + 170ms);
     CHECK(m.check(t0 + 170ms) == std::vector{change{n1, false, 170ms}});
 }
+
+TEST_CASE("a node the mirror finds silent while its clients retransmit fails; its agent's word does not lift it",
+          "[alive]") {
+    alive_monitor m(100ms);
+    const auto t0 = alive_monitor::clock::time_point{} + 1h;
+    m.heard(n1, t0);
+    m.heard(n2, t0);
+    m.mirrored({{n2, 250ms}}, t0 + 10ms);
+    m.heard(n2, t0 + 10ms);  // its agent still speaks: its kernel does not acknowledge, its link half down
+    CHECK(m.check(t0 + 10ms) == std::vector{change{n2, true, 250ms, 0, true}});
+    CHECK(m.failed() == std::set{n2});
+    m.heard(n1, t0 + 50ms);
+    m.heard(n2, t0 + 50ms);
+    m.mirrored({{n2, 290ms}}, t0 + 50ms);
+    CHECK(m.check(t0 + 50ms).empty());  // still silent on the mirror
+    m.mirrored({}, t0 + 60ms);          // the mirror hears it again
+    m.heard(n1, t0 + 60ms);
+    m.heard(n2, t0 + 60ms);
+    const auto back = m.check(t0 + 60ms);
+    REQUIRE(back.size() == 1);
+    CHECK((back[0].node == n2 && !back[0].failed));
+    CHECK(m.failed().empty());
+}
+
+TEST_CASE("a node the mirror finds silent whose agent is silent too comes back only with its agent", "[alive]") {
+    alive_monitor m(100ms);
+    const auto t0 = alive_monitor::clock::time_point{} + 1h;
+    m.heard(n2, t0);
+    m.mirrored({{n2, 220ms}}, t0 + 20ms);
+    CHECK(m.check(t0 + 20ms) == std::vector{change{n2, true, 220ms, 0, true}});
+    m.mirrored({}, t0 + 300ms);  // a gatewayd restarted: its parser knows nothing yet
+    CHECK(m.check(t0 + 300ms).empty());  // the agent, silent since t0, keeps it failed
+    m.heard(n2, t0 + 400ms);
+    CHECK(m.check(t0 + 400ms).size() == 1);
+    CHECK(m.failed().empty());
+}
