@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from benchlib.procs import stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FIXTURES = os.path.join(ROOT, "test", "fixtures", "mirror")
@@ -131,16 +133,12 @@ mirror_parser: {{ports: [span], lcores: [{WORKER_CPU}], connections: {CONNECTION
         m = re.search(r"MiB each \((\d+) bytes a connection, (\d+) request chunks of (\d+) bytes\)",
                       open(logfile).read())
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
+        stop(p, signal.SIGTERM)
     d = {k: b[k] - a.get(k, 0) for k in b}
     # Whatever moved beyond a clean parse (a drop, a gap, a parse error, an
     # unmatched reply...) is reported by name.
-    others = {k: v for k, v in d.items() if v and not k.startswith(CLEAN) and not k.endswith(CLEAN_ENDS) and k not in ("t", "rx_pkts", "rx_bytes")}
+    others = {k: v for k, v in d.items()
+              if v and not k.startswith(CLEAN) and not k.endswith(CLEAN_ENDS) and k not in ("t", "rx_pkts", "rx_bytes")}
     return {"frames": d["rx_pkts"], "bytes": d["rx_bytes"], "seconds": d["t"],
             "messages": d.get("messages.requests", 0) + d.get("messages.replies", 0),
             "followed": d.get("frames.followed", 0), "others": others,
@@ -156,14 +154,9 @@ def testpmd_rate(capture, window, workdir):
            "--stats-period=1"]
     p = subprocess.Popen(cmd, stdout=open(logfile, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        time.sleep(window + 2.5)
+        time.sleep(window + 3.5)  # its first two per-second rates are the start; window s after them
     finally:
-        p.send_signal(signal.SIGINT)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
+        stop(p, signal.SIGINT)
     rates = [int(x) for x in re.findall(r"Rx-pps:\s+(\d+)", open(logfile).read())]
     if len(rates) < 3:
         raise RuntimeError(f"testpmd rxonly printed {len(rates)} rates; see {logfile}")
