@@ -24,10 +24,10 @@ void router::route_burst(const snapshot& snap, std::uint8_t* const* frames, cons
     // by another core (the NIC, or a memif peer) is not in this core's cache.
     constexpr std::uint32_t header_ahead = 4;
     for (std::uint32_t i = 0; i < std::min(n, header_ahead); ++i) __builtin_prefetch(frames[i]);
+    std::uint64_t rx_bytes = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
         if (i + header_ahead < n) __builtin_prefetch(frames[i + header_ahead]);
-        _s.stats.rx_pkts.add();
-        _s.stats.rx_bytes.add(lens[i]);
+        rx_bytes += lens[i];
         const auto r = classify(frames[i], lens[i], info[i]);
         bad[i] = r.value_or(drop_reason::count_);
         if (!r && (info[i].kind == pkt_kind::tcp || info[i].kind == pkt_kind::udp)) {
@@ -35,10 +35,22 @@ void router::route_burst(const snapshot& snap, std::uint8_t* const* frames, cons
             _s.conns.prefetch(hash[i]);
         }
     }
-    for (std::uint32_t i = 0; i < n; ++i)
+    // The worker's own totals once a burst, not once a frame (the node's
+    // counters stay per frame: each frame's node is its own).
+    _s.stats.rx_pkts.add(n);
+    _s.stats.rx_bytes.add(rx_bytes);
+    std::uint64_t fwd = 0, fwd_bytes = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
         out[i] = bad[i] != drop_reason::count_
                      ? drop(bad[i])
                      : route_one(snap, frames[i], lens[i], info[i], hash[i], in_ports[i], now_ms);
+        if (out[i].act == action::forward) {
+            ++fwd;
+            fwd_bytes += lens[i];
+        }
+    }
+    _s.stats.fwd_pkts.add(fwd);
+    _s.stats.fwd_bytes.add(fwd_bytes);
 }
 
 verdict router::route_one(const snapshot& snap, std::uint8_t* frame, std::uint32_t len, const pkt_info& info,
@@ -240,8 +252,6 @@ verdict router::forward(const snapshot& snap, std::uint8_t* frame, std::uint32_t
     std::memcpy(frame + 6, snap.ports[node.tx_port].mac.b.data(), 6);
     _s.nodes[slot].pkts.add();
     _s.nodes[slot].bytes.add(len);
-    _s.stats.fwd_pkts.add();
-    _s.stats.fwd_bytes.add(len);
     return {action::forward, drop_reason::count_, node.tx_port};
 }
 
