@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
 #include <rte_errno.h>
@@ -143,9 +144,16 @@ eal_dataplane::eal_dataplane(const common::gateway_cfg& cfg)
     }
     if (dispatch) _dispatcher = std::make_unique<dispatcher>(std::move(dc));
     if (cfg.mirror_parser) start_parsers(cfg, std::move(span_queues));
-    common::log::info("{} worker(s), {}; {} connections per worker", n_workers,
+    // Each worker's table on its own memzone: the first may take the one 1 GiB page there is.
+    const auto table_pages = [this] {
+        std::string all;
+        for (const auto& w : _workers)
+            if (all.find(w->table_pages()) == std::string::npos) all += (all.empty() ? "" : ", ") + w->table_pages();
+        return all;
+    };
+    common::log::info("{} worker(s), {}; {} connections per worker, the tables on {}", n_workers,
                       dispatch ? "behind a dispatch lcore" : "polling their own queues",
-                      (cfg.tables.connections + n_workers - 1) / n_workers);
+                      (cfg.tables.connections + n_workers - 1) / n_workers, table_pages());
 }
 
 void eal_dataplane::start_parsers(const common::gateway_cfg& cfg, std::vector<span_queue> span_queues) {

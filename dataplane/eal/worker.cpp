@@ -3,7 +3,6 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
-#include <rte_malloc.h>
 
 #include "dataplane/eal/arp_resolver_job.hpp"
 #include "dataplane/eal/control_job.hpp"
@@ -21,14 +20,14 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
       _services(_cfg.services) {
     const std::uint32_t slots = conn_table::slots_for(_cfg.max_connections);
     const std::size_t bytes = std::size_t{slots} * sizeof(conn_entry);
-    _table_mem.reset(static_cast<conn_entry*>(
-        rte_zmalloc_socket(fmt::format("cg_conns_{}", _cfg.index).c_str(), bytes, RTE_CACHE_LINE_SIZE, _cfg.socket)));
-    if (!_table_mem)
+    _table_mem = reserve_table_memory(fmt::format("cg_conns_{}", _cfg.index), bytes, _cfg.socket);
+    if (!_table_mem.data())
         throw std::runtime_error(fmt::format(
             "worker {}: cannot allocate {} MiB of hugepage memory for {} connections "
             "(tables.connections; are enough hugepages reserved?)",
             _cfg.index, bytes >> 20, _cfg.max_connections));
-    _table = std::make_unique<conn_table>(std::span(_table_mem.get(), slots), _cfg.max_connections);
+    _table = std::make_unique<conn_table>(std::span(static_cast<conn_entry*>(_table_mem.data()), slots),
+                                          _cfg.max_connections);
     _router = std::make_unique<router>(router_state{*_table, _wrr, *_stats, _nodes, _services, _peers});
     _tx = std::make_unique<tx_batch>(*_cfg.io, *_stats, _cfg.mirror_port);
     if (_cfg.mirror_port >= 0 && _cfg.clones)
@@ -47,8 +46,6 @@ worker::worker(worker_config cfg, snapshot_publisher& pub)
     }
     _loop->emplace<flush_job>(*_tx);
 }
-
-void worker::hugepage_free::operator()(conn_entry* p) const noexcept { rte_free(p); }
 
 worker::~worker() = default;
 

@@ -19,6 +19,7 @@
 #include "dataplane/eal/burst_io.hpp"
 #include "dataplane/eal/lcore_loop.hpp"
 #include "dataplane/eal/snapshot_publisher.hpp"
+#include "dataplane/eal/table_memory.hpp"
 #include "dataplane/eal/mirror_copy.hpp"
 #include "dataplane/eal/tx_batch.hpp"
 #include "dataplane/router/router.hpp"
@@ -46,8 +47,9 @@ struct worker_config {
 
 class worker {
 public:
-    /// Allocates the connection table from hugepage memory. Throws
-    /// std::runtime_error saying how much it wanted.
+    /// Allocates the connection table from hugepage memory, on 1 GiB pages
+    /// when EAL has them (table_memory.hpp). Throws std::runtime_error
+    /// saying how much it wanted.
     worker(worker_config cfg, snapshot_publisher& pub);
     ~worker();
     worker(const worker&) = delete;
@@ -68,14 +70,12 @@ public:
     void add_jobs(std::vector<std::unique_ptr<lcore_job>> jobs);
     /// The jobs its loop runs, in order (for the lcore views).
     const std::vector<std::unique_ptr<lcore_job>>& jobs() const noexcept { return _loop->jobs(); }
+    /// The page size the connection table lies on ("1 GiB pages").
+    std::string table_pages() const { return _table_mem.pages(); }
 
 private:
-    struct hugepage_free {
-        void operator()(conn_entry* p) const noexcept;
-    };
-
     worker_config _cfg;
-    std::unique_ptr<conn_entry[], hugepage_free> _table_mem;  // declared first: freed after everything using it
+    table_memory _table_mem;  // declared first: freed after everything using it
     std::unique_ptr<conn_table> _table;
     std::vector<wrr_state> _wrr;
     std::unique_ptr<worker_stats> _stats;
