@@ -168,6 +168,7 @@ class Topology:
         self._namespaces = []      # created, in order
         self._procs = []           # (name, Popen) started by spawn()
         self._old_handlers = {}
+        self._host_sysctls = {}    # key -> the value to put back on close
 
     def ns(self, node):
         """Namespace of node `node` ("n1")."""
@@ -222,6 +223,10 @@ class Topology:
                 for s, h in self._old_handlers.items():
                     signal.signal(s, h)
                 self._old_handlers.clear()
+                for key, old in self._host_sysctls.items():
+                    with open(key, "w") as f:
+                        f.write(old)
+                self._host_sysctls.clear()
 
     @staticmethod
     def _kill_leftovers(ns):
@@ -322,6 +327,22 @@ class Topology:
 
     def sysctl(self, ns, key, value):
         self.exec(ns, "sysctl", "-qw", f"{key}={value}")
+
+    def raise_host_backlog(self, frames):
+        """The kernel's per-CPU input queue (net.core.netdev_max_backlog, one
+        value for the whole machine) at least `frames` until close(). A veth
+        queues every frame it receives there; a SPAN port's copies come in
+        bursts of a node's whole window, and past the default 1,000 a copy
+        is dropped (its original is not): a gap the mirror parser cannot
+        cross. Only ever raised, and put back as it was."""
+        key = "/proc/sys/net/core/netdev_max_backlog"
+        with open(key) as f:
+            old = f.read().strip()
+        if int(old) >= frames:
+            return
+        self._host_sysctls.setdefault(key, old)
+        with open(key, "w") as f:
+            f.write(str(frames))
 
     def mac(self, ns, ifname):
         """MAC address of an interface, lower case."""
