@@ -524,6 +524,40 @@ TEST_CASE("every received frame ends in exactly one counter", "[router]") {
     CHECK(fx.stats.fwd_pkts.read() == 10);
 }
 
+TEST_CASE("a burst's totals: every frame and byte received, the forwarded ones' frames and bytes", "[router]") {
+    router_fixture fx;
+    std::vector<bytes> frames;
+    std::uint64_t all_bytes = 0, fwd_bytes = 0;
+    for (std::uint16_t p = 0; p < 6; ++p) {
+        frame_spec s;
+        s.sport = static_cast<std::uint16_t>(21'000 + p);
+        s.payload.assign(100u * p, 'x');  // sizes differ, so a byte sum of the wrong frames differs too
+        frames.push_back(make_ipv4(s));    // SYN: forwarded
+        fwd_bytes += frames.back().size();
+        s.dport = 81;
+        frames.push_back(make_ipv4(s));    // no service: dropped
+    }
+    frames.push_back(bytes(7, 0));         // truncated: dropped
+    std::vector<std::uint8_t*> ptrs;
+    std::vector<std::uint32_t> lens;
+    std::vector<std::uint16_t> ports(frames.size(), 0);
+    for (auto& f : frames) {
+        ptrs.push_back(f.data());
+        lens.push_back(static_cast<std::uint32_t>(f.size()));
+        all_bytes += f.size();
+    }
+    std::vector<dp::verdict> out(frames.size());
+    fx.router.route_burst(*fx.snap, ptrs.data(), lens.data(), ports.data(), static_cast<std::uint32_t>(frames.size()),
+                          0, out.data());
+    CHECK(fx.stats.rx_pkts.read() == frames.size());
+    CHECK(fx.stats.rx_bytes.read() == all_bytes);
+    CHECK(fx.stats.fwd_pkts.read() == 6);
+    CHECK(fx.stats.fwd_bytes.read() == fwd_bytes);
+    std::uint64_t by_nodes = 0;
+    for (const auto& n : fx.nstats) by_nodes += n.bytes.read();
+    CHECK(by_nodes == fwd_bytes);
+}
+
 TEST_CASE("loop durations fall in power-of-two microsecond buckets", "[counters]") {
     CHECK(loop_time_bucket(0) == 0);
     CHECK(loop_time_bucket(1) == 1);
