@@ -25,10 +25,10 @@ using memzone_ptr = std::unique_ptr<const rte_memzone, memzone_free>;
 
 struct table_memory {
     memzone_ptr zone;              ///< null when the allocation failed
-    std::uint64_t page_bytes = 0;  ///< the page size it lies on (the largest, when it spans several)
+    std::uint64_t page_bytes = 0;  ///< the size of the pages it lies on (a memzone has one)
 
     void* data() const noexcept;
-    /// "1 GiB pages", "2 MiB pages"
+    /// "1 GiB pages", "2 MiB pages", "4 KiB pages"
     std::string pages() const;
 };
 

@@ -138,11 +138,11 @@ def sc_nfs_restore(L, step):
     got = hashlib.sha256(open(out, "rb").read()).hexdigest() if os.path.exists(out) else None
     shown = gw.mctl("show", "restore").splitlines()
     rows = restore_rows(shown)
-    check(rc == 0 and got == want, f"nfs-cp across the failure: exit {rc}, sha256 {'right' if got == want else 'wrong'}, "
+    failed = rc != 0 or got != want
+    check(not failed, f"nfs-cp across the failure: exit {rc}, sha256 {'right' if got == want else 'wrong'}, "
           f"{os.path.getsize(out) if os.path.exists(out) else 0} bytes of {SIZE}; log: {open(cp.log).read()[-400:]}; "
           f"show restore: {shown}; show mirror plans before the cut: {plans}; "
-          f"SYN and RST since: {capture.stop()[:6] if rc != 0 or got != want else ''}; "
-          f"{losses(gw, drops0) if rc != 0 or got != want else ''}")
+          f"SYN and RST since: {capture.stop()[:6] if failed else ''}; {losses(gw, drops0) if failed else ''}")
     # libnfs ends its connection with a RST of its own when the copy is done: that one, last, is allowed.
     syn_rst = capture.stop()
     client_end = f"{CLIENT_IP}."
