@@ -38,6 +38,7 @@ from scenarios.restore_state import BENCH as STATE_RESTORE_BENCH, sc_state_resto
 from scenarios.restore_http import BENCH as HTTP_RESTORE_BENCH, LOAD_BENCH as HTTP_LOAD_BENCH, sc_http_restore, sc_http_restore_load  # noqa: E402,E501
 from scenarios.restore_mixed import BENCH as MIXED_RESTORE_BENCH, sc_restore_mixed  # noqa: E402
 from scenarios.restore_smb import BENCH as SMB_RESET_BENCH, sc_smb_reset  # noqa: E402
+from scenarios.reset_apps import BENCH as RESET_APPS_BENCH, sc_reset_apps  # noqa: E402
 from scenarios.reset_many import BENCH as RESET_MANY_BENCH, sc_reset_many  # noqa: E402
 from scenarios.restore_nfs import BENCH as NFS_RESTORE_BENCH, sc_nfs_restore  # noqa: E402
 from scenarios.manager import rule_now, sc_mgr_adaptive, sc_mgr_agents, sc_mgr_probe, sc_mgr_restart  # noqa: E402
@@ -97,6 +98,7 @@ SCENARIOS = {
     "http_load": (sc_http_restore_load, HTTP_LOAD_BENCH),
     "restore_mix": (sc_restore_mixed, MIXED_RESTORE_BENCH),
     "smb_reset": (sc_smb_reset, SMB_RESET_BENCH),
+    "reset_apps": (sc_reset_apps, RESET_APPS_BENCH),
     "reset_many": (sc_reset_many, RESET_MANY_BENCH),
     "nfs_restore": (sc_nfs_restore, NFS_RESTORE_BENCH),
     "mirror_dead": (sc_mirror_dead, MIRROR_DEAD_BENCH),

@@ -141,6 +141,11 @@ class ResetCapture:
             size = os.path.getsize(self.path)
             time.sleep(0.2)
         self.topo.stop(self.p)
+        return self.lines(*options)
+
+    def lines(self, *options):
+        """The segments captured so far (tcpdump writes each at once), while
+        it goes on capturing."""
         r = self.topo.exec(self.topo.client, "tcpdump", "-n", *options, "-r", self.path, check=False)
         return [l for l in r.stdout.splitlines() if l.strip()]
 

@@ -208,12 +208,13 @@ for line in sys.stdin:
 """
 
 
-def parser_section(port, protocol, conns=CONNS):
+def parser_section(protocols, conns=CONNS):
     """The mirror parser on the SPAN port, room for `conns` connections, and
-    what the service's port speaks."""
+    what the cluster ports speak ({port: protocol})."""
+    spoken = ", ".join(f"{{port: {port}, protocol: {protocol}}}" for port, protocol in protocols.items())
     return ("\nmirror_parser:\n  ports: [span]\n  lcores: [1]\n"
             f"  connections: {max(128, 2 * conns)}\n  request_chunks: {max(512, 2 * conns)}\n"
-            f"  protocols: [{{port: {port}, protocol: {protocol}}}]\n")
+            f"  protocols: [{spoken}]\n")
 
 
 LAN_PORT = '    device: "net_af_packet0,iface=gw0"\n    address: 198.18.0.2\n'
@@ -234,13 +235,15 @@ def restore_edits(ports, span_ring=None):
     return edits
 
 
-def restore_bench(port, protocol, more_ports=(), conns=CONNS, span_ring=None):
-    """The bench: controld's (run.py "managed") with n4 the spare of n3,
-    alive monitoring, n3's port copied to the SPAN port, the parser (room
-    for `conns`), the service's cluster port (spoken as `protocol`) and
-    `more_ports` beside it, on n3 too."""
-    return {"bench": "managed", "spares": 1, "agent_keys": {"alive_timeout": "100ms"},
-            "before": lambda topo: add_span_port(topo, FAILED), "sections": [parser_section(port, protocol, conns)],
+def restore_bench(port, protocol, more_ports=(), conns=CONNS, span_ring=None, spares=1, spoken=None):
+    """The bench: controld's (run.py "managed") with n4 the spare of n3
+    (with `spares` 0, no spare), alive monitoring, n3's port copied to the
+    SPAN port, the parser (room for `conns`), the service's cluster port
+    (spoken as `protocol`) and `more_ports` beside it, on n3 too; `spoken`
+    says what more of them speak ({port: protocol})."""
+    return {"bench": "managed", "spares": spares, "agent_keys": {"alive_timeout": "100ms"},
+            "before": lambda topo: add_span_port(topo, FAILED),
+            "sections": [parser_section({port: protocol, **(spoken or {})}, conns)],
             "edits": restore_edits([port, *more_ports], span_ring)}
 
 

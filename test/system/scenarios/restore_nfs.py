@@ -73,6 +73,20 @@ def start_ganesha(mc, topo, node, export):
         raise AssertionError(f"ganesha on {node}: {e}; its log: {tail}") from None
 
 
+def slow_copy(topo, out, size):
+    """nfs-cp of the export's big.bin (`size` bytes) to `out`, through the
+    client's link slowed to RATE (the bridge's port towards it, egress), so
+    that the copy takes seconds and a cut comes in its middle; returns the
+    running nfs-cp once a third is copied."""
+    topo.exec(topo.lan, "tc", "qdisc", "add", "dev", "v-cl", "root", "tbf", "rate", RATE, "burst", "32kb",
+              "latency", "400ms")
+    cp = topo.spawn(topo.client, ["nfs-cp", f"nfs://{CLUSTER_IP}/export/big.bin?version=3", out], name="nfs-cp")
+    wait_for(lambda: cp.poll() is not None or (os.path.exists(out) and os.path.getsize(out) >= size // 3), 30,
+             "a third of the file copied")
+    check(cp.poll() is None, f"nfs-cp ended before the cut: exit {cp.returncode}: {open(cp.log).read()[-300:]}")
+    return cp
+
+
 def backlog_drops():
     """Frames the kernel dropped for a full per-CPU input queue
     (netdev_max_backlog), all CPUs, since boot: the SPAN port's copies are
@@ -113,15 +127,8 @@ def sc_nfs_restore(L, step):
              "MOUNT registered with n3's rpcbind, through the gateway")
     step(f"nfs-ganesha on {FAILED} and {SPARE}, one export; {SPARE}'s agent restores port {NFS_PORT} onto its own")
 
-    # The client's link at 40 Mbit/s towards it (the bridge's port, egress): the copy takes about 5 s,
-    # and the cut comes in its middle.
-    topo.exec(topo.lan, "tc", "qdisc", "add", "dev", "v-cl", "root", "tbf", "rate", RATE, "burst", "32kb",
-              "latency", "400ms")
     out = os.path.join(topo.dir, "client-big.bin")
-    cp = topo.spawn(topo.client, ["nfs-cp", f"nfs://{CLUSTER_IP}/export/big.bin?version=3", out], name="nfs-cp")
-    wait_for(lambda: cp.poll() is not None or (os.path.exists(out) and os.path.getsize(out) >= SIZE // 3), 30,
-             "a third of the file copied")
-    check(cp.poll() is None, f"nfs-cp ended before the cut: exit {cp.returncode}: {open(cp.log).read()[-300:]}")
+    cp = slow_copy(topo, out, SIZE)
     # From here on, no SYN (a reconnect) and no RST may pass the client's link.
     capture = ResetCapture(topo, f"tcp port {NFS_PORT} and tcp[tcpflags] & (tcp-rst|tcp-syn) != 0", "syn-rst")
     plans = gw.ctl("show", "mirror", "plans", L.ip(FAILED), "20")

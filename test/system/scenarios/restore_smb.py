@@ -80,6 +80,33 @@ def client_conf(topo, mc):
     return path
 
 
+def hold_session(topo, smb_argv):
+    """smbclient holding a session (its `ls` sent; its output unbuffered,
+    in its log)."""
+    held = topo.spawn(topo.client, ["stdbuf", "-o0", *smb_argv], name="smbclient-held", stdin=subprocess.PIPE)
+    held.stdin.write(b"ls\n")
+    held.stdin.flush()
+    return held
+
+
+def next_command_fails(held):
+    """The held smbclient's next command, after its session was reset: it
+    must fail on its connection, not hang. Returns (ms it took, its last
+    line)."""
+    t_cmd = time.monotonic()
+    held.stdin.write(b"ls\n")
+    held.stdin.flush()
+    try:
+        held.communicate(b"quit\n", timeout=10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the held smbclient hangs after its session was reset") from None
+    failed_in = (time.monotonic() - t_cmd) * 1000
+    said = open(held.log).read().strip()
+    check("NT_STATUS_CONNECTION" in said or "NT_STATUS_END_OF_FILE" in said or "NT_STATUS_PIPE" in said,
+          f"the held smbclient's next command did not fail on its connection: {said[-400:]!r}")
+    return failed_in, said.splitlines()[-1]
+
+
 def sc_smb_reset(L, step):
     topo, gw = L.topo, L.gw
     mc = make_captures()
@@ -97,9 +124,7 @@ def sc_smb_reset(L, step):
     smb_argv = ["smbclient", f"//{CLUSTER_IP}/share", "-s", conf, "-U", f"{mc.SMB_USER}%{mc.SMB_PASSWORD}"]
     step(f"samba on {FAILED} and {SPARE} sharing one directory, behind port {SMB_PORT}")
 
-    held = topo.spawn(topo.client, ["stdbuf", "-o0", *smb_argv], name="smbclient-held", stdin=subprocess.PIPE)
-    held.stdin.write(b"ls\n")
-    held.stdin.flush()
+    held = hold_session(topo, smb_argv)
 
     def session():
         _, why, plans = mirror_plans(gw, L.ip(FAILED), 8)
@@ -122,19 +147,9 @@ def sc_smb_reset(L, step):
     resets = [l for l in lines if f"{CLUSTER_IP}.{SMB_PORT} >" in l]
     check(resets, f"no reset of the session on the client's link: {lines}")
     first_rst = float(resets[0].split()[0]) - t_cut
-    t_cmd = time.monotonic()
-    held.stdin.write(b"ls\n")
-    held.stdin.flush()
-    try:
-        held.communicate(b"quit\n", timeout=10)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("the held smbclient hangs after its session was reset") from None
-    failed_in = time.monotonic() - t_cmd
-    said = open(held.log).read().strip()
-    check("NT_STATUS_CONNECTION" in said or "NT_STATUS_END_OF_FILE" in said or "NT_STATUS_PIPE" in said,
-          f"the held smbclient's next command did not fail on its connection: {said[-400:]!r}")
+    failed_in, said = next_command_fails(held)
     step(f"{FAILED} cut off: the session reset {first_rst * 1000:.0f} ms after the cut; the held smbclient's next "
-         f"command failed in {failed_in * 1000:.0f} ms: {said.splitlines()[-1]!r}")
+         f"command failed in {failed_in:.0f} ms: {said!r}")
 
     copy = os.path.join(topo.dir, "smb-client", FILE)
     sent_before = tx_bytes(topo, SPARE)
@@ -151,6 +166,6 @@ def sc_smb_reset(L, step):
     check(len(rows) == 1 and rows[0]["restored"] == "0" and "session_state" in rows[0]["not restorable"],
           f"show restore: {shown}")
     return (f"smbclient's session on {FAILED} (session_state: not restorable) reset {first_rst * 1000:.0f} ms after "
-            f"the cut, its next command failed in {failed_in * 1000:.0f} ms ({said.splitlines()[-1]!r}), no hang; the retry listed the share and "
+            f"the cut, its next command failed in {failed_in:.0f} ms ({said!r}), no hang; the retry listed the share and "
             f"fetched {FILE} from {SPARE} ({sent} bytes sent by it) with the right bytes in {retry_s:.2f}s; show restore: 0 restored, "
             f"{rows[0]['not restorable']}")
