@@ -167,10 +167,10 @@ void mirror_conn::on_data(direction d, std::span<const std::uint8_t> bytes) noex
     _framer[idx(d)].feed(bytes, _sinks[idx(d)]);
 }
 
-void mirror_conn::on_gap(direction d, std::uint32_t len) noexcept {
+bool mirror_conn::on_gap(direction d, std::uint32_t len) noexcept {
     if (_speaks == port_proto::tcp) {
         ++_c.gaps[static_cast<std::size_t>(gap_effect::tcp_only)];
-        return;
+        return false;
     }
     record_framer& f = _framer[idx(d)];
     gap_effect e = gap_effect::joined_mid_stream;
@@ -179,9 +179,15 @@ void mirror_conn::on_gap(direction d, std::uint32_t len) noexcept {
     } else {
         const bool was_in_sync = f.in_sync();
         f.gap(len);
-        e = !was_in_sync ? gap_effect::while_resyncing : f.in_sync() ? gap_effect::inside_record : gap_effect::lost_sync;
+        e = !was_in_sync ? gap_effect::while_resyncing
+            : !f.in_sync() ? gap_effect::lost_sync
+            : f.last_gap_spared() ? gap_effect::past_prefix
+                                  : gap_effect::inside_record;
     }
     ++_c.gaps[static_cast<std::size_t>(e)];
+    // The server's bytes only: a client's lost bytes may be a request that
+    // has to be replayed whole.
+    return e == gap_effect::past_prefix && d == direction::to_client;
 }
 
 void mirror_conn::on_end(direction, stream_end) noexcept {

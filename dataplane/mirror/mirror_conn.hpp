@@ -142,6 +142,7 @@ inline constexpr std::array<std::string_view, conn_reason_count> conn_reason_nam
 enum class gap_effect : std::uint8_t {
     joined_mid_stream,  ///< the stream began unseen: the framer looks for a record start
     inside_record,      ///< inside a record's announced bytes: that record dropped, framing kept
+    past_prefix,        ///< inside a long record past its kept prefix (or a skipped message): nothing kept lost
     lost_sync,          ///< over a marker: framing lost, the framer looks for a record start
     while_resyncing,    ///< the framer was already looking
     tcp_only,           ///< no framer (the connection is TCP only)
@@ -149,7 +150,7 @@ enum class gap_effect : std::uint8_t {
 };
 inline constexpr std::size_t gap_effect_count = static_cast<std::size_t>(gap_effect::count_);
 inline constexpr std::array<std::string_view, gap_effect_count> gap_effect_names = {
-    "joined_mid_stream", "inside_record", "lost_sync", "while_resyncing", "tcp_only",
+    "joined_mid_stream", "inside_record", "past_prefix", "lost_sync", "while_resyncing", "tcp_only",
 };
 
 /// Per connection, by reason; the table sums them (parser_table::totals).
@@ -317,7 +318,7 @@ private:
     static std::size_t idx(direction d) noexcept { return d == direction::to_server ? 0 : 1; }
 
     void on_data(direction d, std::span<const std::uint8_t> bytes) noexcept override;
-    void on_gap(direction d, std::uint32_t len) noexcept override;
+    bool on_gap(direction d, std::uint32_t len) noexcept override;
     void on_end(direction d, stream_end why) noexcept override;
 
     void on_record(direction d, const record& r) noexcept;

@@ -127,6 +127,7 @@ void record_framer::feed(std::span<const std::uint8_t> d, record_sink& sink) noe
 void record_framer::gap(std::uint32_t len) noexcept {
     if (len == 0) return;
     _last_ok = false;
+    _gap_spared = false;
     _c.gap_bytes += len;
     if (_mode == mode::scan) {
         // The bytes held for a probe are not contiguous with what follows.
@@ -137,10 +138,13 @@ void record_framer::gap(std::uint32_t len) noexcept {
     }
     if (_cfg.kind == framing::http1) return http_gap(len);
     if (_in_body && len <= _frag_left) {
-        // Inside the fragment's announced bytes: framing kept, the record is lost.
+        // Inside the fragment's announced bytes: framing kept, and the record
+        // lost, unless it is emitted by a prefix that is already whole.
+        const bool past_prefix = _rec_total > _cfg.cap && _held >= _cfg.prefix;
         _pos += len;
         _frag_left -= len;
-        if (!_skip_body) _damaged = true;
+        if (!_skip_body && !past_prefix) _damaged = true;
+        _gap_spared = _skip_body || past_prefix;
         if (_frag_left == 0) end_fragment(nullptr);
         return;
     }

@@ -134,6 +134,14 @@ std::uint32_t tcp_follower::acked_unseen(const half& s) const noexcept {
     return d > 0 && static_cast<std::uint32_t>(d) <= _cfg.max_ahead ? static_cast<std::uint32_t>(d) : 0;
 }
 
+/// Whether every gap of the direction was spared by the sink and the
+/// receiver has acknowledged past the last: none of the lost bytes is
+/// needed any more.
+bool tcp_follower::gaps_forgiven(const half& s) const noexcept {
+    const tcp_stream_info& i = s.info;
+    return i.gaps == i.gaps_spared && i.ack_known && seq_diff(i.acked, i.spared_end) >= 0;
+}
+
 bool tcp_follower::hole(direction d) const noexcept {
     const half& s = _s[idx(d)];
     return !s.info.ended && s.info.synced && (seq_after(s.info.high_seq, s.info.next_seq) || acked_unseen(s) > 0);
@@ -146,8 +154,8 @@ tcp_completeness tcp_follower::completeness() const noexcept {
     if (_mid_stream || !cs.syn_seen) return c::joined_mid_stream;
     if (_state == tcp_state::syn_sent || _state == tcp_state::syn_received) return c::handshake_unfinished;
     if (!ss.syn_seen) return c::handshake_missed;
-    if (cs.gaps) return c::gap_to_server;
-    if (ss.gaps) return c::gap_to_client;
+    if (cs.gaps && !gaps_forgiven(_s[0])) return c::gap_to_server;
+    if (ss.gaps && !gaps_forgiven(_s[1])) return c::gap_to_client;
     if (hole(direction::to_server)) return c::hole_to_server;
     if (hole(direction::to_client)) return c::hole_to_client;
     return c::complete;
@@ -159,7 +167,10 @@ void tcp_follower::flush_gap(half& s) noexcept {
     if (s.info.gap_unreported == 0) return;
     const std::uint32_t n = s.info.gap_unreported;
     s.info.gap_unreported = 0;
-    _sink->on_gap(dir(s), n);
+    if (_sink->on_gap(dir(s), n)) {
+        ++s.info.gaps_spared;
+        s.info.spared_end = s.info.next_seq;  // no byte came since the gap: its end
+    }
 }
 
 void tcp_follower::gap(half& s, std::uint32_t len) noexcept {

@@ -129,7 +129,11 @@ public:
 
     virtual void on_data(direction d, std::span<const std::uint8_t> bytes) noexcept = 0;
     /// `len` bytes of direction d are lost to the mirror (or gap_unknown, above).
-    virtual void on_gap(direction d, std::uint32_t len) noexcept = 0;
+    /// Returns true when the layer above lost nothing it keeps (bytes inside
+    /// a record past the part it holds, framing kept): the gap is then
+    /// forgiven once the receiver acknowledges past it, since the receiver
+    /// has those bytes and a restore needs none of them.
+    virtual bool on_gap(direction d, std::uint32_t len) noexcept = 0;
     /// Direction d has ended; nothing more comes for it.
     virtual void on_end(direction d, stream_end why) noexcept = 0;
 
@@ -204,6 +208,8 @@ struct tcp_stream_info {
     std::uint64_t bytes_delivered = 0;
     std::uint64_t bytes_lost = 0;  ///< in gaps (not counting gap_unknown)
     std::uint64_t gaps = 0;        ///< gap reports (adjacent gaps are one)
+    std::uint64_t gaps_spared = 0; ///< of those, the ones the sink lost nothing to (tcp_sink::on_gap)
+    std::uint32_t spared_end = 0;  ///< the sequence number after the last spared gap
     /// The last gap's bytes, counted above, that the sink has not heard of
     /// yet: it does before this direction's next bytes or its end, so that a
     /// gap declared next to it can still join it.
@@ -327,6 +333,7 @@ private:
     void drain(half& s) noexcept;
     void settle(half& s) noexcept;
     std::uint32_t acked_unseen(const half& s) const noexcept;
+    bool gaps_forgiven(const half& s) const noexcept;
     void deliver(half& s, std::span<const std::uint8_t> bytes) noexcept;
     void gap(half& s, std::uint32_t len) noexcept;
     void flush_gap(half& s) noexcept;

@@ -12,7 +12,7 @@
 //   0xff        desync().
 // Checked (a violation aborts, which libFuzzer reports as a crash):
 //  - records come in stream order, end where the stream is, and no gap lies
-//    inside one;
+//    inside one, but past the prefix of one emitted by its prefix;
 //  - a record is whole exactly when it is at most the cap, and a longer one
 //    shows exactly its prefix;
 //  - its bytes, length, fragment count and end are what its markers in the
@@ -84,12 +84,16 @@ void check_http(const kept_record& r, const framer_config& cfg, const stream_cop
 /// Checks one record against the markers the stream holds from its start.
 void check_record(const kept_record& r, const framer_config& cfg, const stream_copy& s) {
     if (r.end > s.bytes.size() || r.start >= r.end) fail("record outside the stream", r.start);
-    for (const auto& [from, to] : s.gaps)
-        if (from < r.end && to > r.start) fail("a record across a gap", r.start);
-    if (cfg.kind == framing::http1) return check_http(r, cfg, s);
+    if (cfg.kind == framing::http1) {
+        for (const auto& [from, to] : s.gaps)
+            if (from < r.end && to > r.start) fail("a record across a gap", r.start);
+        return check_http(r, cfg, s);
+    }
     std::vector<std::uint8_t> body;
     std::uint64_t at = r.start;
     std::uint32_t fragments = 0;
+    const std::size_t prefix = std::min<std::size_t>(cfg.prefix, cfg.cap);
+    std::uint64_t prefix_end = r.start;  // the stream position after the prefix's last byte
     for (bool last = false; !last;) {
         if (at + 4 > r.end) fail("the record's markers run past its end", r.start);
         const std::uint32_t m = load32(&s.bytes[at]);
@@ -98,6 +102,7 @@ void check_record(const kept_record& r, const framer_config& cfg, const stream_c
         if (cfg.kind == framing::nbss && (m >> 24) != 0) fail("an NBSS record of another type", r.start);
         at += 4;
         if (at + len > r.end) fail("a fragment runs past the record's end", r.start);
+        if (body.size() < prefix) prefix_end = at + std::min<std::uint64_t>(len, prefix - body.size());
         body.insert(body.end(), s.bytes.begin() + static_cast<std::ptrdiff_t>(at),
                     s.bytes.begin() + static_cast<std::ptrdiff_t>(at + len));
         at += len;
@@ -106,6 +111,11 @@ void check_record(const kept_record& r, const framer_config& cfg, const stream_c
     if (at != r.end) fail("the record ends elsewhere than its last fragment", r.start);
     if (fragments != r.fragments) fail("wrong fragment count", r.start);
     if (body.size() != r.total_len) fail("wrong total length", r.start);
+    // A record emitted by its prefix may hold a gap past that prefix (its
+    // shown bytes are all there); any other record none.
+    const std::uint64_t clean_to = r.total_len > cfg.cap ? prefix_end : r.end;
+    for (const auto& [from, to] : s.gaps)
+        if (from < clean_to && to > r.start) fail("a record across a gap in what it shows", r.start);
     if (r.whole != (r.total_len <= cfg.cap)) fail("whole, but longer than the cap (or the reverse)", r.start);
     const std::size_t shown = r.whole ? body.size() : std::min<std::size_t>(cfg.prefix, cfg.cap);
     if (r.bytes.size() != shown) fail("not the whole record, nor exactly its prefix", r.start);

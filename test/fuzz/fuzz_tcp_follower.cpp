@@ -133,19 +133,20 @@ struct checker final : tcp_sink {
         x.pos += b.size();
         x.delivered += b.size();
     }
-    void on_gap(direction d, std::uint32_t len) noexcept override {
+    bool on_gap(direction d, std::uint32_t len) noexcept override {
         side& x = s[at(d)];
         check(!x.ended, "a gap after the end");
         if (len == gap_unknown) {
             check(!x.heard && x.pos == 0, "gap_unknown after the start");
             check(!f->stream(d).syn_seen, "gap_unknown from a side whose SYN was seen");
             x.heard = true;
-            return;
+            return false;
         }
         x.heard = true;
         x.gaps_now.emplace_back(start_of(d) + static_cast<std::uint32_t>(x.pos), len);
         x.pos += len;
         x.lost += len;
+        return false;
     }
     void on_end(direction d, stream_end why) noexcept override {
         side& x = s[at(d)];

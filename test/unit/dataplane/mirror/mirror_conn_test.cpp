@@ -193,6 +193,64 @@ TEST_CASE("mirror_conn: a gap inside a call drops that call, keeps the framing, 
     CHECK(r.conn.counters().replies_unmatched == 1);  // the READ's reply
 }
 
+TEST_CASE("mirror_conn: a reply's bytes lost past its kept prefix: the reply still answers its call, and the gap is "
+          "forgiven once the client acknowledged them", "[mirror][mirror_conn]") {
+    // Replies held whole up to 1 KiB, longer ones by their first 512 bytes:
+    // the READ's 4 KiB reply is kept by its prefix.
+    mirror_conn_config cfg;
+    cfg.reply_cap = 1024;
+    cfg.prefix = 512;
+    const std::size_t getattr_reply_len = nfs_session()[1].data.size();
+    const auto without_server_segment_at = [&](std::size_t into_read_reply) {
+        auto segs = conversation(nfs_session(), 200, ending::fin);
+        const auto lost = std::find_if(segs.begin(), segs.end(), [&](const seg& x) {
+            return x.dir == S && x.off == std::int64_t(getattr_reply_len + into_read_reply);
+        });
+        REQUIRE(lost != segs.end());
+        segs.erase(lost);
+        return segs;
+    };
+    const auto read_answered = [](const rig& r) {
+        return std::any_of(r.obs.replies.begin(), r.obs.replies.end(),
+                           [](const auto& x) { return x.answers == std::optional<std::uint64_t>{0x101}; });
+    };
+    SECTION("past the prefix: nothing the parser keeps is lost") {
+        rig r(port_proto::nfs, cfg);
+        r.feed(without_server_segment_at(1200));
+        CHECK(r.conn.tcp().stream(S).gaps == 1);
+        CHECK(r.conn.counters().gaps[static_cast<std::size_t>(gap_effect::past_prefix)] == 1);
+        CHECK(r.conn.framer(S)->counters().error(framer_error::gap_dropped_record) == 0);
+        CHECK(read_answered(r));
+        CHECK(r.conn.counters().replies_unmatched == 0);
+        CHECK(r.conn.reason() == conn_reason::complete);
+    }
+    SECTION("inside the prefix: the reply is dropped, its call left unanswered, the gap stays") {
+        rig r(port_proto::nfs, cfg);
+        r.feed(without_server_segment_at(200));
+        CHECK(r.conn.counters().gaps[static_cast<std::size_t>(gap_effect::inside_record)] == 1);
+        CHECK(r.conn.framer(S)->counters().error(framer_error::gap_dropped_record) == 1);
+        CHECK_FALSE(read_answered(r));
+        CHECK(r.conn.reason() == conn_reason::gap_to_client);
+    }
+    SECTION("the same loss in the client's stream (a WRITE's data) is never forgiven") {
+        mirror_conn_config big_writes = cfg;
+        big_writes.request_cap = 1024;
+        rig r(port_proto::nfs, big_writes);
+        std::vector<turn> t = nfs_session();
+        t[4].data = call(0x102, nfs3::write, nfs3_write_args(fh, 0, bytes(4000, 0x62)));
+        auto segs = conversation(t, 200, ending::fin);
+        const std::size_t before_write = t[0].data.size() + t[2].data.size();
+        const auto lost = std::find_if(segs.begin(), segs.end(), [&](const seg& x) {
+            return x.dir == C && x.off == std::int64_t(before_write + 1200);
+        });
+        REQUIRE(lost != segs.end());
+        segs.erase(lost);
+        r.feed(segs);
+        CHECK(r.conn.counters().gaps[static_cast<std::size_t>(gap_effect::past_prefix)] == 1);
+        CHECK(r.conn.reason() == conn_reason::gap_to_server);
+    }
+}
+
 TEST_CASE("mirror_conn: the FIFO's limits make the connection incomplete, with the reason", "[mirror][mirror_conn]") {
     SECTION("a call longer than request_cap: not held, request_too_large until answered") {
         mirror_conn_config cfg;

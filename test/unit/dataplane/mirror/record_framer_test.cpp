@@ -328,16 +328,33 @@ TEST_CASE("a gap anywhere: no record across it, the next record is found", "[rec
 TEST_CASE("a gap inside a long record's data keeps the framing", "[record_framer]") {
     framer_config cfg = rpc_config();
     cfg.cap = 128;
+    cfg.prefix = 64;
     stream s;
     add_rpc(s, call_body(1, 5000));
     add_rpc(s, call_body(2, 10));
-    record_framer f(cfg);
-    const auto got = frame_with_gap(f, s.wire, 3000, 1500);
-    REQUIRE(got.size() == 1);
-    CHECK(got[0].data == s.records[1].body);
-    CHECK(f.counters().error(framer_error::gap_dropped_record) == 1);
-    CHECK(f.counters().error(framer_error::gap_lost_sync) == 0);
-    CHECK(f.in_sync());
+    SECTION("past the prefix it emits: that record still comes, by its prefix, whole in what it says") {
+        record_framer f(cfg);
+        const auto got = frame_with_gap(f, s.wire, 3000, 1500);
+        CHECK(f.last_gap_spared());
+        REQUIRE(got.size() == 2);
+        CHECK(!got[0].whole);
+        CHECK(got[0].data == bytes(s.records[0].body.begin(), s.records[0].body.begin() + 64));
+        CHECK(got[0].total_len == s.records[0].body.size());
+        CHECK(got[1].data == s.records[1].body);
+        CHECK(f.counters().error(framer_error::gap_dropped_record) == 0);
+        CHECK(f.counters().error(framer_error::gap_lost_sync) == 0);
+        CHECK(f.in_sync());
+    }
+    SECTION("inside the prefix: that record is dropped") {
+        record_framer f(cfg);
+        const auto got = frame_with_gap(f, s.wire, 40, 100);
+        CHECK_FALSE(f.last_gap_spared());
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].data == s.records[1].body);
+        CHECK(f.counters().error(framer_error::gap_dropped_record) == 1);
+        CHECK(f.counters().error(framer_error::gap_lost_sync) == 0);
+        CHECK(f.in_sync());
+    }
 }
 
 TEST_CASE("a stream joined mid-way finds its first record start", "[record_framer]") {
