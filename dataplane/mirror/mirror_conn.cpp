@@ -178,11 +178,11 @@ bool mirror_conn::on_gap(direction d, std::uint32_t len) noexcept {
         f.desync();
     } else {
         const bool was_in_sync = f.in_sync();
-        f.gap(len);
+        const bool spared = f.gap(len);
         e = !was_in_sync ? gap_effect::while_resyncing
             : !f.in_sync() ? gap_effect::lost_sync
-            : f.last_gap_spared() ? gap_effect::past_prefix
-                                  : gap_effect::inside_record;
+            : spared       ? gap_effect::past_prefix
+                           : gap_effect::inside_record;
     }
     ++_c.gaps[static_cast<std::size_t>(e)];
     // The server's bytes only: a client's lost bytes may be a request that

@@ -124,19 +124,21 @@ void record_framer::feed(std::span<const std::uint8_t> d, record_sink& sink) noe
     while (!d.empty()) d = _mode == mode::sync ? consume(d, sink) : scan(d, sink);
 }
 
-void record_framer::gap(std::uint32_t len) noexcept {
-    if (len == 0) return;
+bool record_framer::gap(std::uint32_t len) noexcept {
+    if (len == 0) return true;
     _last_ok = false;
-    _gap_spared = false;
     _c.gap_bytes += len;
     if (_mode == mode::scan) {
         // The bytes held for a probe are not contiguous with what follows.
         _c.resync_skipped_bytes += _carry_len;
         _pos += _carry_len + std::uint64_t{len};
         _carry_len = 0;
-        return;
+        return false;
     }
-    if (_cfg.kind == framing::http1) return http_gap(len);
+    if (_cfg.kind == framing::http1) {
+        http_gap(len);
+        return false;
+    }
     if (_in_body && len <= _frag_left) {
         // Inside the fragment's announced bytes: framing kept, and the record
         // lost, unless it is emitted by a prefix that is already whole.
@@ -144,13 +146,13 @@ void record_framer::gap(std::uint32_t len) noexcept {
         _pos += len;
         _frag_left -= len;
         if (!_skip_body && !past_prefix) _damaged = true;
-        _gap_spared = _skip_body || past_prefix;
         if (_frag_left == 0) end_fragment(nullptr);
-        return;
+        return _skip_body || past_prefix;
     }
     if (_in_record && !_skip_body) count(framer_error::gap_dropped_record);
     lose_sync(framer_error::gap_lost_sync);
     _pos += len;
+    return false;
 }
 
 void record_framer::desync() noexcept {

@@ -28,7 +28,7 @@
 // keeps the framing (the follower knows how many bytes are missing, and we
 // know where the fragment ends), as Suricata keeps it inside READ/WRITE
 // data; the record it went through is dropped, unless it is emitted by its
-// prefix and the gap lies past it (last_gap_spared). A gap that hides a marker
+// prefix and the gap lies past it (gap() says so). A gap that hides a marker
 // loses the framing: the framer then scans for a plausible record start,
 // byte by byte, like Zeek's RPC resync (a marker of sane length followed by
 // an RPC header that fits the direction: msg_type CALL with rpcvers 2 and a
@@ -162,12 +162,11 @@ public:
     /// to `sink`, in order.
     void feed(std::span<const std::uint8_t> bytes, record_sink& sink) noexcept;
     /// `len` bytes of the stream are missing (lost before the mirror, or
-    /// given up on by the follower).
-    void gap(std::uint32_t len) noexcept;
-    /// The last gap fell where nothing the framer emits was lost: inside a
-    /// record that is emitted by its prefix, past that prefix (the READ
-    /// reply's data, say), or inside a skipped message. Framing kept.
-    bool last_gap_spared() const noexcept { return _gap_spared; }
+    /// given up on by the follower). Returns true when the gap spared
+    /// everything the framer emits: it fell inside a record that is emitted
+    /// by its prefix, past that prefix (the READ reply's data, say), or
+    /// inside a skipped message; the framing is kept.
+    bool gap(std::uint32_t len) noexcept;
     /// Forget the record in progress and look for the next plausible
     /// record start (stream joined mid-way, or a parser found garbage);
     /// nothing when already looking.
@@ -275,7 +274,6 @@ private:
     // The record in progress.
     bool _in_record = false;
     bool _damaged = false;  ///< a gap went through it
-    bool _gap_spared = false;  ///< last_gap_spared()
     std::uint64_t _rec_total = 0;  ///< fragment lengths announced so far
     std::uint32_t _held = 0;
     std::uint32_t _fragments = 0;

@@ -20,8 +20,8 @@
 //    bytes from its start to its end, and begins with a head that parses;
 //  - the counters add up: records emitted, position = bytes fed + missing;
 //  - a second framer fed each gap-free run of the same stream in one piece
-//    emits the same records: how TCP cut the bytes does not matter, also
-//    while resynchronising.
+//    emits the same records, and says the same of each gap: how TCP cut
+//    the bytes does not matter, also while resynchronising.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -117,7 +117,7 @@ void check_record(const kept_record& r, const framer_config& cfg, const stream_c
     for (const auto& [from, to] : s.gaps)
         if (from < clean_to && to > r.start) fail("a record across a gap in what it shows", r.start);
     if (r.whole != (r.total_len <= cfg.cap)) fail("whole, but longer than the cap (or the reverse)", r.start);
-    const std::size_t shown = r.whole ? body.size() : std::min<std::size_t>(cfg.prefix, cfg.cap);
+    const std::size_t shown = r.whole ? body.size() : prefix;
     if (r.bytes.size() != shown) fail("not the whole record, nor exactly its prefix", r.start);
     if (!std::equal(r.bytes.begin(), r.bytes.end(), body.begin())) fail("bytes that are not the record's", r.start);
 }
@@ -165,8 +165,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (len) s.gaps.emplace_back(s.bytes.size(), s.bytes.size() + len);
             s.bytes.insert(s.bytes.end(), len, 0);
             missing += len;
-            f.gap(len);
-            whole_runs.gap(len);
+            const bool spared = f.gap(len);
+            if (whole_runs.gap(len) != spared) fail("the two framers disagree on what a gap spared", s.bytes.size());
         }
     }
     flush_run();
