@@ -15,17 +15,16 @@ once, and each one's next connection served by another node (requirements
                  n3's connections must see a RST from the cluster address
                  on the client's link within 100 ms of controld's mark;
                  the other nodes' HTTP connections untouched and answered;
-                 nfs-cp's next connection (libnfs reconnects by itself)
-                 served by n2, the copy ending with the file's exact bytes;
-                 the held smbclient's next command failing at once and a
-                 new smbclient fetching a file from n2; new HTTP
-                 connections avoiding n3.
+                 nfs-cp's reconnect (libnfs reconnects by itself) answered
+                 by the cluster address, and a new nfs-cp copying the file
+                 from n2 with its exact bytes (libnfs 4.0.0 cannot finish a
+                 copy across a reconnect: below); the held smbclient's next
+                 command failing at once and a new smbclient fetching a file
+                 from n2; new HTTP connections avoiding n3.
 """
 
 import hashlib
 import os
-import subprocess
-import time
 
 from topology import CLUSTER_IP, wait_for
 
@@ -53,7 +52,7 @@ def resolved(gw, ports):
 
 def sc_reset_apps(L, step):
     topo, gw = L.topo, L.gw
-    L.topo.raise_host_backlog(BACKLOG)  # the SPAN copies of the NFS stream (restore_nfs.py)
+    topo.raise_host_backlog(BACKLOG)  # the SPAN copies of the NFS stream (restore_nfs.py)
     mc = make_captures()
     os.chmod(topo.dir, 0o711)
     export, share = os.path.join(topo.dir, "export"), os.path.join(topo.dir, "share")
@@ -128,12 +127,13 @@ def sc_reset_apps(L, step):
         return rst and any("Flags [S.]" in l and f"{CLUSTER_IP}.{NFS_PORT} >" in l for l in seen[rst[0]:])
     wait_for(reconnected, 10, "nfs-cp's RST, then its reconnect answered by the cluster address")
     cp.kill()
-    again = os.path.join(topo.dir, "client-again.bin")
-    r = topo.exec(topo.client, "nfs-cp", f"nfs://{CLUSTER_IP}/export/big.bin?version=3", again, check=False,
+    retry = os.path.join(topo.dir, "client-retry.bin")
+    r = topo.exec(topo.client, "nfs-cp", f"nfs://{CLUSTER_IP}/export/big.bin?version=3", retry, check=False,
                   timeout=30)
-    got = hashlib.sha256(open(again, "rb").read()).hexdigest() if os.path.exists(again) else None
-    check(r.returncode == 0 and got == hashlib.sha256(data).hexdigest(),
-          f"nfs-cp again: exit {r.returncode}, sha256 {'right' if got else 'none'}: {r.stdout} {r.stderr}")
+    got = hashlib.sha256(open(retry, "rb").read()).hexdigest() if os.path.exists(retry) else None
+    want = hashlib.sha256(data).hexdigest()
+    check(r.returncode == 0 and got == want, f"nfs-cp again: exit {r.returncode}, sha256 "
+          f"{'right' if got == want else 'wrong' if got else 'none'}: {r.stdout} {r.stderr}")
     served = tx_bytes(topo, OTHER) - sent_before
     check(served > SIZE, f"{OTHER} sent {served} bytes since the cut: not the {SIZE} of the file")
 
@@ -162,11 +162,11 @@ def sc_reset_apps(L, step):
     after = h.call("collect 10")
     check(after["wrong_node"] == 0 and all(after["by_node"][n] == {"ok": opened["by_node"][n]}
                                            for n in after["by_node"] if n != FAILED), f"the others answered: {after}")
-    h2, again = open_held(topo, HTTP_PORT, lost_http)
-    check(FAILED not in again["by_node"], f"the reset HTTP clients' new connections: {again['by_node']}")
+    _, reopened = open_held(topo, HTTP_PORT, lost_http)
+    check(FAILED not in reopened["by_node"], f"the reset HTTP clients' new connections: {reopened['by_node']}")
     return (f"{FAILED} cut off with nfs-cp at {at_cut >> 20} of {SIZE >> 20} MiB, a held SMB session and "
             f"{lost_http} of {HTTP_CONNS} HTTP connections: found failed {found['ms']:.0f} ms later; RSTs on the "
             f"client's link, (count, slowest after the mark) by port {seen}; nfs-cp reconnected at once, and a "
             f"new nfs-cp copied the file from {OTHER} with the right bytes; the held smbclient's next command failed in {smb_failed_in:.0f} ms and a "
             f"new one fetched {FILE} from {OTHER}; the other {HTTP_CONNS - lost_http} HTTP connections answered; "
-            f"new ones went to {again['by_node']}")
+            f"new ones went to {reopened['by_node']}")
