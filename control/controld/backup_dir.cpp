@@ -11,14 +11,14 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "common/crc32c.hpp"
 #include "control/controld/durable_file.hpp"
-#include "control/controld/escalation_store.hpp"
 
 namespace cg::control {
 
 namespace {
 
-std::uint32_t crc_of(std::string_view s) { return crc32c(bytes_of(s)); }
+std::uint32_t crc_of(std::string_view s) { return common::crc32c(bytes_of(s)); }
 
 std::string header_start(std::string_view kind) { return fmt::format("# clustergate {} backup v", kind); }
 

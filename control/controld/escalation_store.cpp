@@ -1,7 +1,6 @@
 #include "control/controld/escalation_store.hpp"
 
 #include <fcntl.h>
-#include <nmmintrin.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/crc32c.hpp"
 #include "common/wire_codec.hpp"
 #include "common/wire_fields.hpp"
 #include "control/controld/durable_file.hpp"
@@ -104,22 +104,10 @@ void put_u32(std::vector<std::uint8_t>& b, std::size_t at, std::uint32_t v) {
 
 /// CRC of the header's first 12 bytes (magic, version, reserved, length) and the payload.
 std::uint32_t file_crc(std::span<const std::uint8_t> file) {
-    return crc32c(file.subspan(escalation_header_size), crc32c(file.first(12)));
+    return common::crc32c(file.subspan(escalation_header_size), common::crc32c(file.first(12)));
 }
 
 }  // namespace
-
-std::uint32_t crc32c(std::span<const std::uint8_t> bytes, std::uint32_t crc) {
-    std::uint64_t c = ~crc;
-    std::size_t i = 0;
-    for (; i + 8 <= bytes.size(); i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, bytes.data() + i, 8);
-        c = _mm_crc32_u64(c, w);
-    }
-    for (; i < bytes.size(); ++i) c = _mm_crc32_u8(static_cast<std::uint32_t>(c), bytes[i]);
-    return ~static_cast<std::uint32_t>(c);
-}
 
 std::vector<std::uint8_t> encode_escalation(const escalation_state& s) {
     std::vector<std::uint8_t> out(escalation_header_size, 0);

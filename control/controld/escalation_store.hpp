@@ -38,9 +38,6 @@ inline constexpr std::size_t escalation_header_size = 16;
 /// Larger files are not ours: 1000 recoveries of long details stay far below.
 inline constexpr std::size_t escalation_max_file = 4u << 20;
 
-/// CRC-32C of `bytes`, continuing from `crc` (0 to start).
-std::uint32_t crc32c(std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
-
 /// The whole file for a state.
 std::vector<std::uint8_t> encode_escalation(const escalation_state& s);
 /// The state a whole file holds, or why it cannot be used ("torn: 40 of 
