@@ -75,6 +75,7 @@ public:
 std::vector<command> table_commands();  ///< clusters, ports, nodes (cmd_tables.cpp)
 std::vector<command> stats_commands();  ///< counters, ports, lcores (cmd_stats.cpp)
 std::vector<command> conn_commands();   ///< connections, simulate (cmd_conns.cpp)
+std::vector<command> conn_file_commands();  ///< save/load the connection tables (cmd_conn_file.cpp)
 std::vector<command> mirror_commands();  ///< the mirror parser (cmd_mirror.cpp)
 std::vector<command> manager_commands();  ///< controld's manager (cmd_manager.cpp)
 std::vector<command> ha_commands();       ///< the gateway's role in its pair (cmd_ha.cpp)

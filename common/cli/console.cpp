@@ -166,6 +166,7 @@ console::console(common::api::api& api, std::string prompt, std::function<void()
     g.areas = {{"cluster tables", table_commands()},
                {"statistics", stats_commands()},
                {"connections", conn_commands()},
+               {"connection files", conn_file_commands()},
                {"mirror parser", mirror_commands()},
                {"manager (controld)", manager_commands()},
                {"gateway pair", ha_commands()},

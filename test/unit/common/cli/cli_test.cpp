@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include "common/cli/console.hpp"
+#include <fstream>
+#include <iterator>
+
+#include "common/conn_file.hpp"
 #include "support/escalation_sample.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace cg::common;
 using namespace cg::common::api;
@@ -471,6 +476,57 @@ TEST_CASE("show connections prints one line per connection and the next cursor",
     page.conns.clear();
     f.api.replies.push_back(page);
     CHECK(f.ok("show connections from 4242") == "no connections on this page\ntotal 1234\n");
+}
+
+TEST_CASE("save connections dumps every worker page by page; load connections inserts the file in bulk", "[cli][conn_file]") {
+    fixture f;
+    cg::test::temp_dir dir("cg-cli");
+    const std::string path = (dir.path / "table.cgct").string();
+    flow_key k;
+    k.saddr = ip("198.51.100.7"), k.daddr = ip("198.18.0.100"), k.dport = 80, k.proto = 6;
+    const auto rec = [&](std::uint16_t sport, std::uint8_t state) {
+        flow_key x = k;
+        x.sport = sport;
+        return conn_record{x, ip("198.18.0.11"), state};
+    };
+    // Worker 0 in two pages, worker 1 in one.
+    f.api.replies.push_back(dump_conns_rep{0, 2, 77, false, 3, {rec(1, 1), rec(2, 1)}});
+    f.api.replies.push_back(dump_conns_rep{0, 2, 0, true, 3, {rec(3, 2)}});
+    f.api.replies.push_back(dump_conns_rep{1, 2, 0, true, 1, {rec(4, 1)}});
+    const std::string saved = f.ok("save connections " + path);
+    CHECK(contains(saved, "saved 4 connections of 2 worker(s) to " + path + " (88 bytes)"));
+    CHECK(contains(saved, "  worker 0: 3 in "));
+    CHECK(contains(saved, "  worker 1: 1 in "));
+    REQUIRE(f.api.got.size() == 3);
+    const auto dump = [&](std::size_t i) { return std::get<dump_conns_req>(f.api.got[i]); };
+    CHECK((dump(0).worker == 0 && dump(0).cursor == 0));
+    CHECK((dump(1).worker == 0 && dump(1).cursor == 77));
+    CHECK((dump(2).worker == 1 && dump(2).cursor == 0));
+
+    std::ifstream in(path, std::ios::binary);
+    const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+    const auto decoded = decode_conn_file(bytes);
+    REQUIRE(std::holds_alternative<std::vector<conn_record>>(decoded));
+    CHECK(std::get<std::vector<conn_record>>(decoded) ==
+          std::vector<conn_record>{rec(1, 1), rec(2, 1), rec(3, 2), rec(4, 1)});
+
+    f.api.got.clear();
+    insert_conns_rep rep;
+    rep.inserted = 3, rep.kept = 1;
+    f.api.replies.push_back(rep);
+    const std::string loaded = f.ok("load connections " + path + " replace");
+    CHECK(contains(loaded, "loaded 4 connections from " + path));
+    CHECK(contains(loaded, ": 3 inserted, 0 replaced, 1 kept, 0 no cluster port, 0 no node, 0 table full, 0 bad\n"));
+    const auto& ins = f.api.last<insert_conns_req>();
+    CHECK(ins.replace);
+    CHECK(ins.conns == std::vector<conn_record>{rec(1, 1), rec(2, 1), rec(3, 2), rec(4, 1)});
+
+    // A damaged file reaches no gateway.
+    std::vector<std::uint8_t> torn(bytes.begin(), bytes.end() - 5);
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(torn.data()),
+                                                                  static_cast<std::streamsize>(torn.size()));
+    CHECK(contains(f.refused("load connections " + path), "torn: 83 of the 88 bytes its 4 records take"));
+    CHECK(contains(f.refused("load connections " + (dir.path / "none").string()), "cannot read"));
 }
 
 TEST_CASE("show stats: busy%, non-zero drops with total, rates since the previous show stats", "[cli]") {

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "control/controld/config_backups.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace cg::control;
 using namespace std::chrono_literals;

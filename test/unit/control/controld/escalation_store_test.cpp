@@ -15,7 +15,7 @@
 
 #include "common/crc32c.hpp"
 #include "control/controld/escalation_store.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace cg::control;
 using namespace std::chrono_literals;

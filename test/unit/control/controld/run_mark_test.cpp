@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "control/controld/run_mark.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace cg::control;
 using cg::test::temp_dir;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "control/controld/state_store.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace cg::control;
 using cg::test::temp_dir;

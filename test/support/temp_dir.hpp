@@ -1,6 +1,6 @@
 // A directory of its own under the system's temporary one, removed (with
 // what is in it, whatever its permissions) at the end: for the tests of
-// controld's files on disk.
+// controld's and the console's files on disk.
 #pragma once
 
 #include <catch2/catch.hpp>
