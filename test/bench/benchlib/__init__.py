@@ -10,6 +10,7 @@ runs. One concern a module:
   prepare     before a run: packages, build, hugepages, run directories
   duts        the devices under test: gatewayd, dpdk-testpmd
   pktgen      cg-pktgen against a DUT, or alone on a loopback
+  conn_file   connection table files (save/load connections) for the bulk insert bench
   perf        profiles of the DUT's worker and what they say
   scenarios   what is measured, in which order (HAProxy and kernel forwarding: tcp_compare)
   figures     small numeric helpers shared by scenarios and report

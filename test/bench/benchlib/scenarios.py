@@ -2,17 +2,19 @@
 stops what it started, also on failure; results go to args.scen, which the
 report reads (and raw/state.pickle keeps for --report-only)."""
 import json
+import re
 
 import parser_rate  # test/bench, beside this package: the mirror parser on one lcore, fed by the pcap PMD
 import restoration  # test/bench, beside this package: a failed node's connections restored on its spare
 import takeover  # test/bench, beside this package: the gateway pair's takeover
 import tcp_compare  # test/bench, beside this package: real TCP through namespaces
 
+from . import conn_file
 from .duts import Gatewayd, Testpmd
 from .figures import fmt_count
 from .pktgen import run_gen, run_loopback
 from .procs import log, sh
-from .topology import FULL_SLOTS_CONNS
+from .topology import FULL_SLOTS_CONNS, NODES, VIP
 
 
 def plan(quick):
@@ -40,6 +42,7 @@ def scenarios(args):
     table_memory(args, S)
     mirror_parser(args, S)
     real_tcp(args, S)
+    bulk_requests(args, P, S)
     pair_takeover(args, S)
     node_restoration(args, S)
 
@@ -191,6 +194,39 @@ def mirror_parser(args, S):
 def real_tcp(args, S):
     """Real TCP through namespaces: gatewayd vs HAProxy vs kernel forwarding."""
     namespaced(args, S, "tcp", tcp_compare, "tcp comparison")
+
+
+def bulk_requests(args, P, S):
+    """The bulk requests of a restart or a takeover on one worker: a million
+    entries into an empty table (`load connections`: inserts of 65,536 over
+    the control socket, the worker taking them between its polls), then
+    all of them out again (`save connections`: dumps), a fresh gatewayd a run."""
+    n = 1_000_000
+    path = f"{args.raw}/bulk-1M.cgct"
+    conn_file.write(path, n, VIP, 80, [ip for ip, _mac, _w in NODES])
+    S["bulk"] = runs = []
+    try:
+        for i in range(P["repeats"]):
+            runs.append(bulk_run(args, path, n, i))
+            log(f"bulk: {runs[-1]}")
+    except Exception as e:  # the report says what was measured; the rest of the run stands
+        log(f"bulk requests failed: {e}")
+
+
+def bulk_run(args, path, n, i):
+    """One fresh gatewayd: the file loaded into it, then saved out of it."""
+    gw = Gatewayd(args, args.raw, f"bulk-{i}", n + n // 10).start()
+    try:
+        load = gw.gwctl("load", "connections", path, timeout=60).stdout
+        save = gw.gwctl("save", "connections", f"{args.raw}/bulk-out.cgct", timeout=60).stdout
+    finally:
+        gw.stop()
+    m_load = re.search(r"in ([\d.]+) ms .*: (\d+) inserted", load)
+    m_save = re.search(r"^saved (\d+) .*the dumps took ([\d.]+) ms", save, re.M)
+    if not (m_load and m_save):
+        raise RuntimeError(f"bulk requests: unexpected answers: {load!r} {save!r}")
+    return {"entries": n, "insert_ms": float(m_load.group(1)), "inserted": int(m_load.group(2)),
+            "dumped": int(m_save.group(1)), "dump_ms": float(m_save.group(2))}
 
 
 def pair_takeover(args, S):

@@ -289,10 +289,26 @@ def tcp(t, add):
             "them on average only.\n")
 
 
-def takeover(t, add):
-    """The gateway pair's takeover (test/bench/takeover.py)."""
+def bulk(runs, add):
+    """The bulk requests on one worker (scenarios.bulk_requests), under the takeover's table."""
+    if not runs:
+        return
+    med_ins = med([r["entries"] / r["insert_ms"] / 1e3 for r in runs])
+    med_dump = med([r["dumped"] / r["dump_ms"] / 1e3 for r in runs])
+    met = med_ins >= 2 and all(r["inserted"] == r["entries"] for r in runs)
+    add("Bulk requests on one worker (the restart's and the takeover's insert of the nodes' tables), a million "
+        "entries over gatewayd's control socket (`load connections`, then `save connections`; a fresh gatewayd "
+        f"a run): insert {med_ins:.2f} M entries/s (median; runs: "
+        + "; ".join(f"{r['insert_ms']:.0f} ms ({r['inserted']:,} inserted)" for r in runs)
+        + f"), dump {med_dump:.2f} M entries/s (runs: " + ", ".join(f"{r['dump_ms']:.0f} ms" for r in runs)
+        + f"). Target: at least 2 M entries/s per worker, every entry inserted: {'met' if met else 'not met'}.\n")
+
+
+def takeover(t, b, add):
+    """The gateway pair's takeover (test/bench/takeover.py) and the bulk requests behind it."""
     add("## Takeover: the backup gateway carries the connections on\n")
     if not measured(t, add):
+        bulk(b, add)
         return
     add("Two gateways in network namespaces, each a controld and a gatewayd (`net_af_packet`, one worker), "
         "paired with heartbeats every 10 ms and a 100 ms dead time; N keep-alive HTTP connections from one client "
@@ -317,6 +333,7 @@ def takeover(t, add):
             add(f"- {r['connections']:,} connections: the pair changed roles {r['flaps_before']} time(s) before the "
                 "kill, while the machine was opening the connections (a heartbeat or a health answer later than "
                 "the dead time): the figures of that row are not a clean takeover.")
+    bulk(b, add)
     v = t.get("vrrp")
     if v and "error" not in v:
         add(f"Reference, same topology: keepalived's VRRP (version 3, adverts every {v['advert_s'] * 1000:.0f} ms) "
