@@ -42,6 +42,7 @@ void on_signal(int) { g_stop.store(true); }
 std::vector<std::string> eal_args(const pktgen_config& c) {
     std::vector<std::string> a{"cg-pktgen", "--lcores", fmt::format("0@{},1@{}", c.cpu, c.cpu), "--main-lcore", "0",
                                "--file-prefix", c.prefix, "--no-pci", "--vdev", c.device};
+    if (!c.backup_device.empty()) a.insert(a.end(), {"--vdev", c.backup_device});
     // --in-memory: no hugepage files to clean up, even after a crash. EAL
     // refuses it together with --no-huge (which maps anonymous memory anyway).
     a.emplace_back(c.huge ? "--in-memory" : "--no-huge");
@@ -57,11 +58,11 @@ struct setup_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-std::uint16_t start_port(const pktgen_config& c, rte_mempool* pool) {
-    const std::string name = c.device.substr(0, c.device.find(','));
+std::uint16_t start_port(const pktgen_config& c, const std::string& device, rte_mempool* pool) {
+    const std::string name = device.substr(0, device.find(','));
     std::uint16_t port = 0;
     if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0)
-        throw setup_error(fmt::format("no ethdev named {} (from --device {})", name, c.device));
+        throw setup_error(fmt::format("no ethdev named {} (from {})", name, device));
     rte_eth_conf conf{};
     if (const int rc = rte_eth_dev_configure(port, 1, 1, &conf); rc < 0)
         throw setup_error(fmt::format("configuring {}: {}", name, rte_strerror(-rc)));
@@ -118,8 +119,9 @@ std::string json_counts(const type_counts& c) {
 }
 
 /// Prints the summary and returns the JSON line; `passed` says whether the
-/// run met --max-loss and the node checks.
-std::string report(const pktgen_config& c, const results& r, const rte_eth_stats& ps, bool& passed) {
+/// run met --max-loss and the node checks; `moved_at_s`: when the traffic moved to the backup port (-1: never).
+std::string report(const pktgen_config& c, const results& r, const rte_eth_stats& ps, double moved_at_s,
+                   bool& passed) {
     const double hz = static_cast<double>(r.tsc_hz);
     const double win = static_cast<double>(r.window_cycles) / hz;
     const double warm = static_cast<double>(r.warmup_cycles) / hz;
@@ -219,14 +221,15 @@ std::string report(const pktgen_config& c, const results& r, const rte_eth_stats
         "\"rx_malformed\":{},\"rx_late\":{},\"abandoned\":{},\"nodes_checked\":{},\"node_mismatch\":{},"
         "\"rx_unknown_node\":{},\"zero_weight_hits\":{},\"consistent\":{},\"new_conns\":{},\"spread_max_dev_pct\":{:.4f},"
         "\"nodes\":{},\"port\":{{\"ipackets\":{},\"opackets\":{},\"imissed\":{},\"ierrors\":{},\"oerrors\":{},"
-        "\"rx_nombuf\":{}}},\"tsc_hz\":{},\"gen_cpu_share\":{:.4f},\"cpu_probes\":{}}}",
+        "\"rx_nombuf\":{}}},\"tsc_hz\":{},\"gen_cpu_share\":{:.4f},\"cpu_probes\":{},\"moved_to_backup_s\":{}}}",
         c.flows, c.size, c.burst, c.rate, c.cps, format_mix(c.traffic_mix), c.malformed, win, warm, r.tx_warmup[0],
         r.rx_warmup[0], tx_pps, rx_pps, json_counts(r.tx_window), json_counts(r.rx_window), offered, rx_valid, lost,
         loss_pct, unsent, tx_cps, cps, p50, p90, p99, p999, lmax, lmin, r.latency.count(), r.tx_calls, partial_pct,
         r.alloc_fail, r.rx_foreign, r.rx_malformed, r.rx_late, r.abandoned, nodes_checked, r.node_mismatch,
         r.rx_unknown_node, spread.zero_weight_hits, nodes_checked ? (consistent ? "true" : "false") : "null",
         spread.total, spread.max_abs_dev_pct, nodes_json, ps.ipackets, ps.opackets, ps.imissed, ps.ierrors,
-        ps.oerrors, ps.rx_nombuf, r.tsc_hz, gen_share, probes_json);
+        ps.oerrors, ps.rx_nombuf, r.tsc_hz, gen_share, probes_json,
+        moved_at_s < 0 ? std::string("null") : fmt::format("{:.3f}", moved_at_s));
 }
 
 int run(const pktgen_config& c) {
@@ -238,7 +241,9 @@ int run(const pktgen_config& c) {
     if (!slots)
         throw setup_error(fmt::format("cannot allocate {} MiB for {} flows", (std::size_t{c.flows} * sizeof(flow_slot)) >> 20,
                                       c.flows));
-    const std::uint16_t port = start_port(c, pool);
+    const std::uint16_t port = start_port(c, c.device, pool);
+    const std::optional<std::uint16_t> backup =
+        c.backup_device.empty() ? std::nullopt : std::optional(start_port(c, c.backup_device, pool));
 
     frame_params fp;
     fp.dst_mac = c.dst_mac;
@@ -253,6 +258,7 @@ int run(const pktgen_config& c) {
     fp.dport = c.dport;
     fp.size = c.size;
     rte_eth_stats_reset(port);
+    if (backup) rte_eth_stats_reset(*backup);
 
     auto engine = std::make_unique<traffic_engine>(c, port, pool, std::span(slots, c.flows), fp);
     const unsigned lcore = rte_get_next_lcore(-1, 1, 0);
@@ -265,8 +271,19 @@ int run(const pktgen_config& c) {
     auto last = std::chrono::steady_clock::now();
     const auto t0 = last;
     std::uint64_t shown_phase = ~std::uint64_t{0};
+    double moved_at_s = -1;  ///< when the traffic moved to the backup port
     while (rte_eal_get_lcore_state(lcore) != WAIT) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (backup && moved_at_s < 0) {
+            rte_eth_link link{};
+            if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status != RTE_ETH_LINK_UP) {
+                engine->move_to(*backup);
+                moved_at_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                fmt::print(stderr, "cg-pktgen: link down on {}: traffic moved to {} at {:.3f} s\n",
+                           c.device.substr(0, c.device.find(',')),
+                           c.backup_device.substr(0, c.backup_device.find(',')), moved_at_s);
+            }
+        }
         // Phase changes always go to stderr (scripts wait for "phase measure").
         if (const std::uint64_t ph = live.phase.read(); ph != shown_phase) {
             shown_phase = ph;
@@ -289,8 +306,14 @@ int run(const pktgen_config& c) {
 
     rte_eth_stats ps{};
     rte_eth_stats_get(port, &ps);
+    if (backup) {  // both ports' counters, summed
+        rte_eth_stats bs{};
+        rte_eth_stats_get(*backup, &bs);
+        ps.ipackets += bs.ipackets, ps.opackets += bs.opackets, ps.ibytes += bs.ibytes, ps.obytes += bs.obytes;
+        ps.imissed += bs.imissed, ps.ierrors += bs.ierrors, ps.oerrors += bs.oerrors, ps.rx_nombuf += bs.rx_nombuf;
+    }
     bool passed = false;
-    const std::string json = report(c, engine->result(), ps, passed);
+    const std::string json = report(c, engine->result(), ps, moved_at_s, passed);
     fmt::print("{}\n", json);
     std::fflush(stdout);
     if (!c.json_path.empty()) {
@@ -301,8 +324,8 @@ int run(const pktgen_config& c) {
             fmt::print(stderr, "cg-pktgen: cannot write {}\n", c.json_path);
         }
     }
-    rte_eth_dev_stop(port);
-    rte_eth_dev_close(port);
+    for (const std::optional<std::uint16_t> p : {std::optional(port), backup})
+        if (p) rte_eth_dev_stop(*p), rte_eth_dev_close(*p);
     engine.reset();
     rte_free(slots);
     rte_mempool_free(pool);

@@ -94,6 +94,9 @@ parse_outcome parse_pktgen_args(int argc, char** argv) {
     desc.add_options()
         ("help,h", "this help")
         ("device", po::value(&c.device)->default_value(c.device), "the port: a vdev string (net_memif..., net_ring...)")
+        ("backup-device", po::value(&c.backup_device),
+         "a second port (vdev string), the backup gateway's: the traffic moves to it when the first port's link "
+         "goes down")
         ("file-prefix", po::value(&c.prefix)->default_value(c.prefix), "EAL file prefix")
         ("cpu", po::value(&c.cpu)->default_value(c.cpu), "CPU for both lcores (TX+RX worker and reporting main)")
         ("memory", po::value(&c.memory_mb)->default_value(0), "EAL memory in MB (-m); 0 = as needed")

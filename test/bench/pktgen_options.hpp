@@ -21,6 +21,10 @@ struct node_spec {
 struct pktgen_config {
     // EAL and port
     std::string device = "net_memif0,role=client,socket=/run/clustergate/bench.memif,socket-abstract=no";
+    /// A second port, toward the backup gateway: when the first one's link
+    /// goes down, the traffic moves to it (as a switch's would after the
+    /// backup's gratuitous ARP). Empty: none.
+    std::string backup_device;
     std::string prefix = "cg-pktgen";
     unsigned cpu = 0;             ///< the CPU both lcores (main: reporting, worker: TX+RX) run on
     unsigned memory_mb = 0;       ///< EAL -m; 0 = as needed

@@ -95,7 +95,7 @@ void traffic_engine::rx() noexcept {
 
 unsigned traffic_engine::rx_burst(unsigned burst) noexcept {
     rte_mbuf* pkts[rx_burst_max];
-    const std::uint16_t n = rte_eth_rx_burst(_port, 0, pkts, static_cast<std::uint16_t>(burst));
+    const std::uint16_t n = rte_eth_rx_burst(_port.load(std::memory_order_relaxed), 0, pkts, static_cast<std::uint16_t>(burst));
     if (n == 0) return 0;
     const std::uint64_t now = rte_rdtsc();  // after the packets are ours: the latency ends here
     _live.rx.add(n);
@@ -218,7 +218,7 @@ unsigned traffic_engine::steady_ops(pkt_op* ops, unsigned n, std::uint64_t now) 
 void traffic_engine::flush(std::uint64_t now) noexcept {
     if (_pend_off == _pend_n || now < _tx_retry_at) return;
     const auto want = static_cast<std::uint16_t>(_pend_n - _pend_off);
-    const std::uint16_t sent = rte_eth_tx_burst(_port, 0, &_pend[_pend_off], want);
+    const std::uint16_t sent = rte_eth_tx_burst(_port.load(std::memory_order_relaxed), 0, &_pend[_pend_off], want);
     ++_r.tx_calls;
     if (sent < want) {
         // The peer's ring is full: polling it again at once only bounces its

@@ -81,6 +81,9 @@ public:
     void run(const std::atomic<bool>& stop) noexcept;
 
     const results& result() const noexcept { return _r; }
+    /// Sends and receives on `port` from the next loop turn on (the frames
+    /// queued for the old port go to the new one). Called from: any thread.
+    void move_to(std::uint16_t port) noexcept { _port.store(port, std::memory_order_relaxed); }
     live_counters& live() noexcept { return _live; }
 
 private:
@@ -105,7 +108,7 @@ private:
     void read_probes(std::vector<std::int64_t>& out) noexcept;
 
     const pktgen_config& _cfg;
-    std::uint16_t _port;
+    std::atomic<std::uint16_t> _port;
     rte_mempool* _pool;
     flow_plan _plan;
     flow_slot* _slots;

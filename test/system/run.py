@@ -48,6 +48,7 @@ from scenarios.pair import (sc_pair_fence, sc_pair_forged, sc_pair_freeze, sc_pa
                             sc_pair_switch, sc_pair_unheard)
 from scenarios.recovery import sc_kill9_lost, sc_restore_kill9  # noqa: E402
 from scenarios.routing import sc_drain, sc_long_lived, sc_spread, sc_udp  # noqa: E402
+from scenarios.pair_flows import memif_bench, sc_pair_flows  # noqa: E402
 from scenarios.span import sc_span  # noqa: E402
 from scenarios.terminator import BENCH as TERMINATOR_BENCH, sc_term_report  # noqa: E402
 from topology import Topology  # noqa: E402
@@ -117,6 +118,7 @@ SCENARIOS = {
     "pair_unheard": (sc_pair_unheard, {"bench": "pair", "mirror": "state_changes"}),
     "pair_heal": (sc_pair_heal, {"bench": "pair", "pool": True}),
     "esc_heal": (sc_esc_heal, {"bench": "pair", "pool": "3s", "supervision_lines": SUPERVISION_HEAL}),
+    "pair_flows": (sc_pair_flows, {"bench": "memif"}),
 }
 
 
@@ -143,6 +145,8 @@ def run_one(name, build, verbose):
         options["manager_lines"] = [make() for make in options.get("manager_lines", [])]
     elif kind == "pair":
         bench = pair_lab
+    elif kind == "memif":
+        bench = memif_bench
     else:
         bench = lab
     try:

@@ -7,6 +7,7 @@ import re
 import parser_rate  # test/bench, beside this package: the mirror parser on one lcore, fed by the pcap PMD
 import restoration  # test/bench, beside this package: a failed node's connections restored on its spare
 import takeover  # test/bench, beside this package: the gateway pair's takeover
+import takeover_flows  # test/bench, beside this package: the pair's takeover of a million cg-pktgen flows
 import tcp_compare  # test/bench, beside this package: real TCP through namespaces
 
 from . import conn_file
@@ -44,6 +45,7 @@ def scenarios(args):
     real_tcp(args, S)
     bulk_requests(args, P, S)
     pair_takeover(args, S)
+    flows_takeover(args, S)
     node_restoration(args, S)
 
 
@@ -232,6 +234,11 @@ def bulk_run(args, path, n, i):
 def pair_takeover(args, S):
     """The gateway pair's takeover with real TCP connections, and keepalived's VRRP as the reference."""
     namespaced(args, S, "takeover", takeover, "takeover measurement")
+
+
+def flows_takeover(args, S):
+    """The pair's takeover of a million cg-pktgen flows over memif (100,000 in --quick)."""
+    namespaced(args, S, "takeover_flows", takeover_flows, "takeover of cg-pktgen flows")
 
 
 def node_restoration(args, S):

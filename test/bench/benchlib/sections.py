@@ -304,6 +304,29 @@ def bulk(runs, add):
         + f"). Target: at least 2 M entries/s per worker, every entry inserted: {'met' if met else 'not met'}.\n")
 
 
+def takeover_flows(t, add):
+    """The pair's takeover of cg-pktgen flows in the memif topology (test/bench/takeover_flows.py)."""
+    if not t:
+        return
+    add("### The takeover of cg-pktgen flows (memif)\n")
+    if "error" in t:
+        add(f"Not measured: {t['error']}\n")
+        return
+    add("gatewayd a (active) and b (standby) joined by a memif mirror link (state_changes), cg-pktgen with one port "
+        "to each, the same gateway MAC on both; the generator opens every flow through a, then sends at "
+        f"{t['rate'] / 1e6:.2f} Mpps; `kill -9` of a, b set active by the bench as soon as a is gone (the pair's "
+        "detection is the dead time, timed above), and the generator moves its traffic to b when its link to a "
+        "goes down (a switch after the gratuitous ARP).\n")
+    add("| flows | b's table at the kill | kill to b active ms | to b's first frame ms (polled) | packets lost | "
+        "outage at the offered rate ms | b's drops | every packet from its flow's node |")
+    add("|---|---|---|---|---|---|---|---|")
+    drops = ", ".join(f"{k} {v:,}" for k, v in t["b_drops"].items()) or "none"
+    add(f"| {t['flows']:,} | {t['followed_before_kill']:,} | {t['active_ms']} | {t['first_frame_ms_polled']} | "
+        f"{t['lost']:,} of {t['offered']:,} | {t['outage_ms']} | {drops} | "
+        f"{'yes' if t['consistent'] else 'no'} ({t['node_mismatch']} to another node, {t['rx_unknown_node']} unknown) |")
+    add("")
+
+
 def takeover(t, b, add):
     """The gateway pair's takeover (test/bench/takeover.py) and the bulk requests behind it."""
     add("## Takeover: the backup gateway carries the connections on\n")
