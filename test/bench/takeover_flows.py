@@ -34,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from benchlib.duts import tables_and_cluster  # noqa: E402
 from benchlib.procs import remove_runtime  # noqa: E402
 from benchlib.topology import GW_MAC, NODES, VIP  # noqa: E402
 
@@ -56,7 +57,6 @@ def memif(n, role, sock, mac):
 def gw_config(d, side, conns):
     """a: lan and the mirror link's server end; b: lan and its client end, polling with pauses (it shares a's CPU)."""
     peer_role, peer_mac, sleep = ("server", "02:00:00:00:00:0a", "0") if side == "a" else ("client", "02:00:00:00:00:0b", "20us")
-    nodes = "\n".join(f'          - {{address: {ip}, mac: "{mac}", weight: {w}}}' for ip, mac, w in NODES)
     path = os.path.join(d, f"gw-{side}.yaml")
     with open(path, "w") as f:
         f.write(f"""gateway:
@@ -74,20 +74,7 @@ ports:
   - name: peer
     device: "{memif(1, peer_role, f'{d}/mirror.memif', peer_mac)}"
 mirror: {{port: peer, mode: state_changes, refresh: 1s}}
-tables:
-  connections: {conns}
-  services: 16
-  nodes: 64
-  mbufs: 16383
-  burst: 32
-clusters:
-  - name: bench
-    address: {VIP}
-    ports:
-      - port: 80
-        nodes:
-{nodes}
-""")
+{tables_and_cluster(conns)}""")
     return path
 
 

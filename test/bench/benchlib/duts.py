@@ -74,6 +74,25 @@ class Dut:
         remove_runtime(self.prefix)
 
 
+def tables_and_cluster(connections):
+    """The end of every bench gatewayd's configuration: its tables, and the bench cluster on port 80 over NODES."""
+    nodes = "\n".join(f'          - {{address: {ip}, mac: "{mac}", weight: {w}}}' for ip, mac, w in NODES)
+    return f"""tables:
+  connections: {connections}
+  services: 16
+  nodes: 64
+  mbufs: 16383
+  burst: 32
+clusters:
+  - name: bench
+    address: {VIP}
+    ports:
+      - port: 80
+        nodes:
+{nodes}
+"""
+
+
 class Gatewayd(Dut):
     kind = "gatewayd"
     prefix = GW_PREFIX
@@ -89,7 +108,6 @@ class Gatewayd(Dut):
         self.logfile = os.path.join(raw, f"gw-{tag}.log")
 
     def start(self):
-        nodes = "\n".join(f'          - {{address: {ip}, mac: "{mac}", weight: {w}}}' for ip, mac, w in NODES)
         with open(self.conf, "w") as f:
             f.write(f"""# scripts/bench: gatewayd on one worker, one memif port (one-arm), static node MACs.
 gateway:
@@ -104,20 +122,7 @@ lcores:
 ports:
   - name: lan
     device: "{server_dev(self.memif)}"
-{self.mirror_lines()}tables:
-  connections: {self.connections}
-  services: 16
-  nodes: 64
-  mbufs: 16383
-  burst: 32
-clusters:
-  - name: bench
-    address: {VIP}
-    ports:
-      - port: 80
-        nodes:
-{nodes}
-""")
+{self.mirror_lines()}{tables_and_cluster(self.connections)}""")
         return self.launch([self.args.gatewayd, "-c", self.conf], self.wait_control)
 
     def mirror_lines(self):
