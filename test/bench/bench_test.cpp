@@ -393,7 +393,8 @@ TEST_CASE("counts, nodes and the command line", "[bench][options]") {
         CHECK_FALSE(parse_node(bad));
 
     std::vector<std::string> words{"cg-pktgen", "--flows", "10M", "--mix", "1:0:0:1", "--rate", "2M",
-                                   "--node",    "02:00:00:00:01:01=2", "--", "--log-level=8"};
+                                   "--node",    "02:00:00:00:01:01=2", "--backup-device", "net_memif1,role=client",
+                                   "--", "--log-level=8"};
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
     const auto out = parse_pktgen_args(static_cast<int>(argv.size()), argv.data());
@@ -404,6 +405,7 @@ TEST_CASE("counts, nodes and the command line", "[bench][options]") {
     REQUIRE(out.cfg->nodes.size() == 1);
     CHECK(out.cfg->nodes[0].weight == 2);
     CHECK(out.cfg->eal_extra == std::vector<std::string>{"--log-level=8"});
+    CHECK(out.cfg->backup_device == "net_memif1,role=client");
 
     std::vector<std::string> bad{"cg-pktgen", "--flows", "20M"};
     std::vector<char*> argv2;
@@ -411,4 +413,10 @@ TEST_CASE("counts, nodes and the command line", "[bench][options]") {
     const auto out2 = parse_pktgen_args(static_cast<int>(argv2.size()), argv2.data());
     CHECK_FALSE(out2.cfg);
     CHECK(out2.exit_code == 2);
+    // No backup port unless asked.
+    std::vector<std::string> plain{"cg-pktgen"};
+    char* argv3[] = {plain[0].data()};
+    const auto out3 = parse_pktgen_args(1, argv3);
+    REQUIRE(out3.cfg);
+    CHECK(out3.cfg->backup_device.empty());
 }
