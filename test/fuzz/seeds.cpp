@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/conn_file.hpp"
 #include "common/ctl_msg.hpp"
 #include "control/controld/backup_dir.hpp"
 #include "control/controld/config_backups.hpp"
@@ -303,6 +304,10 @@ void stores_seeds(const fs::path& dir) {
     write(dir, "backup.yaml", text(encode_config_backup("gateway: {name: gw}\nports: []\n", t0)));
     write(dir, "backup-empty.yaml", text(encode_config_backup("", t0)));
     write(dir, "state.bin", text(encode_backup("node state", std::string_view("a\0b\nnot text\xff", 13), t0)));
+    cg::common::flow_key k;
+    k.saddr = 0x0a000001, k.daddr = 0xc6120064, k.sport = 40000, k.dport = 80, k.proto = 6;
+    const std::vector<cg::common::api::conn_record> conns{{k, 0xc612000b, 1}, {k, 0xc612000c, 2}};
+    write(dir, "conns.cgct", cg::common::encode_conn_file(conns));
     // Found by a CI run: a time past int64 milliseconds decoded to another time.
     write(dir, "backup-far-future.yaml",
           text("# clustergate configuration backup v1 bytes=30 crc32c=6579f9a5 saved_ms=17777777777777777777\n"
