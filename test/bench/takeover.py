@@ -21,7 +21,7 @@ time until a new connection through the address succeeds again, and how
 many of the established connections carried on.
 
 Used by scripts/bench (scenario "takeover"); runnable alone:
-    python3 test/bench/takeover.py --build build [--counts 10000,100000] [--reference 2000]
+    python3 test/bench/takeover.py --build build [--counts 10000,100000] [--reference 2000] [--modes off]
 """
 
 import argparse
@@ -107,9 +107,10 @@ def measure_pair(build, count, log, mirror=None):
         why = ha["why"]
         silent = int(why.split("silent for ")[1].split()[0]) if "silent for" in why else None
         kept = sum(r["ok"] for r in results)
+        waiting = [p for r in results for p in r.get("timeout_ports", [])][:20]
         restore_log = [l.strip() for l in open(b.log).read().splitlines()
                        if "shadow table" in l or "connections put back" in l or "reconciled" in l][-6:]
-        return {"agents": agent_answers(L), "restore_log": restore_log, "connections": count, "mirror": mirror or "off", "opened_s": round(opened_s, 1),
+        return {"still_waiting": still_waiting(topo, waiting), "agents": agent_answers(L), "restore_log": restore_log, "connections": count, "mirror": mirror or "off", "opened_s": round(opened_s, 1),
                 "detected_ms": silent, "takeover_ms": ha["counters"]["last_takeover_ms"],
                 "query_ms": restore.get("last_restore_query_ms"),
                 "active_ms": round(active * 1000) if active is not None else None,
@@ -119,6 +120,16 @@ def measure_pair(build, count, log, mirror=None):
                 "carried_on": all(carried_on(r, n) for r, (_, n) in zip(results, holders)),
                 "flaps_before": flaps, "epochs": [epoch, ha["epoch"]],
                 "why": why}
+
+
+def still_waiting(topo, ports):
+    """What the client's kernel says of connections that got no answer in time (ss -tin: retransmissions, backoff,
+    its timer), by client port: why they are still waiting."""
+    out = {}
+    for port in ports:
+        r = topo.exec(topo.client, "ss", "-tinoH", "state", "established", "sport", "=", f":{port}", check=False)
+        out[port] = " ".join(r.stdout.split())[:400] or "no established socket"
+    return out
 
 
 def agent_answers(L):
@@ -231,16 +242,18 @@ def measure_vrrp(count, log):
                 "closed": after["closed"], "timeout": after["timeout"], "advert_s": float(VRRP_ADVERT)}
 
 
-def run(build, quick=False, log=print, counts=None, reference=2000):
+def run(build, quick=False, log=print, counts=None, reference=2000, modes=("off", "state_changes")):
     counts = counts or ([10000] if quick else [10000, 100000])
     out = {"pair": [], "vrrp": None}
-    for mirror in (None, "state_changes"):
+    for mirror in (None if m == "off" else m for m in modes):
         for c in counts:
             try:
                 out["pair"].append(measure_pair(build, c, log, mirror))
             except Exception as e:  # reported as not measured; the others stand
                 out["pair"].append({"connections": c, "mirror": mirror or "off", "error": f"{type(e).__name__}: {e}"})
             log(f"takeover with {c} (mirror {mirror or 'off'}): {out['pair'][-1]}")
+    if not reference:
+        return out
     try:
         out["vrrp"] = measure_vrrp(reference, log)
     except Exception as e:
@@ -253,10 +266,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
     ap.add_argument("--counts", default="10000,100000", help="connection counts, comma-separated")
-    ap.add_argument("--reference", type=int, default=2000, help="connections through the VRRP reference")
+    ap.add_argument("--reference", type=int, default=2000, help="connections through the VRRP reference (0: none)")
+    ap.add_argument("--modes", default="off,state_changes", help="the backup's mirror modes, comma-separated: off, state_changes")
     a = ap.parse_args()
     Topology.sweep_stale(log=print)
     r = run(os.path.abspath(a.build), counts=[int(c) for c in a.counts.split(",")], reference=a.reference,
+            modes=a.modes.split(","),
             log=lambda m: print(m, flush=True))
     print(json.dumps(r))
 

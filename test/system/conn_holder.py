@@ -208,7 +208,8 @@ class Holder:
                "timeout": len(pending), "slowest_ms": round(max(took), 1) if took else None,
                "slowest_reset_ms": round(max(resets), 1) if resets else None,
                "slowest_reset_port": reset_ports[max(resets)] if resets else None, "by_node": by_node,
-               "seconds": round(time.monotonic() - t0, 2), "examples": wrong[:5]}
+               "seconds": round(time.monotonic() - t0, 2), "examples": wrong[:5],
+               "timeout_ports": sorted(c.port for c in pending)[:50]}
         return out
 
 
