@@ -434,6 +434,12 @@ struct insert_conns_rep {
     std::uint32_t full = 0;      ///< the table was full
     std::uint32_t bad = 0;       ///< a state other than 1 or 2
     CG_FIELDS(s.inserted, s.replaced, s.kept, s.no_service, s.no_node, s.full, s.bad)
+    /// The counts of several inserts, summed.
+    insert_conns_rep& operator+=(const insert_conns_rep& o) {
+        inserted += o.inserted, replaced += o.replaced, kept += o.kept;
+        no_service += o.no_service, no_node += o.no_node, full += o.full, bad += o.bad;
+        return *this;
+    }
 };
 struct simulate_rep {
     std::string verdict;  ///< "existing", "new", or the drop reason

@@ -74,9 +74,7 @@ void cmd_load(const parsed& p, context& ctx) {
     for (std::size_t at = 0; at < conns.size(); at += api::max_bulk_conns) {
         const auto end = conns.begin() + static_cast<std::ptrdiff_t>(std::min(conns.size(), at + api::max_bulk_conns));
         req.conns.assign(conns.begin() + static_cast<std::ptrdiff_t>(at), end);
-        const auto rep = ctx.api.expect<api::insert_conns_rep>(req);
-        sum.inserted += rep.inserted, sum.replaced += rep.replaced, sum.kept += rep.kept;
-        sum.no_service += rep.no_service, sum.no_node += rep.no_node, sum.full += rep.full, sum.bad += rep.bad;
+        sum += ctx.api.expect<api::insert_conns_rep>(req);
     }
     const double ms = ms_since(t0);
     ctx.out += fmt::format(

@@ -116,9 +116,7 @@ void conn_restore::insert_all(std::shared_ptr<state> s) {
         const bool replace = !s->second || s->later->hot;
         _link.ask(capi::insert_conns_req{{from, to}, replace}, [this, s, left](gw_answer a) {
             if (const auto* r = a.as<capi::insert_conns_rep>()) {
-                capi::insert_conns_rep& t = s->second ? s->out.caught_up : s->out.inserted;
-                t.inserted += r->inserted, t.replaced += r->replaced, t.kept += r->kept;
-                t.no_service += r->no_service, t.no_node += r->no_node, t.full += r->full, t.bad += r->bad;
+                (s->second ? s->out.caught_up : s->out.inserted) += *r;
             } else {
                 ++s->out.inserts_failed;
             }
