@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "system"))
 
 from manager_lab import pair_lab  # noqa: E402
 from scenarios.recovery import Holder, carried_on, hold_connections  # noqa: E402
-from topology import CLUSTER_IP, Topology, wait_for  # noqa: E402
+from topology import CLIENT_IP, CLUSTER_IP, Topology, wait_for  # noqa: E402
 
 # A process here may hold 20,000 descriptors (the container's hard limit,
 # which root cannot raise): holders of 15,000 connections, and nginx
@@ -107,10 +107,10 @@ def measure_pair(build, count, log, mirror=None):
         why = ha["why"]
         silent = int(why.split("silent for ")[1].split()[0]) if "silent for" in why else None
         kept = sum(r["ok"] for r in results)
-        waiting = [p for r in results for p in r.get("timeout_ports", [])][:20]
+        waiting = [(h.port, p) for (h, _), r in zip(holders, results) for p in r.get("timeout_ports", [])][:20]
         restore_log = [l.strip() for l in open(b.log).read().splitlines()
                        if "shadow table" in l or "connections put back" in l or "reconciled" in l][-6:]
-        return {"still_waiting": still_waiting(topo, waiting), "agents": agent_answers(L), "restore_log": restore_log, "connections": count, "mirror": mirror or "off", "opened_s": round(opened_s, 1),
+        return {"still_waiting": still_waiting(topo, b, waiting), "agents": agent_answers(L), "restore_log": restore_log, "connections": count, "mirror": mirror or "off", "opened_s": round(opened_s, 1),
                 "detected_ms": silent, "takeover_ms": ha["counters"]["last_takeover_ms"],
                 "query_ms": restore.get("last_restore_query_ms"),
                 "active_ms": round(active * 1000) if active is not None else None,
@@ -122,13 +122,25 @@ def measure_pair(build, count, log, mirror=None):
                 "why": why}
 
 
-def still_waiting(topo, ports):
-    """What the client's kernel says of connections that got no answer in time (ss -tin: retransmissions, backoff,
-    its timer), by client port: why they are still waiting."""
+def still_waiting(topo, gw, conns):
+    """Why each connection that got no answer in time (cluster port, client
+    port) still waits: the client kernel's view of it (ss -tino:
+    retransmissions, backoff, its timer), where gateway `gw` would send its
+    next segment, and which nodes hold its server side. A client port alone
+    names nothing: the client reuses ports across cluster ports."""
     out = {}
-    for port in ports:
-        r = topo.exec(topo.client, "ss", "-tinoH", "state", "established", "sport", "=", f":{port}", check=False)
-        out[port] = " ".join(r.stdout.split())[:400] or "no established socket"
+    for dport, sport in conns:
+        tuple_ = ["sport", "=", f":{sport}", "and", "dport", "=", f":{dport}"]
+        r = topo.exec(topo.client, "ss", "-tinoH", "state", "all", *tuple_, check=False)
+        verdict = gw.ctl("simulate", "flow", CLIENT_IP, str(sport), CLUSTER_IP, str(dport), "tcp", check=False)
+        held = {}
+        for n in topo.nodes:
+            r2 = topo.exec(topo.ns(n), "ss", "-tnoH", "state", "all", "src", f"{CLUSTER_IP}:{dport}",
+                           "dst", f"{CLIENT_IP}:{sport}", check=False)
+            if r2.stdout.strip():
+                held[n] = " ".join(r2.stdout.split())[:200]
+        out[f"{dport}/{sport}"] = {"client": " ".join(r.stdout.split())[:400] or "no socket",
+                                   "gateway": " ".join(verdict.split())[:200], "nodes": held or "none"}
     return out
 
 

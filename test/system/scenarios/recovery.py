@@ -30,6 +30,7 @@ class Holder:
     """conn_holder.py in the client namespace: many connections, one process."""
 
     def __init__(self, topo, address, port):
+        self.port = port  # the cluster port its connections go to
         self.p = topo.spawn(topo.client, [sys.executable, HOLDER, address, str(port)], name="holder",
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._read(10)
