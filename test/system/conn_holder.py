@@ -16,8 +16,9 @@ per command on stdout:
 
 `collect` reports, over all connections: ok (an answer from the node that
 answered at open), wrong_node, reset (ECONNRESET), closed (EOF), timeout,
-the slowest answer and the slowest reset in ms (from the send), and the
-outcomes by node. Single-threaded, selectors; Python stdlib only.
+the slowest answer and the slowest reset in ms (from the send), the
+answers by how long they took (answered_within_ms: {bound: count}, powers
+of two), and the outcomes by node. Single-threaded, selectors; Python stdlib only.
 """
 
 import errno
@@ -201,7 +202,16 @@ class Holder:
             outcome = c.error or ("ok" if c.took is not None else "timeout")
             by_node.setdefault(c.node, {}).setdefault(outcome, 0)
             by_node[c.node][outcome] += 1
+        # Answers by when they came (ms after the send, powers of two up to
+        # 65,536): a slow few are the client's own retransmission backoff.
+        when = {}
+        for t in took:
+            bound = 1
+            while bound < t and bound < 65536:
+                bound *= 2
+            when[bound] = when.get(bound, 0) + 1
         out = {"ok": sum(1 for c in self.conns if c.took is not None) - len(wrong), "wrong_node": len(wrong),
+               "answered_within_ms": dict(sorted(when.items())),
                "reset": sum(1 for c in self.conns if c.error == "reset"),
                "closed": sum(1 for c in self.conns if c.error == "closed"),
                "other_errors": sum(1 for c in self.conns if c.error not in (None, "reset", "closed")),

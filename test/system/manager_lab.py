@@ -277,7 +277,7 @@ POOL_MGMT = Managed.SIDES["c"]["mgmt"]
 
 @contextlib.contextmanager
 def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mirror=None, pool=False,
-             supervision_lines=()):
+             supervision_lines=(), edits=()):
     """The pair bench: a second gateway namespace with its own mgmt0, a's
     controld started first (it becomes active: nobody else is there), then
     b's (the backup), agents reporting to both. With `mirror` (a mode), the
@@ -285,7 +285,8 @@ def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mir
     `pool`, a third gateway namespace c, prepared and idle, is the pair's
     auto-heal pool (manager.pair.pool; a string: its heal_after, else
     500ms), and the agents report to it too. `supervision_lines`: more of
-    the supervision section, on every gateway."""
+    the supervision section, on every gateway; `edits`: (text, replacement)
+    pairs of a's and b's configuration (Managed)."""
     keys = {"interval": "10ms", "dead_time": "100ms", **(pair_keys or {})}
     # The pair's scenarios freeze a gatewayd to see the peer take over, and
     # check that it resumes as the backup: controld's own watchdog (which
@@ -309,10 +310,11 @@ def pair_lab(tag, build, log=lambda m: None, pair_keys=None, overrides=None, mir
             keys = {**keys, "heal_after": pool if isinstance(pool, str) else "500ms",
                     "pool": f'[{{address: "{POOL_MGMT}:{PAIR_PORT}", start: "{command}"}}]'}
             gateways += (POOL_MGMT,)
-        with Managed(topo, build, pair=keys, overrides=overrides, mirror=mirror, supervision_lines=sup) as a:
+        with Managed(topo, build, pair=keys, overrides=overrides, mirror=mirror, supervision_lines=sup,
+                     edits=edits) as a:
             wait_for(lambda: a.ha()["role"] == "active", 10, "a active", interval=0.1)
             with Managed(topo, build, side="b", ns=nsb, pair=keys, role="standby", overrides=overrides,
-                         mirror=mirror, supervision_lines=sup) as b:
+                         mirror=mirror, supervision_lines=sup, edits=edits) as b:
                 wait_for(lambda: b.ha()["role"] == "backup" and "alive" in b.ha()["peer"], 10, "b a's backup",
                          interval=0.1)
                 log(f"a: controld {a.pid}, gatewayd {a.gatewayd_pid()} active; b: controld {b.pid}, "

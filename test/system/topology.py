@@ -149,6 +149,15 @@ def run(argv, timeout=20, check=True, input=None):
     return r
 
 
+def backlog_drops():
+    """Frames the kernel dropped for a full per-CPU input queue
+    (netdev_max_backlog), all CPUs, since boot. Every veth queues what it
+    receives there: a burst past it is lost on the way, whoever sent it
+    (a SPAN port's copies, or a client's requests all sent at once)."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(line.split()[1], 16) for line in f)
+
+
 class Topology:
     """The namespaces, veths and bridge described above, and the processes
     started in them. `tag` makes names readable ("spread", "demo")."""

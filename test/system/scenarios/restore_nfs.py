@@ -32,7 +32,7 @@ import os
 import subprocess
 import time
 
-from topology import CLIENT_IP, CLUSTER_IP, wait_for
+from topology import CLIENT_IP, CLUSTER_IP, backlog_drops, wait_for
 
 from scenarios.helpers import check
 from scenarios.recovery import ResetCapture
@@ -85,14 +85,6 @@ def slow_copy(topo, out, size):
              "a third of the file copied")
     check(cp.poll() is None, f"nfs-cp ended before the cut: exit {cp.returncode}: {open(cp.log).read()[-300:]}")
     return cp
-
-
-def backlog_drops():
-    """Frames the kernel dropped for a full per-CPU input queue
-    (netdev_max_backlog), all CPUs, since boot: the SPAN port's copies are
-    queued there, so a drop here is a gap the mirror parser sees."""
-    with open("/proc/net/softnet_stat") as f:
-        return sum(int(line.split()[1], 16) for line in f)
 
 
 def losses(gw, drops0):
