@@ -118,7 +118,7 @@ def measure_pair(build, count, log, mirror=None):
             h.start("collect 60")
         results = [h.result(120) for h, _ in holders]
         lost_on_the_way = backlog_drops() - drops0
-        ports = b.stats().get("ports", [])  # af_packet counts its ring's drops as missed
+        ports = b.stats().get("ports", [])  # its `missed` leaves out af_packet's ring drops (DPDK 22.11)
         ha = b.ha()
         restore = b.manager()["counters"]
         why = ha["why"]

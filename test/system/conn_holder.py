@@ -17,8 +17,9 @@ per command on stdout:
 `collect` reports, over all connections: ok (an answer from the node that
 answered at open), wrong_node, reset (ECONNRESET), closed (EOF), timeout,
 the slowest answer and the slowest reset in ms (from the send), the
-answers by how long they took (answered_within_ms: {bound: count}, powers
-of two), and the outcomes by node. Single-threaded, selectors; Python stdlib only.
+answers by how long they took (answered_within_ms: {bound: count}, bounds
+powers of two, each count the answers above the bound before it), and the
+outcomes by node. Single-threaded, selectors; Python stdlib only.
 """
 
 import errno
