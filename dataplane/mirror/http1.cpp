@@ -25,10 +25,19 @@ bool iequals(text a, text b) noexcept {
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-/// RFC 9110 5.6.2 tchar.
-bool is_tchar(char c) noexcept {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
-    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+/// RFC 9110 5.6.2 tchar, by byte value: every field name's byte is looked up.
+constexpr std::array<bool, 256> tchars = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c)
+        t[static_cast<std::size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+
+bool is_token(text s) noexcept {
+    for (const char c : s)
+        if (!tchars[static_cast<unsigned char>(c)]) return false;
+    return true;
 }
 
 text trim(text s) noexcept {
@@ -63,7 +72,7 @@ std::optional<error> request_line(text line, head& h) noexcept {
     const std::size_t sp2 = sp1 == text::npos ? text::npos : line.find(' ', sp1 + 1);
     if (sp2 == text::npos || sp1 == 0 || sp2 == sp1 + 1) return error::bad_start_line;
     const text token = line.substr(0, sp1);
-    if (!std::all_of(token.begin(), token.end(), is_tchar)) return error::bad_start_line;
+    if (!is_token(token)) return error::bad_start_line;
     const text target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (std::any_of(target.begin(), target.end(), [](char c) { return c <= ' ' || c == 0x7f; })) return error::bad_start_line;
     const auto minor = version_of(line.substr(sp2 + 1));
@@ -125,12 +134,12 @@ std::optional<std::size_t> head_scanner::scan(std::span<const std::uint8_t> d) n
     while (p < end) {
         const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
         const std::uint8_t* stop = lf ? static_cast<const std::uint8_t*>(lf) : end;
-        for (const std::uint8_t* q = p; q < stop; ++q) _line += *q != '\r';
+        for (const std::uint8_t* q = p; q < stop && !_filled; ++q) _filled = *q != '\r';  // mostly its first byte
         if (!lf) return std::nullopt;
         p = stop + 1;
-        if (_line == 0 && _started) return static_cast<std::size_t>(p - d.data());
-        _started |= _line != 0;
-        _line = 0;
+        if (!_filled && _started) return static_cast<std::size_t>(p - d.data());
+        _started |= _filled;
+        _filled = false;
     }
     return std::nullopt;
 }
@@ -151,18 +160,28 @@ std::optional<error> parse_head(std::span<const std::uint8_t> bytes, direction d
         const std::size_t colon = line.find(':');
         if (colon == text::npos || colon == 0) return error::bad_field;
         const text name = line.substr(0, colon);
-        if (!std::all_of(name.begin(), name.end(), is_tchar)) return error::bad_field;
-        const text value = trim(line.substr(colon + 1));
-        if (iequals(name, "content-length")) {
-            if (const auto e = content_length(value, length)) return e;
-        } else if (iequals(name, "transfer-encoding")) {
-            has_te = true;
-            chunked_last = iequals(last_coding(value), "chunked");
-        } else if (iequals(name, "connection")) {
-            out.close |= list_has(value, "close");
-            keep_alive |= list_has(value, "keep-alive");
-        } else if (iequals(name, "upgrade")) {
-            out.upgrade = true;
+        if (!is_token(name)) return error::bad_field;
+        // Four names matter; the length tells most others apart at once.
+        const auto value = [&] { return trim(line.substr(colon + 1)); };
+        switch (name.size()) {
+        case 14:
+            if (iequals(name, "content-length"))
+                if (const auto e = content_length(value(), length)) return e;
+            break;
+        case 17:
+            if (iequals(name, "transfer-encoding")) {
+                has_te = true;
+                chunked_last = iequals(last_coding(value()), "chunked");
+            }
+            break;
+        case 10:
+            if (iequals(name, "connection")) {
+                out.close |= list_has(value(), "close");
+                keep_alive |= list_has(value(), "keep-alive");
+            }
+            break;
+        case 7: out.upgrade |= iequals(name, "upgrade"); break;
+        default: break;
         }
     }
     if (out.minor == 0 && !keep_alive) out.close = true;

@@ -91,7 +91,7 @@ public:
     std::optional<std::size_t> scan(std::span<const std::uint8_t> d) noexcept;
 
 private:
-    std::uint32_t _line = 0;  ///< bytes of the current line, CRs aside
+    bool _filled = false;     ///< the current line holds a byte other than CR
     bool _started = false;    ///< a line that is not empty was seen
 };
 

@@ -56,6 +56,16 @@ TEST_CASE("http1: the end of a head, however its bytes come", "[mirror][http1]")
     CHECK_FALSE(open.scan(as_bytes("GET / HTTP/1.1\r\nHost: x\r\n")));
     head_scanner trailer(true);
     CHECK(trailer.scan(as_bytes("\r\nnext")) == std::size_t{2});
+    // A line of CRs alone is empty, even when its bytes come one by one.
+    const std::string crs = "GET / HTTP/1.1\r\nA: b\r\n\r\r\n";
+    head_scanner whole;
+    CHECK(whole.scan(as_bytes(crs + "rest")) == crs.size());
+    head_scanner bytewise;
+    std::optional<std::size_t> at;
+    std::size_t i = 0;
+    for (; i < crs.size() && !at; ++i) at = bytewise.scan(as_bytes(std::string_view(crs).substr(i, 1)));
+    CHECK(at == std::size_t{1});
+    CHECK(i == crs.size());
 }
 
 TEST_CASE("http1: what a request's head says of its body", "[mirror][http1]") {
@@ -93,6 +103,14 @@ TEST_CASE("http1: what a request's head says of its body", "[mirror][http1]") {
     CHECK_FALSE(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", C).h.close);
     CHECK(parse("GET / HTTP/1.1\r\nConnection: TE, close\r\n\r\n", C).h.close);
     CHECK(parse("GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", C).h.upgrade);
+    CHECK(parse("GET /chat HTTP/1.1\r\nUPGRADE: h2c\r\n\r\n", C).h.upgrade);
+    // Names of the same lengths as those that matter, and what they say, change nothing.
+    const parsed others = parse("POST / HTTP/1.1\r\nUser-Agent: close\r\nAccept-Charset: 12\r\n"
+                                "If-Modified-Since: chunked\r\nReferer: x\r\nTransfer-Encodings: gzip\r\n\r\n", C);
+    REQUIRE_FALSE(others.e);
+    CHECK_FALSE(others.h.close);
+    CHECK_FALSE(others.h.upgrade);
+    CHECK(others.h.kind == body::none);
 }
 
 TEST_CASE("http1: heads a strict server refuses", "[mirror][http1]") {
