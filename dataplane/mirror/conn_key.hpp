@@ -9,19 +9,22 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "common/flow_key.hpp"
 
 namespace cg::dp::mirror {
 
+/// Put together as the key's two little-endian words and stored at once:
+/// built field by field, every frame's key was reloaded whole over narrower
+/// stores (a store-forwarding stall) for its hash and its slot compare.
 inline common::flow_key either_way_key(const common::flow_key& f) noexcept {
-    common::flow_key k;
-    k.proto = f.proto;
     const bool src_low = f.saddr < f.daddr || (f.saddr == f.daddr && f.sport <= f.dport);
-    k.saddr = src_low ? f.saddr : f.daddr;
-    k.sport = src_low ? f.sport : f.dport;
-    k.daddr = src_low ? f.daddr : f.saddr;
-    k.dport = src_low ? f.dport : f.sport;
+    const std::uint64_t lo_addr = src_low ? f.saddr : f.daddr, hi_addr = src_low ? f.daddr : f.saddr;
+    const std::uint64_t lo_port = src_low ? f.sport : f.dport, hi_port = src_low ? f.dport : f.sport;
+    const std::uint64_t w[2] = {lo_addr | hi_addr << 32, lo_port | hi_port << 16 | std::uint64_t{f.proto} << 32};
+    common::flow_key k;
+    std::memcpy(&k, w, sizeof k);
     return k;
 }
 

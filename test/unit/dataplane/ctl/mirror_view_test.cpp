@@ -61,6 +61,23 @@ TEST_CASE("either_way_hash: a frame and its answer hash alike, other connections
     CHECK(either_way_hash(self) == either_way_hash(back));
 }
 
+TEST_CASE("either_way_key: the lower end first, field by field", "[mirror][show_mirror]") {
+    const cg::common::flow_key a{0xc612000b, 0xc612000a, 2049, 40000, 6, {}};
+    const cg::common::flow_key k = either_way_key(a);
+    CHECK(k.saddr == 0xc612000a);
+    CHECK(k.daddr == 0xc612000b);
+    CHECK(k.sport == 40000);
+    CHECK(k.dport == 2049);
+    CHECK(k.proto == 6);
+    CHECK(k.pad[0] == 0);
+    CHECK(k.pad[1] == 0);
+    CHECK(k.pad[2] == 0);
+    CHECK(either_way_key(k) == k);
+    const cg::common::flow_key same_addr{1, 1, 7, 5, 17, {}};
+    const cg::common::flow_key s = either_way_key(same_addr);
+    CHECK((s.sport == 5 && s.dport == 7 && s.proto == 17));
+}
+
 TEST_CASE("parser_for_frame: both directions of a connection go to one parser lcore", "[mirror][show_mirror]") {
     const std::vector<seg> segs = conversation({{C, rpc_marked(rpc_call(7, 100003, 3, 1, nfs3_fh_args(fh)))},
                                                 {S, rpc_marked(rpc_reply(7, nfs3_getattr_res()))}});
