@@ -36,19 +36,14 @@ TEST_CASE("flow_hash is the CRC of the key's bytes, whatever its fields", "[flow
     // Every field moves the hash.
     const flow_key base{0xc612000a, 0xc612000b, 40000, 2049, 6, {}};
     const std::uint32_t h = cg::common::flow_hash(base);
-    flow_key k = base;
-    k.saddr ^= 1u << 31;
-    CHECK(cg::common::flow_hash(k) != h);
-    k = base;
-    k.daddr ^= 1;
-    CHECK(cg::common::flow_hash(k) != h);
-    k = base;
-    k.sport ^= 1u << 15;
-    CHECK(cg::common::flow_hash(k) != h);
-    k = base;
-    k.dport ^= 1;
-    CHECK(cg::common::flow_hash(k) != h);
-    k = base;
-    k.proto = 17;
-    CHECK(cg::common::flow_hash(k) != h);
+    const auto moved = [&](auto change) {
+        flow_key k = base;
+        change(k);
+        return cg::common::flow_hash(k) != h;
+    };
+    CHECK(moved([](flow_key& k) { k.saddr ^= 1u << 31; }));
+    CHECK(moved([](flow_key& k) { k.daddr ^= 1; }));
+    CHECK(moved([](flow_key& k) { k.sport ^= 1u << 15; }));
+    CHECK(moved([](flow_key& k) { k.dport ^= 1; }));
+    CHECK(moved([](flow_key& k) { k.proto = 17; }));
 }
