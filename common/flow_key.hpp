@@ -4,6 +4,7 @@
 // equal exactly when their bytes do. Addresses and ports in host byte order.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -27,19 +28,21 @@ struct flow_key {
 };
 static_assert(sizeof(flow_key) == 16);
 
+/// A key's 16 bytes as the two little-endian words they are (pad zero),
+/// put together from the fields: a key just written field by field is then
+/// used from registers, not reloaded 8 or 16 bytes at a time over narrower
+/// stores (a store-forwarding stall on every frame).
+inline std::array<std::uint64_t, 2> key_words(ipv4_addr saddr, ipv4_addr daddr, std::uint16_t sport,
+                                              std::uint16_t dport, std::uint8_t proto) noexcept {
+    static_assert(std::endian::native == std::endian::little);
+    return {saddr | std::uint64_t{daddr} << 32, sport | std::uint64_t{dport} << 16 | std::uint64_t{proto} << 32};
+}
+
 /// crc32c of the 16 key bytes (SSE4.2). The same function decides the
 /// dispatch worker and the connection table bucket, so it must stay stable.
-/// The two words are put together from the fields, as the little-endian
-/// bytes would read: a key just written field by field is then hashed from
-/// registers, not reloaded 8 bytes at a time over narrower stores (a
-/// store-forwarding stall on every frame).
 inline std::uint32_t flow_hash(const flow_key& k) noexcept {
-    static_assert(std::endian::native == std::endian::little);
-    const std::uint64_t w0 = k.saddr | std::uint64_t{k.daddr} << 32;
-    const std::uint64_t w1 = k.sport | std::uint64_t{k.dport} << 16 | std::uint64_t{k.proto} << 32;  // pad is 0
-    std::uint64_t h = _mm_crc32_u64(0x9e3779b9u, w0);
-    h = _mm_crc32_u64(h, w1);
-    return static_cast<std::uint32_t>(h);
+    const auto w = key_words(k.saddr, k.daddr, k.sport, k.dport, k.proto);
+    return static_cast<std::uint32_t>(_mm_crc32_u64(_mm_crc32_u64(0x9e3779b9u, w[0]), w[1]));
 }
 
 }  // namespace cg::common

@@ -15,16 +15,14 @@
 
 namespace cg::dp::mirror {
 
-/// Put together as the key's two little-endian words and stored at once:
-/// built field by field, every frame's key was reloaded whole over narrower
-/// stores (a store-forwarding stall) for its hash and its slot compare.
+/// Stored as the key's two words at once (common::key_words), not field by
+/// field: its hash and its slot compare read it back whole.
 inline common::flow_key either_way_key(const common::flow_key& f) noexcept {
     const bool src_low = f.saddr < f.daddr || (f.saddr == f.daddr && f.sport <= f.dport);
-    const std::uint64_t lo_addr = src_low ? f.saddr : f.daddr, hi_addr = src_low ? f.daddr : f.saddr;
-    const std::uint64_t lo_port = src_low ? f.sport : f.dport, hi_port = src_low ? f.dport : f.sport;
-    const std::uint64_t w[2] = {lo_addr | hi_addr << 32, lo_port | hi_port << 16 | std::uint64_t{f.proto} << 32};
+    const auto w = src_low ? common::key_words(f.saddr, f.daddr, f.sport, f.dport, f.proto)
+                           : common::key_words(f.daddr, f.saddr, f.dport, f.sport, f.proto);
     common::flow_key k;
-    std::memcpy(&k, w, sizeof k);
+    std::memcpy(&k, w.data(), sizeof k);
     return k;
 }
 
